@@ -1,0 +1,89 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // Layer 0: C shims and system libraries. Each is imported by exactly one Swift module.
+        .target(name: "CSBLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Layer 1: shared primitives.
+        .target(name: "SBCore", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        // Layer 2: event loop (only owner of CSBLinux), HTTP codec, crypto (only owner of COpenSSL).
+        .target(name: "SBEventLoop", dependencies: [
+            "CSBLinux", "SBCore",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .target(name: "SBHTTP", dependencies: ["SBCore"], swiftSettings: strict),
+        .target(name: "SBCrypto", dependencies: ["COpenSSL", "SBCore"], swiftSettings: strict),
+
+        // Layer 3: WebSocket codec, Redis client (only owner of CHiredis).
+        .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto"], swiftSettings: strict),
+        .target(name: "SBRedis", dependencies: [
+            "CHiredis", "SBCore", "SBEventLoop",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+
+        // Layer 4: sockets glued to the codecs; the storage contract.
+        .target(name: "SBServer", dependencies: [
+            "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+        .target(name: "SBStore", dependencies: [
+            "SBCore", "SBRedis", "SBEventLoop",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ], swiftSettings: strict),
+
+        // Layer 5: the product: routes, realtime fan-out, policies.
+        .target(name: "SBHub", dependencies: [
+            "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket", "SBServer", "SBStore", "SBCrypto",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
+
+        // Layer 6: the executable.
+        .executableTarget(name: "switchboard", dependencies: [
+            "SBCore", "SBEventLoop", "SBHub", "SBStore", "SBRedis",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
+
+        // Tests.
+        .target(name: "SBTestSupport", dependencies: ["SBCore", "SBHTTP", "SBWebSocket"],
+                path: "Tests/SBTestSupport", swiftSettings: strict),
+        .testTarget(name: "SBHTTPTests", dependencies: ["SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
+        .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
+        .testTarget(name: "SBRedisTests", dependencies: ["SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBStoreTests", dependencies: ["SBStore", "SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["SBTestSupport", "SBHTTP", "SBWebSocket"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole suite on a fresh machine: installs what the tests need, builds, runs the
+# Swift tests (unit, real redis-server, real switchboard processes) and the Python client tests
+# (the `websockets` library and a headless Chromium as real WebSocket clients).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/Scripts/lib.sh"
+ensure_swift
+ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools nginx chromium chromium-driver curl
+cd "$root"
+
+python=python3
+if ! "$python" -c 'import websockets, selenium, pytest' >/dev/null 2>&1; then
+    echo "installing Python test clients (websockets, selenium, pytest)" >&2
+    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' >&2
+fi
+
+swift build --build-tests
+bin_path="$(swift build --show-bin-path)"
+export SWITCHBOARD_BIN="$bin_path/switchboard"
+
+status=0
+swift test --skip-build 2>&1 | tee /tmp/switchboard-swift-test.log || status=$?
+
+if [ -d Tests/python ]; then
+    "$python" -m pytest -q Tests/python 2>&1 | tee /tmp/switchboard-pytest.log || status=$?
+fi
+exit $status

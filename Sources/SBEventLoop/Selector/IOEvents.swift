@@ -1,0 +1,51 @@
+import CSBLinux
+
+/// Our own readiness words: epoll's are translated once, here, and nowhere else.
+public struct IOEvents: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let readable = IOEvents(rawValue: 1)
+    public static let writable = IOEvents(rawValue: 2)
+    /// The peer hung up or the socket errored: read until EOF/error to learn which.
+    public static let hangup = IOEvents(rawValue: 4)
+
+    init(epoll bits: UInt32) {
+        var events: IOEvents = []
+        if bits & CSBLinux_EPOLLIN != 0 { events.insert(.readable) }
+        if bits & CSBLinux_EPOLLOUT != 0 { events.insert(.writable) }
+        if bits & (CSBLinux_EPOLLERR | CSBLinux_EPOLLHUP | CSBLinux_EPOLLRDHUP) != 0 { events.insert(.hangup) }
+        self = events
+    }
+
+    var epollBits: UInt32 {
+        var bits: UInt32 = CSBLinux_EPOLLRDHUP
+        if contains(.readable) { bits |= CSBLinux_EPOLLIN }
+        if contains(.writable) { bits |= CSBLinux_EPOLLOUT }
+        return bits
+    }
+}
+
+/// Whoever owns a registered fd: called on the loop thread with what is ready.
+public protocol IOHandler: AnyObject {
+    func handleIO(_ events: IOEvents)
+}
+
+/// A registration: slot plus generation, packed into `epoll_event.data`, so an event queued for
+/// a closed fd whose number (and slot) has since been reused is recognised and dropped.
+public struct Registration: Hashable, Sendable {
+    let slot: UInt32
+    let generation: UInt32
+
+    var packed: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+
+    init(slot: UInt32, generation: UInt32) {
+        self.slot = slot
+        self.generation = generation
+    }
+
+    init(packed: UInt64) {
+        self.slot = UInt32(truncatingIfNeeded: packed)
+        self.generation = UInt32(truncatingIfNeeded: packed >> 32)
+    }
+}

@@ -1,0 +1,36 @@
+import CSBLinux
+
+/// SIGTERM/SIGINT delivered as readable bytes on a signalfd, so shutdown starts on a loop thread
+/// like any other event instead of inside an async-signal handler.
+public final class SignalSource: IOHandler {
+    private let fd: Int32
+    private var registration: Registration?
+    private let onSignal: (Int32) -> Void
+
+    /// Must be called before any other thread starts, so every thread inherits the blocked mask.
+    public static func blockTerminationSignals() throws(IOError) -> Int32 {
+        let fd = CSBLinux_signalfd_term_int()
+        guard fd >= 0 else { throw IOError(call: "signalfd", errno: CSBLinux_errno()) }
+        return fd
+    }
+
+    public init(fd: Int32, loop: EventLoop, onSignal: @escaping (Int32) -> Void) throws(IOError) {
+        self.fd = fd
+        self.onSignal = onSignal
+        registration = try loop.register(fd: fd, interest: .readable, handler: self)
+    }
+
+    public func handleIO(_ events: IOEvents) {
+        while true {
+            let signal = CSBLinux_signalfd_read(fd)
+            guard signal > 0 else { return }
+            onSignal(signal)
+        }
+    }
+}
+
+public enum ProcessSignals {
+    public static func ignoreSIGPIPE() {
+        CSBLinux_ignore_sigpipe()
+    }
+}

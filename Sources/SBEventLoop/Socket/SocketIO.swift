@@ -1,0 +1,34 @@
+import CSBLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Plain fd I/O for connection owners above the loop: read into the loop's shared buffer,
+/// write, close. Keeps `Glibc` calls inside this module.
+public enum SocketIO {
+    public static func read(fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult {
+        try Posix.read(fd: fd, into: buffer)
+    }
+
+    public static func write(fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(IOError) -> IOResult {
+        try Posix.write(fd: fd, bytes)
+    }
+
+    public static func close(fd: Int32) {
+        Posix.close(fd: fd)
+    }
+
+    /// Half-close our side so the peer reads EOF after the last queued byte (used for
+    /// "respond then close" without RST-ing unread request bytes).
+    public static func shutdownWrite(fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    public static func setNonBlocking(fd: Int32) {
+        _ = CSBLinux_set_nonblocking(fd)
+    }
+
+    public static func pendingError(fd: Int32) -> Int32 {
+        CSBLinux_socket_error(fd)
+    }
+}

@@ -1,0 +1,115 @@
+public import DequeModule
+public import SBCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bytes waiting to be written to one socket. Broadcast frames are queued as `SharedBytes`
+/// (a reference, not a copy); everything is written with one `writev` per flush.
+public struct WriteQueue {
+    public enum Chunk {
+        case owned([UInt8])
+        case shared(SharedBytes)
+
+        var count: Int {
+            switch self {
+            case .owned(let bytes): bytes.count
+            case .shared(let shared): shared.count
+            }
+        }
+    }
+
+    public enum FlushResult: Equatable {
+        case drained
+        case pending
+        case failed
+    }
+
+    private var chunks = Deque<Chunk>()
+    /// Bytes of the first chunk already written.
+    private var headOffset = 0
+    public private(set) var byteCount = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { byteCount == 0 }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        byteCount += bytes.count
+        chunks.append(.owned(bytes))
+    }
+
+    public mutating func append(_ shared: SharedBytes) {
+        guard shared.count > 0 else { return }
+        byteCount += shared.count
+        chunks.append(.shared(shared))
+    }
+
+    public mutating func removeAll() {
+        chunks = Deque()
+        headOffset = 0
+        byteCount = 0
+    }
+
+    private static let maxIOVecs = 64
+
+    /// Writes as much as the socket takes right now.
+    public mutating func flush(fd: Int32) -> FlushResult {
+        while byteCount > 0 {
+            let written: Int
+            do {
+                switch try writeOnce(fd: fd) {
+                case .processed(let n): written = n
+                case .wouldBlock: return .pending
+                case .eof: return .failed
+                }
+            } catch {
+                return .failed
+            }
+            consume(written)
+        }
+        // An idle connection keeps no queue storage.
+        chunks = Deque()
+        return .drained
+    }
+
+    private mutating func consume(_ count: Int) {
+        var remaining = count
+        byteCount -= count
+        while remaining > 0, let first = chunks.first {
+            let available = first.count - headOffset
+            if remaining >= available {
+                remaining -= available
+                chunks.removeFirst()
+                headOffset = 0
+            } else {
+                headOffset += remaining
+                remaining = 0
+            }
+        }
+    }
+
+    private func writeOnce(fd: Int32) throws(IOError) -> IOResult {
+        let n = min(chunks.count, WriteQueue.maxIOVecs)
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: n) { iov throws(IOError) -> IOResult in
+            // The arrays stay alive in `chunks` for the whole call; their storage does not move.
+            var i = 0
+            for chunk in chunks.prefix(n) {
+                let skip = i == 0 ? headOffset : 0
+                switch chunk {
+                case .owned(let bytes):
+                    bytes.withUnsafeBytes { raw in
+                        iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
+                    }
+                case .shared(let shared):
+                    shared.bytes.withUnsafeBytes { raw in
+                        iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
+                    }
+                }
+                i += 1
+            }
+            return try Posix.writev(fd: fd, iov.baseAddress!, count: Int32(n))
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import SBCore
+import SBHTTP
+import SBServer
+import SBStore
+
+/// `POST /api/events`, `GET /api/events/:sessionId`, `GET /api/events/:sessionId/recent`.
+enum EventsAPI {
+    static let maxBatch = 1000
+    static let maxQueryLimit = 10_000
+
+    static func post(_ request: HTTPRequest, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+        let events: [NewEvent]
+        let isBatch: Bool
+        switch parseEvents(request) {
+        case .failure(let error):
+            done(Reply.error(error))
+            return
+        case .success(let parsed):
+            (events, isBatch) = parsed
+        }
+        store.appendEvents(events) { result in
+            switch result {
+            case .failure(let error):
+                done(Reply.error(.from(error)))
+            case .success(let appended):
+                let results = appended.map { ["success": true, "eventId": $0.eventId, "sessionId": $0.sessionId, "seq": $0.seq] as [String: Any] }
+                if isBatch {
+                    done(Reply.json(201, ["success": true, "count": results.count, "results": results]))
+                } else {
+                    done(Reply.json(201, results[0]))
+                }
+            }
+        }
+    }
+
+    /// Validates the whole body before anything is stored: one bad event rejects the batch.
+    static func parseEvents(_ request: HTTPRequest) -> Result<([NewEvent], Bool), HubError> {
+        let value: Any
+        switch JSONBody.parse(request) {
+        case .failure(let failure): return .failure(.from(failure))
+        case .success(let parsed): value = parsed
+        }
+        let body = request.body
+        if let array = value as? [Any] {
+            guard !array.isEmpty else { return .failure(.badRequest("event array is empty")) }
+            guard array.count <= maxBatch else { return .failure(.badRequest("at most \(maxBatch) events per request, got \(array.count)")) }
+            guard let ranges = JSONSplitter.arrayElements(body), ranges.count == array.count else {
+                return .failure(.badRequest("request body is not valid JSON"))
+            }
+            var events: [NewEvent] = []
+            events.reserveCapacity(array.count)
+            for (i, element) in array.enumerated() {
+                switch makeEvent(element, bytes: body[ranges[i]], label: "events[\(i)].") {
+                case .failure(let error): return .failure(error)
+                case .success(let event): events.append(event)
+                }
+            }
+            return .success((events, true))
+        }
+        switch makeEvent(value, bytes: body[JSONSplitter.trimmedValue(body)], label: "") {
+        case .failure(let error): return .failure(error)
+        case .success(let event): return .success(([event], false))
+        }
+    }
+
+    private static func makeEvent(_ value: Any, bytes: ArraySlice<UInt8>, label: String) -> Result<NewEvent, HubError> {
+        guard let object = value as? [String: Any] else {
+            return .failure(.badRequest(label.isEmpty ? "event must be a JSON object or an array of objects" : "\(label.dropLast()) must be a JSON object"))
+        }
+        guard let sessionId = object["sessionId"] as? String else {
+            return .failure(.badRequest("\(label)sessionId is required and must be a string"))
+        }
+        guard Field.isValidSessionId(sessionId) else { return .failure(.badRequest("\(label)sessionId \(Field.sessionIdRule)")) }
+        guard let type = object["type"] as? String else { return .failure(.badRequest("\(label)type is required and must be a string")) }
+        guard !type.isEmpty, type.utf8.count <= 200 else { return .failure(.badRequest("\(label)type must be 1-200 characters")) }
+        guard let timestamp = object["timestamp"] as? String else {
+            return .failure(.badRequest("\(label)timestamp is required and must be an ISO-8601 string"))
+        }
+        guard let millis = ISO8601.parse(timestamp) else {
+            return .failure(.badRequest("\(label)timestamp '\(timestamp.prefix(64))' is not an ISO-8601 date-time"))
+        }
+        if object["seq"] != nil { return .failure(.badRequest("\(label)seq is assigned by the server and must not be sent")) }
+        var body: [UInt8]
+        let eventId: String
+        if let given = object["eventId"] {
+            guard let id = given as? String, !id.isEmpty, id.utf8.count <= 200 else {
+                return .failure(.badRequest("\(label)eventId must be a string of 1-200 characters"))
+            }
+            eventId = id
+            body = Array(bytes)
+        } else {
+            eventId = UUID().uuidString.lowercased()
+            body = Array("{\"eventId\":\"\(eventId)\",".utf8)
+            body.reserveCapacity(bytes.count + 50)
+            body.append(contentsOf: bytes.dropFirst())
+        }
+        return .success(NewEvent(sessionId: sessionId, eventId: eventId, timestampMillis: millis, body: body))
+    }
+
+    static func list(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+        guard Field.isValidSessionId(sessionId) else { return done(Reply.error(.badRequest("sessionId \(Field.sessionIdRule)"))) }
+        var query = EventQuery(limit: 1000)
+        if let since = request.head.queryValue("since") {
+            guard let millis = ISO8601.parse(since) else { return done(Reply.error(.badRequest("since must be an ISO-8601 date-time"))) }
+            query.sinceMillis = millis
+        }
+        if let after = request.head.queryValue("after") {
+            guard let seq = Int64(after), seq >= 0 else { return done(Reply.error(.badRequest("after must be a non-negative integer"))) }
+            query.after = seq
+        }
+        switch intParam(request, "limit", default: 1000, range: 1...maxQueryLimit) {
+        case .failure(let error): return done(Reply.error(error))
+        case .success(let limit): query.limit = limit
+        }
+        store.events(sessionId: sessionId, query: query) { result in
+            switch result {
+            case .failure(let error): done(Reply.error(.from(error)))
+            case .success(let events): done(Reply.raw(200, eventsBody(sessionId: sessionId, extra: nil, events: events)))
+            }
+        }
+    }
+
+    static func recent(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+        guard Field.isValidSessionId(sessionId) else { return done(Reply.error(.badRequest("sessionId \(Field.sessionIdRule)"))) }
+        let limit: Int
+        let seconds: Int
+        switch intParam(request, "limit", default: 50, range: 1...1000) {
+        case .failure(let error): return done(Reply.error(error))
+        case .success(let value): limit = value
+        }
+        switch intParam(request, "seconds", default: 60, range: 1...31_536_000) {
+        case .failure(let error): return done(Reply.error(error))
+        case .success(let value): seconds = value
+        }
+        let cutoff = MonotonicClock.wallMilliseconds() - Int64(seconds) * 1000
+        let cutoffText = ISO8601.format(milliseconds: cutoff)
+        store.events(sessionId: sessionId, query: EventQuery(sinceMillis: cutoff, limit: limit, newest: true)) { result in
+            switch result {
+            case .failure(let error): done(Reply.error(.from(error)))
+            case .success(let events):
+                done(Reply.raw(200, eventsBody(sessionId: sessionId, extra: ("cutoffTime", cutoffText), events: events)))
+            }
+        }
+    }
+
+    static func intParam(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>) -> Result<Int, HubError> {
+        guard let text = request.head.queryValue(name) else { return .success(value) }
+        guard let number = Int(text), range.contains(number) else {
+            return .failure(.badRequest("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)"))
+        }
+        return .success(number)
+    }
+
+    /// `{"sessionId":…,"count":N,[extra,]"events":[…]}` with stored events spliced in as bytes.
+    static func eventsBody(sessionId: String, extra: (String, String)?, events: [StoredEvent]) -> [UInt8] {
+        var out = Array("{\"sessionId\":".utf8)
+        JSONString.append(sessionId, to: &out)
+        out.append(contentsOf: ",\"count\":\(events.count)".utf8)
+        if let (key, value) = extra {
+            out.append(contentsOf: ",\"\(key)\":".utf8)
+            JSONString.append(value, to: &out)
+        }
+        out.append(contentsOf: ",\"events\":[".utf8)
+        for (i, event) in events.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: event.json)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+}

@@ -1,0 +1,82 @@
+public import SBEventLoop
+public import SBStore
+import SBCore
+import SBServer
+import Synchronization
+public import Logging
+
+/// The process-wide hub: one `LoopHub` per event loop, and the bus listener that hands every
+/// published message to all of them. A message is framed once here; each loop gets the same
+/// bytes and delivers them to its own subscribers.
+public final class Hub: BusListener, Sendable {
+    public let configuration: HubConfiguration
+    let loopHubs: [LoopHub]
+    let startedAt = MonotonicClock.now()
+    let logger: Logger
+    let metrics: HubMetrics
+    let policy: HubPolicy
+    private let drainingFlag = Atomic<Bool>(false)
+    private let serverBox = Mutex<Server?>(nil)
+
+    public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
+                storeFactory: (EventLoop) -> any Store) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = HubMetrics()
+        self.policy = HubPolicy(configuration: configuration)
+        var hubs: [LoopHub] = []
+        for loop in group.loops {
+            hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))
+        }
+        loopHubs = hubs
+        for hub in hubs { hub.hub = self }
+    }
+
+    public func responder(for loop: EventLoop) -> any HTTPResponder {
+        loopHubs[loop.index]
+    }
+
+    public func attach(server: Server) {
+        serverBox.withLock { $0 = server }
+    }
+
+    var server: Server? { serverBox.withLock { $0 } }
+
+    public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+
+    /// Shutdown step 0: `/ready` answers 503 from now on.
+    public func beginDraining() {
+        drainingFlag.store(true, ordering: .relaxed)
+    }
+
+    // MARK: BusListener
+
+    public func receive(_ message: BusMessage) {
+        switch message {
+        case .event(let sessionId, let seq, let json):
+            let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
+            let publishedAt = MonotonicClock.now()
+            for hub in loopHubs {
+                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, frame: frame, publishedAt: publishedAt) }
+            }
+        case .push(let sessionId, let bytes):
+            let frame = FrameBuilder.textFrame(bytes)
+            for hub in loopHubs {
+                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, frame: frame, publishedAt: 0) }
+            }
+        }
+    }
+
+    public func busResynchronized() {
+        for hub in loopHubs {
+            hub.loop.execute { hub.refillFromHistory() }
+        }
+    }
+
+    /// Starts per-loop housekeeping (store sweeps) once the loops run.
+    public func start() {
+        for hub in loopHubs {
+            hub.loop.execute { hub.start() }
+        }
+    }
+}

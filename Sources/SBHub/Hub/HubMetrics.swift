@@ -1,0 +1,61 @@
+import CoreMetrics
+import Prometheus
+import SBCore
+
+/// Instruments go through swift-metrics (`CoreMetrics`) against a Prometheus factory that the
+/// hub owns, so several hubs in one test process never share counters and `/metrics` renders
+/// exactly this hub's registry.
+final class HubMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    let eventsAccepted: CoreMetrics.Counter
+    let deliveries: CoreMetrics.Counter
+    let subscriptions: CoreMetrics.Meter
+    let deliveryLatency: CoreMetrics.Timer
+    let connections: CoreMetrics.Gauge
+    let webSockets: CoreMetrics.Gauge
+    let slowClientsCutOff: CoreMetrics.Gauge
+    let storeUp: CoreMetrics.Gauge
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fine: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+                                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5)]
+        factory.defaultDurationHistogramBuckets = fine
+        self.factory = factory
+        eventsAccepted = CoreMetrics.Counter(label: "switchboard_events_accepted_total", factory: factory)
+        deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
+        subscriptions = CoreMetrics.Meter(label: "switchboard_subscriptions", factory: factory)
+        deliveryLatency = CoreMetrics.Timer(label: "switchboard_publish_to_delivery_seconds", factory: factory)
+        connections = CoreMetrics.Gauge(label: "switchboard_open_connections", factory: factory)
+        webSockets = CoreMetrics.Gauge(label: "switchboard_open_websockets", factory: factory)
+        slowClientsCutOff = CoreMetrics.Gauge(label: "switchboard_slow_clients_cut_off", factory: factory)
+        storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
+    }
+
+    func recordRequest(route: String, method: String, status: Int, startedAt: UInt64) {
+        CoreMetrics.Counter(label: "switchboard_http_requests_total",
+                            dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+            .increment()
+        CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            .recordNanoseconds(Int64(MonotonicClock.now() &- startedAt))
+    }
+
+    func recordDeliveries(_ count: Int, publishedAt: UInt64) {
+        deliveries.increment(by: count)
+        if publishedAt != 0 {
+            deliveryLatency.recordNanoseconds(Int64(MonotonicClock.now() &- publishedAt))
+        }
+    }
+
+    func counter(_ label: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: label, factory: factory)
+    }
+
+    func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import SBCore
+import SBCrypto
+import SBHTTP
+import Synchronization
+
+/// Who may do what: API key, Origin allowlist, CORS headers, REST write rate limits.
+final class HubPolicy: Sendable {
+    private let apiKey: [UInt8]?
+    private let allowedOrigins: Set<String>?
+    private let metricsPublic: Bool
+    private let restRate: Double
+    private let restBurst: Double
+    private let buckets = Mutex<[String: TokenBucket]>([:])
+
+    init(configuration: HubConfiguration) {
+        apiKey = configuration.apiKey.map { Array($0.utf8) }
+        allowedOrigins = configuration.allowedOrigins.map(Set.init)
+        metricsPublic = configuration.metricsPublic
+        restRate = configuration.restRatePerSecond
+        restBurst = max(configuration.restBurst, configuration.restRatePerSecond)
+    }
+
+    /// nil when the request may proceed.
+    func check(route: Route, head: HTTPRequestHead, peer: String, loop: Int) -> HubError? {
+        switch route {
+        case .health, .ready: return nil
+        case .metrics where metricsPublic: return nil
+        default: break
+        }
+        if !isAuthorized(head) {
+            return HubError(status: 401, message: "missing or invalid API key", headers: [("WWW-Authenticate", "Bearer")])
+        }
+        if route.isWrite, restRate > 0 {
+            let now = MonotonicClock.now()
+            let retry = buckets.withLock { buckets -> Int? in
+                var bucket = buckets[peer] ?? TokenBucket(rate: restRate, burst: restBurst)
+                defer { buckets[peer] = bucket }
+                return bucket.take(now: now) ? nil : bucket.secondsUntilNext()
+            }
+            if let retry {
+                return HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))])
+            }
+        }
+        return nil
+    }
+
+    func checkUpgrade(_ head: HTTPRequestHead) -> HubError? {
+        if let allowedOrigins {
+            let origin = head.headers["origin"] ?? ""
+            if !allowedOrigins.contains(origin) {
+                return HubError(status: 403, message: "origin not allowed")
+            }
+        }
+        if !isAuthorized(head) {
+            return HubError(status: 401, message: "missing or invalid API key")
+        }
+        return nil
+    }
+
+    private func isAuthorized(_ head: HTTPRequestHead) -> Bool {
+        guard let apiKey else { return true }
+        var candidates: [String] = []
+        if let auth = head.headers["authorization"], auth.lowercased().hasPrefix("bearer ") {
+            candidates.append(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        }
+        if let header = head.headers["x-api-key"] { candidates.append(header) }
+        if let query = head.queryValue("apiKey") { candidates.append(query) }
+        return candidates.contains { ConstantTime.equals(Array($0.utf8), apiKey) }
+    }
+
+    // MARK: CORS
+
+    func addCORSHeaders(to response: inout HTTPResponse, origin: String?) {
+        guard let origin else { return }
+        if let allowedOrigins {
+            guard allowedOrigins.contains(origin) else { return }
+            response.headers.append(("Access-Control-Allow-Origin", origin))
+            response.headers.append(("Vary", "Origin"))
+        } else {
+            response.headers.append(("Access-Control-Allow-Origin", "*"))
+        }
+    }
+
+    func preflight(_ head: HTTPRequestHead) -> HTTPResponse {
+        HTTPResponse(status: 204, headers: [
+            ("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Headers", head.headers["access-control-request-headers"] ?? "Content-Type, Authorization, x-api-key"),
+            ("Access-Control-Max-Age", "600"),
+        ])
+    }
+}
+

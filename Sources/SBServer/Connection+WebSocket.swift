@@ -1,0 +1,105 @@
+import SBCore
+import SBEventLoop
+import SBWebSocket
+import Logging
+
+extension Connection: WebSocketConnection {
+    var queuedBytes: Int { writeQueue.byteCount }
+
+    func processWebSocket() {
+        while !closed, case .webSocket(var reader, let handler) = proto {
+            proto = .lingering
+            let event = reader.next()
+            proto = .webSocket(reader, handler)
+            guard let event else { return }
+            switch event {
+            case .text(let payload):
+                if closeSentAt == 0 { handler.received(text: payload, from: self) }
+            case .binary(let payload):
+                if closeSentAt == 0 { handler.received(binary: payload, from: self) }
+            case .ping(let payload):
+                if closeSentAt == 0 { enqueue(WebSocketFrameEncoder.encode(opcode: .pong, payload: payload)) }
+            case .pong:
+                break
+            case .close(let code, _):
+                closeReceived = true
+                if closeSentAt == 0 {
+                    // Echo the peer's code (RFC 6455 §5.5.1), then close once it is written.
+                    let reply: [UInt8] = code.map { WebSocketFrameEncoder.closeFrame(code: $0, reason: "") }
+                        ?? WebSocketFrameEncoder.encode(opcode: .close, payload: [])
+                    enqueue(reply)
+                    closeSentAt = MonotonicClock.now()
+                }
+                closeAfterFlush = true
+                pauseReading()
+                server.scheduleFlush(self)
+                return
+            case .failure(let code, let reason):
+                logger.debug("websocket protocol error", metadata: ["peer": "\(peer)", "code": "\(code)", "reason": "\(reason)"])
+                closeReceived = true  // nothing more will be read: close as soon as the frame is out
+                if closeSentAt == 0 {
+                    enqueue(WebSocketFrameEncoder.closeFrame(code: code, reason: reason))
+                    closeSentAt = MonotonicClock.now()
+                }
+                closeAfterFlush = true
+                pauseReading()
+                server.scheduleFlush(self)
+                return
+            }
+        }
+    }
+
+    @discardableResult
+    func sendText(_ payload: [UInt8]) -> SendStatus {
+        guard !closed, closeSentAt == 0 else { return .dropped }
+        enqueue(WebSocketFrameEncoder.encode(opcode: .text, payload: payload))
+        return enforceBudget()
+    }
+
+    @discardableResult
+    func sendFrame(_ frame: SharedFrame) -> SendStatus {
+        guard !closed, closeSentAt == 0 else { return .dropped }
+        enqueue(frame)
+        return enforceBudget()
+    }
+
+    func sendBinary(_ payload: [UInt8]) {
+        guard !closed, closeSentAt == 0 else { return }
+        enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))
+        _ = enforceBudget()
+    }
+
+    /// A client that lets more than SEND_QUEUE_BYTES pile up is cut off, so it can never
+    /// slow the others or grow our memory: its queue is dropped and it gets close 1008.
+    private func enforceBudget() -> SendStatus {
+        guard writeQueue.byteCount > server.configuration.sendQueueBytes else { return .queued }
+        cutOff = true
+        server.owner.cutOffClients.add(1, ordering: .relaxed)
+        logger.warning("slow client cut off", metadata: ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)"])
+        writeQueue.removeAll()
+        enqueue(WebSocketFrameEncoder.closeFrame(code: 1008, reason: "send queue limit exceeded"))
+        closeSentAt = MonotonicClock.now()
+        closeReceived = true  // do not wait for a client that is not reading
+        closeAfterFlush = true
+        flush()
+        if !closed { close() }
+        return .dropped
+    }
+
+    func close(code: UInt16, reason: String) {
+        guard !closed, closeSentAt == 0 else { return }
+        enqueue(WebSocketFrameEncoder.closeFrame(code: code, reason: reason))
+        closeSentAt = MonotonicClock.now()
+        closeAfterFlush = true
+    }
+
+    func heartbeat(now: UInt64, silentLimit: UInt64) {
+        guard closeSentAt == 0 else { return }
+        if now &- lastHeard > silentLimit {
+            logger.info("websocket client silent for two heartbeats, dropping", metadata: ["peer": "\(peer)"])
+            close()
+            return
+        }
+        enqueue(WebSocketFrameEncoder.encode(opcode: .ping, payload: []))
+    }
+}

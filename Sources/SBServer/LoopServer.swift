@@ -1,0 +1,144 @@
+import SBCore
+import SBEventLoop
+import Logging
+
+/// Everything one loop owns: its listener, its connections, the connections with bytes to
+/// flush before the loop sleeps, and the timers that police them.
+final class LoopServer: IOHandler {
+    let loop: EventLoop
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let responder: any HTTPResponder
+    unowned(unsafe) var owner: Server!
+    var listener: TCPListener?
+    private var listenerRegistration: Registration?
+    var connections: [UInt64: Connection] = [:]
+    private var flushList: [Connection] = []
+    private var nextConnectionID: UInt64 = 0
+    var draining = false
+
+    init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, responder: any HTTPResponder) {
+        self.loop = loop
+        self.configuration = configuration
+        self.logger = logger
+        self.responder = responder
+    }
+
+    func start() {
+        if let listener {
+            do {
+                listenerRegistration = try loop.register(fd: listener.fd, interest: .readable, handler: self)
+            } catch {
+                logger.critical("cannot register listener: \(error)")
+            }
+        }
+        loop.addBeforeSleep { [unowned self] in flushPending() }
+        loop.scheduleRepeating(every: .seconds(1)) { [unowned self] in sweepTimeouts() }
+        if configuration.heartbeatSeconds > 0 {
+            loop.scheduleRepeating(every: .seconds(configuration.heartbeatSeconds)) { [unowned self] in heartbeat() }
+        }
+    }
+
+    // MARK: Accepting
+
+    func handleIO(_ events: IOEvents) {
+        guard let listener else { return }
+        // Accept a bounded batch so one busy listener cannot starve the loop's connections.
+        for _ in 0..<64 {
+            let accepted: (fd: Int32, peer: String)?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                logger.warning("accept failed: \(error)")
+                return
+            }
+            guard let (fd, peer) = accepted else { return }
+            admit(fd: fd, peer: peer)
+        }
+    }
+
+    private func admit(fd: Int32, peer: String) {
+        let count = owner.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        if count > configuration.maxConnections {
+            owner.openConnections.subtract(1, ordering: .relaxed)
+            logger.warning("connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
+            let body = Array("{\"error\":\"too many connections\"}".utf8)
+            var bytes: [UInt8] = []
+            bytes.append(contentsOf: "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+            bytes.append(contentsOf: body)
+            bytes.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
+            SocketIO.close(fd: fd)
+            return
+        }
+        nextConnectionID += 1
+        let id = UInt64(loop.index) << 48 | nextConnectionID
+        let connection = Connection(id: id, fd: fd, peer: peer, server: self)
+        do {
+            connection.registration = try loop.register(fd: fd, interest: .readable, handler: connection)
+        } catch {
+            logger.warning("cannot register connection: \(error)")
+            owner.openConnections.subtract(1, ordering: .relaxed)
+            SocketIO.close(fd: fd)
+            return
+        }
+        connections[id] = connection
+    }
+
+    func forget(_ connection: Connection) {
+        if connections.removeValue(forKey: connection.id) != nil {
+            owner.openConnections.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    // MARK: Corked writes
+
+    func scheduleFlush(_ connection: Connection) {
+        guard !connection.inFlushList else { return }
+        connection.inFlushList = true
+        flushList.append(connection)
+    }
+
+    private func flushPending() {
+        guard !flushList.isEmpty else { return }
+        let list = flushList
+        flushList.removeAll(keepingCapacity: true)
+        for connection in list {
+            connection.inFlushList = false
+            connection.flush()
+        }
+    }
+
+    // MARK: Timers
+
+    private func sweepTimeouts() {
+        let now = MonotonicClock.now()
+        for connection in connections.values {
+            connection.checkTimeouts(now: now)
+        }
+    }
+
+    private func heartbeat() {
+        let now = MonotonicClock.now()
+        let silentLimit = UInt64(configuration.heartbeatSeconds) * 2_000_000_000
+        for connection in connections.values where connection.isWebSocket {
+            connection.heartbeat(now: now, silentLimit: silentLimit)
+        }
+    }
+
+    // MARK: Shutdown
+
+    func closeListener() {
+        draining = true
+        if let listenerRegistration { loop.deregister(listenerRegistration) }
+        listenerRegistration = nil
+        listener?.close()
+        listener = nil
+    }
+
+    func closeAll(code: UInt16, reason: String) {
+        draining = true
+        for connection in Array(connections.values) {
+            connection.shutdownGracefully(code: code, reason: reason)
+        }
+    }
+}

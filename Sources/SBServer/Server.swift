@@ -1,0 +1,71 @@
+public import SBEventLoop
+import Synchronization
+import Logging
+
+/// The listening side of the process: one `LoopServer` per event loop, each with its own
+/// SO_REUSEPORT listener on the same port, so the kernel spreads connections and no loop ever
+/// hands a socket to another.
+public final class Server: Sendable {
+    public let configuration: ServerConfiguration
+    let group: EventLoopGroup
+    let loopServers: [LoopServer]
+    /// Open connections across all loops, for MAX_CONNECTIONS and /health.
+    let openConnections = Atomic<Int>(0)
+    let openWebSockets = Atomic<Int>(0)
+    let cutOffClients = Atomic<Int>(0)
+    private let boundPort = Atomic<Int>(0)
+
+    public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,
+                responderFactory: (EventLoop) -> any HTTPResponder) {
+        self.configuration = configuration
+        self.group = group
+        var servers: [LoopServer] = []
+        for loop in group.loops {
+            servers.append(LoopServer(loop: loop, configuration: configuration, logger: logger, responder: responderFactory(loop)))
+        }
+        loopServers = servers
+        for server in servers { server.owner = self }
+    }
+
+    /// Binds every loop's listener (call before `group.start()`); returns the bound port.
+    /// With port 0 the first bind picks a port and the others join it.
+    @discardableResult
+    public func bind() throws(IOError) -> Int {
+        var port = configuration.port
+        for server in loopServers {
+            let listener = try TCPListener(host: configuration.host, port: port, reusePort: true)
+            port = listener.port
+            server.listener = listener
+        }
+        boundPort.store(port, ordering: .relaxed)
+        return port
+    }
+
+    /// Registers listeners and timers; each step runs on its own loop.
+    public func start() {
+        for server in loopServers {
+            server.loop.execute { server.start() }
+        }
+    }
+
+    public var port: Int { boundPort.load(ordering: .relaxed) }
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    public var webSocketCount: Int { openWebSockets.load(ordering: .relaxed) }
+    /// WebSocket clients cut off for exceeding SEND_QUEUE_BYTES since start.
+    public var cutOffCount: Int { cutOffClients.load(ordering: .relaxed) }
+
+    /// Shutdown step 1: stop accepting (listeners closed, so the balancer moves on).
+    public func closeListeners() {
+        for server in loopServers {
+            server.loop.execute { server.closeListener() }
+        }
+    }
+
+    /// Shutdown step 2: every WebSocket gets close `code`; idle keep-alive HTTP connections
+    /// are closed; in-flight requests finish and then close.
+    public func closeAllConnections(code: UInt16, reason: String) {
+        for server in loopServers {
+            server.loop.execute { server.closeAll(code: code, reason: reason) }
+        }
+    }
+}

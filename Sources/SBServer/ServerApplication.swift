@@ -1,0 +1,55 @@
+public import SBHTTP
+public import SBEventLoop
+
+/// Where a request came from. Passed to the application with every request.
+public struct RequestContext {
+    public let peer: String
+    public let loop: EventLoop
+    public let connectionID: UInt64
+}
+
+/// The application side of one loop: SBHub implements it. Every call happens on `loop`.
+public protocol HTTPResponder: AnyObject {
+    /// Must call `respond` exactly once, now or later on the same loop. Pipelined requests of
+    /// the connection wait until it does, so responses always go out in request order.
+    func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void)
+
+    /// A syntactically valid WebSocket upgrade arrived: accept it with a handler for the new
+    /// session, or reject it with a response (401, 403, 404, 503…).
+    func upgrade(_ head: HTTPRequestHead, context: RequestContext) -> UpgradeDecision
+}
+
+public enum UpgradeDecision {
+    case accept(any WebSocketHandler, maxMessageBytes: Int)
+    case reject(HTTPResponse)
+}
+
+/// One open WebSocket session's application logic. Calls happen on the connection's loop.
+public protocol WebSocketHandler: AnyObject {
+    func opened(_ connection: WebSocketConnection)
+    func received(text: [UInt8], from connection: WebSocketConnection)
+    func received(binary: [UInt8], from connection: WebSocketConnection)
+    /// The connection is gone (after a close handshake, an error, a cut-off or shutdown).
+    func closed(_ connection: WebSocketConnection)
+}
+
+/// What a WebSocket handler may do with its connection.
+public protocol WebSocketConnection: AnyObject {
+    var id: UInt64 { get }
+    var loop: EventLoop { get }
+    var peer: String { get }
+    /// Queues one text message (framed here).
+    @discardableResult func sendText(_ payload: [UInt8]) -> SendStatus
+    /// Queues a pre-encoded frame shared with other recipients (encode once, send many).
+    @discardableResult func sendFrame(_ frame: SharedFrame) -> SendStatus
+    func sendBinary(_ payload: [UInt8])
+    /// Starts the close handshake with `code`.
+    func close(code: UInt16, reason: String)
+    var queuedBytes: Int { get }
+}
+
+/// What a send did (uWS-style): written or queued, or dropped because the client was cut off.
+public enum SendStatus: Equatable {
+    case queued
+    case dropped
+}

@@ -1,0 +1,37 @@
+public import SBHTTP
+
+/// Socket-level limits and timers. Product rules (auth, routes) live above, in SBHub.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var httpLimits: HTTPLimits
+    public var maxMessageBytes: Int
+    /// Unsent bytes a client may have queued before it is cut off.
+    public var sendQueueBytes: Int
+    public var maxConnections: Int
+    public var heartbeatSeconds: Int
+    /// A request head must arrive within this (slowloris defence): else 408 and close.
+    public var headerTimeoutSeconds: Int
+    /// Keep-alive connections with no request in flight are closed after this.
+    public var idleTimeoutSeconds: Int
+    /// A WebSocket upgrade that is not completed (nothing but idle) within this is dropped.
+    public var closeHandshakeTimeoutSeconds: Int
+
+    public init(
+        host: String = "0.0.0.0", port: Int = 3001, httpLimits: HTTPLimits = .init(),
+        maxMessageBytes: Int = 1 << 20, sendQueueBytes: Int = 8 << 20, maxConnections: Int = 100_000,
+        heartbeatSeconds: Int = 30, headerTimeoutSeconds: Int = 10, idleTimeoutSeconds: Int = 120,
+        closeHandshakeTimeoutSeconds: Int = 3
+    ) {
+        self.host = host
+        self.port = port
+        self.httpLimits = httpLimits
+        self.maxMessageBytes = maxMessageBytes
+        self.sendQueueBytes = sendQueueBytes
+        self.maxConnections = maxConnections
+        self.heartbeatSeconds = heartbeatSeconds
+        self.headerTimeoutSeconds = headerTimeoutSeconds
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.closeHandshakeTimeoutSeconds = closeHandshakeTimeoutSeconds
+    }
+}

@@ -1,0 +1,43 @@
+/// Byte-level helpers shared by both stores, so stored JSON looks the same whichever keeps it.
+public enum StoredEventJSON {
+    /// `{"seq":N,` + body without its opening brace. `body` is a JSON object that is never
+    /// empty (it always carries eventId, sessionId, type and timestamp).
+    public static func make(seq: Int64, body: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + 24)
+        out.append(contentsOf: "{\"seq\":".utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(UInt8(ascii: ","))
+        out.append(contentsOf: body.dropFirst())
+        return out
+    }
+}
+
+/// Applies an `EventQuery`'s limit to matching events already in seq order.
+public enum EventQueryWindow {
+    public static func apply(_ query: EventQuery, to events: [StoredEvent]) -> [StoredEvent] {
+        let limit = max(query.limit, 0)
+        guard events.count > limit else { return events }
+        return query.newest ? Array(events.suffix(limit)) : Array(events.prefix(limit))
+    }
+}
+
+/// Commands carry their id as the first field (`{"id":"…",…}`), written by the hub.
+public enum CommandID {
+    public static func extract(from json: [UInt8]) -> String? {
+        let prefix = Array("{\"id\":\"".utf8)
+        guard json.count > prefix.count, json.starts(with: prefix) else { return nil }
+        guard let end = json[prefix.count...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: json[prefix.count..<end], as: UTF8.self)
+    }
+}
+
+extension Session {
+    public mutating func apply(_ update: SessionUpdate) {
+        if let status = update.status { self.status = status }
+        if let summary = update.summary { self.summary = summary }
+        if let endReason = update.endReason { self.endReason = endReason }
+        if let endedAt = update.endedAt { self.endedAt = endedAt }
+        updatedAt = update.updatedAt
+    }
+}

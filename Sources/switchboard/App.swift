@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import SBCore
+import SBEventLoop
+import SBHTTP
+import SBHub
+import SBServer
+import SBStore
+
+/// Wiring and lifecycle: build the loops, store, hub and server; run until a signal; drain.
+final class App {
+    let configuration: Configuration
+    let logger: Logger
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+        let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
+        let json = configuration.logFormat.lowercased() == "json"
+        LoggingSystem.bootstrap { label in
+            json ? JSONLogHandler(label: label, level: level) as any LogHandler : TextLogHandler(label: label, level: level)
+        }
+        logger = Logger(label: "switchboard")
+    }
+
+    func run() throws {
+        // Block SIGTERM/SIGINT before any thread starts so they arrive only through the signalfd.
+        let signalFD = try SignalSource.blockTerminationSignals()
+        let group = try EventLoopGroup(count: configuration.threads)
+        let instanceId = configuration.instanceId ?? "sb-" + UUID().uuidString.prefix(8).lowercased()
+        let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
+                                          historyLimit: configuration.historyLimit)
+        let hubConfiguration = HubConfiguration(
+            instanceId: instanceId, apiKey: configuration.apiKey, allowedOrigins: configuration.allowedOrigins,
+            metricsPublic: configuration.metricsPublic, store: storeSettings, maxMessageBytes: configuration.maxMessageBytes,
+            restRatePerSecond: configuration.rateLimit, restBurst: configuration.rateBurst,
+            wsMessagesPerSecond: configuration.wsRateLimit)
+
+        let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
+        let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor)
+        storage.connect(hub)
+
+        let serverConfiguration = ServerConfiguration(
+            host: configuration.host, port: configuration.port,
+            httpLimits: HTTPLimits(maxBodyBytes: configuration.maxBodyBytes),
+            maxMessageBytes: configuration.maxMessageBytes, sendQueueBytes: configuration.sendQueueBytes,
+            maxConnections: configuration.maxConnections, heartbeatSeconds: configuration.heartbeatSeconds,
+            headerTimeoutSeconds: configuration.headerTimeout, idleTimeoutSeconds: configuration.idleTimeout)
+        let server = Server(configuration: serverConfiguration, group: group, logger: logger, responderFactory: hub.responder(for:))
+        hub.attach(server: server)
+        let port = try server.bind()
+
+        let shutdown = Shutdown(group: group, server: server, hub: hub, storage: storage, logger: logger,
+                                timeoutSeconds: configuration.shutdownTimeout)
+        let loop0 = group.loops[0]
+        loop0.execute {
+            do {
+                let source = try SignalSource(fd: signalFD, loop: loop0) { signal in shutdown.signalReceived(signal) }
+                shutdown.retain(source)
+            } catch {
+                self.logger.critical("cannot watch signals: \(error)")
+            }
+        }
+        group.start { loop, error in
+            Logger(label: "switchboard").critical("event loop \(loop.index) failed: \(error)")
+        }
+        storage.start()
+        hub.start()
+        server.start()
+        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId)")
+        group.waitUntilStopped()
+        logger.info("stopped")
+        exit(shutdown.exitCode)
+    }
+}

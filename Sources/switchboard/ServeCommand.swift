@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Switchboard: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Multi-instance event broadcast hub: REST in, WebSocket out, Redis between instances.",
+        version: version,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the hub (the default). Each flag overrides its environment variable, which overrides .env."
+    )
+
+    @Option(help: "Port for HTTP and WebSocket (PORT, default 3001).") var port: Int?
+    @Option(help: "Address to listen on (HOST, default 0.0.0.0).") var host: String?
+    @Option(help: "redis://[user][:password]@host:port[/db]; unset = in-memory store (REDIS_URL).") var redisUrl: String?
+    @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
+    @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
+    @Option(help: "Key required on REST and WebSocket; unset = auth off (API_KEY or AFW_API_KEY).") var apiKey: String?
+    @Option(help: "Comma list of Origins allowed to open WebSockets; unset = any (ALLOWED_ORIGINS).") var allowedOrigins: String?
+    @Option(help: "Seconds sessions, events and chains live (SESSION_TTL, default 86400).") var sessionTtl: Int?
+    @Option(help: "Seconds command and input queues live (QUEUE_TTL, default 300).") var queueTtl: Int?
+    @Option(help: "Events kept per session (HISTORY_LIMIT, default 10000).") var historyLimit: Int?
+    @Option(help: "Largest HTTP body in bytes (MAX_BODY_BYTES, default 1048576).") var maxBodyBytes: Int?
+    @Option(help: "Largest WebSocket message in bytes (MAX_MESSAGE_BYTES, default 1048576).") var maxMessageBytes: Int?
+    @Option(help: "Unsent bytes per client before it is cut off (SEND_QUEUE_BYTES, default 8388608).") var sendQueueBytes: Int?
+    @Option(help: "Open connections beyond which new ones get 503 (MAX_CONNECTIONS, default 100000).") var maxConnections: Int?
+    @Option(help: "Server ping interval; silent clients dropped after two (HEARTBEAT_SECONDS, default 30).") var heartbeatSeconds: Int?
+    @Option(help: "Graceful drain budget in seconds after SIGTERM/SIGINT (SHUTDOWN_TIMEOUT, default 10).") var shutdownTimeout: Int?
+    @Option(help: "Event-loop threads (THREADS, default CPU count).") var threads: Int?
+    @Option(help: "Serve /metrics without the API key (METRICS_PUBLIC, default false).") var metricsPublic: Bool?
+    @Option(help: "REST writes per second per client IP, 0 = unlimited (RATE_LIMIT, default 0).") var rateLimit: Double?
+    @Option(help: "REST write burst per client IP (RATE_BURST, default = RATE_LIMIT).") var rateBurst: Double?
+    @Option(help: "WebSocket messages per second per connection, 0 = unlimited (WS_RATE_LIMIT, default 50).") var wsRateLimit: Double?
+    @Option(help: "Seconds to receive a request head before 408 (HEADER_TIMEOUT, default 10).") var headerTimeout: Int?
+    @Option(help: "Seconds an idle keep-alive connection is kept (IDLE_TIMEOUT, default 120).") var idleTimeout: Int?
+    @Option(help: "Instance id shown in /health (INSTANCE_ID, default random).") var instanceId: String?
+
+    func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
+        var c = Configuration()
+        let s = SettingSource(environment: environment, dotEnv: dotEnv)
+        s.string(host, "HOST", into: &c.host)
+        try s.int(port, "PORT", range: 0...65535, into: &c.port)
+        s.optionalString(redisUrl, "REDIS_URL", into: &c.redisURL)
+        s.string(redisPrefix, "REDIS_PREFIX", into: &c.redisPrefix)
+        s.string(logLevel, "LOG_LEVEL", into: &c.logLevel)
+        s.string(logFormat, "LOG_FORMAT", into: &c.logFormat)
+        s.optionalString(apiKey, "API_KEY", "AFW_API_KEY", into: &c.apiKey)
+        var origins: String?
+        s.optionalString(allowedOrigins, "ALLOWED_ORIGINS", into: &origins)
+        c.allowedOrigins = origins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        try s.int(sessionTtl, "SESSION_TTL", range: 1...31_536_000, into: &c.sessionTTL)
+        try s.int(queueTtl, "QUEUE_TTL", range: 1...31_536_000, into: &c.queueTTL)
+        try s.int(historyLimit, "HISTORY_LIMIT", range: 1...10_000_000, into: &c.historyLimit)
+        try s.int(maxBodyBytes, "MAX_BODY_BYTES", range: 1024...(1 << 30), into: &c.maxBodyBytes)
+        try s.int(maxMessageBytes, "MAX_MESSAGE_BYTES", range: 1024...(1 << 30), into: &c.maxMessageBytes)
+        try s.int(sendQueueBytes, "SEND_QUEUE_BYTES", range: 4096...(1 << 32), into: &c.sendQueueBytes)
+        try s.int(maxConnections, "MAX_CONNECTIONS", range: 1...10_000_000, into: &c.maxConnections)
+        try s.int(heartbeatSeconds, "HEARTBEAT_SECONDS", range: 0...86400, into: &c.heartbeatSeconds)
+        try s.int(shutdownTimeout, "SHUTDOWN_TIMEOUT", range: 1...3600, into: &c.shutdownTimeout)
+        try s.int(threads, "THREADS", range: 1...256, into: &c.threads)
+        try s.bool(metricsPublic, "METRICS_PUBLIC", into: &c.metricsPublic)
+        try s.double(rateLimit, "RATE_LIMIT", into: &c.rateLimit)
+        try s.double(rateBurst, "RATE_BURST", into: &c.rateBurst)
+        try s.double(wsRateLimit, "WS_RATE_LIMIT", into: &c.wsRateLimit)
+        try s.int(headerTimeout, "HEADER_TIMEOUT", range: 1...3600, into: &c.headerTimeout)
+        try s.int(idleTimeout, "IDLE_TIMEOUT", range: 1...86400, into: &c.idleTimeout)
+        s.optionalString(instanceId, "INSTANCE_ID", into: &c.instanceId)
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
+            throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard ["text", "json"].contains(c.logFormat.lowercased()) else {
+            throw Configuration.Invalid(description: "LOG_FORMAT must be text or json")
+        }
+        return c
+    }
+
+    func run() throws {
+        let configuration: Configuration
+        do {
+            configuration = try resolve(environment: ProcessInfo.processInfo.environment,
+                                        dotEnv: Configuration.loadDotEnv(path: ".env"))
+        } catch let invalid as Configuration.Invalid {
+            throw ValidationError(invalid.description)
+        }
+        try App(configuration: configuration).run()
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `switchboard` process on a free loopback port, stopped by PID.
+public final class ServerProcess {
+    public let port: Int
+    public let process: Process
+    public let logURL: URL
+    public private(set) var exitStatus: Int32?
+
+    /// The binary under test: `SWITCHBOARD_BIN` (set by Scripts/test.sh) or the debug build.
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BIN"], !path.isEmpty { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        for candidate in [".build/debug/switchboard", ".build/x86_64-unknown-linux-gnu/debug/switchboard"] {
+            let path = cwd + "/" + candidate
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return cwd + "/.build/debug/switchboard"
+    }
+
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: binaryPath) }
+
+    public init(environment: [String: String] = [:], arguments: [String] = [], port: Int? = nil) throws {
+        self.port = port ?? FreePort.find()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = ["--host", "127.0.0.1", "--port", String(self.port)] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in ["PORT", "HOST", "REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"] { env[key] = nil }
+        env["LOG_LEVEL"] = env["SWITCHBOARD_TEST_LOG_LEVEL"] ?? "info"
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        // Run where no stray .env can change the configuration.
+        process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
+        logURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("switchboard-\(self.port)-\(UUID().uuidString.prefix(6)).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let ready = waitFor(timeout: 20) { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }
+        guard ready else {
+            stop(signal: SIGKILL)
+            throw TestError("switchboard did not become healthy on port \(self.port): \(log())")
+        }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func log() -> String {
+        (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+    }
+
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Sends `signal` and waits for exit (SIGKILL after `timeout`). Returns the exit status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 15) -> Int32 {
+        if let exitStatus { return exitStatus }
+        if process.isRunning {
+            kill(process.processIdentifier, signal)
+            if !waitFor(timeout: timeout, { !self.process.isRunning }) {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+        process.waitUntilExit()
+        exitStatus = process.terminationStatus
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(at: logURL)
+    }
+}

@@ -1,0 +1,78 @@
+"""Fixtures: a real switchboard process on a free loopback port, stopped by PID."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def binary():
+    path = os.environ.get("SWITCHBOARD_BIN") or os.path.join(ROOT, ".build", "debug", "switchboard")
+    if not os.access(path, os.X_OK):
+        pytest.skip("switchboard binary not built")
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, env=None):
+        self.port = free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="switchboard-py-", suffix=".log", delete=False)
+        full_env = dict(os.environ)
+        for key in ("REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
+            full_env.pop(key, None)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=self.log, stderr=self.log, env=full_env, cwd=tempfile.gettempdir())
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if self.get("/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("switchboard did not start")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"null")
+
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def hub():
+    h = Hub()
+    yield h
+    assert h.stop() == 0
