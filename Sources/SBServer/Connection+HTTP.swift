@@ -1,4 +1,5 @@
 import SBCore
+import Synchronization
 import SBEventLoop
 import SBHTTP
 import SBWebSocket

@@ -1,4 +1,5 @@
 import SBCore
+import Synchronization
 import SBEventLoop
 import SBWebSocket
 import Logging

@@ -1,4 +1,5 @@
 import SBCore
+import Synchronization
 import SBEventLoop
 import SBHTTP
 import SBWebSocket
@@ -8,7 +9,7 @@ import Logging
 /// loop. Holds no buffers while idle: bytes are read into the loop's shared buffer and only an
 /// incomplete request or frame is kept by the parser.
 final class Connection: IOHandler {
-    enum Protocol {
+    enum Mode {
         case http(HTTPRequestParser)
         case webSocket(WebSocketReader, any WebSocketHandler)
         /// Our side is done: discard input until EOF or the deadline, then close.
@@ -20,7 +21,7 @@ final class Connection: IOHandler {
     let peer: String
     unowned let server: LoopServer
     var registration: Registration?
-    var proto: Protocol
+    var proto: Mode
     var writeQueue = WriteQueue()
     var inFlushList = false
     var closed = false

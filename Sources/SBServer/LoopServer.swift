@@ -1,10 +1,11 @@
 import SBCore
+import Synchronization
 import SBEventLoop
 import Logging
 
 /// Everything one loop owns: its listener, its connections, the connections with bytes to
 /// flush before the loop sleeps, and the timers that police them.
-final class LoopServer: IOHandler {
+final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     let loop: EventLoop
     let configuration: ServerConfiguration
     let logger: Logger

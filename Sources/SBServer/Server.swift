@@ -1,11 +1,12 @@
 public import SBEventLoop
 import Synchronization
-import Logging
+public import Logging
 
 /// The listening side of the process: one `LoopServer` per event loop, each with its own
 /// SO_REUSEPORT listener on the same port, so the kernel spreads connections and no loop ever
 /// hands a socket to another.
-public final class Server: Sendable {
+public final class Server: @unchecked Sendable {
+    // Immutable after init; the loop servers are only touched on their own loops.
     public let configuration: ServerConfiguration
     let group: EventLoopGroup
     let loopServers: [LoopServer]

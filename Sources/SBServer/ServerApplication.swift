@@ -1,5 +1,6 @@
 public import SBHTTP
 public import SBEventLoop
+public import SBCore
 
 /// Where a request came from. Passed to the application with every request.
 public struct RequestContext {
@@ -26,11 +27,11 @@ public enum UpgradeDecision {
 
 /// One open WebSocket session's application logic. Calls happen on the connection's loop.
 public protocol WebSocketHandler: AnyObject {
-    func opened(_ connection: WebSocketConnection)
-    func received(text: [UInt8], from connection: WebSocketConnection)
-    func received(binary: [UInt8], from connection: WebSocketConnection)
+    func opened(_ connection: any WebSocketConnection)
+    func received(text: [UInt8], from connection: any WebSocketConnection)
+    func received(binary: [UInt8], from connection: any WebSocketConnection)
     /// The connection is gone (after a close handshake, an error, a cut-off or shutdown).
-    func closed(_ connection: WebSocketConnection)
+    func closed(_ connection: any WebSocketConnection)
 }
 
 /// What a WebSocket handler may do with its connection.

@@ -52,12 +52,13 @@ final class App {
         let shutdown = Shutdown(group: group, server: server, hub: hub, storage: storage, logger: logger,
                                 timeoutSeconds: configuration.shutdownTimeout)
         let loop0 = group.loops[0]
+        let logger = self.logger
         loop0.execute {
             do {
                 let source = try SignalSource(fd: signalFD, loop: loop0) { signal in shutdown.signalReceived(signal) }
                 shutdown.retain(source)
             } catch {
-                self.logger.critical("cannot watch signals: \(error)")
+                logger.critical("cannot watch signals: \(error)")
             }
         }
         group.start { loop, error in

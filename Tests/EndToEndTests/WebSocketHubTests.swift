@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SBTestSupport
+import SBWebSocket
 
 /// The /ws hub protocol against a real process.
 final class WebSocketHubTests: XCTestCase {
@@ -96,8 +97,9 @@ final class WebSocketHubTests: XCTestCase {
         let ws = try TestWebSocketClient(port: server.port)
         _ = try ws.nextJSON()
         // Publish concurrently with the subscribe so live and replayed events race.
+        let port = server.port
         let publisher = Thread {
-            if let c = try? TestHTTPClient(port: self.server.port) {
+            if let c = try? TestHTTPClient(port: port) {
                 for n in 21...60 { _ = try? c.request("POST", "/api/events", json: ["sessionId": "replay", "type": "t", "timestamp": "2026-11-24T12:00:00Z", "data": ["n": n]]) }
             }
         }
@@ -136,7 +138,7 @@ final class WebSocketHubTests: XCTestCase {
         loop: while true {
             guard let event = try? stalled.next() else { break }
             switch event {
-            case .text: events += 1
+            case .text(_): events += 1
             case .close(let code, _): closeCode = code; break loop
             default: continue
             }
@@ -169,7 +171,7 @@ final class WebSocketHubTests: XCTestCase {
         }
         XCTAssertEqual(code, 1001)
         ws.close()
-        XCTAssertEqual(server.stop(), 0)
+        XCTAssertEqual(server.waitForExit(timeout: 10), 0, server.log())
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import SBHub
 import SBHTTP
+import SBStore
 
 final class JSONSplitterTests: XCTestCase {
     func elements(_ text: String) -> [String]? {

@@ -1,10 +1,10 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A real `switchboard` process on a free loopback port, stopped by PID.
-public final class ServerProcess {
+public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     public let process: Process
     public let logURL: URL
@@ -36,10 +36,10 @@ public final class ServerProcess {
         // Run where no stray .env can change the configuration.
         process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
         logURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("switchboard-\(self.port)-\(UUID().uuidString.prefix(6)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = log
-        process.standardError = log
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
         try process.run()
         let ready = waitFor(timeout: 20) { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }
         guard ready else {
@@ -56,6 +56,14 @@ public final class ServerProcess {
 
     public func signal(_ signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to exit by itself; nil if it is still running after `timeout`.
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
+        guard waitFor(timeout: timeout, { !self.process.isRunning }) else { return nil }
+        process.waitUntilExit()
+        exitStatus = process.terminationStatus
+        return exitStatus
     }
 
     /// Sends `signal` and waits for exit (SIGKILL after `timeout`). Returns the exit status.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A response as the test client saw it.
 public struct TestResponse {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A blocking loopback TCP socket with a receive timeout, for tests that talk to real servers.

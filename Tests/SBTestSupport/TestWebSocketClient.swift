@@ -1,5 +1,5 @@
-import Foundation
-import SBWebSocket
+public import Foundation
+public import SBWebSocket
 
 /// A client-side WebSocket over `TestSocket`: masked frames out, server frames parsed with the
 /// product's own reader in client mode (no mask required).

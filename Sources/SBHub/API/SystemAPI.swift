@@ -1,4 +1,5 @@
 import SBCore
+import CoreMetrics
 import SBHTTP
 import SBServer
 import SBStore

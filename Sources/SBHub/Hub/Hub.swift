@@ -1,7 +1,7 @@
 public import SBEventLoop
 public import SBStore
 import SBCore
-import SBServer
+public import SBServer
 import Synchronization
 public import Logging
 

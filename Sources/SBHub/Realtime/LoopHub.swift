@@ -1,11 +1,12 @@
 import SBCore
+import CoreMetrics
 import SBEventLoop
 import SBServer
 import SBStore
 
 /// The hub's state on one loop: this loop's subscription index and its store handle. Only this
 /// loop's thread touches it, so it needs no locks.
-final class LoopHub {
+final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only via loop.execute
     let loop: EventLoop
     let store: any Store
     unowned(unsafe) var hub: Hub!

@@ -1,6 +1,8 @@
 import SBCore
 import SBHTTP
 import SBServer
+import SBEventLoop
+import SBStore
 
 extension LoopHub: HTTPResponder {
     func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void) {

@@ -1,0 +1,156 @@
+/// Limits checked the moment the bytes reveal a violation, never after buffering past them.
+public struct HTTPLimits: Sendable {
+    public var maxHeadBytes: Int
+    public var maxHeaderCount: Int
+    public var maxBodyBytes: Int
+    public var maxTargetBytes: Int
+
+    public init(maxHeadBytes: Int = 16384, maxHeaderCount: Int = 100, maxBodyBytes: Int = 1 << 20, maxTargetBytes: Int = 8192) {
+        self.maxHeadBytes = maxHeadBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.maxBodyBytes = maxBodyBytes
+        self.maxTargetBytes = maxTargetBytes
+    }
+}
+
+public enum HTTPMethod: Equatable, Hashable, Sendable {
+    case get, head, post, put, delete, options, patch
+    case other(String)
+
+    init(_ name: String) {
+        switch name {
+        case "GET": self = .get
+        case "HEAD": self = .head
+        case "POST": self = .post
+        case "PUT": self = .put
+        case "DELETE": self = .delete
+        case "OPTIONS": self = .options
+        case "PATCH": self = .patch
+        default: self = .other(name)
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .get: "GET"
+        case .head: "HEAD"
+        case .post: "POST"
+        case .put: "PUT"
+        case .delete: "DELETE"
+        case .options: "OPTIONS"
+        case .patch: "PATCH"
+        case .other(let name): name
+        }
+    }
+}
+
+/// Header fields in arrival order; names lowercased once, at parse time.
+public struct HTTPHeaders: Sendable, Sequence {
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init(_ fields: [(String, String)] = []) {
+        self.fields = fields.map { (name: $0.0.lowercased(), value: $0.1) }
+    }
+
+    mutating func append(name: String, value: String) {
+        fields.append((name, value))
+    }
+
+    /// The first value of a header; `name` must be lowercase.
+    public subscript(_ name: String) -> String? {
+        fields.first { $0.name == name }?.value
+    }
+
+    public func values(_ name: String) -> [String] {
+        fields.filter { $0.name == name }.map(\.value)
+    }
+
+    /// True when a comma-separated header (e.g. Connection) lists `token` (case-insensitive).
+    public func contains(_ name: String, token: String) -> Bool {
+        values(name).contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token }
+        }
+    }
+
+    public var count: Int { fields.count }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
+        fields.makeIterator()
+    }
+}
+
+public struct HTTPRequestHead: Sendable {
+    public var method: HTTPMethod
+    public var target: String
+    public var path: String
+    public var query: [(String, String)]
+    public var versionMinor: Int
+    public var headers: HTTPHeaders
+
+    public init(method: HTTPMethod, target: String, versionMinor: Int = 1, headers: HTTPHeaders = HTTPHeaders()) {
+        self.method = method
+        self.target = target
+        self.versionMinor = versionMinor
+        self.headers = headers
+        let split = PercentDecoding.splitTarget(target)
+        self.path = split?.path ?? target
+        self.query = split?.query ?? []
+    }
+
+    public func queryValue(_ name: String) -> String? {
+        query.first { $0.0 == name }?.1
+    }
+
+    /// HTTP/1.1 keeps the connection unless `Connection: close`; 1.0 closes unless `keep-alive`.
+    public var keepAlive: Bool {
+        if headers.contains("connection", token: "close") { return false }
+        if versionMinor >= 1 { return true }
+        return headers.contains("connection", token: "keep-alive")
+    }
+
+    public var expectsContinue: Bool {
+        headers["expect"]?.lowercased() == "100-continue"
+    }
+
+    public var isWebSocketUpgrade: Bool {
+        headers.contains("upgrade", token: "websocket") && headers.contains("connection", token: "upgrade")
+    }
+}
+
+public struct HTTPRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+
+    public init(head: HTTPRequestHead, body: [UInt8] = []) {
+        self.head = head
+        self.body = body
+    }
+}
+
+/// A fatal parse error: the server answers `status` with `message` and closes.
+public struct HTTPParseError: Error, Equatable, Sendable {
+    public var status: Int
+    public var message: String
+
+    public init(status: Int, message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    static func bad(_ message: String) -> HTTPParseError { HTTPParseError(status: 400, message: message) }
+}
+
+public enum HTTPParserEvent: Sendable {
+    case head(HTTPRequestHead)
+    case request(HTTPRequest)
+    case error(HTTPParseError)
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}

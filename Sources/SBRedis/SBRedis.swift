@@ -1,0 +1,1 @@
+// SBRedis: hiredis on SBEventLoop (in progress).

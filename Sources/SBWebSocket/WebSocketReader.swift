@@ -1,0 +1,223 @@
+/// Incremental frame parser, message assembler and UTF-8 validator in one pure state machine.
+/// Every limit is checked from the frame header, before its payload is buffered; text is
+/// validated as payload bytes are unmasked, so invalid UTF-8 fails fast.
+public struct WebSocketReader: Sendable {
+    struct Frame: Sendable {
+        var opcode: WebSocketOpcode
+        var fin: Bool
+        var remaining: Int
+        var mask: UInt32?
+        var maskOffset = 0
+    }
+
+    let maxMessageBytes: Int
+    let requireMask: Bool
+    var buffer: [UInt8] = []
+    var start = 0
+    /// The data frame whose payload is being read (payload streams straight into `message`).
+    var frame: Frame?
+    /// Opcode of the fragmented message in progress (text/binary), if any.
+    var messageOpcode: WebSocketOpcode?
+    var message: [UInt8] = []
+    var utf8 = UTF8Validator()
+    var finished = false
+
+    public init(maxMessageBytes: Int, requireMask: Bool = true) {
+        self.maxMessageBytes = maxMessageBytes
+        self.requireMask = requireMask
+    }
+
+    public var isIdle: Bool { start == buffer.count && frame == nil && messageOpcode == nil }
+
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard !finished else { return }
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    public mutating func next() -> WebSocketReadEvent? {
+        guard !finished else { return nil }
+        while true {
+            if frame != nil {
+                if let event = readDataPayload() { return event }
+                if frame != nil { return idle() }
+                continue
+            }
+            guard let header = parseHeader() else { return idle() }
+            switch header {
+            case .failure(let code, let reason):
+                return fail(code, reason)
+            case .control(let opcode, let payload):
+                return control(opcode, payload)
+            case .dataFrameStarted:
+                continue
+            }
+        }
+    }
+
+    /// Releases buffer storage when everything has been consumed (idle connections hold none).
+    private mutating func idle() -> WebSocketReadEvent? {
+        if start == buffer.count {
+            buffer = []
+            start = 0
+        } else if start > 65536 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        return nil
+    }
+
+    private mutating func fail(_ code: UInt16, _ reason: String) -> WebSocketReadEvent {
+        finished = true
+        buffer = []
+        message = []
+        return .failure(code: code, reason: reason)
+    }
+
+    enum Header {
+        case failure(UInt16, String)
+        case control(WebSocketOpcode, [UInt8])
+        case dataFrameStarted
+    }
+
+    private mutating func parseHeader() -> Header? {
+        let available = buffer.count - start
+        guard available >= 2 else { return nil }
+        let b0 = buffer[start], b1 = buffer[start + 1]
+        if b0 & 0x70 != 0 { return .failure(1002, "reserved bits set") }
+        guard let opcode = WebSocketOpcode(rawValue: b0 & 0x0F) else { return .failure(1002, "unknown opcode") }
+        let fin = b0 & 0x80 != 0
+        let masked = b1 & 0x80 != 0
+        if requireMask && !masked { return .failure(1002, "client frames must be masked") }
+        let len7 = Int(b1 & 0x7F)
+        if opcode.isControl {
+            if !fin { return .failure(1002, "fragmented control frame") }
+            if len7 > 125 { return .failure(1002, "control frame payload over 125 bytes") }
+        } else if opcode == .continuation {
+            if messageOpcode == nil { return .failure(1002, "continuation frame without a message") }
+        } else if messageOpcode != nil {
+            return .failure(1002, "new message before the previous one finished")
+        }
+        let extra = len7 == 126 ? 2 : len7 == 127 ? 8 : 0
+        let headerLength = 2 + extra + (masked ? 4 : 0)
+        guard available >= headerLength else { return nil }
+        var length = len7
+        if len7 == 126 {
+            length = Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+        } else if len7 == 127 {
+            if buffer[start + 2] & 0x80 != 0 { return .failure(1002, "64-bit length with the top bit set") }
+            var value: UInt64 = 0
+            for k in 0..<8 { value = value << 8 | UInt64(buffer[start + 2 + k]) }
+            guard value <= UInt64(Int.max / 2) else { return .failure(1009, "message too big") }
+            length = Int(value)
+        }
+        var mask: UInt32?
+        if masked {
+            let m = start + 2 + extra
+            mask = UInt32(buffer[m]) | UInt32(buffer[m + 1]) << 8 | UInt32(buffer[m + 2]) << 16 | UInt32(buffer[m + 3]) << 24
+        }
+        if opcode.isControl {
+            guard available >= headerLength + length else { return nil }
+            start += headerLength
+            var payload = Array(buffer[start..<(start + length)])
+            start += length
+            if let mask { Self.unmask(&payload, from: 0, mask: mask, offset: 0) }
+            return .control(opcode, payload)
+        }
+        if message.count + length > maxMessageBytes {
+            return .failure(1009, "message over \(maxMessageBytes) bytes")
+        }
+        start += headerLength
+        if opcode != .continuation {
+            messageOpcode = opcode
+            utf8 = UTF8Validator()
+        }
+        frame = Frame(opcode: opcode, fin: fin, remaining: length, mask: mask)
+        return .dataFrameStarted
+    }
+
+    /// Moves available payload bytes of the current data frame into `message`, unmasking and
+    /// validating them; emits the message when its final frame is complete.
+    private mutating func readDataPayload() -> WebSocketReadEvent? {
+        guard var current = frame else { return nil }
+        let take = min(current.remaining, buffer.count - start)
+        if take > 0 {
+            let from = message.count
+            message.append(contentsOf: buffer[start..<(start + take)])
+            start += take
+            if let mask = current.mask {
+                Self.unmask(&message, from: from, mask: mask, offset: current.maskOffset)
+                current.maskOffset = (current.maskOffset + take) & 3
+            }
+            current.remaining -= take
+            if messageOpcode == .text {
+                let ok = message.withUnsafeBytes { utf8.validate(UnsafeRawBufferPointer(rebasing: $0[from...])) }
+                if !ok { return fail(1007, "invalid UTF-8 in text message") }
+            }
+        }
+        guard current.remaining == 0 else {
+            frame = current
+            return nil
+        }
+        frame = nil
+        guard current.fin else { return nil }
+        let opcode = messageOpcode
+        messageOpcode = nil
+        let payload = message
+        message = []
+        if opcode == .text {
+            guard utf8.isComplete else { return fail(1007, "text message ends inside a UTF-8 sequence") }
+            return .text(payload)
+        }
+        return .binary(payload)
+    }
+
+    private mutating func control(_ opcode: WebSocketOpcode, _ payload: [UInt8]) -> WebSocketReadEvent {
+        switch opcode {
+        case .ping: return .ping(payload)
+        case .pong: return .pong(payload)
+        default:
+            if payload.isEmpty {
+                finished = true
+                return .close(code: nil, reason: "")
+            }
+            if payload.count == 1 { return fail(1002, "close frame with a 1-byte payload") }
+            let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
+            guard WebSocketCloseCode.isValidReceived(code) else { return fail(1002, "invalid close code \(code)") }
+            guard let reason = String(validating: payload[2...], as: UTF8.self) else {
+                return fail(1007, "close reason is not valid UTF-8")
+            }
+            finished = true
+            return .close(code: code, reason: reason)
+        }
+    }
+
+    /// XORs `bytes[from...]` with the 4-byte mask, starting `offset` bytes into the key;
+    /// 8 bytes per step.
+    static func unmask(_ bytes: inout [UInt8], from: Int, mask: UInt32, offset: Int) {
+        let rotated = offset == 0 ? mask : (mask >> UInt32(offset * 8)) | (mask << UInt32((4 - offset) * 8))
+        let wide = UInt64(rotated) | UInt64(rotated) << 32
+        bytes.withUnsafeMutableBytes { raw in
+            var i = from
+            let count = raw.count
+            while i + 8 <= count {
+                let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ wide
+                raw.storeBytes(of: v, toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            var k = 0
+            while i < count {
+                raw[i] ^= UInt8(truncatingIfNeeded: rotated >> UInt32((k & 3) * 8))
+                i += 1
+                k += 1
+            }
+        }
+    }
+}
