@@ -82,11 +82,11 @@ public struct HTTPRequestParser: Sendable {
         while start < buffer.count, buffer[start] == 10 { start += 1 }
         if scanFrom < start { scanFrom = start }
         guard let end = findHeadEnd() else {
-            if buffer.count - start > limits.maxHeadBytes {
-                return fail(HTTPParseError(status: 431, message: "request head larger than \(limits.maxHeadBytes) bytes"))
-            }
             if buffer[start...].firstIndex(of: 10) == nil, buffer.count - start > limits.maxTargetBytes + 32 {
                 return fail(HTTPParseError(status: 414, message: "request target longer than \(limits.maxTargetBytes) bytes"))
+            }
+            if buffer.count - start > limits.maxHeadBytes {
+                return fail(HTTPParseError(status: 431, message: "request head larger than \(limits.maxHeadBytes) bytes"))
             }
             compactIfIdle()
             return nil

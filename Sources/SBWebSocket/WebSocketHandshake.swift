@@ -2,7 +2,7 @@ import SBCrypto
 
 /// The server side of the opening handshake (RFC 6455 §4.2).
 public enum WebSocketHandshake {
-    static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+    static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     public enum Failure: Error, Equatable, Sendable {
         case badRequest(String)
