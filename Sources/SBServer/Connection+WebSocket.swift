@@ -52,28 +52,29 @@ extension Connection: WebSocketConnection {
 
     @discardableResult
     func sendText(_ payload: [UInt8]) -> SendStatus {
-        guard !closed, closeSentAt == 0 else { return .dropped }
+        guard !closed, closeSentAt == 0, withinBudget() else { return .dropped }
         enqueue(WebSocketFrameEncoder.encode(opcode: .text, payload: payload))
-        return enforceBudget()
+        return .queued
     }
 
     @discardableResult
     func sendFrame(_ frame: SharedFrame) -> SendStatus {
-        guard !closed, closeSentAt == 0 else { return .dropped }
+        guard !closed, closeSentAt == 0, withinBudget() else { return .dropped }
         enqueue(frame)
-        return enforceBudget()
+        return .queued
     }
 
     func sendBinary(_ payload: [UInt8]) {
-        guard !closed, closeSentAt == 0 else { return }
+        guard !closed, closeSentAt == 0, withinBudget() else { return }
         enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))
-        _ = enforceBudget()
     }
 
-    /// A client that lets more than SEND_QUEUE_BYTES pile up is cut off, so it can never
-    /// slow the others or grow our memory: its queue is dropped and it gets close 1008.
-    private func enforceBudget() -> SendStatus {
-        guard writeQueue.byteCount > server.configuration.sendQueueBytes else { return .queued }
+    /// A client that has more than SEND_QUEUE_BYTES unsent when the next message arrives is cut
+    /// off, so it can never slow the others or grow our memory: its queue is dropped and it gets
+    /// close 1008. (Checked before queueing, like uWS's maxBackpressure, so one message larger
+    /// than the budget still goes to a client that keeps up.)
+    private func withinBudget() -> Bool {
+        guard writeQueue.byteCount > server.configuration.sendQueueBytes else { return true }
         cutOff = true
         server.owner.cutOffClients.add(1, ordering: .relaxed)
         logger.warning("slow client cut off", metadata: ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)"])
@@ -84,7 +85,7 @@ extension Connection: WebSocketConnection {
         closeAfterFlush = true
         flush()
         if !closed { close() }
-        return .dropped
+        return false
     }
 
     func close(code: UInt16, reason: String) {
