@@ -154,7 +154,8 @@ public struct HTTPRequestParser: Sendable {
     /// Idle connections hold no buffer capacity.
     private mutating func compactIfIdle() {
         if start == buffer.count {
-            buffer = []
+            // Keep a small buffer for the next request of a keep-alive connection; drop big ones.
+            if buffer.capacity > 4096 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
             start = 0
             scanFrom = 0
         } else if start > 65536 {

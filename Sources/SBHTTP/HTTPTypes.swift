@@ -95,6 +95,7 @@ public struct HTTPRequestHead: Sendable {
         let split = PercentDecoding.splitTarget(target)
         self.path = split?.path ?? target
         self.query = split?.query ?? []
+        computeFlags()
     }
 
     public func queryValue(_ name: String) -> String? {
@@ -102,18 +103,26 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// HTTP/1.1 keeps the connection unless `Connection: close`; 1.0 closes unless `keep-alive`.
-    public var keepAlive: Bool {
-        if headers.contains("connection", token: "close") { return false }
-        if versionMinor >= 1 { return true }
-        return headers.contains("connection", token: "keep-alive")
-    }
+    public private(set) var keepAlive = true
+    public private(set) var expectsContinue = false
+    public private(set) var isWebSocketUpgrade = false
 
-    public var expectsContinue: Bool {
-        headers["expect"]?.lowercased() == "100-continue"
-    }
-
-    public var isWebSocketUpgrade: Bool {
-        headers.contains("upgrade", token: "websocket") && headers.contains("connection", token: "upgrade")
+    /// Computed once per request from the headers (they are read several times per request).
+    mutating func computeFlags() {
+        var close = false, keep = false, upgrade = false
+        for field in headers.fields where field.name == "connection" {
+            for token in field.value.split(separator: ",") {
+                switch token.trimmingSpaces().lowercased() {
+                case "close": close = true
+                case "keep-alive": keep = true
+                case "upgrade": upgrade = true
+                default: break
+                }
+            }
+        }
+        keepAlive = !close && (versionMinor >= 1 || keep)
+        expectsContinue = headers["expect"].map { $0.lowercased() == "100-continue" } ?? false
+        isWebSocketUpgrade = upgrade && headers.contains("upgrade", token: "websocket")
     }
 }
 

@@ -2,6 +2,11 @@
 enum PercentDecoding {
     /// nil when a %-escape is malformed or decodes to invalid UTF-8.
     static func splitTarget(_ target: String) -> (path: String, query: [(String, String)])? {
+        // Fast path: most targets are plain absolute paths with nothing to decode.
+        if target.utf8.first == UInt8(ascii: "/"),
+           !target.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "?") }) {
+            return (target, [])
+        }
         var bytes = Array(target.utf8)
         // absolute-form: keep only the path.
         if bytes.first != UInt8(ascii: "/"), let scheme = bytes.firstRange(of: Array("://".utf8)) {

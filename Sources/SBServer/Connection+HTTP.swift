@@ -42,7 +42,6 @@ extension Connection {
 
     private func dispatch(_ request: HTTPRequest) {
         awaitingResponse = true
-        pauseReading()
         let keepAlive = request.head.keepAlive
         let isHead = request.head.method == .head
         let context = RequestContext(peer: peer, loop: loop, connectionID: id)
@@ -52,6 +51,9 @@ extension Connection {
             answered = true
             self.finishResponse(response, keepAlive: keepAlive, isHead: isHead)
         }
+        // Only an asynchronous answer (Redis) needs reads paused meanwhile; a synchronous one
+        // has already been queued, and pausing would cost two epoll_ctl calls per request.
+        if !answered { pauseReading() }
     }
 
     private func finishResponse(_ response: HTTPResponse, keepAlive: Bool, isHead: Bool) {

@@ -26,7 +26,7 @@ final class App {
         // Block SIGTERM/SIGINT before any thread starts so they arrive only through the signalfd.
         let signalFD = try SignalSource.blockTerminationSignals()
         let group = try EventLoopGroup(count: configuration.threads)
-        let instanceId = configuration.instanceId ?? "sb-" + UUID().uuidString.prefix(8).lowercased()
+        let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
                                           historyLimit: configuration.historyLimit)
         let hubConfiguration = HubConfiguration(

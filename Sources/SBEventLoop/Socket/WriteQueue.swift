@@ -29,6 +29,7 @@ public struct WriteQueue {
     /// Bytes of the first chunk already written.
     private var headOffset = 0
     public private(set) var byteCount = 0
+    private var peakChunks = 0
 
     public init() {}
 
@@ -38,12 +39,14 @@ public struct WriteQueue {
         guard !bytes.isEmpty else { return }
         byteCount += bytes.count
         chunks.append(.owned(bytes))
+        peakChunks = max(peakChunks, chunks.count)
     }
 
     public mutating func append(_ shared: SharedBytes) {
         guard shared.count > 0 else { return }
         byteCount += shared.count
         chunks.append(.shared(shared))
+        peakChunks = max(peakChunks, chunks.count)
     }
 
     public mutating func removeAll() {
@@ -69,8 +72,11 @@ public struct WriteQueue {
             }
             consume(written)
         }
-        // An idle connection keeps no queue storage.
-        chunks = Deque()
+        // Keep a small ring for the next response; one that grew large is released.
+        if peakChunks > 16 {
+            chunks = Deque()
+            peakChunks = 0
+        }
         return .drained
     }
 

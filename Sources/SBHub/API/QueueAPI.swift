@@ -15,7 +15,7 @@ enum QueueAPI {
     }
 
     static func inputItem(sessionId: String, input: Any, prompt: String?) -> Item {
-        var object: [String: Any] = ["id": UUID().uuidString.lowercased(), "sessionId": sessionId, "input": input,
+        var object: [String: Any] = ["id": IDGenerator.next(), "sessionId": sessionId, "input": input,
                                      "timestamp": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
         if let prompt { object["prompt"] = prompt }
         let json = JSONBody.encode(object)
@@ -52,7 +52,7 @@ enum QueueAPI {
         guard commandTypes.contains(type) else {
             return done(Reply.error(.badRequest("type must be one of \(commandTypes.sorted().joined(separator: ", "))")))
         }
-        let commandId = UUID().uuidString.lowercased()
+        let commandId = IDGenerator.next()
         // `id` first: the stores find it there without parsing (CommandID.extract).
         var json = Array("{\"id\":\"\(commandId)\",".utf8)
         let rest: [String: Any] = ["sessionId": sessionId, "type": type, "payload": object["payload"] ?? NSNull(),

@@ -29,7 +29,7 @@ enum SessionsAPI {
             return done(Reply.error(.badRequest("id \(Field.sessionIdRule)")))
         }
         let now = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
-        let session = Session(id: givenId ?? UUID().uuidString.lowercased(), cwd: cwd, hostname: hostname, platform: platform,
+        let session = Session(id: givenId ?? IDGenerator.next(), cwd: cwd, hostname: hostname, platform: platform,
                               user: user, status: "pending", startedAt: now)
         store.createSession(session) { result in
             switch result {
@@ -141,7 +141,7 @@ enum SessionsAPI {
             case .success(nil): return done(Reply.error(.notFound("session \(sessionId) not found")))
             case .success: break
             }
-            let chainId = UUID().uuidString.lowercased()
+            let chainId = IDGenerator.next()
             object["id"] = chainId
             object["sessionId"] = sessionId
             object["createdAt"] = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())

@@ -9,17 +9,17 @@ enum SystemAPI {
     static func health(_ hub: Hub) -> HTTPResponse {
         let store = hub.loopHubs[0].store
         let available = store.isAvailable
-        let connections = hub.server?.connectionCount ?? 0
-        return Reply.json(200, [
-            "status": available ? "ok" : "degraded",
-            "instanceId": hub.configuration.instanceId,
-            "uptimeSeconds": Int((MonotonicClock.now() - hub.startedAt) / 1_000_000_000),
-            "storage": store.kind.rawValue,
-            "redis": ["connected": store.kind == .redis && available],
-            "connections": connections,
-            "websockets": hub.server?.webSocketCount ?? 0,
-            "draining": hub.isDraining,
-        ])
+        let server = hub.server
+        // Written by hand: this is the load balancer's hot path.
+        var out = Array("{\"status\":\"".utf8)
+        out.append(contentsOf: (available ? "ok" : "degraded").utf8)
+        out.append(contentsOf: "\",\"instanceId\":".utf8)
+        JSONString.append(hub.configuration.instanceId, to: &out)
+        out.append(contentsOf: ",\"uptimeSeconds\":\((MonotonicClock.now() - hub.startedAt) / 1_000_000_000)".utf8)
+        out.append(contentsOf: ",\"storage\":\"\(store.kind.rawValue)\",\"redis\":{\"connected\":\(store.kind == .redis && available)}".utf8)
+        out.append(contentsOf: ",\"connections\":\(server?.connectionCount ?? 0),\"websockets\":\(server?.webSocketCount ?? 0)".utf8)
+        out.append(contentsOf: ",\"draining\":\(hub.isDraining)}".utf8)
+        return Reply.raw(200, out)
     }
 
     static func ready(_ hub: Hub, store: any Store) -> HTTPResponse {

@@ -34,12 +34,33 @@ final class HubMetrics: Sendable {
         storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
     }
 
-    func recordRequest(route: String, method: String, status: Int, startedAt: UInt64) {
-        CoreMetrics.Counter(label: "switchboard_http_requests_total",
-                            dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
-            .increment()
-        CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            .recordNanoseconds(Int64(MonotonicClock.now() &- startedAt))
+    /// Per-loop caches of labelled instruments, so the hot path skips the registry's lock and
+    /// label lookup after the first request of each kind.
+    final class RequestInstruments {
+        struct Key: Hashable {
+            let route: String
+            let method: String
+            let status: Int
+        }
+        var counters: [Key: CoreMetrics.Counter] = [:]
+        var timers: [String: CoreMetrics.Timer] = [:]
+    }
+
+    func recordRequest(route: String, method: String, status: Int, startedAt: UInt64, cache: RequestInstruments) {
+        let key = RequestInstruments.Key(route: route, method: method, status: status)
+        let counter = cache.counters[key] ?? {
+            let made = CoreMetrics.Counter(label: "switchboard_http_requests_total",
+                                           dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
+            cache.counters[key] = made
+            return made
+        }()
+        counter.increment()
+        let timer = cache.timers[route] ?? {
+            let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+            cache.timers[route] = made
+            return made
+        }()
+        timer.recordNanoseconds(Int64(MonotonicClock.now() &- startedAt))
     }
 
     func recordDeliveries(_ count: Int, publishedAt: UInt64) {

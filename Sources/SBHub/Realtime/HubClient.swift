@@ -14,7 +14,7 @@ final class HubClient: WebSocketHandler {
 
     init(loopHub: LoopHub, messagesPerSecond: Double) {
         self.loopHub = loopHub
-        self.clientId = UUID().uuidString.lowercased()
+        self.clientId = IDGenerator.next()
         if messagesPerSecond > 0 {
             limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
         }

@@ -12,7 +12,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     unowned(unsafe) var hub: Hub!
     /// sessionId → subscriptions held by this loop's clients.
     private var index: [String: [Subscription]] = [:]
-    var deliveries: UInt64 = 0
+    let instruments = HubMetrics.RequestInstruments()
 
     init(loop: EventLoop, store: any Store) {
         self.loop = loop

@@ -8,10 +8,11 @@ extension LoopHub: HTTPResponder {
     func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void) {
         let started = MonotonicClock.now()
         let origin = request.head.headers["origin"]
-        let finish: (HTTPResponse, String) -> Void = { [hub] response, label in
+        let finish: (HTTPResponse, String) -> Void = { [hub, instruments] response, label in
             var response = response
             hub!.policy.addCORSHeaders(to: &response, origin: origin)
-            hub!.metrics.recordRequest(route: label, method: request.head.method.name, status: response.status, startedAt: started)
+            hub!.metrics.recordRequest(route: label, method: request.head.method.name, status: response.status,
+                                       startedAt: started, cache: instruments)
             respond(response)
         }
         if request.head.method == .options {

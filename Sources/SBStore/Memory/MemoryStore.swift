@@ -44,7 +44,8 @@ public final class MemoryStore: Store, Sendable {
             var results: [AppendedEvent] = []
             results.reserveCapacity(events.count)
             for event in events {
-                var log = state.logs[event.sessionId].flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryState.EventLog()
+                // Take the log out of the dictionary so appending does not copy its storage.
+                var log = state.logs.removeValue(forKey: event.sessionId).flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryState.EventLog()
                 log.lastSeq += 1
                 let stored = StoredEvent(seq: log.lastSeq, json: StoredEventJSON.make(seq: log.lastSeq, body: event.body))
                 log.events.append(stored)
@@ -139,7 +140,7 @@ public final class MemoryStore: Store, Sendable {
         let now = clock()
         let deadline = sessionDeadline
         state.withLock { state in
-            var ids = state.liveChainIds(chain.sessionId, now: now)
+            var ids = state.chainIds.removeValue(forKey: chain.sessionId).flatMap { $0.expiresAt > now ? $0.value : nil } ?? []
             ids.append(chain.id)
             state.chainIds[chain.sessionId] = .init(value: ids, expiresAt: deadline)
             state.chains[chain.id] = .init(value: chain, expiresAt: deadline)
@@ -169,8 +170,8 @@ public final class MemoryStore: Store, Sendable {
         let deadline = queueDeadline
         let bus = listener.withLock { $0 }
         state.withLock { state in
-            var queue = (kind == .commands ? state.commandQueues[sessionId] : state.inputQueues[sessionId])
-                .flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryState.Queue()
+            let taken = kind == .commands ? state.commandQueues.removeValue(forKey: sessionId) : state.inputQueues.removeValue(forKey: sessionId)
+            var queue = taken.flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryState.Queue()
             queue.items.append(item)
             queue.expiresAt = deadline
             switch kind {
