@@ -2,9 +2,12 @@ import Foundation
 
 /// N event loops, each on its own thread. Loops share nothing; cross-loop work goes through
 /// `EventLoop.execute`.
-public final class EventLoopGroup: Sendable {
+public final class EventLoopGroup: @unchecked Sendable {
     public let loops: [EventLoop]
-    private let finished = DispatchGroup()
+    /// Loops still running, guarded by `condition`. (A pthread condition: libdispatch's group
+    /// wait spins on Linux and would burn a core while the process is up.)
+    private let condition = NSCondition()
+    private var running = 0
 
     public init(count: Int) throws(IOError) {
         var loops: [EventLoop] = []
@@ -16,15 +19,20 @@ public final class EventLoopGroup: Sendable {
 
     /// Starts one thread per loop. `onExit` runs on each loop thread if its loop fails.
     public func start(onError: @escaping @Sendable (EventLoop, IOError) -> Void = { _, _ in }) {
+        condition.lock()
+        running = loops.count
+        condition.unlock()
         for loop in loops {
-            finished.enter()
-            let thread = Thread { [finished] in
+            let thread = Thread { [self] in
                 do throws(IOError) {
                     try loop.run()
                 } catch {
                     onError(loop, error)
                 }
-                finished.leave()
+                condition.lock()
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
             }
             thread.name = "switchboard-loop-\(loop.index)"
             thread.stackSize = 1 << 20
@@ -38,6 +46,8 @@ public final class EventLoopGroup: Sendable {
 
     /// Blocks the calling (non-loop) thread until every loop has returned from `run()`.
     public func waitUntilStopped() {
-        finished.wait()
+        condition.lock()
+        while running > 0 { condition.wait() }
+        condition.unlock()
     }
 }

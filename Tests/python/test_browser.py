@@ -1,6 +1,8 @@
 """A real browser (headless Chromium via Selenium) as a dashboard: connects to /ws, subscribes,
 and receives events POSTed over REST."""
+import http.server
 import shutil
+import threading
 import time
 
 import pytest
@@ -37,13 +39,44 @@ def chromium_driver():
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
+class PageServer:
+    """Serves a blank page on loopback, so the browser's page and the hub are both local
+    (Chromium's local-network rules block about:blank from reaching 127.0.0.1)."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"<!doctype html><title>dashboard</title><body>dashboard</body>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_browser_dashboard_receives_events(hub):
     if not shutil.which("chromedriver") and not shutil.which("/usr/bin/chromedriver"):
         pytest.skip("chromium-driver not installed")
+    page = PageServer()
     driver = chromium_driver()
     try:
         driver.set_script_timeout(15)
-        driver.get("about:blank")
+        driver.get(page.url)
         assert driver.execute_async_script(PAGE_SCRIPT, f"ws://127.0.0.1:{hub.port}/ws") == "subscribed"
         for n in range(1, 6):
             hub.post("/api/events", {"sessionId": "browser-1", "type": "t", "timestamp": TS, "n": n})
@@ -59,3 +92,4 @@ def test_browser_dashboard_receives_events(hub):
         assert all(e["sessionId"] == "browser-1" for e in events)
     finally:
         driver.quit()
+        page.close()
