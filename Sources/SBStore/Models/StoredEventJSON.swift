@@ -1,3 +1,6 @@
+import Foundation
+import SBCore
+
 /// Byte-level helpers shared by both stores, so stored JSON looks the same whichever keeps it.
 public enum StoredEventJSON {
     /// `{"seq":N,` + body without its opening brace. `body` is a JSON object that is never
@@ -39,5 +42,31 @@ extension Session {
         if let endReason = update.endReason { self.endReason = endReason }
         if let endedAt = update.endedAt { self.endedAt = endedAt }
         updatedAt = update.updatedAt
+    }
+}
+
+extension StoredEventJSON {
+    /// The seq of a stored event, read from its `{"seq":N,` prefix.
+    public static func seq(of json: [UInt8]) -> Int64? {
+        let prefix = Array("{\"seq\":".utf8)
+        guard json.count > prefix.count, json.starts(with: prefix) else { return nil }
+        var value: Int64 = 0
+        var i = prefix.count
+        while i < json.count, json[i] >= 0x30, json[i] <= 0x39 {
+            value = value * 10 + Int64(json[i] - 0x30)
+            i += 1
+        }
+        return i > prefix.count ? value : nil
+    }
+
+    /// The event's own `timestamp` field in milliseconds (parsed only for `since` queries).
+    public static func timestampMillis(of json: [UInt8]) -> Int64? {
+        stringField("timestamp", in: json).flatMap(ISO8601.parse)
+    }
+
+    /// A top-level string field, via Foundation's parser.
+    public static func stringField(_ name: String, in json: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else { return nil }
+        return object[name] as? String
     }
 }

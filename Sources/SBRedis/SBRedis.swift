@@ -1,1 +1,0 @@
-// SBRedis: hiredis on SBEventLoop (in progress).
