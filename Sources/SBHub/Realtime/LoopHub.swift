@@ -72,13 +72,25 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
 
     /// Reads history after `after` and offers it to `subscriptions`; their live messages wait
     /// in `pending` until the read completes, so history and live interleave in seq order.
-    func replay(sessionId: String, after: Int64, into subscriptions: [Subscription], completion: ((Bool) -> Void)? = nil) {
+    /// A failed read (storage still reconnecting) is retried for a while before giving up.
+    func replay(sessionId: String, after: Int64, into subscriptions: [Subscription], attempt: Int = 0,
+                completion: ((Bool) -> Void)? = nil) {
         for subscription in subscriptions where subscription.pending == nil {
             subscription.pending = []
         }
         let query = EventQuery(after: after, limit: max(hub.configuration.store.historyLimit, 1))
-        store.events(sessionId: sessionId, query: query) { result in
-            let events = (try? result.get()) ?? []
+        store.events(sessionId: sessionId, query: query) { [self] result in
+            guard case .success(let events) = result else {
+                if attempt < 40 {
+                    loop.schedule(after: .milliseconds(250)) { [self] in
+                        replay(sessionId: sessionId, after: after, into: subscriptions, attempt: attempt + 1, completion: completion)
+                    }
+                } else {
+                    for subscription in subscriptions { subscription.finishReplay() }
+                    completion?(false)
+                }
+                return
+            }
             for subscription in subscriptions {
                 let queued = subscription.pending
                 subscription.pending = nil
@@ -89,7 +101,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
                 subscription.pending = queued
                 subscription.finishReplay()
             }
-            if case .failure = result { completion?(false) } else { completion?(true) }
+            completion?(true)
         }
     }
 }
