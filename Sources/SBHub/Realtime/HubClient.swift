@@ -22,7 +22,8 @@ final class HubClient: WebSocketHandler {
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
-        send(["type": "subscription_confirmed", "payload": ["clientId": clientId, "message": "connected to switchboard"]])
+        send(["type": "subscription_confirmed",
+              "payload": ["clientId": clientId, "instanceId": loopHub.hub.configuration.instanceId, "message": "connected to switchboard"]])
     }
 
     func closed(_ connection: any WebSocketConnection) {

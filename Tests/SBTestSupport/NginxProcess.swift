@@ -1,0 +1,74 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real nginx on a free loopback port, load-balancing HTTP and WebSocket upgrades across
+/// `upstreams`, started for a test and stopped by PID.
+public final class NginxProcess: @unchecked Sendable {
+    public let port: Int
+    private let process = Process()
+    private let directory: URL
+
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") }
+
+    public init(upstreams: [Int]) throws {
+        port = FreePort.find()
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("nginx-test-\(port)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        let d = directory.path
+        let servers = upstreams.map { "        server 127.0.0.1:\($0) max_fails=1 fail_timeout=2s;" }.joined(separator: "\n")
+        let conf = """
+        worker_processes 1;
+        pid \(d)/nginx.pid;
+        error_log \(d)/logs/error.log warn;
+        events { worker_connections 2048; }
+        http {
+            access_log off;
+            client_body_temp_path \(d)/body;
+            proxy_temp_path \(d)/proxy;
+            fastcgi_temp_path \(d)/fastcgi;
+            uwsgi_temp_path \(d)/uwsgi;
+            scgi_temp_path \(d)/scgi;
+            map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
+            upstream switchboard {
+        \(servers)
+            }
+            server {
+                listen 127.0.0.1:\(port);
+                location / {
+                    proxy_pass http://switchboard;
+                    proxy_http_version 1.1;
+                    proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection $connection_upgrade;
+                    proxy_set_header Host $host;
+                    proxy_read_timeout 3600s;
+                    proxy_next_upstream error timeout http_503;
+                }
+            }
+        }
+        """
+        try conf.write(to: directory.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        process.arguments = ["-c", "\(d)/nginx.conf", "-p", d, "-g", "daemon off;"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        guard waitFor(timeout: 10, { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }) else {
+            stop()
+            throw TestError("nginx did not start on port \(port)")
+        }
+    }
+
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
