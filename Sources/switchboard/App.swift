@@ -25,6 +25,7 @@ final class App {
     func run() throws {
         // Block SIGTERM/SIGINT before any thread starts so they arrive only through the signalfd.
         let signalFD = try SignalSource.blockTerminationSignals()
+        let fileLimit = ProcessSignals.raiseOpenFileLimit()
         let group = try EventLoopGroup(count: configuration.threads)
         let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
@@ -67,7 +68,7 @@ final class App {
         storage.start()
         hub.start()
         server.start()
-        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId)")
+        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit)")
         group.waitUntilStopped()
         logger.info("stopped")
         exit(shutdown.exitCode)

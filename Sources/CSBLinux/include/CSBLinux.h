@@ -48,4 +48,6 @@ int CSBLinux_set_nonblocking(int fd);
 int CSBLinux_socket_error(int fd);
 
 int CSBLinux_errno(void);
+// Raises the soft open-file limit to the hard one (a hub holds many sockets); returns it.
+long CSBLinux_raise_nofile(void);
 #endif

@@ -1,4 +1,5 @@
 import SBCore
+import Logging
 import SBHTTP
 import SBServer
 import SBEventLoop
@@ -13,6 +14,12 @@ extension LoopHub: HTTPResponder {
             hub!.policy.addCORSHeaders(to: &response, origin: origin)
             hub!.metrics.recordRequest(route: label, method: request.head.method.name, status: response.status,
                                        startedAt: started, cache: instruments)
+            // Path only: the query string may carry ?apiKey=, which must never reach a log.
+            if hub!.logger.logLevel <= .debug {
+                hub!.logger.debug("request", metadata: ["method": "\(request.head.method.name)", "path": "\(request.head.path)",
+                                                        "status": "\(response.status)", "peer": "\(context.peer)",
+                                                        "micros": "\((MonotonicClock.now() &- started) / 1000)"])
+            }
             respond(response)
         }
         if request.head.method == .options {
