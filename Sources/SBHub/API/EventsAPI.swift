@@ -9,7 +9,8 @@ enum EventsAPI {
     static let maxBatch = 1000
     static let maxQueryLimit = 10_000
 
-    static func post(_ request: HTTPRequest, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+    static func post(_ request: HTTPRequest, store: any Store, onStored: @escaping (Int) -> Void = { _ in },
+                     _ done: @escaping (HTTPResponse) -> Void) {
         let events: [NewEvent]
         let isBatch: Bool
         switch parseEvents(request) {
@@ -24,6 +25,7 @@ enum EventsAPI {
             case .failure(let error):
                 done(Reply.error(.from(error)))
             case .success(let appended):
+                onStored(appended.count)
                 // Written by hand: this is the agents' hot path.
                 var out: [UInt8] = []
                 out.reserveCapacity(isBatch ? 64 + appended.count * 110 : 110)

@@ -7,7 +7,7 @@ import SBCore
 /// exactly this hub's registry.
 final class HubMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
+    private let factory: HelpTextMetricsFactory
     let eventsAccepted: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
     let subscriptions: CoreMetrics.Meter
@@ -18,11 +18,21 @@ final class HubMetrics: Sendable {
     let storeUp: CoreMetrics.Gauge
 
     init() {
-        var factory = PrometheusMetricsFactory(registry: registry)
         let fine: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
                                 .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                                 .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5)]
-        factory.defaultDurationHistogramBuckets = fine
+        let factory = HelpTextMetricsFactory(registry: registry, durationBuckets: fine, help: [
+            "switchboard_events_accepted_total": "Events stored and published.",
+            "switchboard_deliveries_total": "Event, command and input messages queued to WebSocket subscribers.",
+            "switchboard_subscriptions": "Open session subscriptions on this instance.",
+            "switchboard_publish_to_delivery_seconds": "Time from an event reaching this instance's bus to its delivery to local subscribers.",
+            "switchboard_open_connections": "Open TCP connections (HTTP and WebSocket).",
+            "switchboard_open_websockets": "Open WebSocket connections.",
+            "switchboard_slow_clients_cut_off": "WebSocket clients cut off for exceeding SEND_QUEUE_BYTES since start.",
+            "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
+            "switchboard_http_requests_total": "HTTP requests by route, method and status.",
+            "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
+        ])
         self.factory = factory
         eventsAccepted = CoreMetrics.Counter(label: "switchboard_events_accepted_total", factory: factory)
         deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
