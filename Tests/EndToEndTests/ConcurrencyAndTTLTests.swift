@@ -59,9 +59,13 @@ final class ConcurrencyAndTTLTests: XCTestCase {
             try client.request("GET", "/api/sessions/\(id)").status == 404
         }
         XCTAssertTrue(expired, "session expired after SESSION_TTL")
-        XCTAssertEqual(try client.request("GET", "/api/events/ttl-1").object["count"] as? Int, 0)
+        // Each was written a moment after the session, so each gets its own deadline.
+        XCTAssertTrue(try waitFor(timeout: 5) { try client.request("GET", "/api/events/ttl-1").object["count"] as? Int == 0 })
+        XCTAssertTrue(try waitFor(timeout: 5) { try client.request("GET", "/api/sessions").object["count"] as? Int == 0 })
+        // GET on a queue drains it, so the queue check is last and polls without draining early:
+        // it must come back empty once QUEUE_TTL has passed.
+        Thread.sleep(forTimeInterval: 1.2)
         XCTAssertEqual(try client.request("GET", "/api/sessions/ttl-1/commands").object["count"] as? Int, 0)
-        XCTAssertEqual(try client.request("GET", "/api/sessions").object["count"] as? Int, 0)
     }
 
     /// HISTORY_LIMIT trims the oldest events; seq keeps counting.
