@@ -62,8 +62,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `task` on the loop thread, in submission order. Safe from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         inbox.withLock { $0.append(task) }
-        // One eventfd write per batch: later submitters see the flag and skip the syscall.
-        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+        // One eventfd write per batch: later submitters see the flag and skip the syscall. The
+        // loop's own thread needs none: it checks the flag before it sleeps.
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing), !inLoop {
             _ = CSBLinux_eventfd_signal(wakeFD)
         }
     }

@@ -17,6 +17,9 @@ public final class Hub: BusListener, Sendable {
     let policy: HubPolicy
     private let drainingFlag = Atomic<Bool>(false)
     private let serverBox = Mutex<Server?>(nil)
+    /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
+    /// the loops that have someone to deliver to.
+    private let interest = Mutex<[String: UInt64]>([:])
 
     public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
                 storeFactory: (EventLoop) -> any Store) {
@@ -54,16 +57,35 @@ public final class Hub: BusListener, Sendable {
     public func receive(_ message: BusMessage) {
         switch message {
         case .event(let sessionId, let seq, let json):
+            let loops = interestedLoops(sessionId)
+            guard loops != 0 else { return }
             let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
-            for hub in loopHubs {
+            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, frame: frame, publishedAt: publishedAt) }
             }
         case .push(let sessionId, let bytes):
+            let loops = interestedLoops(sessionId)
+            guard loops != 0 else { return }
             let frame = FrameBuilder.textFrame(bytes)
-            for hub in loopHubs {
+            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, frame: frame, publishedAt: 0) }
             }
+        }
+    }
+
+    private func interestedLoops(_ sessionId: String) -> UInt64 {
+        // More than 64 loops: no mask, every loop is told.
+        loopHubs.count > 64 ? UInt64.max : interest.withLock { $0[sessionId] ?? 0 }
+    }
+
+    /// Called by a loop when its first subscriber of a session arrives / its last one leaves.
+    func setInterest(loop: Int, sessionId: String, _ interested: Bool) {
+        guard loop < 64 else { return }
+        interest.withLock { map in
+            let bit = UInt64(1) << UInt64(loop)
+            let mask = interested ? (map[sessionId] ?? 0) | bit : (map[sessionId] ?? 0) & ~bit
+            map[sessionId] = mask == 0 ? nil : mask
         }
     }
 

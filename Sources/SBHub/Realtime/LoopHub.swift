@@ -28,7 +28,8 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     // MARK: Subscription index
 
     func add(_ subscription: Subscription) {
-        var list = index[subscription.sessionId, default: []]
+        var list = index.removeValue(forKey: subscription.sessionId) ?? []
+        if list.isEmpty { hub.setInterest(loop: loop.index, sessionId: subscription.sessionId, true) }
         subscription.slot = list.count
         list.append(subscription)
         index[subscription.sessionId] = list
@@ -36,14 +37,20 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     }
 
     func remove(_ subscription: Subscription) {
-        guard var list = index[subscription.sessionId], subscription.slot < list.count,
-              list[subscription.slot] === subscription else { return }
+        guard let current = index[subscription.sessionId], subscription.slot < current.count,
+              current[subscription.slot] === subscription else { return }
+        subscription.active = false
+        var list = index.removeValue(forKey: subscription.sessionId)!
         let last = list.removeLast()
         if last !== subscription {
             list[subscription.slot] = last
             last.slot = subscription.slot
         }
-        index[subscription.sessionId] = list.isEmpty ? nil : list
+        if list.isEmpty {
+            hub.setInterest(loop: loop.index, sessionId: subscription.sessionId, false)
+        } else {
+            index[subscription.sessionId] = list
+        }
         hub.metrics.subscriptions.decrement()
     }
 

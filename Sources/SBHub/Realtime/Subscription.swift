@@ -11,6 +11,9 @@ final class Subscription {
     var pending: [(seq: Int64?, frame: SharedFrame)]?
     /// Position in the loop's per-session array, for O(1) removal.
     var slot = 0
+    /// Cleared when the subscription is removed; a replay still in flight then delivers nothing
+    /// (and never touches a client that may be gone).
+    var active = true
 
     init(client: HubClient, sessionId: String, lastSeq: Int64) {
         self.client = client
@@ -20,6 +23,7 @@ final class Subscription {
 
     @discardableResult
     func offer(seq: Int64?, frame: SharedFrame) -> Bool {
+        guard active else { return false }
         if pending != nil {
             pending!.append((seq, frame))
             return false
