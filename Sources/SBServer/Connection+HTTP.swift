@@ -70,6 +70,12 @@ extension Connection {
         }
         resumeReading()
         processHTTP()
+        // Write first: when nothing more is pipelined behind it, the response leaves now
+        // instead of queueing behind this iteration's broadcast writes, so publishers get their
+        // answers (and send the next event) sooner. Pipelined responses still go out together.
+        if !closed, !awaitingResponse, case .http(let parser) = proto, !parser.hasBufferedBytes {
+            flush()
+        }
     }
 
     /// Answers a parse error or timeout with a JSON error and closes after it is written.
