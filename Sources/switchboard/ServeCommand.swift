@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SBStore
 
 @main
 struct Switchboard: ParsableCommand {
@@ -8,7 +9,7 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "Multi-instance event broadcast hub: REST in, WebSocket out, Redis between instances.",
         version: version,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, RedisScriptCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -92,5 +93,18 @@ struct Serve: ParsableCommand {
             throw ValidationError(invalid.description)
         }
         try App(configuration: configuration).run()
+    }
+}
+
+/// Prints one of the Lua scripts the Redis store runs, e.g. for `redis-cli SCRIPT LOAD` or
+/// `redis-benchmark` (Scripts/bench.sh uses it to time the append script directly).
+struct RedisScriptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "redis-script", abstract: "Print a Lua script of the Redis store.")
+
+    @Argument(help: "One of: \(RedisScript.allCases.map(\.rawValue).joined(separator: ", ")).") var name: String
+
+    func run() throws {
+        guard let script = RedisScript(rawValue: name) else { throw ValidationError("unknown script \(name)") }
+        print(script.source)
     }
 }

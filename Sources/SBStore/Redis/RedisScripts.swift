@@ -1,10 +1,10 @@
 /// The Lua scripts behind every multi-step write, so each runs as one atomic server-side step.
 /// Key names come in KEYS (or are built from the prefix in ARGV where a script must reach keys
 /// it only learns while running: session listing and deletion).
-enum RedisScript: CaseIterable {
+public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, drain, enqueue, acknowledge, createSession, listSessions, deleteSession, addChain, chains
 
-    var source: String {
+    public var source: String {
         switch self {
         // KEYS: seq1, events1, seq2, events2, …  ARGV: limit, ttl, channel, now, sid1, body1, sid2, body2, …
         // Each event: INCR seq, RPUSH the stored JSON, LTRIM, EXPIRE both keys, PUBLISH. Returns the seqs.
