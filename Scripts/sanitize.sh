@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole Swift suite under a sanitizer (address or thread), in its own build folder.
+#   Scripts/sanitize.sh thread|address
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/Scripts/lib.sh"
+ensure_swift
+ensure_packages "${BUILD_PACKAGES[@]}" redis-server nginx prometheus
+kind="${1:-thread}"
+scratch="$root/.build-$kind"
+cd "$root"
+start=$(date +%s)
+swift build --build-tests --sanitize="$kind" --scratch-path "$scratch"
+export SWITCHBOARD_BIN="$(swift build --sanitize="$kind" --scratch-path "$scratch" --show-bin-path)/switchboard"
+# Sanitizer reports make the process exit non-zero, so a report fails the tests that started it.
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1"
+swift test --skip-build --sanitize="$kind" --scratch-path "$scratch"
+echo "sanitize $kind: $(( $(date +%s) - start ))s"
