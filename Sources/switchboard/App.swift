@@ -17,7 +17,7 @@ final class App {
         let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
         let json = configuration.logFormat.lowercased() == "json"
         LoggingSystem.bootstrap { label in
-            json ? JSONLogHandler(label: label, level: level) as any LogHandler : TextLogHandler(label: label, level: level)
+            SwitchboardLogHandler(label: label, level: level, format: json ? .json : .text)
         }
         logger = Logger(label: "switchboard")
     }
