@@ -54,11 +54,12 @@ public final class RedisTestServer: @unchecked Sendable {
 
     /// Sends one command in RESP and returns the raw reply text (enough for tests).
     @discardableResult
-    public func command(_ args: [String], password: String? = nil) throws -> String {
+    public func command(_ args: [String], password: String? = nil, db: Int? = nil) throws -> String {
         let socket = try TestSocket(port: port, timeoutSeconds: 5)
         defer { socket.close() }
         var payload = ""
-        for command in (password.map { [["AUTH", $0]] } ?? []) + [args] {
+        let setup = (password.map { [["AUTH", $0]] } ?? []) + (db.map { [["SELECT", String($0)]] } ?? [])
+        for command in setup + [args] {
             payload += "*\(command.count)\r\n" + command.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
         }
         try socket.send(payload)
@@ -68,7 +69,7 @@ public final class RedisTestServer: @unchecked Sendable {
             let chunk = try socket.receive()
             if chunk.isEmpty { break }
             reply += chunk
-            if Self.isComplete(reply, replies: password == nil ? 1 : 2) { break }
+            if Self.isComplete(reply, replies: setup.count + 1) { break }
         }
         return String(decoding: reply, as: UTF8.self)
     }

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+import SBEventLoop
+import SBRedis
+@testable import SBStore
+import SBTestSupport
+
+/// One contract, two stores: the same test bodies run against MemoryStore and against
+/// RedisStore on a real redis-server, each driven from an event-loop thread as in production.
+class StoreContract: XCTestCase {
+    final class Box<T>: @unchecked Sendable { var value: T; init(_ value: T) { self.value = value } }
+
+    var group: EventLoopGroup!
+    var store: (any Store)!
+    var settings: StoreSettings { StoreSettings(sessionTTLSeconds: 100, queueTTLSeconds: 50, historyLimit: 5) }
+
+    /// Subclasses create their store here (on the loop) and return when it is usable.
+    func makeStore(loop: EventLoop) throws -> any Store { fatalError("abstract") }
+
+    override func setUpWithError() throws {
+        if type(of: self) == StoreContract.self { throw XCTSkip("abstract contract") }
+        group = try EventLoopGroup(count: 1)
+        group.start()
+        store = try makeStore(loop: group.loops[0])
+    }
+
+    override func tearDown() {
+        group?.stopAll()
+        group?.waitUntilStopped()
+    }
+
+    /// Runs one store call on the loop and waits for its single completion.
+    func call<T>(_ operation: @escaping (any Store, @escaping (Result<T, StoreError>) -> Void) -> Void) throws -> T {
+        let result = Box<Result<T, StoreError>?>(nil)
+        let calls = Box(0)
+        let done = DispatchSemaphore(value: 0)
+        let store = Box(self.store!)
+        let operation = Box(operation)
+        group.loops[0].execute {
+            operation.value(store.value) { outcome in
+                calls.value += 1
+                result.value = outcome
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "completion ran")
+        Thread.sleep(forTimeInterval: 0.001)
+        XCTAssertEqual(calls.value, 1, "completion ran exactly once")
+        return try XCTUnwrap(result.value).get()
+    }
+
+    func event(_ session: String, _ id: String, ts: String = "2026-11-24T12:00:00Z") -> NewEvent {
+        NewEvent(sessionId: session, eventId: id, timestampMillis: 0,
+                 body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\",\"timestamp\":\"\(ts)\"}".utf8))
+    }
+
+    func testAppendAssignsDenseSeqAndTrims() throws {
+        let first = try call { $0.appendEvents([self.event("c-a", "e1"), self.event("c-a", "e2"), self.event("c-b", "e3")], $1) }
+        XCTAssertEqual(first.map(\.seq), [1, 2, 1])
+        for i in 4...8 { _ = try call { $0.appendEvents([self.event("c-a", "e\(i)")], $1) } }
+        let events: [StoredEvent] = try call { $0.events(sessionId: "c-a", query: EventQuery(), $1) }
+        XCTAssertEqual(events.map(\.seq), [3, 4, 5, 6, 7], "trimmed to HISTORY_LIMIT, oldest first")
+        XCTAssertTrue(String(decoding: events[0].json, as: UTF8.self).hasPrefix("{\"seq\":3,\"eventId\":\"e4\""))
+        let after: [StoredEvent] = try call { $0.events(sessionId: "c-a", query: EventQuery(after: 5), $1) }
+        XCTAssertEqual(after.map(\.seq), [6, 7])
+        let newest: [StoredEvent] = try call { $0.events(sessionId: "c-a", query: EventQuery(limit: 2, newest: true), $1) }
+        XCTAssertEqual(newest.map(\.seq), [6, 7])
+    }
+
+    func testSessionsChainsListingAndDelete() throws {
+        let session = Session(id: "c-s1", cwd: "/w", hostname: "h", platform: "linux", user: "u", status: "pending",
+                              startedAt: "2026-11-24T12:00:00.000Z")
+        try call { $0.createSession(session, $1) }
+        try call { $0.addChain(StoredChain(id: "c-ch1", sessionId: "c-s1", json: Array("{\"id\":\"c-ch1\",\"sessionId\":\"c-s1\"}".utf8)), $1) }
+        let listed: [SessionSummary] = try call { $0.listSessions($1) }
+        XCTAssertEqual(listed.map(\.session.id), ["c-s1"])
+        XCTAssertEqual(listed.first?.chainsCount, 1)
+        let loaded: Session? = try call { $0.session(id: "c-s1", $1) }
+        XCTAssertEqual(loaded, session)
+        let updated: Session? = try call { $0.updateSession(id: "c-s1", SessionUpdate(status: "completed", endedAt: "t", updatedAt: "t"), $1) }
+        XCTAssertEqual(updated?.status, "completed")
+        let missing: Session? = try call { $0.updateSession(id: "nope", SessionUpdate(updatedAt: "t"), $1) }
+        XCTAssertNil(missing)
+        let chains: [StoredChain] = try call { $0.chains(sessionId: "c-s1", $1) }
+        XCTAssertEqual(chains.map(\.id), ["c-ch1"])
+        _ = try call { $0.appendEvents([self.event("c-s1", "x")], $1) }
+        XCTAssertTrue(try call { $0.deleteSession(id: "c-s1", $1) })
+        XCTAssertFalse(try call { $0.deleteSession(id: "c-s1", $1) })
+        let gone: StoredChain? = try call { $0.chain(id: "c-ch1", $1) }
+        XCTAssertNil(gone)
+        let noEvents: [StoredEvent] = try call { $0.events(sessionId: "c-s1", query: EventQuery(), $1) }
+        XCTAssertEqual(noEvents, [])
+        let none: [SessionSummary] = try call { $0.listSessions($1) }
+        XCTAssertEqual(none.count, 0)
+    }
+
+    func testQueuesDrainAtomicallyAndAck() throws {
+        for i in 0..<3 {
+            try call { $0.enqueue(.commands, sessionId: "c-q", item: QueuedItem(json: Array("{\"id\":\"cmd\(i)\",\"type\":\"pause\"}".utf8)), push: Array("{}".utf8), $1) }
+        }
+        try call { $0.enqueue(.input, sessionId: "c-q", item: QueuedItem(json: Array("{\"input\":1}".utf8)), push: Array("{}".utf8), $1) }
+        let drained: [QueuedItem] = try call { $0.drain(.commands, sessionId: "c-q", $1) }
+        XCTAssertEqual(drained.compactMap { CommandID.extract(from: $0.json) }, ["cmd0", "cmd1", "cmd2"])
+        let again: [QueuedItem] = try call { $0.drain(.commands, sessionId: "c-q", $1) }
+        XCTAssertEqual(again, [])
+        let inputs: [QueuedItem] = try call { $0.drain(.input, sessionId: "c-q", $1) }
+        XCTAssertEqual(inputs.count, 1)
+        XCTAssertTrue(try call { $0.acknowledgeCommand(id: "cmd1", ack: Array("{}".utf8), $1) })
+        XCTAssertFalse(try call { $0.acknowledgeCommand(id: "unknown", ack: Array("{}".utf8), $1) })
+    }
+}
+
+final class MemoryStoreContractTests: StoreContract {
+    override func makeStore(loop: EventLoop) throws -> any Store {
+        MemoryStore(settings: settings)
+    }
+
+    /// Memory completions are synchronous: the completion has run when the call returns.
+    func testCompletionsAreSynchronous() throws {
+        let ran = Box(false)
+        let store = Box(self.store!)
+        let done = DispatchSemaphore(value: 0)
+        group.loops[0].execute {
+            store.value.drain(.input, sessionId: "sync") { _ in ran.value = true }
+            XCTAssertTrue(ran.value)
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+    }
+}
+
+final class RedisStoreContractTests: StoreContract {
+    var redis: RedisTestServer!
+
+    override func makeStore(loop: EventLoop) throws -> any Store {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        redis = try RedisTestServer(extraArguments: ["--requirepass", "pw"])
+        // Password and a non-zero db from the URL are honoured (AUTH and SELECT on connect).
+        let url = try RedisURL(parsing: "redis://:pw@127.0.0.1:\(redis.port)/3")
+        let store = RedisStore(loop: loop, url: url, prefix: "ct:", settings: settings, logger: Logger(label: "test"))
+        loop.execute { store.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { store.connection.isReady }, "connected, authenticated, scripts loaded")
+        return store
+    }
+
+    func testKeysLiveInTheSelectedDatabaseWithTTLs() throws {
+        _ = try call { $0.appendEvents([self.event("c-ttl", "e")], $1) }
+        let ttl = try redis.command(["TTL", "ct:events:c-ttl"], password: "pw", db: 3)
+        XCTAssertTrue(ttl.hasSuffix(":100\r\n") || ttl.hasSuffix(":99\r\n"), "TTL set in db 3: \(ttl)")
+        let inDb0 = try redis.command(["EXISTS", "ct:events:c-ttl"], password: "pw")
+        XCTAssertTrue(inDb0.hasSuffix(":0\r\n"), "nothing in db 0: \(inDb0)")
+    }
+
+    func testUnavailableWhileRedisIsDownNeverSucceeds() throws {
+        redis.kill(signal: SIGKILL)
+        XCTAssertTrue(waitFor(timeout: 5) { !self.store.isAvailable })
+        XCTAssertThrowsError(try call { (store: any Store, done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) in
+            store.appendEvents([self.event("c-down", "e")], done)
+        })
+        try redis.start()
+        XCTAssertTrue(waitFor(timeout: 10) { self.store.isAvailable }, "reconnects by itself")
+        XCTAssertEqual(try call { $0.appendEvents([self.event("c-down", "e2")], $1) }.map(\.seq), [1])
+    }
+}
