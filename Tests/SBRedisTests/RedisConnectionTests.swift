@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+import SBEventLoop
+@testable import SBRedis
+import SBTestSupport
+
+final class RedisURLTests: XCTestCase {
+    func testParsing() throws {
+        XCTAssertEqual(try RedisURL(parsing: "redis://127.0.0.1:6380"), RedisURL(host: "127.0.0.1", port: 6380))
+        XCTAssertEqual(try RedisURL(parsing: "redis://localhost"), RedisURL(host: "127.0.0.1", port: 6379))
+        XCTAssertEqual(try RedisURL(parsing: "redis://:secret@10.0.0.5:7000/4"),
+                       RedisURL(host: "10.0.0.5", port: 7000, user: nil, password: "secret", db: 4))
+        XCTAssertEqual(try RedisURL(parsing: "redis://app:p%40ss@127.0.0.1/2").user, "app")
+        XCTAssertEqual(try RedisURL(parsing: "redis://[::1]:6390").host, "::1")
+        XCTAssertThrowsError(try RedisURL(parsing: "http://x"))
+        XCTAssertThrowsError(try RedisURL(parsing: "redis://h:99999"))
+        XCTAssertThrowsError(try RedisURL(parsing: "redis://h:1/x"))
+    }
+}
+
+/// RedisConnection against a real redis-server: pipelining and exactly-once completions.
+final class RedisConnectionTests: XCTestCase {
+    final class Counter: @unchecked Sendable {
+        let values = Mutex<[String: Int]>([:])
+        func add(_ key: String) { values.withLock { $0[key, default: 0] += 1 } }
+        func get(_ key: String) -> Int { values.withLock { $0[key] ?? 0 } }
+        var total: Int { values.withLock { $0.values.reduce(0, +) } }
+    }
+
+    func testPipelinedCommandsEachCompleteExactlyOnceEvenWhenRedisDies() throws {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        let redis = try RedisTestServer()
+        let group = try EventLoopGroup(count: 1)
+        group.start()
+        defer { group.stopAll(); group.waitUntilStopped() }
+        let loop = group.loops[0]
+        let connection = RedisConnection(loop: loop, url: try RedisURL(parsing: redis.url), logger: Logger(label: "t"))
+        loop.execute { connection.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { connection.isReady })
+
+        let outcomes = Counter()
+        loop.execute {
+            for i in 0..<1000 {
+                connection.send("INCR", "n") { result in
+                    switch result {
+                    case .success(.integer(let value)): outcomes.add(value == Int64(i + 1) ? "inOrder" : "outOfOrder")
+                    default: outcomes.add("other")
+                    }
+                }
+            }
+        }
+        XCTAssertTrue(waitFor(timeout: 10) { outcomes.total == 1000 })
+        XCTAssertEqual(outcomes.get("inOrder"), 1000, "pipelined replies matched in order")
+
+        // Kill Redis with 5000 commands queued: each still completes exactly once (failures included).
+        let failing = Counter()
+        loop.execute {
+            for _ in 0..<5000 {
+                connection.send("INCR", "m") { result in
+                    if case .success = result { failing.add("ok") } else { failing.add("failed") }
+                }
+            }
+        }
+        redis.kill(signal: SIGKILL)
+        XCTAssertTrue(waitFor(timeout: 10) { failing.total == 5000 })
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertEqual(failing.total, 5000, "no completion ran twice")
+        XCTAssertFalse(connection.isReady)
+        // While down, commands fail at once with .unavailable.
+        let down = Counter()
+        loop.execute { connection.send("PING") { if case .failure(.unavailable) = $0 { down.add("unavailable") } } }
+        XCTAssertTrue(waitFor(timeout: 5) { down.get("unavailable") == 1 })
+        try redis.start()
+        XCTAssertTrue(waitFor(timeout: 10) { connection.isReady }, "reconnects with backoff")
+        XCTAssertGreaterThanOrEqual(connection.reconnects, 1)
+    }
+
+    func testSubscriberResubscribesAfterRestart() throws {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        let redis = try RedisTestServer()
+        let group = try EventLoopGroup(count: 1)
+        group.start()
+        defer { group.stopAll(); group.waitUntilStopped() }
+        let messages = Counter()
+        let subscriber = RedisSubscriber(loop: group.loops[0], url: try RedisURL(parsing: redis.url), channel: "ch", logger: Logger(label: "t"),
+                                         onMessage: { messages.add(String(decoding: $0, as: UTF8.self)) },
+                                         onSubscribed: { again in messages.add(again ? "resubscribed" : "subscribed") })
+        group.loops[0].execute { subscriber.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { messages.get("subscribed") == 1 })
+        try redis.command(["PUBLISH", "ch", "hello"])
+        XCTAssertTrue(waitFor(timeout: 5) { messages.get("hello") == 1 })
+        redis.kill(signal: SIGKILL)
+        try redis.start()
+        XCTAssertTrue(waitFor(timeout: 10) { messages.get("resubscribed") == 1 })
+        try redis.command(["PUBLISH", "ch", "again"])
+        XCTAssertTrue(waitFor(timeout: 5) { messages.get("again") == 1 })
+    }
+}
