@@ -1,271 +1,230 @@
+public import SBCore
 import CHiredis
-import DequeModule
 public import Logging
-import SBCore
-public import SBEventLoop
 
-/// One Redis connection owned by one event loop. Commands pipeline on it; every completion runs
-/// exactly once on the loop (success, server error, `.disconnected` when the link drops,
-/// `.timeout`, or `.unavailable` when not connected). It reconnects by itself with exponential
-/// backoff (100 ms doubling to 3 s, with jitter) and runs `onConnect` steps (AUTH, SELECT, script
-/// loads) before declaring itself ready.
+public import SBEventLoop
+import Synchronization
+
+/// One Redis connection owned by one event loop: a hiredis async context driven by that loop.
+///
+/// Concurrent commands pipeline on it. Every completion runs exactly once, on the loop: with
+/// the reply (an error reply included), `.disconnected` when the link drops, `.timeout` after our
+/// per-command timeout (which drops the connection and fails everything pending), or at once
+/// with `.unavailable` while not ready. On connect it sends AUTH (with the user when given),
+/// SELECT, one SCRIPT LOAD per script and PING before anything else, and only then becomes ready.
+/// It reconnects by itself, forever, with exponential backoff (`Backoff`).
+///
+/// Confinement: everything but `isConnected`, `reconnects` and `state` reads is called on `loop`.
+/// `@unchecked Sendable` only so a caller on another thread can hop here with
+/// `loop.execute { connection.start() }`; the cross-thread reads use atomics.
 public final class RedisConnection: @unchecked Sendable {
-    public enum State: Equatable, Sendable { case connecting, ready, down }
+    /// What observers see.
+    public enum State: Equatable, Sendable {
+        case down, connecting, ready, closed
+    }
+
+    public typealias Completion = (Result<RedisReply, RedisError>) -> Void
 
     public let loop: EventLoop
     public let url: RedisURL
+    public let scripts: [LuaScript]
     let logger: Logger
-    let commandTimeoutNanoseconds: UInt64
-    var context: UnsafeMutablePointer<redisAsyncContext>?
-    public private(set) var state = State.down
-    /// Start times of commands in flight, in send order (Redis replies in order).
-    var inFlight = Deque<UInt64>()
-    var connectStartedAt: UInt64 = 0
-    var backoffMilliseconds = 100
-    var closed = false
-    var everConnected = false
-    /// Called on the loop whenever the state changes.
-    public var onStateChange: ((State) -> Void)?
-    /// Runs right after the TCP connection is up, before the connection is `ready`; call
-    /// `finish(true)` to go ready or `finish(false)` to drop and retry.
-    public var onConnect: ((RedisConnection, _ finish: @escaping (Bool) -> Void) -> Void)?
-    /// Reconnects after the first successful connection (subscribers resubscribe here).
-    public private(set) var reconnects = 0
+    let clock: any MonotonicClockSource
+    var machine: RedisConnectionStateMachine
+    /// The live hiredis context, if any.
+    var current: HiredisAdapter?
+    /// SHA1 of each script, by name, as returned by SCRIPT LOAD.
+    var scriptSHAs: [String: [UInt8]] = [:]
+    /// Depth of hiredis frames on the stack: we never free a context from inside one.
+    var hiredisDepth = 0
+    var watchdog: TimerHandle?
+    private var watchdogDeadline: UInt64?
+    private var published = State.down
+    private let readyFlag = Atomic<Bool>(false)
+    private let reconnectCount = Atomic<Int>(0)
+    private var everReady = false
 
-    public init(loop: EventLoop, url: RedisURL, logger: Logger, commandTimeout: Duration = .seconds(2)) {
+    /// Called on the loop after each change of `state`.
+    public var onStateChange: ((State) -> Void)?
+
+    public init(loop: EventLoop, url: RedisURL, logger: Logger, scripts: [LuaScript] = [],
+                commandTimeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(2),
+                clock: any MonotonicClockSource = SystemMonotonicClock()) {
         self.loop = loop
         self.url = url
         self.logger = logger
-        let (seconds, atto) = commandTimeout.components
-        commandTimeoutNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(atto / 1_000_000_000)
+        self.scripts = scripts
+        self.clock = clock
+        machine = RedisConnectionStateMachine(connectTimeout: Self.nanoseconds(connectTimeout),
+                                              commandTimeout: Self.nanoseconds(commandTimeout))
     }
 
-    public var isReady: Bool { state == .ready }
+    /// True while commands can be sent (connected, authenticated, scripts loaded). Any thread.
+    public var isConnected: Bool { readyFlag.load(ordering: .acquiring) }
+    public var isReady: Bool { isConnected }
+    /// How many times the connection became ready again after the first time. Any thread.
+    public var reconnects: Int { reconnectCount.load(ordering: .relaxed) }
+    /// Loop thread.
+    public var state: State { published }
 
-    /// Starts connecting (loop thread) and the watchdog that enforces timeouts.
+    /// Starts connecting. Loop thread.
     public func start() {
-        loop.scheduleRepeating(every: .milliseconds(100)) { [weak self] in self?.watchdog() }
-        connect()
+        apply(machine.start(now: clock.nowNanoseconds()))
     }
 
-    /// Closes for good: pending commands fail, no reconnect.
+    /// Closes for good: replies already pending still arrive, later commands get `.unavailable`,
+    /// and there is no reconnect. Loop thread.
     public func close() {
-        closed = true
-        if let context {
-            redisAsyncDisconnect(context)
+        apply(machine.close())
+    }
+
+    // MARK: Driving the state machine
+
+    func apply(_ action: RedisConnectionStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .connect:
+            openContext()
+        case .handshake:
+            if let current { handshake(on: current) }
+        case .becomeReady:
+            if everReady { reconnectCount.add(1, ordering: .relaxed) }
+            everReady = true
+            logger.info("redis connected", metadata: ["redis": "\(url)"])
+        case .drop(let reason):
+            drop(reason)
+        case .reconnect(let milliseconds):
+            logger.debug("redis reconnect scheduled", metadata: ["delayMs": "\(milliseconds)"])
+            loop.schedule(after: .milliseconds(milliseconds)) { [weak self] in
+                guard let self else { return }
+                apply(machine.reconnectDue(now: clock.nowNanoseconds()))
+            }
+        case .disconnect:
+            disconnectGracefully()
+        }
+        publishState()
+        armWatchdog()
+    }
+
+    private func openContext() {
+        guard let context = redisAsyncConnect(url.host, Int32(url.port)) else {
+            return apply(machine.contextLost(random: Double.random(in: 0..<1)))
+        }
+        if context.pointee.err != 0 {
+            logger.debug("redis connect failed", metadata: ["error": "\(String(cString: context.pointee.errstr))"])
+            redisAsyncFree(context)  // never attached, so no callbacks run
+            return apply(machine.contextLost(random: Double.random(in: 0..<1)))
+        }
+        let adapter = HiredisAdapter(loop: loop, context: context, owner: self)
+        current = adapter
+        adapter.attach()
+        // Dead peers behind a silent network are found by TCP keepalive (~15 s idle).
+        _ = redisEnableKeepAlive(&context.pointee.c)
+        // hiredis detects the finished connect on the first write event, which this arms.
+        redisAsyncSetConnectCallback(context) { context, status in
+            guard let adapter = HiredisAdapter.from(context?.pointee.ev.data) else { return }
+            adapter.owner.tcpConnected(adapter, ok: status == REDIS_OK)
         }
     }
 
-    // MARK: Commands
-
-    /// Sends one command; `completion` runs exactly once on the loop.
-    public func send(_ arguments: [[UInt8]], _ completion: @escaping (Result<RedisReply, RedisError>) -> Void) {
-        guard state == .ready || (state == .connecting && context != nil && inHandshake), let context else {
-            completion(.failure(.unavailable))
-            return
-        }
-        sendRaw(context: context, arguments, completion)
+    private func tcpConnected(_ adapter: HiredisAdapter, ok: Bool) {
+        // On failure hiredis frees the context right after this returns; cleanup reports it.
+        guard ok, adapter === current else { return }
+        adapter.corked = true
+        hiredisDepth += 1
+        apply(machine.connected(now: clock.nowNanoseconds()))
+        hiredisDepth -= 1
     }
 
-    public func send(_ arguments: String..., completion: @escaping (Result<RedisReply, RedisError>) -> Void) {
-        send(arguments.map { Array($0.utf8) }, completion)
+    /// From hiredis's cleanup hook: the context is gone. No hiredis calls from here.
+    func contextReleased(_ adapter: HiredisAdapter) {
+        guard adapter === current else { return }
+        current = nil
+        if machine.isReady {
+            logger.warning("redis connection lost", metadata: ["redis": "\(url)", "reason": "\(adapter.failure)"])
+        }
+        apply(machine.contextLost(random: Double.random(in: 0..<1)))
     }
 
-    /// True while `onConnect` steps run: they may send before the connection is `ready`.
-    var inHandshake = false
-
-    func sendRaw(context: UnsafeMutablePointer<redisAsyncContext>, _ arguments: [[UInt8]],
-                 _ completion: @escaping (Result<RedisReply, RedisError>) -> Void) {
-        let box = Unmanaged.passRetained(ReplyBox(connection: self, completion: completion)).toOpaque()
-        let status = withArgv(arguments) { argc, argv, lengths in
-            redisAsyncCommandArgv(context, { _, reply, privdata in
-                let box = Unmanaged<ReplyBox>.fromOpaque(privdata!).takeRetainedValue()
-                let copied = reply.map { RedisReply(UnsafePointer($0.assumingMemoryBound(to: redisReply.self))) }
-                box.complete(copied)
-            }, box, argc, argv, lengths)
-        }
-        if status != REDIS_OK {
-            Unmanaged<ReplyBox>.fromOpaque(box).release()
-            completion(.failure(.unavailable))
-            return
-        }
-        inFlight.append(MonotonicClock.now())
+    func registrationFailed(_ adapter: HiredisAdapter, error: String) {
+        logger.error("redis socket could not be registered with the event loop", metadata: ["error": "\(error)"])
+        drop(.disconnected)
     }
 
-    // MARK: Connecting
-
-    func connect() {
-        guard !closed, context == nil else { return }
-        state = .connecting
-        connectStartedAt = MonotonicClock.now()
-        guard let ac = redisAsyncConnect(url.host, Int32(url.port)) else {
-            scheduleReconnect()
+    /// Frees the current context so its pending commands fail with `reason` and a reconnect
+    /// follows. Inside a hiredis frame it is deferred to a timer, never done in place.
+    func drop(_ reason: RedisError) {
+        guard let adapter = current, !adapter.released else { return }
+        guard hiredisDepth == 0 else {
+            loop.schedule(after: .zero) { [weak self, weak adapter] in
+                guard let self, let adapter, adapter === current else { return }
+                drop(reason)
+            }
             return
         }
-        if ac.pointee.err != 0 {
-            logger.warning("redis connect failed", metadata: ["error": "\(String(cString: ac.pointee.errstr))"])
-            redisAsyncFree(ac)
-            scheduleReconnect()
-            return
-        }
-        context = ac
-        ac.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        HiredisAdapter(loop: loop, context: ac).attach()
-        redisAsyncSetConnectCallback(ac) { ac, status in
-            guard let ac, let data = ac.pointee.data else { return }
-            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().connected(ok: status == REDIS_OK)
-        }
-        redisAsyncSetDisconnectCallback(ac) { ac, status in
-            guard let ac, let data = ac.pointee.data else { return }
-            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().disconnected()
-        }
+        adapter.failure = reason
+        withinHiredis { redisAsyncFree(adapter.context) }
     }
 
-    private func connected(ok: Bool) {
-        guard ok else {
-            // hiredis frees the context after this callback returns.
-            context = nil
-            inFlight.removeAll()
-            logger.debug("redis connect attempt failed")
-            setState(.down)
-            scheduleReconnect()
+    private func disconnectGracefully() {
+        guard let adapter = current, !adapter.released else { return }
+        guard hiredisDepth == 0 else {
+            loop.schedule(after: .zero) { [weak self] in self?.disconnectGracefully() }
             return
         }
-        inHandshake = true
-        let finish: (Bool) -> Void = { [weak self] success in
+        withinHiredis { redisAsyncDisconnect(adapter.context) }
+    }
+
+    /// Runs a call into hiredis (or one of our callbacks out of it), counting the frame.
+    func withinHiredis<R>(_ body: () -> R) -> R {
+        hiredisDepth += 1
+        defer { hiredisDepth -= 1 }
+        return body()
+    }
+
+    private func publishState() {
+        let now: State
+        switch machine.state {
+        case .idle, .waiting: now = .down
+        case .connecting, .handshaking: now = .connecting
+        case .ready: now = .ready
+        case .closed: now = .closed
+        }
+        guard now != published else { return }
+        published = now
+        readyFlag.store(now == .ready, ordering: .releasing)
+        onStateChange?(now)
+    }
+
+    // MARK: Timeouts (hiredis 0.14.1 has none for async contexts)
+
+    /// One timer at the earliest deadline: connect/handshake, or the oldest pending command.
+    /// It is re-armed lazily when it fires, so a busy pipeline costs no timer churn.
+    func armWatchdog() {
+        let deadline = machine.nextDeadline(oldestCommand: current?.inFlight.first)
+        guard deadline != watchdogDeadline || (deadline != nil && watchdog == nil) else { return }
+        if let watchdog { loop.cancel(watchdog) }
+        watchdog = nil
+        watchdogDeadline = deadline
+        guard let deadline else { return }
+        let now = clock.nowNanoseconds()
+        let delay = deadline > now ? deadline - now : 0
+        watchdog = loop.schedule(after: .nanoseconds(Int64(delay))) { [weak self] in
             guard let self else { return }
-            inHandshake = false
-            if success {
-                backoffMilliseconds = 100
-                if everConnected { reconnects += 1 }
-                everConnected = true
-                setState(.ready)
-            } else if let context {
-                redisAsyncDisconnect(context)
+            watchdog = nil
+            watchdogDeadline = nil
+            let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.inFlight.first)
+            if case .drop = action {
+                logger.warning("redis did not answer in time: dropping the connection",
+                               metadata: ["redis": "\(url)", "pending": "\(current?.inFlight.count ?? 0)"])
             }
-        }
-        if let onConnect { onConnect(self, finish) } else { authenticateAndSelect(finish) }
-    }
-
-    /// AUTH and SELECT from the URL, then `finish`.
-    public func authenticateAndSelect(_ finish: @escaping (Bool) -> Void) {
-        var steps: [[String]] = []
-        if let password = url.password {
-            steps.append(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
-        }
-        if url.db != 0 { steps.append(["SELECT", String(url.db)]) }
-        guard !steps.isEmpty else { return finish(true) }
-        var remaining = steps.count
-        var failed = false
-        for step in steps {
-            send(step.map { Array($0.utf8) }) { [logger] result in
-                if case .success(.error(let message)) = result {
-                    logger.error("redis \(step[0]) failed: \(message)")
-                    failed = true
-                } else if case .failure = result {
-                    failed = true
-                }
-                remaining -= 1
-                if remaining == 0 { finish(!failed) }
-            }
+            apply(action)
         }
     }
 
-    private func disconnected() {
-        // hiredis has already failed every pending callback with a NULL reply, and frees the
-        // context after we return.
-        context = nil
-        timedOut = false
-        inFlight.removeAll()
-        inHandshake = false
-        if state == .ready { logger.warning("redis connection lost", metadata: ["host": "\(url.host):\(url.port)"]) }
-        setState(.down)
-        scheduleReconnect()
-    }
-
-    private func scheduleReconnect() {
-        guard !closed else { return }
-        let jitter = Int.random(in: 0...(backoffMilliseconds / 4 + 1))
-        let delay = backoffMilliseconds + jitter
-        backoffMilliseconds = min(backoffMilliseconds * 2, 3000)
-        loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.connect() }
-    }
-
-    private func setState(_ new: State) {
-        guard state != new else { return }
-        state = new
-        onStateChange?(new)
-    }
-
-    /// Our own connect and command timeouts (hiredis 0.14.1 has none for async contexts).
-    private func watchdog() {
-        guard let context else { return }
-        let now = MonotonicClock.now()
-        if state == .connecting, !inHandshake, now &- connectStartedAt > 2_000_000_000 {
-            logger.warning("redis connect timed out", metadata: ["host": "\(url.host):\(url.port)"])
-            redisAsyncDisconnect(context)
-            return
-        }
-        if let oldest = inFlight.first, now &- oldest > commandTimeoutNanoseconds {
-            logger.warning("redis command timed out: dropping the connection", metadata: ["pending": "\(inFlight.count)"])
-            timedOut = true
-            redisAsyncDisconnect(context)
-        }
-    }
-
-    /// While set, NULL replies report `.timeout` instead of `.disconnected`.
-    var timedOut = false
-
-    func completed() {
-        if !inFlight.isEmpty { inFlight.removeFirst() }
-    }
-}
-
-/// Carries a Swift completion through hiredis's `void *privdata`; released exactly once.
-final class ReplyBox {
-    unowned let connection: RedisConnection
-    let completion: (Result<RedisReply, RedisError>) -> Void
-
-    init(connection: RedisConnection, completion: @escaping (Result<RedisReply, RedisError>) -> Void) {
-        self.connection = connection
-        self.completion = completion
-    }
-
-    func complete(_ reply: RedisReply?) {
-        guard let reply else {
-            completion(.failure(connection.timedOut ? .timeout : .disconnected))
-            return
-        }
-        connection.completed()
-        completion(.success(reply))
-    }
-}
-
-/// Builds hiredis's argc/argv/argvlen over one contiguous copy of the arguments (hiredis copies
-/// them into its output buffer before returning, so they only need to live for the call).
-func withArgv<R>(_ arguments: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
-    let count = arguments.count
-    var storage: [UInt8] = []
-    storage.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
-    var offsets: [Int] = []
-    offsets.reserveCapacity(count)
-    for argument in arguments {
-        offsets.append(storage.count)
-        storage.append(contentsOf: argument)
-    }
-    storage.append(0)
-    let pointers = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: max(count, 1))
-    let lengths = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
-    defer {
-        pointers.deallocate()
-        lengths.deallocate()
-    }
-    return storage.withUnsafeBytes { raw in
-        let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-        for i in 0..<count {
-            pointers[i] = UnsafePointer(base + offsets[i])
-            lengths[i] = arguments[i].count
-        }
-        return body(Int32(count), pointers, lengths)
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
     }
 }

@@ -1,40 +1,60 @@
 import CHiredis
 
-/// A reply copied out of hiredis inside its callback (hiredis frees it right after).
+/// A Redis reply as a Swift value. It is copied out of hiredis's `redisReply` inside the reply
+/// callback, because hiredis frees the reply as soon as the callback returns.
+///
+/// `null` is the RESP nil (a missing key, an empty pop); it is not spelled `nil` so that it can
+/// never be confused with an absent `RedisReply?`.
 public enum RedisReply: Equatable, Sendable {
     case string([UInt8])
     case status(String)
+    /// An error reply (`-ERR …`, `-NOSCRIPT …`): the command reached Redis and was refused.
     case error(String)
     case integer(Int64)
     case null
     case array([RedisReply])
 
-    init(_ reply: UnsafePointer<redisReply>) {
+    /// Deep copy of a hiredis reply. Only called inside a hiredis reply callback.
+    init(copying reply: UnsafePointer<redisReply>) {
         let r = reply.pointee
         switch r.type {
         case REDIS_REPLY_STRING:
-            self = .string(r.str.map { Array(UnsafeRawBufferPointer(start: $0, count: r.len)) } ?? [])
+            self = .string(Self.bytes(r.str, r.len))
         case REDIS_REPLY_STATUS:
-            self = .status(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: r.len), as: UTF8.self) } ?? "")
+            self = .status(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
         case REDIS_REPLY_ERROR:
-            self = .error(r.str.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: r.len), as: UTF8.self) } ?? "")
+            self = .error(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
         case REDIS_REPLY_INTEGER:
             self = .integer(r.integer)
         case REDIS_REPLY_ARRAY:
             var items: [RedisReply] = []
             items.reserveCapacity(r.elements)
             for i in 0..<r.elements {
-                if let element = r.element[i] { items.append(RedisReply(element)) } else { items.append(.null) }
+                items.append(r.element[i].map { RedisReply(copying: $0) } ?? .null)
             }
             self = .array(items)
-        default:
+        default:  // REDIS_REPLY_NIL
             self = .null
         }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
     }
 
     public var bytes: [UInt8]? {
         if case .string(let b) = self { return b }
         return nil
+    }
+
+    /// A bulk or status reply as text.
+    public var text: String? {
+        switch self {
+        case .string(let b): String(decoding: b, as: UTF8.self)
+        case .status(let s): s
+        default: nil
+        }
     }
 
     public var integer: Int64? {
@@ -46,15 +66,20 @@ public enum RedisReply: Equatable, Sendable {
         if case .array(let a) = self { return a }
         return nil
     }
+
+    public var errorMessage: String? {
+        if case .error(let message) = self { return message }
+        return nil
+    }
 }
 
+/// Why a command produced no reply. Each is reported exactly once per command.
 public enum RedisError: Error, Equatable, Sendable {
-    /// Not connected (or reconnecting): the command was not sent.
+    /// Not connected (connecting, reconnecting or closed): the command was not sent.
     case unavailable
     /// The connection dropped before the reply arrived: the command may or may not have run.
     case disconnected
-    /// No reply within the command timeout; the connection is dropped.
+    /// No reply within the command timeout. The connection was dropped (later replies could no
+    /// longer be matched to commands) and every other pending command failed the same way.
     case timeout
-    /// Redis answered with an error reply.
-    case server(String)
 }

@@ -1,13 +1,20 @@
-/// `redis://[user][:password]@host:port[/db]`. Host names other than `localhost` must be
-/// numeric addresses (the loop never blocks on DNS).
-public struct RedisURL: Sendable, Equatable {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `redis://[user][:password]@host[:port][/db]`.
+///
+/// `localhost` is taken as 127.0.0.1. Other host names are kept here and turned into an address
+/// once, at startup, by `resolved()` (hiredis would resolve them with a blocking `getaddrinfo`
+/// on the event loop at every reconnect). User and password may be percent-encoded (`%40`).
+public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var user: String?
     public var password: String?
     public var db: Int
 
-    public struct Invalid: Error, CustomStringConvertible {
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
         public let description: String
     }
 
@@ -19,25 +26,30 @@ public struct RedisURL: Sendable, Equatable {
         self.db = db
     }
 
-    public init(parsing text: String) throws {
-        guard text.hasPrefix("redis://") else { throw Invalid(description: "REDIS_URL must start with redis://") }
+    public init(parsing text: String) throws(Invalid) {
+        guard text.hasPrefix("redis://") else {
+            throw Invalid(description: "REDIS_URL must start with redis:// (TLS rediss:// is not supported)")
+        }
         var rest = Substring(text.dropFirst("redis://".count))
         var user: String?, password: String?
+        // The last '@' ends the credentials, so an unencoded '@' in a password still parses.
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
+            let name: Substring
             if let colon = credentials.firstIndex(of: ":") {
-                user = credentials[..<colon].isEmpty ? nil : String(credentials[..<colon])
-                password = String(credentials[credentials.index(after: colon)...])
-            } else if !credentials.isEmpty {
-                user = String(credentials)
+                name = credentials[..<colon]
+                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...])
+            } else {
+                name = credentials
             }
+            if !name.isEmpty { user = try Self.percentDecoded(name) }
         }
         var db = 0
         if let slash = rest.firstIndex(of: "/") {
             let dbText = rest[rest.index(after: slash)...]
             if !dbText.isEmpty {
-                guard let value = Int(dbText), value >= 0 else { throw Invalid(description: "REDIS_URL database must be a number") }
+                guard let value = Int(dbText), value >= 0 else { throw Invalid(description: "REDIS_URL database must be a non-negative number") }
                 db = value
             }
             rest = rest[..<slash]
@@ -54,5 +66,69 @@ public struct RedisURL: Sendable, Equatable {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
         self.init(host: host, port: port, user: user, password: password, db: db)
+    }
+
+    /// The same URL with its host name resolved to a numeric address (the first one
+    /// `getaddrinfo` gives). Blocking: call it at startup, before the loops run, because hiredis
+    /// would otherwise resolve the name inside `redisAsyncConnect` on an event-loop thread at
+    /// every reconnect. A numeric host is returned as is.
+    public func resolved() throws(Invalid) -> RedisURL {
+        guard !Self.isNumericAddress(host) else { return self }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &result)
+        guard status == 0, let first = result else {
+            throw Invalid(description: "REDIS_URL host \(host) could not be resolved: \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(result) }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let family = first.pointee.ai_family
+        let ok: Bool = switch family {
+        case AF_INET:
+            first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                var raw = address.pointee.sin_addr
+                return inet_ntop(AF_INET, &raw, &buffer, socklen_t(buffer.count)) != nil
+            }
+        case AF_INET6:
+            first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                var raw = address.pointee.sin6_addr
+                return inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count)) != nil
+            }
+        default:
+            false
+        }
+        guard ok else { throw Invalid(description: "REDIS_URL host \(host) resolved to no usable address") }
+        var copy = self
+        copy.host = String(cString: buffer)
+        return copy
+    }
+
+    /// The URL without its password, for logs.
+    public var description: String {
+        let credentials = user.map { "\($0)\(password == nil ? "" : ":***")@" } ?? (password == nil ? "" : ":***@")
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "redis://\(credentials)\(shownHost):\(port)/\(db)"
+    }
+
+    static func isNumericAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    static func percentDecoded(_ text: Substring) throws(Invalid) -> String {
+        guard text.contains("%") else { return String(text) }
+        var out: [UInt8] = []
+        var bytes = Array(text.utf8)[...]
+        while let byte = bytes.popFirst() {
+            guard byte == UInt8(ascii: "%") else { out.append(byte); continue }
+            guard bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) else {
+                throw Invalid(description: "REDIS_URL has a malformed %-escape in its credentials")
+            }
+            out.append(value)
+            bytes = bytes.dropFirst(2)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -34,7 +34,7 @@ final class StorageWiring: @unchecked Sendable {
         }
         let url: RedisURL
         do {
-            url = try RedisURL(parsing: text)
+            url = try RedisURL(parsing: text).resolved()
         } catch {
             throw Configuration.Invalid(description: "\(error)")
         }

@@ -17,6 +17,10 @@ final class RedisURLTests: XCTestCase {
         XCTAssertThrowsError(try RedisURL(parsing: "http://x"))
         XCTAssertThrowsError(try RedisURL(parsing: "redis://h:99999"))
         XCTAssertThrowsError(try RedisURL(parsing: "redis://h:1/x"))
+        XCTAssertEqual(try RedisURL(parsing: "redis://localhost:6379").resolved().host, "127.0.0.1")
+        XCTAssertEqual(try RedisURL(parsing: "redis://10.1.2.3").resolved().host, "10.1.2.3", "numeric hosts are kept")
+        XCTAssertThrowsError(try RedisURL(parsing: "redis://no-such-host.invalid:6379").resolved())
+        XCTAssertFalse(String(describing: try RedisURL(parsing: "redis://u:secret@127.0.0.1")).contains("secret"))
     }
 }
 
@@ -86,14 +90,16 @@ final class RedisConnectionTests: XCTestCase {
         let messages = Counter()
         let subscriber = RedisSubscriber(loop: group.loops[0], url: try RedisURL(parsing: redis.url), channel: "ch", logger: Logger(label: "t"),
                                          onMessage: { messages.add(String(decoding: $0, as: UTF8.self)) },
-                                         onSubscribed: { again in messages.add(again ? "resubscribed" : "subscribed") })
+                                         onResubscribed: { messages.add("resubscribed") })
         group.loops[0].execute { subscriber.start() }
-        XCTAssertTrue(waitFor(timeout: 10) { messages.get("subscribed") == 1 })
+        XCTAssertTrue(waitFor(timeout: 10) { subscriber.isSubscribed })
+        XCTAssertEqual(messages.get("resubscribed"), 0, "the first subscription is not a resubscribe")
         try redis.command(["PUBLISH", "ch", "hello"])
         XCTAssertTrue(waitFor(timeout: 5) { messages.get("hello") == 1 })
         redis.kill(signal: SIGKILL)
         try redis.start()
         XCTAssertTrue(waitFor(timeout: 10) { messages.get("resubscribed") == 1 })
+        XCTAssertTrue(subscriber.isSubscribed)
         try redis.command(["PUBLISH", "ch", "again"])
         XCTAssertTrue(waitFor(timeout: 5) { messages.get("again") == 1 })
     }

@@ -6,6 +6,7 @@ import SBEventLoop
 import SBRedis
 @testable import SBStore
 import SBTestSupport
+import SBCore
 
 /// One contract, two stores: the same test bodies run against MemoryStore and against
 /// RedisStore on a real redis-server, each driven from an event-loop thread as in production.
@@ -52,7 +53,7 @@ class StoreContract: XCTestCase {
     }
 
     func event(_ session: String, _ id: String, ts: String = "2026-11-24T12:00:00Z") -> NewEvent {
-        NewEvent(sessionId: session, eventId: id, timestampMillis: 0,
+        NewEvent(sessionId: session, eventId: id, timestampMillis: ISO8601.parse(ts) ?? 0,
                  body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\",\"timestamp\":\"\(ts)\"}".utf8))
     }
 
@@ -94,6 +95,47 @@ class StoreContract: XCTestCase {
         XCTAssertEqual(noEvents, [])
         let none: [SessionSummary] = try call { $0.listSessions($1) }
         XCTAssertEqual(none.count, 0)
+    }
+
+    func testUpdatesMergeFieldsAndNeverResurrectADeletedSession() throws {
+        let session = Session(id: "c-u1", cwd: "/w", hostname: nil, platform: nil, user: nil, status: "pending",
+                              startedAt: "2026-11-24T12:00:00.000Z")
+        try call { $0.createSession(session, $1) }
+        _ = try call { $0.updateSession(id: "c-u1", SessionUpdate(status: "running", updatedAt: "t1"), $1) }
+        let merged: Session? = try call { $0.updateSession(id: "c-u1", SessionUpdate(summary: "half way", updatedAt: "t2"), $1) }
+        XCTAssertEqual(merged?.status, "running", "an update of one field keeps the others")
+        XCTAssertEqual(merged?.summary, "half way")
+        XCTAssertEqual(merged?.cwd, "/w")
+        let reread: Session? = try call { $0.session(id: "c-u1", $1) }
+        XCTAssertEqual(reread, merged)
+        XCTAssertTrue(try call { $0.deleteSession(id: "c-u1", $1) })
+        let after: Session? = try call { $0.updateSession(id: "c-u1", SessionUpdate(status: "completed", updatedAt: "t3"), $1) }
+        XCTAssertNil(after, "updating a deleted session does not bring it back")
+        let gone: Session? = try call { $0.session(id: "c-u1", $1) }
+        XCTAssertNil(gone)
+    }
+
+    func testEventWindowsAfterTrimming() throws {
+        // History limit 5: after 12 appends seqs 8...12 remain.
+        for i in 1...12 {
+            _ = try call { $0.appendEvents([self.event("c-w", "e\(i)", ts: "2026-11-24T12:00:\(String(format: "%02d", i))Z")], $1) }
+        }
+        func seqs(_ query: EventQuery) throws -> [Int64] {
+            let events: [StoredEvent] = try call { $0.events(sessionId: "c-w", query: query, $1) }
+            return events.map(\.seq)
+        }
+        XCTAssertEqual(try seqs(EventQuery()), [8, 9, 10, 11, 12])
+        XCTAssertEqual(try seqs(EventQuery(after: 2)), [8, 9, 10, 11, 12], "after below the oldest kept")
+        XCTAssertEqual(try seqs(EventQuery(after: 9, limit: 2)), [10, 11])
+        XCTAssertEqual(try seqs(EventQuery(after: 12)), [])
+        XCTAssertEqual(try seqs(EventQuery(after: 100)), [])
+        XCTAssertEqual(try seqs(EventQuery(limit: 3, newest: true)), [10, 11, 12])
+        XCTAssertEqual(try seqs(EventQuery(after: 10, limit: 5, newest: true)), [11, 12])
+        let since = try XCTUnwrap(ISO8601.parse("2026-11-24T12:00:10Z"))
+        XCTAssertEqual(try seqs(EventQuery(sinceMillis: since)), [10, 11, 12], "since compares each event's timestamp")
+        XCTAssertEqual(try seqs(EventQuery(sinceMillis: since, limit: 1)), [10])
+        let empty: [StoredEvent] = try call { $0.events(sessionId: "c-never", query: EventQuery(), $1) }
+        XCTAssertEqual(empty, [])
     }
 
     func testQueuesDrainAtomicallyAndAck() throws {

@@ -1,0 +1,45 @@
+import Logging
+import SBCore
+import SBEventLoop
+
+extension RedisConnection {
+    /// What runs on every new connection before it is ready, pipelined in this order: AUTH
+    /// (with the user when the URL has one), SELECT, one SCRIPT LOAD per script, PING. All must
+    /// succeed; any error reply or failure drops the connection and the backoff retries.
+    func handshake(on adapter: HiredisAdapter) {
+        var steps: [(name: String, command: RedisArguments, script: LuaScript?)] = []
+        if let password = url.password {
+            var auth: RedisArguments = ["AUTH"]
+            if let user = url.user { auth.append(user) }
+            auth.append(password)
+            steps.append(("AUTH", auth, nil))
+        }
+        if url.db != 0 { steps.append(("SELECT", ["SELECT", String(url.db)], nil)) }
+        for script in scripts { steps.append(("SCRIPT LOAD", ["SCRIPT", "LOAD", script.source], script)) }
+        // PING last: proves the server answers before we call it ready.
+        steps.append(("PING", ["PING"], nil))
+
+        var remaining = steps.count
+        var failure: String?
+        for step in steps {
+            enqueue(step.command.encoded, on: adapter) { [weak self, weak adapter] result in
+                guard let self else { return }
+                switch result {
+                case .success(.error(let message)):
+                    // Never log the AUTH arguments; the server's message names no secret.
+                    failure = failure ?? "\(step.name): \(message)"
+                case .success(let reply):
+                    if let script = step.script, let sha = reply.bytes { scriptSHAs[script.name] = sha }
+                case .failure(let error):
+                    failure = failure ?? "\(step.name): \(error)"
+                }
+                remaining -= 1
+                guard remaining == 0, let adapter, adapter === current else { return }
+                if let failure {
+                    logger.error("redis handshake failed", metadata: ["redis": "\(url)", "error": "\(failure)"])
+                }
+                apply(machine.handshakeFinished(ok: failure == nil))
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/// Every Redis key and channel name the store uses, in one place (prefix P, default `afw:`).
+/// The names are the original backend's, so both can share one Redis during a migration.
+struct RedisKeys: Sendable {
+    let prefix: String
+
+    /// Pub/Sub channel of events and pushes: `P events`.
+    var channel: String { prefix + "events" }
+    /// ZSET of session ids scored by start time (ms).
+    var sessionIndex: String { prefix + "sessions:index" }
+    func session(_ id: String) -> String { prefix + "sessions:" + id }
+    func events(_ sessionId: String) -> String { prefix + "events:" + sessionId }
+    func seq(_ sessionId: String) -> String { prefix + "seq:" + sessionId }
+    func chains(_ sessionId: String) -> String { prefix + "chains:" + sessionId }
+    func chain(_ chainId: String) -> String { prefix + "chain:" + chainId }
+    func queue(_ kind: QueueKind, _ sessionId: String) -> String {
+        prefix + (kind == .commands ? "commands:" : "input:") + sessionId
+    }
+    /// A command seen by enqueue, then its ack (QUEUE_TTL): lets ack answer false for unknown ids.
+    func command(_ commandId: String) -> String { prefix + "command:" + commandId }
+}

@@ -1,0 +1,106 @@
+import XCTest
+@testable import SBRedis
+
+/// Every transition of the connection lifecycle, with times passed in: no socket, no clock.
+final class RedisConnectionStateMachineTests: XCTestCase {
+    let second: UInt64 = 1_000_000_000
+
+    func makeMachine() -> RedisConnectionStateMachine {
+        RedisConnectionStateMachine(connectTimeout: 2 * second, commandTimeout: 3 * second)
+    }
+
+    func testHappyPathToReady() {
+        var machine = makeMachine()
+        XCTAssertEqual(machine.start(now: 0), .connect)
+        XCTAssertEqual(machine.start(now: 1), .none, "start is idempotent")
+        XCTAssertEqual(machine.state, .connecting(deadline: 2 * second))
+        XCTAssertEqual(machine.connected(now: second), .handshake)
+        XCTAssertEqual(machine.state, .handshaking(deadline: 3 * second))
+        XCTAssertFalse(machine.isReady, "nothing but the handshake is sent before ready")
+        XCTAssertEqual(machine.handshakeFinished(ok: true), .becomeReady)
+        XCTAssertTrue(machine.isReady)
+    }
+
+    func testFailedHandshakeDropsAndBacksOff() {
+        var machine = makeMachine()
+        _ = machine.start(now: 0)
+        _ = machine.connected(now: 0)
+        XCTAssertEqual(machine.handshakeFinished(ok: false), .drop(.disconnected))
+        XCTAssertEqual(machine.contextLost(random: 0.5), .reconnect(afterMilliseconds: 100))
+        XCTAssertEqual(machine.state, .waiting)
+        XCTAssertEqual(machine.reconnectDue(now: 10 * second), .connect)
+        XCTAssertEqual(machine.state, .connecting(deadline: 12 * second))
+    }
+
+    func testBackoffDoublesToTheCapAndResetsWhenReady() {
+        var machine = makeMachine()
+        _ = machine.start(now: 0)
+        var delays: [Int] = []
+        for _ in 0..<8 {
+            guard case .reconnect(let ms) = machine.contextLost(random: 0.5) else { return XCTFail("expected a reconnect") }
+            delays.append(ms)
+            XCTAssertEqual(machine.reconnectDue(now: 0), .connect)
+        }
+        XCTAssertEqual(delays, [100, 200, 400, 800, 1600, 3000, 3000, 3000])
+        _ = machine.connected(now: 0)
+        _ = machine.handshakeFinished(ok: true)
+        XCTAssertEqual(machine.contextLost(random: 0.5), .reconnect(afterMilliseconds: 100), "a good connection resets the backoff")
+    }
+
+    func testJitterStaysWithinTwentyPercentAndUnderTheCap() {
+        var low = Backoff(), high = Backoff()
+        XCTAssertEqual(low.next(random: 0), 80)
+        XCTAssertEqual(high.next(random: 0.999_999), 119)
+        var capped = Backoff(initialMilliseconds: 3000, capMilliseconds: 3000)
+        XCTAssertEqual(capped.next(random: 1), 3000, "jitter never goes above the cap")
+    }
+
+    func testConnectAndHandshakeTimeouts() {
+        var machine = makeMachine()
+        _ = machine.start(now: 0)
+        XCTAssertEqual(machine.nextDeadline(oldestCommand: nil), 2 * second)
+        XCTAssertEqual(machine.tick(now: second, oldestCommand: nil), .none)
+        XCTAssertEqual(machine.tick(now: 2 * second, oldestCommand: nil), .drop(.timeout))
+        _ = machine.connected(now: 2 * second)
+        XCTAssertEqual(machine.tick(now: 3 * second, oldestCommand: nil), .none)
+        XCTAssertEqual(machine.tick(now: 4 * second, oldestCommand: nil), .drop(.timeout), "a handshake that hangs is dropped")
+    }
+
+    func testCommandTimeoutUsesTheOldestPendingCommand() {
+        var machine = makeMachine()
+        _ = machine.start(now: 0)
+        _ = machine.connected(now: 0)
+        _ = machine.handshakeFinished(ok: true)
+        XCTAssertNil(machine.nextDeadline(oldestCommand: nil), "nothing can time out while idle")
+        XCTAssertEqual(machine.nextDeadline(oldestCommand: 5 * second), 8 * second)
+        XCTAssertEqual(machine.tick(now: 7 * second, oldestCommand: 5 * second), .none)
+        XCTAssertEqual(machine.tick(now: 8 * second, oldestCommand: 5 * second), .drop(.timeout))
+    }
+
+    func testCloseFromEveryState() {
+        var idle = makeMachine()
+        XCTAssertEqual(idle.close(), .none)
+        XCTAssertEqual(idle.start(now: 0), .none, "a closed connection never connects again")
+
+        var connecting = makeMachine()
+        _ = connecting.start(now: 0)
+        XCTAssertEqual(connecting.close(), .disconnect)
+        XCTAssertEqual(connecting.contextLost(random: 0), .none, "no reconnect after close")
+
+        var waiting = makeMachine()
+        _ = waiting.start(now: 0)
+        _ = waiting.contextLost(random: 0)
+        XCTAssertEqual(waiting.close(), .none)
+        XCTAssertEqual(waiting.reconnectDue(now: 0), .none, "a pending reconnect timer does nothing after close")
+    }
+
+    func testStaleEventsAreIgnored() {
+        var machine = makeMachine()
+        XCTAssertEqual(machine.connected(now: 0), .none, "connected before start")
+        XCTAssertEqual(machine.handshakeFinished(ok: true), .none)
+        XCTAssertEqual(machine.contextLost(random: 0), .none)
+        _ = machine.start(now: 0)
+        XCTAssertEqual(machine.handshakeFinished(ok: true), .none, "handshake result before the TCP connect")
+        XCTAssertEqual(machine.reconnectDue(now: 0), .none, "reconnect timer while already connecting")
+    }
+}
