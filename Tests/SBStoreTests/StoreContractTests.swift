@@ -176,6 +176,14 @@ final class MemoryStoreContractTests: StoreContract {
 final class RedisStoreContractTests: StoreContract {
     var redis: RedisTestServer!
 
+    /// XCTest keeps test-case instances alive until the process ends, so the server is stopped
+    /// here, by PID, rather than left to `deinit`.
+    override func tearDown() {
+        super.tearDown()
+        redis?.kill(signal: SIGKILL)
+        redis = nil
+    }
+
     override func makeStore(loop: EventLoop) throws -> any Store {
         try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
         redis = try RedisTestServer(extraArguments: ["--requirepass", "pw"])
