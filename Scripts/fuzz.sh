@@ -3,21 +3,20 @@
 # WebSocket frame reader. Each target is built from its module's sources plus a harness in
 # Tests/Fuzz with -sanitize=fuzzer,address.
 #   Scripts/fuzz.sh [RUNS]        default 10000000 inputs per target
-# Crash reproducers land in fuzz-out/<target>/ (git-ignored); copy any into
-# Tests/SBHTTPTests or Tests/SBWebSocketTests as a regression test.
+# Crash reproducers are copied into Tests/Fuzz/corpus/<target>/, which the unit tests replay.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/Scripts/lib.sh"
 ensure_swift
 runs="${1:-10000000}"
 out="$root/fuzz-out"
+corpus="$root/Tests/Fuzz/corpus"
 mkdir -p "$out/http/corpus" "$out/ws/corpus"
 cd "$root"
-printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' > "$out/http/corpus/get"
-printf 'POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}' > "$out/http/corpus/post"
-printf 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\nT: 1\r\n\r\n' > "$out/http/corpus/chunked"
-printf '\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58' > "$out/ws/corpus/text"
-printf '\x01\x83\x00\x00\x00\x00abc\x89\x80\x00\x00\x00\x00\x80\x82\x00\x00\x00\x00de' > "$out/ws/corpus/fragments"
+# Seeds (and earlier crash reproducers) are committed in Tests/Fuzz/corpus and replayed by the
+# unit tests (FuzzCorpusTests); the working corpus grows in fuzz-out/.
+cp "$corpus"/http/* "$out/http/corpus/"
+cp "$corpus"/ws/* "$out/ws/corpus/"
 
 # (ld.gold warns about every ASan assembly symbol; only errors are shown.)
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzHTTP \
@@ -34,5 +33,10 @@ for target in http ws; do
         > "$out/$target.log" 2>&1 || status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$target.log" | awk '{print $2}')
     echo "fuzz $target: ${execs:-?} inputs in $(( $(date +%s) - start ))s, exit $status (log: $out/$target.log)"
+    # Keep every reproducer as a regression input for the unit tests.
+    for crash in "$out/$target"/crash-* "$out/$target"/timeout-* "$out/$target"/oom-*; do
+        [ -e "$crash" ] || continue
+        cp "$crash" "$corpus/$target/" && echo "  kept $(basename "$crash") in Tests/Fuzz/corpus/$target" >&2
+    done
 done
 exit $status

@@ -26,7 +26,7 @@ public final class EventLoop: @unchecked Sendable {
     var timers = Heap<TimerEntry>()
     var timerCallbacks: [UInt64: TimerCallback] = [:]
     var nextTimerID: UInt64 = 1
-    private var beforeSleepHooks: [() -> Void] = []
+    private var beforeSleepHooks: [(_ busy: Bool) -> Bool] = []
     private var thread: pthread_t?
     private let stopRequested = Atomic<Bool>(false)
 
@@ -69,7 +69,9 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func runInbox() {
+    /// Runs the tasks handed over so far; true if there were any.
+    @discardableResult
+    private func runInbox() -> Bool {
         wakePending.store(false, ordering: .releasing)
         let tasks = inbox.withLock { list -> [@Sendable () -> Void] in
             let taken = list
@@ -77,6 +79,7 @@ public final class EventLoop: @unchecked Sendable {
             return taken
         }
         for task in tasks { task() }
+        return !tasks.isEmpty
     }
 
     // MARK: Registrations
@@ -139,10 +142,21 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Running
 
-    /// Hooks run once per iteration just before the loop sleeps: this is where corked writes
-    /// are flushed, so everything one iteration produced for a socket leaves in one writev.
-    public func addBeforeSleep(_ hook: @escaping () -> Void) {
+    /// Hooks run once per iteration just before the loop polls: this is where corked writes
+    /// are flushed, so everything one iteration produced for a socket leaves in one write.
+    /// `busy` tells the hook that this iteration had I/O or handed-over tasks, so more work is
+    /// likely right behind it; a hook may then do a bounded part of its work and return true
+    /// (work left), and the loop polls without sleeping and calls it again. When a poll finds
+    /// nothing, the hook runs with `busy` false and should finish.
+    public func addBeforeSleep(_ hook: @escaping (_ busy: Bool) -> Bool) {
         beforeSleepHooks.append(hook)
+    }
+
+    /// Runs every hook once; true if any has work left.
+    private func runBeforeSleepHooks(busy: Bool) -> Bool {
+        var more = false
+        for hook in beforeSleepHooks where hook(busy) { more = true }
+        return more
     }
 
     /// Runs the loop on the calling thread until `stop()`.
@@ -150,18 +164,22 @@ public final class EventLoop: @unchecked Sendable {
         thread = pthread_self()
         let wake = WakeHandler(fd: wakeFD)
         wakeRegistration = try register(fd: wakeFD, interest: .readable, handler: wake)
+        var hadIO = false
         while !stopRequested.load(ordering: .acquiring) {
-            runInbox()
+            let hadTasks = runInbox()
             runDueTimers()
-            for hook in beforeSleepHooks { hook() }
-            let timeout = wakePending.load(ordering: .acquiring) ? 0 : millisecondsUntilNextTimer()
-            try epoll.wait(timeoutMilliseconds: timeout) { registration, events in
+            let moreWork = runBeforeSleepHooks(busy: hadIO || hadTasks)
+            let timeout = moreWork || wakePending.load(ordering: .acquiring) ? 0 : millisecondsUntilNextTimer()
+            let ready = try epoll.wait(timeoutMilliseconds: timeout) { registration, events in
                 guard let index = live(registration), let handler = slots[index].handler else { return }
                 handler.handleIO(events)
             }
+            hadIO = ready > 0
         }
         runInbox()
-        for hook in beforeSleepHooks { hook() }
+        // Until the hooks are done; bounded, in case one keeps finding work.
+        var rounds = 0
+        while runBeforeSleepHooks(busy: false), rounds < 100_000 { rounds += 1 }
         if let wakeRegistration { deregister(wakeRegistration) }
     }
 

@@ -55,6 +55,34 @@ final class EventLoopTests: XCTestCase {
         XCTAssertTrue(order.contains("r3"))
     }
 
+    /// A before-sleep hook that reports work left is called again without the loop sleeping,
+    /// and is told whether the iteration was busy (here: a task was handed over).
+    func testBeforeSleepHookWithWorkLeftRunsAgainAtOnce() {
+        let loop = group.loops[0]
+        let calls = Mutex<[Bool]>([])
+        let remaining = Mutex(0)
+        let done = DispatchSemaphore(value: 0)
+        loop.execute {
+            loop.addBeforeSleep { busy in
+                remaining.withLock { left in
+                    guard left > 0 else { return false }
+                    calls.withLock { $0.append(busy) }
+                    left -= 1
+                    if left == 0 { done.signal() }
+                    return left > 0
+                }
+            }
+        }
+        let started = Date()
+        loop.execute { remaining.withLock { $0 = 5 } }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 0.5, "no sleep between rounds (the loop's idle timeout is longer)")
+        let seen = calls.withLock { $0 }
+        XCTAssertEqual(seen.count, 5)
+        XCTAssertEqual(seen.first, true, "the iteration that ran a handed-over task is busy")
+        XCTAssertEqual(seen.last, false, "a poll that found nothing makes the next call idle")
+    }
+
     final class PipeReader: IOHandler, @unchecked Sendable {
         let fd: Int32
         var onRead: ([UInt8]) -> Void

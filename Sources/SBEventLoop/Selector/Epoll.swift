@@ -40,11 +40,14 @@ struct Epoll: ~Copyable {
     }
 
     /// Waits up to `timeoutMilliseconds` (-1 = forever) and calls `body` per ready registration.
-    func wait(timeoutMilliseconds: Int32, _ body: (Registration, IOEvents) -> Void) throws(IOError) {
+    /// Returns how many events were ready.
+    @discardableResult
+    func wait(timeoutMilliseconds: Int32, _ body: (Registration, IOEvents) -> Void) throws(IOError) -> Int {
         let n = CSBLinux_epoll_wait(fd, eventWords, eventData, Int32(Epoll.capacity), timeoutMilliseconds)
         guard n >= 0 else { throw IOError(call: "epoll_wait", errno: CSBLinux_errno()) }
         for i in 0..<Int(n) {
             body(Registration(packed: eventData[i]), IOEvents(epoll: eventWords[i]))
         }
+        return Int(n)
     }
 }

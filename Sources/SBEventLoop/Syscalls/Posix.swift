@@ -60,6 +60,16 @@ enum Posix {
         }
     }
 
+    /// `send` for a socket and one buffer: cheaper in the kernel than `writev` (no iovec import,
+    /// no VFS layer), which matters when a broadcast makes one call per subscriber.
+    static func send(fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(IOError) -> IOResult {
+        while true {
+            let n = Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+            if n < 0 && CSBLinux_errno() == EINTR { continue }
+            return try check("send", n)
+        }
+    }
+
     static func write(fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(IOError) -> IOResult {
         while true {
             let n = Glibc.write(fd, buffer.baseAddress, buffer.count)
