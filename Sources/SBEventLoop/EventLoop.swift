@@ -1,3 +1,4 @@
+import SBCore
 import CSBLinux
 import HeapModule
 import Synchronization
@@ -9,7 +10,7 @@ import Glibc
 /// is touched only from this loop's thread; other threads reach it through `execute`, a locked
 /// task list plus an eventfd wake-up.
 ///
-/// `@unchecked Sendable`: the only members used across threads are `execute` (behind a Mutex) and
+/// `@unchecked Sendable`: the only members used across threads are `execute` (behind a lock) and
 /// the immutable `index`; everything else is confined to the loop thread (checked in debug builds).
 public final class EventLoop: @unchecked Sendable {
     public let index: Int
@@ -18,7 +19,7 @@ public final class EventLoop: @unchecked Sendable {
     public let readBuffer: UnsafeMutableRawBufferPointer
     private let epoll: Epoll
     private let wakeFD: Int32
-    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let inbox = Locked<[@Sendable () -> Void]>([])
     private let wakePending = Atomic<Bool>(false)
     private var slots: [Slot] = []
     private var freeSlots: [UInt32] = []
@@ -27,7 +28,8 @@ public final class EventLoop: @unchecked Sendable {
     var timerCallbacks: [UInt64: TimerCallback] = [:]
     var nextTimerID: UInt64 = 1
     private var beforeSleepHooks: [(_ busy: Bool) -> Bool] = []
-    private var thread: pthread_t?
+    /// The loop thread's id once `run()` started (0 before): read from any thread by `inLoop`.
+    private let threadID = Atomic<UInt>(0)
     private let stopRequested = Atomic<Bool>(false)
 
     struct Slot {
@@ -53,8 +55,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True on this loop's own thread.
     public var inLoop: Bool {
-        guard let thread else { return false }
-        return pthread_equal(thread, pthread_self()) != 0
+        let thread = threadID.load(ordering: .acquiring)
+        return thread != 0 && pthread_equal(thread, pthread_self()) != 0
     }
 
     // MARK: Cross-thread hand-off
@@ -161,7 +163,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until `stop()`.
     public func run() throws(IOError) {
-        thread = pthread_self()
+        threadID.store(pthread_self(), ordering: .releasing)
         let wake = WakeHandler(fd: wakeFD)
         wakeRegistration = try register(fd: wakeFD, interest: .readable, handler: wake)
         var hadIO = false

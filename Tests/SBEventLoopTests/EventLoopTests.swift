@@ -18,7 +18,7 @@ final class EventLoopTests: XCTestCase {
 
     func testExecuteRunsOnLoopInOrderFromManyThreads() {
         let loop = group.loops[0]
-        let seen = Mutex<[Int]>([])
+        let seen = Locked<[Int]>([])
         let done = DispatchSemaphore(value: 0)
         for i in 0..<1000 {
             loop.execute {
@@ -34,7 +34,7 @@ final class EventLoopTests: XCTestCase {
 
     func testTimersFireInDeadlineOrderAndCancel() {
         let loop = group.loops[1]
-        let fired = Mutex<[String]>([])
+        let fired = Locked<[String]>([])
         let done = DispatchSemaphore(value: 0)
         loop.execute {
             loop.schedule(after: .milliseconds(30)) { fired.withLock { $0.append("30") }; done.signal() }
@@ -59,8 +59,8 @@ final class EventLoopTests: XCTestCase {
     /// and is told whether the iteration was busy (here: a task was handed over).
     func testBeforeSleepHookWithWorkLeftRunsAgainAtOnce() {
         let loop = group.loops[0]
-        let calls = Mutex<[Bool]>([])
-        let remaining = Mutex(0)
+        let calls = Locked<[Bool]>([])
+        let remaining = Locked(0)
         let done = DispatchSemaphore(value: 0)
         loop.execute {
             loop.addBeforeSleep { busy in
@@ -101,11 +101,11 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(pipe(&fds), 0)
         let readFD = fds[0]
         SocketIO.setNonBlocking(fd: readFD)
-        let got = Mutex<[UInt8]>([])
+        let got = Locked<[UInt8]>([])
         let done = DispatchSemaphore(value: 0)
         let reader = PipeReader(fd: readFD) { bytes in got.withLock { $0 += bytes }; done.signal() }
         let registered = DispatchSemaphore(value: 0)
-        let box = Mutex<Registration?>(nil)
+        let box = Locked<Registration?>(nil)
         loop.execute {
             box.withLock { $0 = try? loop.register(fd: readFD, interest: .readable, handler: reader) }
             registered.signal()

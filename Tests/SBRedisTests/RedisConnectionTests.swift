@@ -1,3 +1,4 @@
+import SBCore
 import Foundation
 import Logging
 import Synchronization
@@ -27,7 +28,7 @@ final class RedisURLTests: XCTestCase {
 /// RedisConnection against a real redis-server: pipelining and exactly-once completions.
 final class RedisConnectionTests: XCTestCase {
     final class Counter: @unchecked Sendable {
-        let values = Mutex<[String: Int]>([:])
+        let values = Locked<[String: Int]>([:])
         func add(_ key: String) { values.withLock { $0[key, default: 0] += 1 } }
         func get(_ key: String) -> Int { values.withLock { $0[key] ?? 0 } }
         var total: Int { values.withLock { $0.values.reduce(0, +) } }

@@ -1,3 +1,4 @@
+import SBCore
 import Synchronization
 import XCTest
 @testable import SBStore
@@ -9,7 +10,7 @@ final class MemoryStoreTests: XCTestCase {
     }
 
     final class Recorder: BusListener, @unchecked Sendable {
-        let messages = Mutex<[BusMessage]>([])
+        let messages = Locked<[BusMessage]>([])
         func receive(_ message: BusMessage) { messages.withLock { $0.append(message) } }
         func busResynchronized() {}
         var eventSeqs: [Int64?] {
@@ -93,7 +94,7 @@ final class MemoryStoreTests: XCTestCase {
 
     func testDrainIsAtomicUnderRacingDrainers() throws {
         let total = 10_000
-        let taken = Mutex<[String]>([])
+        let taken = Locked<[String]>([])
         let store = self.store!
         DispatchQueue.concurrentPerform(iterations: 3) { worker in
             if worker == 0 {

@@ -16,10 +16,10 @@ public final class Hub: BusListener, Sendable {
     let metrics: HubMetrics
     let policy: HubPolicy
     private let drainingFlag = Atomic<Bool>(false)
-    private let serverBox = Mutex<Server?>(nil)
+    private let serverBox = Locked<Server?>(nil)
     /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
     /// the loops that have someone to deliver to.
-    private let interest = Mutex<[String: UInt64]>([:])
+    private let interest = Locked<[String: UInt64]>([:])
 
     public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
                 storeFactory: (EventLoop) -> any Store) {

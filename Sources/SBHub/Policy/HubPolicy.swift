@@ -11,7 +11,7 @@ final class HubPolicy: Sendable {
     private let metricsPublic: Bool
     private let restRate: Double
     private let restBurst: Double
-    private let buckets = Mutex<[String: TokenBucket]>([:])
+    private let buckets = Locked<[String: TokenBucket]>([:])
 
     init(configuration: HubConfiguration) {
         apiKey = configuration.apiKey.map { Array($0.utf8) }

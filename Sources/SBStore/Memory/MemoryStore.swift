@@ -9,9 +9,9 @@ import DequeModule
 public final class MemoryStore: Store, Sendable {
     public let kind = StorageKind.memory
     public var isAvailable: Bool { true }
-    private let state = Mutex(MemoryState())
+    private let state = Locked(MemoryState())
     private let settings: StoreSettings
-    private let listener: Mutex<(any BusListener)?> = Mutex(nil)
+    private let listener: Locked<(any BusListener)?> = Locked(nil)
     private let clock: @Sendable () -> Int64
 
     /// `clock` gives monotonic milliseconds; tests inject one to expire data without sleeping.
