@@ -54,12 +54,23 @@ public struct RedisArguments: Sendable, Equatable {
     /// The complete RESP request: `*N\r\n` followed by the bulk strings.
     public var encoded: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(body.count + 12)
+        out.reserveCapacity(body.count + 13)
         out.append(UInt8(ascii: "*"))
         Self.appendDecimal(count, to: &out)
         out.append(contentsOf: [13, 10])
         out.append(contentsOf: body)
         return out
+    }
+
+    /// The request for `redisAsyncFormattedCommand`, which is given `length` bytes but, in
+    /// 0.14.1, scans them with `strchr` to spot (P)SUBSCRIBE and MONITOR: without a NUL after
+    /// the request it reads past the buffer (AddressSanitizer caught it). The NUL is not sent.
+    func withFormattedCommand<R>(_ body: (_ command: UnsafePointer<CChar>, _ length: Int) -> R) -> R {
+        var bytes = encoded
+        bytes.append(0)
+        return bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!, buffer.count - 1) }
+        }
     }
 
     /// Decimal digits of a length; small Strings live inline, so this does not allocate.

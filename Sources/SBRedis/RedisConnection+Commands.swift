@@ -11,7 +11,7 @@ extension RedisConnection {
             completion(.failure(.unavailable))
             return
         }
-        enqueue(arguments.encoded, on: adapter, completion)
+        enqueue(arguments, on: adapter, completion)
     }
 
     public func send(_ arguments: [String], _ completion: @escaping Completion) {
@@ -57,15 +57,15 @@ extension RedisConnection {
 
     /// Hands the encoded command to hiredis with a one-shot box carrying the completion.
     /// Also used by the handshake, which runs before the connection is ready.
-    func enqueue(_ encoded: [UInt8], on adapter: HiredisAdapter, _ completion: @escaping Completion) {
+    func enqueue(_ arguments: RedisArguments, on adapter: HiredisAdapter, _ completion: @escaping Completion) {
         let box = Unmanaged.passRetained(ReplyBox(adapter: adapter, completion: completion)).toOpaque()
         let status = withinHiredis {
-            encoded.withUnsafeBytes { raw in
+            arguments.withFormattedCommand { command, length in
                 redisAsyncFormattedCommand(adapter.context, { _, reply, privdata in
                     guard let privdata else { return }
                     let box = Unmanaged<ReplyBox>.fromOpaque(privdata).takeRetainedValue()
                     box.complete(reply.map { RedisReply(copying: UnsafePointer($0.assumingMemoryBound(to: redisReply.self))) })
-                }, box, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
+                }, box, command, length)
             }
         }
         guard status == REDIS_OK else {

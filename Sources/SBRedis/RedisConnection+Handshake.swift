@@ -22,7 +22,7 @@ extension RedisConnection {
         var remaining = steps.count
         var failure: String?
         for step in steps {
-            enqueue(step.command.encoded, on: adapter) { [weak self, weak adapter] result in
+            enqueue(step.command, on: adapter) { [weak self, weak adapter] result in
                 guard let self else { return }
                 switch result {
                 case .success(.error(let message)):

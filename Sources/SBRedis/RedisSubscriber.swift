@@ -87,9 +87,9 @@ public final class RedisSubscriber: @unchecked Sendable {
         guard let adapter = connection.current, !adapter.released else { return }
         let firstOnContext = !adapter.hasSubscription
         let me = firstOnContext ? Unmanaged.passRetained(self).toOpaque() : Unmanaged.passUnretained(self).toOpaque()
-        let encoded = RedisArguments(["SUBSCRIBE", channel]).encoded
+        let request = RedisArguments(["SUBSCRIBE", channel])
         let status = connection.withinHiredis {
-            encoded.withUnsafeBytes { raw in
+            request.withFormattedCommand { command, length in
                 redisAsyncFormattedCommand(adapter.context, { _, reply, privdata in
                     guard let privdata else { return }
                     let subscriber = Unmanaged<RedisSubscriber>.fromOpaque(privdata)
@@ -100,7 +100,7 @@ public final class RedisSubscriber: @unchecked Sendable {
                     let copied = RedisReply(copying: UnsafePointer(reply.assumingMemoryBound(to: redisReply.self)))
                     let target = subscriber.takeUnretainedValue()
                     target.connection.withinHiredis { target.received(copied) }
-                }, me, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
+                }, me, command, length)
             }
         }
         guard status == REDIS_OK else {
