@@ -25,6 +25,19 @@ final class RedisURLTests: XCTestCase {
     }
 }
 
+final class RedisArgumentsTests: XCTestCase {
+    func testEncodingAndTheTerminatorHiredisNeeds() {
+        var arguments: RedisArguments = ["SET", "k"]
+        arguments.append(Array("v\r\n\u{0}x".utf8))
+        let expected = Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv\r\n\u{0}x\r\n".utf8)
+        XCTAssertEqual(arguments.encoded, expected, "binary-safe bulk strings")
+        arguments.withFormattedCommand { command, length in
+            XCTAssertEqual(length, expected.count, "the NUL is not part of the request")
+            XCTAssertEqual(command[length], 0, "hiredis 0.14.1 strchr()s the request: it must be NUL-terminated")
+        }
+    }
+}
+
 /// RedisConnection against a real redis-server: pipelining and exactly-once completions.
 final class RedisConnectionTests: XCTestCase {
     final class Counter: @unchecked Sendable {
