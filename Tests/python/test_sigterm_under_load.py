@@ -54,6 +54,7 @@ def post(port, body):
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")
+@pytest.mark.skipif(not os.path.exists(WSLOAD), reason="wsload (../shared/bench) not available")
 def test_sigterm_while_wsload_fanout_runs():
     redis = Redis()
     env = {"REDIS_URL": f"redis://127.0.0.1:{redis.port}", "SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT)}
