@@ -54,6 +54,7 @@ public final class NginxProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        ChildReaper.track(process.processIdentifier)
         guard waitFor(timeout: 10, { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }) else {
             stop()
             throw TestError("nginx did not start on port \(port)")
@@ -65,6 +66,7 @@ public final class NginxProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
+        ChildReaper.forget(process.processIdentifier)
     }
 
     deinit {

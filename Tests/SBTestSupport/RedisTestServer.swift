@@ -37,6 +37,7 @@ public final class RedisTestServer: @unchecked Sendable {
         p.standardError = FileHandle.nullDevice
         try p.run()
         process = p
+        ChildReaper.track(p.processIdentifier)
         guard waitFor(timeout: 10, { (try? self.command(["PING"])).map { $0.contains("PONG") || $0.contains("NOAUTH") } ?? false }) else {
             kill(signal: SIGKILL)
             throw TestError("redis-server did not start on port \(port)")
@@ -50,6 +51,7 @@ public final class RedisTestServer: @unchecked Sendable {
         guard let process, process.isRunning else { return }
         Glibc.kill(process.processIdentifier, signal)
         process.waitUntilExit()
+        ChildReaper.forget(process.processIdentifier)
     }
 
     /// Sends one command in RESP and returns the raw reply text (enough for tests).

@@ -41,6 +41,7 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardOutput = logHandle
         process.standardError = logHandle
         try process.run()
+        ChildReaper.track(process.processIdentifier)
         let ready = waitFor(timeout: 20) { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }
         guard ready else {
             stop(signal: SIGKILL)
@@ -62,6 +63,7 @@ public final class ServerProcess: @unchecked Sendable {
     public func waitForExit(timeout: TimeInterval) -> Int32? {
         guard waitFor(timeout: timeout, { !self.process.isRunning }) else { return nil }
         process.waitUntilExit()
+        ChildReaper.forget(process.processIdentifier)
         exitStatus = process.terminationStatus
         return exitStatus
     }
@@ -78,6 +80,7 @@ public final class ServerProcess: @unchecked Sendable {
             }
         }
         process.waitUntilExit()
+        ChildReaper.forget(process.processIdentifier)
         exitStatus = process.terminationStatus
         return process.terminationStatus
     }
