@@ -154,6 +154,12 @@ public final class EventLoop: @unchecked Sendable {
         beforeSleepHooks.append(hook)
     }
 
+    /// Lets other runnable threads on this core go first (`sched_yield`); returns at once when
+    /// there are none. For hooks that stop with work left.
+    public func yieldCPU() {
+        sched_yield()
+    }
+
     /// Runs every hook once; true if any has work left.
     private func runBeforeSleepHooks(busy: Bool) -> Bool {
         var more = false
