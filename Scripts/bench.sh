@@ -143,12 +143,20 @@ if [[ $mode == redis ]]; then
         done
         r_pids=("${pids[@]: -2}")
         wait_port $mem; wait_port $r1; wait_port $r2
-        out1=$("$wsload" fanout --sub-url ws://127.0.0.1:$mem/ws --pub-url http://127.0.0.1:$mem --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
-        out2=$("$wsload" fanout --sub-url ws://127.0.0.1:$r1/ws --sub-url ws://127.0.0.1:$r2/ws --pub-url http://127.0.0.1:$r1 --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
-        d1=$(echo "$out1" | field deliveries_per_s); d2=$(echo "$out2" | field deliveries_per_s)
-        printf "%-40s %14s %10s %10s\n" "THREADS=$threads: 1 instance, memory" "$d1" "$(echo "$out1" | field lat_p99_ms)" "$(echo "$out1" | field lost)"
-        printf "%-40s %14s %10s %10s\n" "THREADS=$threads: 2 instances, redis" "$d2" "$(echo "$out2" | field lat_p99_ms)" "$(echo "$out2" | field lost)"
-        echo "THREADS=$threads: redis/memory ratio $(ratio $d2 $d1)"
+        rounds="${BENCH_ROUNDS:-3}"
+        m_all="" r_all="" m_p99="" r_p99="" lost1=0 lost2=0
+        for round in $(seq 1 "$rounds"); do  # interleaved rounds, medians: one sample is noise
+            out1=$("$wsload" fanout --sub-url ws://127.0.0.1:$mem/ws --pub-url http://127.0.0.1:$mem --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
+            out2=$("$wsload" fanout --sub-url ws://127.0.0.1:$r1/ws --sub-url ws://127.0.0.1:$r2/ws --pub-url http://127.0.0.1:$r1 --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
+            m_all+="$(echo "$out1" | field deliveries_per_s) "; r_all+="$(echo "$out2" | field deliveries_per_s) "
+            m_p99+="$(echo "$out1" | field lat_p99_ms) "; r_p99+="$(echo "$out2" | field lat_p99_ms) "
+            lost1=$(( lost1 + $(echo "$out1" | field lost) )); lost2=$(( lost2 + $(echo "$out2" | field lost) ))
+            echo "  round $round THREADS=$threads: memory $(echo "$out1" | field deliveries_per_s), redis $(echo "$out2" | field deliveries_per_s) deliveries/s" >&2
+        done
+        d1=$(median "$m_all"); d2=$(median "$r_all")
+        printf "%-40s %14s %10s %10s\n" "THREADS=$threads: 1 instance, memory" "$d1" "$(median "$m_p99")" "$lost1"
+        printf "%-40s %14s %10s %10s\n" "THREADS=$threads: 2 instances, redis" "$d2" "$(median "$r_p99")" "$lost2"
+        echo "THREADS=$threads: redis/memory ratio $(ratio $d2 $d1) (medians of $rounds rounds)"
         if [[ $threads == default ]]; then
             echo "== POST /api/events on one Redis-backed instance (wrk -t1 -c64) vs the append script run directly (redis-benchmark -c 64) =="
             post=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$r1" | awk '/Requests\/sec/ {print $2}')
