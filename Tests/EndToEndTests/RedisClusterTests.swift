@@ -176,9 +176,17 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertTrue(waitFor(timeout: 30) { stop.value > 0 })
         let seqs = acknowledged.items.compactMap { Int($0) }
         XCTAssertGreaterThan(saw503.value, 0, "the outage was visible to the publisher")
-        XCTAssertEqual(seqs, Array(1...seqs.count), "seq continues after the restart (AOF)")
-        let delivered = collect(ws, count: seqs.count, timeout: 20)
-        XCTAssertEqual(delivered, seqs, "every acknowledged event exactly once, in order")
+        XCTAssertEqual(seqs.count, 400, "every event was acknowledged in the end")
+        XCTAssertEqual(seqs, seqs.sorted(), "seqs only grow")
+        XCTAssertEqual(Set(seqs).count, seqs.count, "no seq acknowledged twice: numbering continues after the restart (AOF)")
+        // A POST whose script ran just before the SIGKILL is stored but its reply was lost, so it
+        // was answered 503 and the publisher sent it again: it holds a seq no 2xx reported. Every
+        // seq up to the last acknowledged one is therefore stored, and must be delivered.
+        let last = try XCTUnwrap(seqs.last)
+        XCTAssertLessThanOrEqual(last - seqs.count, 2, "at most the in-flight POST or two ran unacknowledged")
+        let delivered = collect(ws, count: last, timeout: 20)
+        XCTAssertEqual(delivered, Array(1...last), "every stored event exactly once, in order")
+        XCTAssertTrue(Set(seqs).isSubset(of: Set(delivered)), "every acknowledged event delivered")
     }
 }
 
