@@ -17,6 +17,13 @@ public struct WriteQueue {
             case .shared(let shared): shared.count
             }
         }
+
+        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+            switch self {
+            case .owned(let bytes): bytes.withUnsafeBytes(body)
+            case .shared(let shared): shared.bytes.withUnsafeBytes(body)
+            }
+        }
     }
 
     public enum FlushResult: Equatable {
@@ -100,12 +107,8 @@ public struct WriteQueue {
         if chunks.count == 1, let only = chunks.first {
             // One buffer: `send`, cheaper in the kernel than a one-element `writev`.
             let skip = headOffset
-            let result: Result<IOResult, IOError>
-            switch only {
-            case .owned(let bytes):
-                result = bytes.withUnsafeBytes { raw in Result { () throws(IOError) in try Posix.send(fd: fd, UnsafeRawBufferPointer(rebasing: raw[skip...])) } }
-            case .shared(let shared):
-                result = shared.bytes.withUnsafeBytes { raw in Result { () throws(IOError) in try Posix.send(fd: fd, UnsafeRawBufferPointer(rebasing: raw[skip...])) } }
+            let result = only.withUnsafeBytes { raw in
+                Result { () throws(IOError) in try Posix.send(fd: fd, UnsafeRawBufferPointer(rebasing: raw[skip...])) }
             }
             return try result.get()
         }
@@ -115,15 +118,8 @@ public struct WriteQueue {
             var i = 0
             for chunk in chunks.prefix(n) {
                 let skip = i == 0 ? headOffset : 0
-                switch chunk {
-                case .owned(let bytes):
-                    bytes.withUnsafeBytes { raw in
-                        iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
-                    }
-                case .shared(let shared):
-                    shared.bytes.withUnsafeBytes { raw in
-                        iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
-                    }
+                chunk.withUnsafeBytes { raw in
+                    iov[i] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + skip), iov_len: raw.count - skip)
                 }
                 i += 1
             }
