@@ -1,4 +1,3 @@
-import Foundation
 import SBCore
 
 /// Byte-level helpers shared by both stores, so stored JSON looks the same whichever keeps it.
@@ -61,12 +60,6 @@ extension StoredEventJSON {
 
     /// The event's own `timestamp` field in milliseconds (parsed only for `since` queries).
     public static func timestampMillis(of json: [UInt8]) -> Int64? {
-        stringField("timestamp", in: json).flatMap(ISO8601.parse)
-    }
-
-    /// A top-level string field, via Foundation's parser.
-    public static func stringField(_ name: String, in json: [UInt8]) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else { return nil }
-        return object[name] as? String
+        TopLevelJSON.string("timestamp", in: json).flatMap(ISO8601.parse)
     }
 }

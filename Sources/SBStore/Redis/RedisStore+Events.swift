@@ -50,7 +50,7 @@ extension RedisStore {
                     guard let json = item.bytes, let seq = StoredEventJSON.seq(of: json) else { continue }
                     if let after = query.after, seq <= after { continue }
                     if let since = query.sinceMillis {
-                        guard let millis = TopLevelJSON.string("timestamp", in: json).flatMap(ISO8601.parse), millis >= since else { continue }
+                        guard let millis = StoredEventJSON.timestampMillis(of: json), millis >= since else { continue }
                     }
                     events.append(StoredEvent(seq: seq, json: json))
                 }
