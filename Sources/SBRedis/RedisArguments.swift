@@ -16,10 +16,6 @@ public struct RedisArguments: Sendable, Equatable {
         for argument in arguments { append(argument) }
     }
 
-    public init(_ arguments: [[UInt8]]) {
-        for argument in arguments { append(argument) }
-    }
-
     public mutating func append(_ argument: String) {
         var argument = argument
         argument.withUTF8 { append(bytes: $0) }

@@ -14,14 +14,6 @@ extension RedisConnection {
         enqueue(arguments, on: adapter, completion)
     }
 
-    public func send(_ arguments: [String], _ completion: @escaping Completion) {
-        send(RedisArguments(arguments), completion)
-    }
-
-    public func send(_ arguments: [[UInt8]], _ completion: @escaping Completion) {
-        send(RedisArguments(arguments), completion)
-    }
-
     public func send(_ arguments: String..., completion: @escaping Completion) {
         send(RedisArguments(arguments), completion)
     }

@@ -14,7 +14,7 @@ import Synchronization
 /// SELECT, one SCRIPT LOAD per script and PING before anything else, and only then becomes ready.
 /// It reconnects by itself, forever, with exponential backoff (`Backoff`).
 ///
-/// Confinement: everything but `isConnected`, `reconnects` and `state` reads is called on `loop`.
+/// Confinement: everything but `isReady`, `reconnects` and `state` reads is called on `loop`.
 /// `@unchecked Sendable` only so a caller on another thread can hop here with
 /// `loop.execute { connection.start() }`; the cross-thread reads use atomics.
 public final class RedisConnection: @unchecked Sendable {
@@ -60,8 +60,7 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     /// True while commands can be sent (connected, authenticated, scripts loaded). Any thread.
-    public var isConnected: Bool { readyFlag.load(ordering: .acquiring) }
-    public var isReady: Bool { isConnected }
+    public var isReady: Bool { readyFlag.load(ordering: .acquiring) }
     /// How many times the connection became ready again after the first time. Any thread.
     public var reconnects: Int { reconnectCount.load(ordering: .relaxed) }
     /// Loop thread.

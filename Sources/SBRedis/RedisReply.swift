@@ -48,15 +48,6 @@ public enum RedisReply: Equatable, Sendable {
         return nil
     }
 
-    /// A bulk or status reply as text.
-    public var text: String? {
-        switch self {
-        case .string(let b): String(decoding: b, as: UTF8.self)
-        case .status(let s): s
-        default: nil
-        }
-    }
-
     public var integer: Int64? {
         if case .integer(let n) = self { return n }
         return nil
@@ -64,11 +55,6 @@ public enum RedisReply: Equatable, Sendable {
 
     public var array: [RedisReply]? {
         if case .array(let a) = self { return a }
-        return nil
-    }
-
-    public var errorMessage: String? {
-        if case .error(let message) = self { return message }
         return nil
     }
 }

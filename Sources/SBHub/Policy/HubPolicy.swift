@@ -2,7 +2,6 @@ import Foundation
 import SBCore
 import SBCrypto
 import SBHTTP
-import Synchronization
 
 /// Who may do what: API key, Origin allowlist, CORS headers, REST write rate limits.
 final class HubPolicy: Sendable {

@@ -1,5 +1,4 @@
 public import SBCore
-import Synchronization
 import DequeModule
 
 /// The embedded store for a single instance: one lock around plain dictionaries.

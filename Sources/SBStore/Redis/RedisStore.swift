@@ -31,7 +31,7 @@ public final class RedisStore: Store, @unchecked Sendable {
     public var loop: EventLoop { connection.loop }
 
     /// Connected, authenticated and scripts loaded. Any thread.
-    public var isAvailable: Bool { connection.isConnected }
+    public var isAvailable: Bool { connection.isReady }
 
     /// Starts connecting (and reconnecting forever). Loop thread.
     public func start() { connection.start() }
