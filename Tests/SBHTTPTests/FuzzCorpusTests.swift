@@ -1,14 +1,11 @@
-import Foundation
 import XCTest
 @testable import SBHTTP
+import SBTestSupport
 
 /// The libFuzzer seeds and any crash reproducers (Tests/Fuzz/corpus/http, grown by
 /// Scripts/fuzz.sh) replayed as regression tests: split at every offset, each gives the same
 /// events as when fed whole, and nothing follows a fatal error.
 final class HTTPFuzzCorpusTests: XCTestCase {
-    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/corpus/http")
-
     func events(_ chunks: [[UInt8]]) -> [String] {
         var parser = HTTPRequestParser(limits: HTTPLimits(maxHeadBytes: 2048, maxHeaderCount: 20, maxBodyBytes: 4096, maxTargetBytes: 512))
         var seen: [String] = []
@@ -29,14 +26,13 @@ final class HTTPFuzzCorpusTests: XCTestCase {
     }
 
     func testCorpusReplaysAtEverySplit() throws {
-        let files = try FileManager.default.contentsOfDirectory(at: Self.corpus, includingPropertiesForKeys: nil)
-        XCTAssertGreaterThanOrEqual(files.count, 6, "the corpus is in place")
-        for file in files {
-            let bytes = [UInt8](try Data(contentsOf: file))
+        let inputs = try FuzzCorpus.inputs("http")
+        XCTAssertGreaterThanOrEqual(inputs.count, 6, "the corpus is in place")
+        for (name, bytes) in inputs {
             let whole = events([bytes])
-            XCTAssertFalse(whole.isEmpty, "\(file.lastPathComponent) yields a request or an error")
-            for cut in 0...bytes.count {
-                XCTAssertEqual(events([Array(bytes[..<cut]), Array(bytes[cut...])]), whole, "\(file.lastPathComponent) split at \(cut)")
+            XCTAssertFalse(whole.isEmpty, "\(name) yields a request or an error")
+            for (cut, chunks) in FuzzCorpus.splits(bytes) {
+                XCTAssertEqual(events(chunks), whole, "\(name) split at \(cut)")
             }
         }
     }

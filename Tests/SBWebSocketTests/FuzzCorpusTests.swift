@@ -1,14 +1,11 @@
-import Foundation
 import XCTest
 @testable import SBWebSocket
+import SBTestSupport
 
 /// The libFuzzer seeds and any crash reproducers (Tests/Fuzz/corpus/ws, grown by
 /// Scripts/fuzz.sh) replayed as regression tests: split at every offset, each gives the same
 /// events as when fed whole, and nothing follows a protocol failure.
 final class WebSocketFuzzCorpusTests: XCTestCase {
-    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fuzz/corpus/ws")
-
     func events(_ chunks: [[UInt8]], requireMask: Bool) -> [WebSocketReadEvent] {
         var reader = WebSocketReader(maxMessageBytes: 4096, requireMask: requireMask)
         var seen: [WebSocketReadEvent] = []
@@ -27,24 +24,20 @@ final class WebSocketFuzzCorpusTests: XCTestCase {
     }
 
     func testCorpusReplaysAtEverySplit() throws {
-        let files = try FileManager.default.contentsOfDirectory(at: Self.corpus, includingPropertiesForKeys: nil)
-        XCTAssertGreaterThanOrEqual(files.count, 5, "the corpus is in place")
-        for file in files {
-            let bytes = [UInt8](try Data(contentsOf: file))
+        let inputs = try FuzzCorpus.inputs("ws")
+        XCTAssertGreaterThanOrEqual(inputs.count, 5, "the corpus is in place")
+        for (name, bytes) in inputs {
             for requireMask in [true, false] {
                 let whole = events([bytes], requireMask: requireMask)
-                for cut in 0...bytes.count {
-                    XCTAssertEqual(events([Array(bytes[..<cut]), Array(bytes[cut...])], requireMask: requireMask), whole,
-                                   "\(file.lastPathComponent) split at \(cut)")
+                for (cut, chunks) in FuzzCorpus.splits(bytes) {
+                    XCTAssertEqual(events(chunks, requireMask: requireMask), whole, "\(name) split at \(cut)")
                 }
             }
         }
     }
 
     func testSeedsMeanWhatTheirNamesSay() {
-        func load(_ name: String) -> [UInt8] {
-            (try? [UInt8](Data(contentsOf: Self.corpus.appendingPathComponent(name)))) ?? []
-        }
+        func load(_ name: String) -> [UInt8] { FuzzCorpus.input("ws", name) }
         XCTAssertEqual(events([load("text")], requireMask: true), [.text(Array("Hello".utf8))])
         XCTAssertEqual(events([load("close")], requireMask: true), [.close(code: 1000, reason: "")])
         guard case .failure(let code, _)? = events([load("bad-utf8")], requireMask: true).last else {
