@@ -64,6 +64,30 @@ extension Connection: WebSocketConnection {
         return .queued
     }
 
+    @discardableResult
+    func sendReplayFrame(_ frame: SharedFrame) -> SendStatus {
+        guard !closed, closeSentAt == 0 else { return .dropped }
+        enqueue(frame)
+        return .queued
+    }
+
+    func notifyWhenDrained(below lowWater: Int) {
+        guard !closed else { return }
+        drainWatermark = lowWater
+        if writeQueue.byteCount <= lowWater {
+            // Already below: answer on the next turn, never re-entrantly inside the caller.
+            loop.schedule(after: .zero) { [weak self] in self?.reportDrainedIfBelowWatermark() }
+        }
+    }
+
+    /// Called after every flush: one `sendQueueDrained` per `notifyWhenDrained`.
+    func reportDrainedIfBelowWatermark() {
+        guard let watermark = drainWatermark, !closed, writeQueue.byteCount <= watermark,
+              case .webSocket(_, let handler) = proto else { return }
+        drainWatermark = nil
+        handler.sendQueueDrained(self)
+    }
+
     func sendBinary(_ payload: [UInt8]) {
         guard !closed, closeSentAt == 0, withinBudget() else { return }
         enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))

@@ -41,6 +41,8 @@ final class Connection: IOHandler {
     var closeReceived = false
     var lastHeard: UInt64 = 0
     var cutOff = false
+    /// Set by `notifyWhenDrained`: the handler wants to hear when the queue is this small.
+    var drainWatermark: Int?
 
     init(id: UInt64, fd: Int32, peer: String, server: LoopServer) {
         self.id = id
@@ -159,12 +161,14 @@ final class Connection: IOHandler {
                 writeArmed = true
                 updateInterest()
             }
+            if drainWatermark != nil { reportDrainedIfBelowWatermark() }
         case .drained:
             if writeArmed {
                 writeArmed = false
                 updateInterest()
             }
-            if closeAfterFlush { finishAfterFlush() }
+            if drainWatermark != nil { reportDrainedIfBelowWatermark() }
+            if closeAfterFlush, !closed { finishAfterFlush() }
         }
     }
 
