@@ -13,21 +13,29 @@ public protocol Store: AnyObject {
 
     /// Assigns each event the next `seq` of its session, stores it (trimming history to the
     /// limit) and publishes it to the bus, atomically per event, in array order.
+    /// An event with an `idempotencyKey` already used for its session within IDEMPOTENCY_TTL is
+    /// neither stored nor published: it comes back `duplicate` with the original seq and eventId.
     func appendEvents(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void)
+    /// The stream's epoch, last and oldest seq, and the events after `after` up to `limit`, in
+    /// one atomic read (a stream nobody wrote to yet gets its epoch here).
+    func readStream(sessionId: String, after: Int64, limit: PageLimit, _ done: @escaping (Result<StreamPage, StoreError>) -> Void)
     func events(sessionId: String, query: EventQuery, _ done: @escaping (Result<[StoredEvent], StoreError>) -> Void)
 
     func createSession(_ session: Session, _ done: @escaping (Result<Void, StoreError>) -> Void)
     func session(id: String, _ done: @escaping (Result<Session?, StoreError>) -> Void)
     func listSessions(_ done: @escaping (Result<[SessionSummary], StoreError>) -> Void)
     func updateSession(id: String, _ update: SessionUpdate, _ done: @escaping (Result<Session?, StoreError>) -> Void)
-    /// Removes the session, its events, seq counter, chains and queues. False when absent.
+    /// Removes the session, its events, seq counter, chains and queues, and starts its stream
+    /// again under a new epoch, published as `.reset` so subscribers hear of it. False when
+    /// the session record was absent (the stream is reset either way).
     func deleteSession(id: String, _ done: @escaping (Result<Bool, StoreError>) -> Void)
 
     func addChain(_ chain: StoredChain, _ done: @escaping (Result<Void, StoreError>) -> Void)
     func chains(sessionId: String, _ done: @escaping (Result<[StoredChain], StoreError>) -> Void)
     func chain(id: String, _ done: @escaping (Result<StoredChain?, StoreError>) -> Void)
 
-    /// Queues an item and publishes `push` (a ready WebSocket message) to the session's subscribers.
+    /// Queues an item and publishes `push` (a ready WebSocket message) to the session's
+    /// subscribers. `.full` when the queue already holds `maxQueueLength` items.
     func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8], _ done: @escaping (Result<Void, StoreError>) -> Void)
     /// Takes every queued item atomically: two racing drains never both get, or both miss, one.
     func drain(_ kind: QueueKind, sessionId: String, _ done: @escaping (Result<[QueuedItem], StoreError>) -> Void)
@@ -39,7 +47,10 @@ public protocol Store: AnyObject {
 public enum BusMessage: Sendable {
     /// A stored event; `json` is the stored event object. `seq` nil only for messages from an
     /// old-backend instance that did not assign one.
-    case event(sessionId: String, seq: Int64?, json: [UInt8])
+    case event(sessionId: String, seq: Int64?, epoch: String?, json: [UInt8])
+    /// The session's stream started again under `epoch` (DELETE): subscribers are told and
+    /// follow the new stream from seq 1.
+    case reset(sessionId: String, epoch: String)
     /// A ready-made WebSocket message (command or input push) for a session's subscribers.
     case push(sessionId: String, message: [UInt8])
 }
@@ -57,10 +68,17 @@ public struct StoreSettings: Sendable {
     public var sessionTTLSeconds: Int
     public var queueTTLSeconds: Int
     public var historyLimit: Int
+    /// How long an idempotency key (Idempotency-Key header or client eventId) is remembered.
+    public var idempotencyTTLSeconds: Int
+    /// Items a command or input queue may hold before enqueue answers `.full` (429).
+    public var maxQueueLength: Int
 
-    public init(sessionTTLSeconds: Int = 86400, queueTTLSeconds: Int = 300, historyLimit: Int = 10000) {
+    public init(sessionTTLSeconds: Int = 86400, queueTTLSeconds: Int = 300, historyLimit: Int = 10000,
+                idempotencyTTLSeconds: Int = 300, maxQueueLength: Int = 10000) {
         self.sessionTTLSeconds = sessionTTLSeconds
         self.queueTTLSeconds = queueTTLSeconds
         self.historyLimit = historyLimit
+        self.idempotencyTTLSeconds = idempotencyTTLSeconds
+        self.maxQueueLength = maxQueueLength
     }
 }

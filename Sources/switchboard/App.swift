@@ -29,16 +29,19 @@ final class App {
         let group = try EventLoopGroup(count: configuration.threads)
         let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
-                                          historyLimit: configuration.historyLimit)
+                                          historyLimit: configuration.historyLimit, idempotencyTTLSeconds: configuration.idempotencyTTL,
+                                          maxQueueLength: configuration.maxQueueLength)
         let hubConfiguration = HubConfiguration(
             instanceId: instanceId, apiKey: configuration.apiKey, allowedOrigins: configuration.allowedOrigins,
             metricsPublic: configuration.metricsPublic, store: storeSettings, maxMessageBytes: configuration.maxMessageBytes,
             restRatePerSecond: configuration.rateLimit, restBurst: configuration.rateBurst,
-            wsMessagesPerSecond: configuration.wsRateLimit)
+            wsMessagesPerSecond: configuration.wsRateLimit,
+            maxSubscriptionsPerConnection: configuration.maxSubscriptionsPerConnection, sendQueueBytes: configuration.sendQueueBytes)
 
         let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
         let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor)
         storage.connect(hub)
+        hub.attach(busStatus: { [storage] in storage.busIsUp })
 
         let serverConfiguration = ServerConfiguration(
             host: configuration.host, port: configuration.port,

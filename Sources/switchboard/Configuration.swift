@@ -27,6 +27,9 @@ struct Configuration {
     var headerTimeout = 10
     var idleTimeout = 120
     var instanceId: String?
+    var idempotencyTTL = 300
+    var maxSubscriptionsPerConnection = 1000
+    var maxQueueLength = 10000
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String

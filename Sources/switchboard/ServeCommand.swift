@@ -44,6 +44,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds to receive a request head before 408 (HEADER_TIMEOUT, default 10).") var headerTimeout: Int?
     @Option(help: "Seconds an idle keep-alive connection is kept (IDLE_TIMEOUT, default 120).") var idleTimeout: Int?
     @Option(help: "Instance id shown in /health (INSTANCE_ID, default random).") var instanceId: String?
+    @Option(help: "Seconds an Idempotency-Key or client eventId is remembered (IDEMPOTENCY_TTL, default 300).") var idempotencyTtl: Int?
+    @Option(help: "Subscriptions one WebSocket may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION, default 1000).") var maxSubscriptionsPerConnection: Int?
+    @Option(help: "Items a session's command or input queue may hold before 429 (MAX_QUEUE_LENGTH, default 10000).") var maxQueueLength: Int?
 
     func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
         var c = Configuration()
@@ -75,6 +78,9 @@ struct Serve: ParsableCommand {
         try s.int(headerTimeout, "HEADER_TIMEOUT", range: 1...3600, into: &c.headerTimeout)
         try s.int(idleTimeout, "IDLE_TIMEOUT", range: 1...86400, into: &c.idleTimeout)
         s.optionalString(instanceId, "INSTANCE_ID", into: &c.instanceId)
+        try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, into: &c.idempotencyTTL)
+        try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, into: &c.maxSubscriptionsPerConnection)
+        try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, into: &c.maxQueueLength)
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
             throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }

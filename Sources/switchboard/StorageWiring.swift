@@ -55,8 +55,17 @@ final class StorageWiring: @unchecked Sendable {
         }
     }
 
-    /// Starts connections, each on its own loop.
+    /// True while cross-instance delivery works: always for memory; with Redis, while the
+    /// instance's Pub/Sub subscription is in place (any thread).
+    var busIsUp: Bool { feed?.isSubscribed ?? (memory != nil) }
+
+    /// Starts connections, each on its own loop, and the memory store's expiry sweep.
     func start() {
+        if let memory {
+            group.loops[0].execute { [group] in
+                group.loops[0].scheduleRepeating(every: .seconds(1)) { memory.sweepExpired() }
+            }
+        }
         for store in redisStores {
             store.connection.loop.execute { store.start() }
         }

@@ -14,7 +14,7 @@ final class MemoryStoreTests: XCTestCase {
         func receive(_ message: BusMessage) { messages.withLock { $0.append(message) } }
         func busResynchronized() {}
         var eventSeqs: [Int64?] {
-            messages.withLock { $0.compactMap { if case .event(_, let seq, _) = $0 { return seq } else { return nil } } }
+            messages.withLock { $0.compactMap { if case .event(_, let seq, _, _) = $0 { return seq } else { return nil } } }
         }
     }
 
@@ -89,7 +89,9 @@ final class MemoryStoreTests: XCTestCase {
         XCTAssertEqual(try sync { store.events(sessionId: "s1", query: EventQuery(), $0) }, [])
         // A new event after expiry starts a fresh log.
         XCTAssertEqual(try sync { store.appendEvents([event("s1", "e2")], $0) }.map(\.seq), [1])
-        store.sweepExpired()
+        clock.millis += 20_000
+        XCTAssertEqual(store.sweepExpired(), 3, "the session, its stream and its command record were all that was left")
+        XCTAssertEqual(store.sweepExpired(), 0)
     }
 
     func testDrainIsAtomicUnderRacingDrainers() throws {

@@ -15,7 +15,7 @@ class StoreContract: XCTestCase {
 
     var group: EventLoopGroup!
     var store: (any Store)!
-    var settings: StoreSettings { StoreSettings(sessionTTLSeconds: 100, queueTTLSeconds: 50, historyLimit: 5) }
+    var settings: StoreSettings { StoreSettings(sessionTTLSeconds: 100, queueTTLSeconds: 50, historyLimit: 5, maxQueueLength: 3) }
 
     /// Subclasses create their store here (on the loop) and return when it is usable.
     func makeStore(loop: EventLoop) throws -> any Store { fatalError("abstract") }

@@ -9,7 +9,10 @@ enum EventsAPI {
     static let maxBatch = 1000
     static let maxQueryLimit = 10_000
 
-    static func post(_ request: HTTPRequest, store: any Store, onStored: @escaping (Int) -> Void = { _ in },
+    /// A repeat of an idempotency key (Idempotency-Key header, or a client eventId seen within
+    /// IDEMPOTENCY_TTL) stores and publishes nothing: 200 instead of 201, the original seq and
+    /// eventId, and `"duplicate":true`. A batch is 201 when it stored anything.
+    static func post(_ request: HTTPRequest, store: any Store, onStored: @escaping (_ stored: Int, _ duplicates: Int) -> Void = { _, _ in },
                      _ done: @escaping (HTTPResponse) -> Void) {
         let events: [NewEvent]
         let isBatch: Bool
@@ -25,7 +28,8 @@ enum EventsAPI {
             case .failure(let error):
                 done(Reply.error(.from(error)))
             case .success(let appended):
-                onStored(appended.count)
+                let duplicates = appended.reduce(0) { $0 + ($1.duplicate ? 1 : 0) }
+                onStored(appended.count - duplicates, duplicates)
                 // Written by hand: this is the agents' hot path.
                 var out: [UInt8] = []
                 out.reserveCapacity(isBatch ? 64 + appended.count * 110 : 110)
@@ -36,10 +40,11 @@ enum EventsAPI {
                     JSONString.append(event.eventId, to: &out)
                     out.append(contentsOf: ",\"sessionId\":".utf8)
                     JSONString.append(event.sessionId, to: &out)
-                    out.append(contentsOf: ",\"seq\":\(event.seq)}".utf8)
+                    out.append(contentsOf: ",\"seq\":\(event.seq)".utf8)
+                    out.append(contentsOf: event.duplicate ? ",\"duplicate\":true}".utf8 : "}".utf8)
                 }
                 if isBatch { out.append(contentsOf: "]}".utf8) }
-                done(Reply.raw(201, out))
+                done(Reply.raw(duplicates == appended.count ? 200 : 201, out))
             }
         }
     }
@@ -51,8 +56,18 @@ enum EventsAPI {
         case .failure(let failure): return .failure(.from(failure))
         case .success(let parsed): value = parsed
         }
-        let body = request.body
+        let body = request.body.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(request.body.dropFirst(3)) : request.body
+        var headerKey: String?
+        if let key = request.head.headers["idempotency-key"] {
+            guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+                return .failure(.badRequest("Idempotency-Key must be 1-200 visible ASCII characters"))
+            }
+            headerKey = key
+        }
         if let array = value as? [Any] {
+            guard headerKey == nil else {
+                return .failure(.badRequest("Idempotency-Key applies to a single event; give each event of a batch its own eventId"))
+            }
             guard !array.isEmpty else { return .failure(.badRequest("event array is empty")) }
             guard array.count <= maxBatch else { return .failure(.badRequest("at most \(maxBatch) events per request, got \(array.count)")) }
             guard let ranges = JSONSplitter.arrayElements(body), ranges.count == array.count else {
@@ -70,7 +85,9 @@ enum EventsAPI {
         }
         switch makeEvent(value, bytes: body[JSONSplitter.trimmedValue(body)], label: "") {
         case .failure(let error): return .failure(error)
-        case .success(let event): return .success(([event], false))
+        case .success(var event):
+            if let headerKey { event.idempotencyKey = "k:" + headerKey }
+            return .success(([event], false))
         }
     }
 
@@ -93,19 +110,21 @@ enum EventsAPI {
         if object["seq"] != nil { return .failure(.badRequest("\(label)seq is assigned by the server and must not be sent")) }
         var body: [UInt8]
         let eventId: String
+        var idempotencyKey: String?
         if let given = object["eventId"] {
             guard let id = given as? String, !id.isEmpty, id.utf8.count <= 200 else {
                 return .failure(.badRequest("\(label)eventId must be a string of 1-200 characters"))
             }
             eventId = id
             body = Array(bytes)
+            idempotencyKey = "e:" + id
         } else {
             eventId = IDGenerator.next()
             body = Array("{\"eventId\":\"\(eventId)\",".utf8)
             body.reserveCapacity(bytes.count + 50)
             body.append(contentsOf: bytes.dropFirst())
         }
-        return .success(NewEvent(sessionId: sessionId, eventId: eventId, timestampMillis: millis, body: body))
+        return .success(NewEvent(sessionId: sessionId, eventId: eventId, timestampMillis: millis, body: body, idempotencyKey: idempotencyKey))
     }
 
     static func list(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {

@@ -9,14 +9,15 @@ enum SystemAPI {
     static func health(_ hub: Hub) -> HTTPResponse {
         let store = hub.loopHubs[0].store
         let available = store.isAvailable
+        let busUp = hub.busIsUp
         let server = hub.server
         // Written by hand: this is the load balancer's hot path.
         var out = Array("{\"status\":\"".utf8)
-        out.append(contentsOf: (available ? "ok" : "degraded").utf8)
+        out.append(contentsOf: (available && busUp ? "ok" : "degraded").utf8)
         out.append(contentsOf: "\",\"instanceId\":".utf8)
         JSONString.append(hub.configuration.instanceId, to: &out)
         out.append(contentsOf: ",\"uptimeSeconds\":\((MonotonicClock.now() - hub.startedAt) / 1_000_000_000)".utf8)
-        out.append(contentsOf: ",\"storage\":\"\(store.kind.rawValue)\",\"redis\":{\"connected\":\(store.kind == .redis && available)}".utf8)
+        out.append(contentsOf: ",\"storage\":\"\(store.kind.rawValue)\",\"redis\":{\"connected\":\(store.kind == .redis && available),\"subscribed\":\(store.kind == .redis && busUp)}".utf8)
         out.append(contentsOf: ",\"connections\":\(server?.connectionCount ?? 0),\"websockets\":\(server?.webSocketCount ?? 0)".utf8)
         out.append(contentsOf: ",\"draining\":\(hub.isDraining)}".utf8)
         return Reply.raw(200, out)
@@ -28,6 +29,10 @@ enum SystemAPI {
         }
         if !store.isAvailable {
             return Reply.error(HubError(status: 503, message: "storage unavailable", headers: [("Retry-After", "1")]))
+        }
+        if !hub.busIsUp {
+            return Reply.error(HubError(status: 503, message: "not subscribed to the events channel: events from other instances would be missed",
+                                        headers: [("Retry-After", "1")]))
         }
         return Reply.json(200, ["status": "ready"])
     }

@@ -17,6 +17,7 @@ public final class Hub: BusListener, Sendable {
     let policy: HubPolicy
     private let drainingFlag = Atomic<Bool>(false)
     private let serverBox = Locked<Server?>(nil)
+    private let busStatus = Locked<(@Sendable () -> Bool)?>(nil)
     /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
     /// the loops that have someone to deliver to.
     private let interest = Locked<[String: UInt64]>([:])
@@ -45,6 +46,14 @@ public final class Hub: BusListener, Sendable {
 
     var server: Server? { serverBox.withLock { $0 } }
 
+    /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
+    /// subscription is in place); `/ready` and `/health` report it.
+    public func attach(busStatus: @escaping @Sendable () -> Bool) {
+        self.busStatus.withLock { $0 = busStatus }
+    }
+
+    var busIsUp: Bool { busStatus.withLock { $0 }?() ?? true }
+
     public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
 
     /// Shutdown step 0: `/ready` answers 503 from now on.
@@ -56,20 +65,25 @@ public final class Hub: BusListener, Sendable {
 
     public func receive(_ message: BusMessage) {
         switch message {
-        case .event(let sessionId, let seq, let json):
+        case .event(let sessionId, let seq, let epoch, let json):
             let loops = interestedLoops(sessionId)
             guard loops != 0 else { return }
             let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, frame: frame, publishedAt: publishedAt) }
+                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt) }
+            }
+        case .reset(let sessionId, let epoch):
+            let loops = interestedLoops(sessionId)
+            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+                hub.loop.execute { hub.reset(sessionId: sessionId, epoch: epoch) }
             }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
             guard loops != 0 else { return }
             let frame = FrameBuilder.textFrame(bytes)
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, frame: frame, publishedAt: 0) }
+                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0) }
             }
         }
     }

@@ -13,10 +13,21 @@ public struct HubConfiguration: Sendable {
     public var restBurst: Double
     /// WebSocket messages per connection per second (0 = off).
     public var wsMessagesPerSecond: Double
+    /// Subscriptions one WebSocket may hold; beyond it `subscribe` gets an `error`.
+    public var maxSubscriptionsPerConnection: Int
+    /// SEND_QUEUE_BYTES: replay pages, the low-water mark that paces them and the live
+    /// messages held during a replay are each a quarter of it, so what the server chooses to
+    /// send stays well under the cut-off.
+    public var sendQueueBytes: Int
+
+    var replayLowWaterBytes: Int { max(sendQueueBytes / 4, 1) }
+    var replayHeldBytes: Int { max(sendQueueBytes / 4, 1) }
+    var replayPage: PageLimit { PageLimit(count: 1000, bytes: max(sendQueueBytes / 4, 1)) }
 
     public init(instanceId: String, apiKey: String? = nil, allowedOrigins: [String]? = nil, metricsPublic: Bool = false,
                 store: StoreSettings = .init(), maxMessageBytes: Int = 1 << 20,
-                restRatePerSecond: Double = 0, restBurst: Double = 0, wsMessagesPerSecond: Double = 50) {
+                restRatePerSecond: Double = 0, restBurst: Double = 0, wsMessagesPerSecond: Double = 50,
+                maxSubscriptionsPerConnection: Int = 1000, sendQueueBytes: Int = 8 << 20) {
         self.instanceId = instanceId
         self.apiKey = apiKey
         self.allowedOrigins = allowedOrigins
@@ -26,5 +37,7 @@ public struct HubConfiguration: Sendable {
         self.restRatePerSecond = restRatePerSecond
         self.restBurst = restBurst
         self.wsMessagesPerSecond = wsMessagesPerSecond
+        self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
+        self.sendQueueBytes = sendQueueBytes
     }
 }

@@ -10,6 +10,8 @@ final class HubMetrics: Sendable {
     private let factory: HelpTextMetricsFactory
     let eventsAccepted: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
+    let replayedEvents: CoreMetrics.Counter
+    let duplicatePublishes: CoreMetrics.Counter
     let subscriptions: CoreMetrics.Meter
     let deliveryLatency: CoreMetrics.Timer
     let connections: CoreMetrics.Gauge
@@ -24,6 +26,8 @@ final class HubMetrics: Sendable {
         let factory = HelpTextMetricsFactory(registry: registry, durationBuckets: fine, help: [
             "switchboard_events_accepted_total": "Events stored and published.",
             "switchboard_deliveries_total": "Event, command and input messages queued to WebSocket subscribers.",
+"switchboard_replayed_events_total": "Stored events sent to subscribers from history (resume, gap fill, refill).",
+            "switchboard_duplicate_publishes_total": "Events not stored again because their idempotency key was seen within IDEMPOTENCY_TTL.",
             "switchboard_subscriptions": "Open session subscriptions on this instance.",
             "switchboard_publish_to_delivery_seconds": "Time from an event reaching this instance's bus to its delivery to local subscribers.",
             "switchboard_open_connections": "Open TCP connections (HTTP and WebSocket).",
@@ -36,6 +40,8 @@ final class HubMetrics: Sendable {
         self.factory = factory
         eventsAccepted = CoreMetrics.Counter(label: "switchboard_events_accepted_total", factory: factory)
         deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
+        replayedEvents = CoreMetrics.Counter(label: "switchboard_replayed_events_total", factory: factory)
+        duplicatePublishes = CoreMetrics.Counter(label: "switchboard_duplicate_publishes_total", factory: factory)
         subscriptions = CoreMetrics.Meter(label: "switchboard_subscriptions", factory: factory)
         deliveryLatency = CoreMetrics.Timer(label: "switchboard_publish_to_delivery_seconds", factory: factory)
         connections = CoreMetrics.Gauge(label: "switchboard_open_connections", factory: factory)

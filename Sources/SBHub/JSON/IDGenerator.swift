@@ -1,27 +1,56 @@
+import SBCore
 import SBCrypto
 import Synchronization
 
-/// Ids for events, sessions, chains, commands and clients, in UUID text form. A random 64-bit
-/// prefix per process plus a counter: unique across instances and cheap enough for the hot path
-/// (no random-number syscall per id).
+/// Ids for events, sessions, chains, commands and clients: RFC 9562 UUIDs, version 7, so ids
+/// sort by creation time and strict validators accept them.
+///
+/// Layout (RFC 9562 §5.7, counter method 1 of §6.2): 48-bit Unix milliseconds, version 7,
+/// 12 bits of a sub-millisecond counter, variant 10, then 62 bits: a random 30-bit per-process
+/// value and a 32-bit sequence. The time-and-counter part comes from one atomic that only goes
+/// up, so ids from one process are strictly increasing even when the clock steps back or many
+/// ids share a millisecond (the counter then borrows from the next millisecond, as §6.2 allows);
+/// the random part keeps instances apart. No random-number call per id.
 enum IDGenerator {
-    private static let prefix: UInt64 = SecureRandom.bytes(8).reduce(0) { $0 << 8 | UInt64($1) }
-    private static let counter = Atomic<UInt64>(SecureRandom.bytes(4).reduce(0) { $0 << 8 | UInt64($1) })
+    private static let processBits: UInt64 = SecureRandom.bytes(4).reduce(0) { $0 << 8 | UInt64($1) } & 0x3FFF_FFFF
+    /// (milliseconds << 12 | counter) of the last id.
+    private static let clock = Atomic<UInt64>(0)
+    private static let sequence = Atomic<UInt32>(0)
     private static let hex = Array("0123456789abcdef".utf8)
 
     static func next() -> String {
-        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        format(uuid: nextBits())
+    }
+
+    /// The 128 bits of the next id, high then low.
+    static func nextBits() -> (UInt64, UInt64) {
+        let now = UInt64(max(MonotonicClock.wallMilliseconds(), 0)) << 12
+        var current = clock.load(ordering: .relaxed)
+        var next = max(now, current &+ 1)
+        while true {
+            let (exchanged, original) = clock.compareExchange(expected: current, desired: next, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+            next = max(now, current &+ 1)
+        }
+        let millis = next >> 12
+        let counter = next & 0xFFF
+        let high = (millis & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | counter
+        let seq = UInt64(sequence.wrappingAdd(1, ordering: .relaxed).newValue)
+        let low = 0x8000_0000_0000_0000 | processBits << 32 | seq
+        return (high, low)
+    }
+
+    static func format(uuid: (UInt64, UInt64)) -> String {
         var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
         var k = 0
-        func put(_ value: UInt64, nibbles: Int) {
+        for (value, nibbles) in [(uuid.0, 16), (uuid.1, 16)] {
             for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
                 if k == 8 || k == 13 || k == 18 || k == 23 { k += 1 }
                 out[k] = hex[Int((value >> UInt64(shift)) & 0xF)]
                 k += 1
             }
         }
-        put(prefix, nibbles: 16)
-        put(n, nibbles: 16)
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SBHTTP
+import SBWebSocket
 
 /// A request body parsed as JSON with Foundation, or the 4xx that explains why not.
 enum JSONBody {
@@ -15,13 +16,27 @@ enum JSONBody {
             let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else { return .failure(.unsupportedMediaType) }
         }
-        guard !request.body.isEmpty else { return .failure(.invalid("request body is empty; expected JSON")) }
+        let body = payload(request.body)
+        guard !body.isEmpty else { return .failure(.invalid("request body is empty; expected JSON")) }
+        // JSONSerialization would guess UTF-16 or UTF-32 from NUL bytes and accept it; what we
+        // store and send must be UTF-8, so those are refused here (a NUL is never valid JSON
+        // text in UTF-8: outside strings it is not whitespace, inside it must be escaped).
+        var validator = UTF8Validator()
+        guard !body.contains(0), body.withUnsafeBytes({ validator.validate($0) }), validator.isComplete else {
+            return .failure(.invalid("request body must be JSON encoded as UTF-8 (RFC 8259 §8.1); UTF-16, UTF-32 and other encodings are refused"))
+        }
         do {
-            let value = try JSONSerialization.jsonObject(with: Data(request.body), options: [.fragmentsAllowed])
+            let value = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
             return .success(value)
         } catch {
             return .failure(.invalid("request body is not valid JSON"))
         }
+    }
+
+    /// The body without a leading UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser
+    /// ignore: what is stored never starts with one.
+    static func payload(_ body: [UInt8]) -> ArraySlice<UInt8> {
+        body.starts(with: [0xEF, 0xBB, 0xBF]) ? body[3...] : body[...]
     }
 
     static func object(_ request: HTTPRequest) -> Result<[String: Any], Failure> {

@@ -1,5 +1,7 @@
+import DequeModule
 import Foundation
 import SBCore
+import SBEventLoop
 import SBServer
 import SBStore
 
@@ -11,6 +13,13 @@ final class HubClient: WebSocketHandler {
     private var subscriptions: [String: Subscription] = [:]
     private var limiter: TokenBucket?
     private var strikes = 0
+    /// History reads wait here for their turn: one page in flight per client, and only while
+    /// its unsent bytes are at or below the low-water mark, so a replay never outruns the
+    /// client's reading and never gets it cut off.
+    private var readQueue = Deque<(subscription: Subscription, after: Int64)>()
+    private var readInFlight = false
+    private var waitingForDrain = false
+    private var pumpScheduled = false
 
     init(loopHub: LoopHub, messagesPerSecond: Double) {
         self.loopHub = loopHub
@@ -29,6 +38,73 @@ final class HubClient: WebSocketHandler {
     func closed(_ connection: any WebSocketConnection) {
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
+        readQueue.removeAll()
+    }
+
+    func sendQueueDrained(_ connection: any WebSocketConnection) {
+        waitingForDrain = false
+        pumpReads()
+    }
+
+    // MARK: Paced history reads
+
+    var lowWaterBytes: Int { loopHub.hub.configuration.replayLowWaterBytes }
+
+    /// `events: false` reads only the stream's epoch and seqs: no bytes to pace, so it skips
+    /// the queue (a plain subscribe is confirmed at once even while another session replays).
+    func requestRead(for subscription: Subscription, after: Int64, events: Bool) {
+        guard events else {
+            read(subscription, after: after, limit: PageLimit(count: 0, bytes: 0), gated: false)
+            return
+        }
+        readQueue.append((subscription, after))
+        pumpReads()
+    }
+
+    private func pumpReads() {
+        while !readInFlight, !readQueue.isEmpty, let connection {
+            guard connection.queuedBytes <= lowWaterBytes else {
+                if !waitingForDrain {
+                    waitingForDrain = true
+                    connection.notifyWhenDrained(below: lowWaterBytes)
+                }
+                return
+            }
+            let next = readQueue.removeFirst()
+            guard next.subscription.active else { continue }
+            read(next.subscription, after: next.after, limit: loopHub.hub.configuration.replayPage, gated: true)
+        }
+    }
+
+    private func read(_ subscription: Subscription, after: Int64, limit: PageLimit, gated: Bool) {
+        if gated { readInFlight = true }
+        var finished = false
+        loopHub.store.readStream(sessionId: subscription.sessionId, after: after, limit: limit) { [weak self] result in
+            finished = true
+            guard let self else { return }
+            if subscription.active {
+                switch result {
+                case .success(let page): subscription.perform(subscription.machine.pageRead(page))
+                case .failure: subscription.perform(subscription.machine.readFailed())
+                }
+            }
+            guard gated else { return }
+            self.readInFlight = false
+            self.schedulePump()
+        }
+        _ = finished
+    }
+
+    /// The next page is read on the next loop turn: a synchronous store (memory) would
+    /// otherwise recurse page after page, and the bytes just queued get a chance to leave.
+    private func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        loopHub.loop.schedule(after: .zero) { [weak self] in
+            guard let self else { return }
+            self.pumpScheduled = false
+            self.pumpReads()
+        }
     }
 
     func received(binary: [UInt8], from connection: any WebSocketConnection) {
@@ -83,28 +159,40 @@ final class HubClient: WebSocketHandler {
             }
             lastEventId = number
         }
+        var epoch: String?
+        if let raw = message["epoch"], !(raw is NSNull) {
+            guard let text = raw as? String, !text.isEmpty, text.utf8.count <= 64 else {
+                sendError("epoch must be a string of 1-64 characters", code: "invalid_epoch")
+                return
+            }
+            epoch = text
+        }
         let subscription: Subscription
         if let existing = subscriptions[sessionId] {
             subscription = existing
         } else {
-            subscription = Subscription(client: self, sessionId: sessionId, lastSeq: lastEventId ?? 0)
+            let limit = loopHub.hub.configuration.maxSubscriptionsPerConnection
+            guard subscriptions.count < limit else {
+                sendError("at most \(limit) subscriptions per connection; unsubscribe first", code: "too_many_subscriptions")
+                return
+            }
+            subscription = Subscription(client: self, sessionId: sessionId, heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
             subscriptions[sessionId] = subscription
             loopHub.add(subscription)
         }
-        if let lastEventId {
-            subscription.lastSeq = max(subscription.pending == nil ? lastEventId : subscription.lastSeq, lastEventId)
-            confirm(sessionId)
-            loopHub.replay(sessionId: sessionId, after: lastEventId, into: [subscription]) { [weak self] ok in
-                if !ok { self?.sendError("history unavailable: replay incomplete, retry with lastEventId", code: "replay_failed") }
-            }
-        } else {
-            confirm(sessionId)
-        }
+        subscription.perform(subscription.machine.subscribe(lastEventId: lastEventId, epoch: epoch))
     }
 
-    private func confirm(_ sessionId: String) {
+    func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
         send(["type": "subscription_confirmed", "sessionId": sessionId,
-              "payload": ["clientId": clientId, "sessionId": sessionId, "message": "subscribed to \(sessionId)"]])
+              "payload": ["clientId": clientId, "sessionId": sessionId, "message": "subscribed to \(sessionId)",
+                          "epoch": confirmation.epoch, "lastSeq": confirmation.lastSeq,
+                          "oldestSeq": confirmation.oldestSeq, "recovered": confirmation.recovered]])
+    }
+
+    func sendSessionDeleted(_ sessionId: String, epoch: String) {
+        send(["type": "session_deleted", "sessionId": sessionId, "epoch": epoch,
+              "payload": ["sessionId": sessionId, "epoch": epoch]])
     }
 
     private func unsubscribe(_ message: [String: Any]) {

@@ -19,11 +19,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         self.store = store
     }
 
-    func start() {
-        if let memory = store as? MemoryStore, loop.index == 0 {
-            loop.scheduleRepeating(every: .seconds(5)) { memory.sweepExpired() }
-        }
-    }
+    func start() {}
 
     // MARK: Subscription index
 
@@ -57,10 +53,10 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     // MARK: Delivery
 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
-    func deliver(sessionId: String, seq: Int64?, frame: SharedFrame, publishedAt: UInt64) {
+    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64) {
         guard let list = index[sessionId] else { return }
         var sent = 0
-        for subscription in list where subscription.offer(seq: seq, frame: frame) {
+        for subscription in list where subscription.offer(seq: seq, epoch: epoch, frame: frame) {
             sent += 1
         }
         if sent > 0 {
@@ -68,47 +64,21 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         }
     }
 
-    /// After the bus lost messages (Redis reconnect), fill every subscribed session from
-    /// history: `offer` drops what subscribers already had.
-    func refillFromHistory() {
-        for (sessionId, list) in index {
-            guard let floor = list.map(\.lastSeq).min() else { continue }
-            replay(sessionId: sessionId, after: floor, into: list)
+    /// DELETE: each subscriber of the session follows its stream into the new epoch.
+    func reset(sessionId: String, epoch: String) {
+        guard let list = index[sessionId] else { return }
+        for subscription in list where subscription.active {
+            subscription.perform(subscription.machine.reset(epoch: epoch))
         }
     }
 
-    /// Reads history after `after` and offers it to `subscriptions`; their live messages wait
-    /// in `pending` until the read completes, so history and live interleave in seq order.
-    /// A failed read (storage still reconnecting) is retried for a while before giving up.
-    func replay(sessionId: String, after: Int64, into subscriptions: [Subscription], attempt: Int = 0,
-                completion: ((Bool) -> Void)? = nil) {
-        for subscription in subscriptions where subscription.pending == nil {
-            subscription.pending = []
-        }
-        let query = EventQuery(after: after, limit: max(hub.configuration.store.historyLimit, 1))
-        store.events(sessionId: sessionId, query: query) { [self] result in
-            guard case .success(let events) = result else {
-                if attempt < 40 {
-                    loop.schedule(after: .milliseconds(250)) { [self] in
-                        replay(sessionId: sessionId, after: after, into: subscriptions, attempt: attempt + 1, completion: completion)
-                    }
-                } else {
-                    for subscription in subscriptions { subscription.finishReplay() }
-                    completion?(false)
-                }
-                return
+    /// After the bus lost messages (Redis resubscribed), every subscription fills the gap
+    /// from history, each from its own position.
+    func refillFromHistory() {
+        for list in index.values {
+            for subscription in list where subscription.active {
+                subscription.perform(subscription.machine.resynchronize())
             }
-            for subscription in subscriptions {
-                let queued = subscription.pending
-                subscription.pending = nil
-                for event in events where event.seq > subscription.lastSeq {
-                    let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json))
-                    subscription.offer(seq: event.seq, frame: frame)
-                }
-                subscription.pending = queued
-                subscription.finishReplay()
-            }
-            completion?(true)
         }
     }
 }

@@ -1,45 +1,71 @@
+import CoreMetrics
+import SBCore
+import SBEventLoop
 import SBServer
+import SBStore
 
-/// One client's interest in one session, on one loop. `lastSeq` is what makes delivery exactly
-/// once: replayed history, live events and gap fills all pass through `offer`, which drops any
-/// seq already delivered.
+/// One client's interest in one session, on one loop: performs what its
+/// `SubscriptionStateMachine` decides (reads through the client's paced read gate, sends,
+/// confirmations and notices).
 final class Subscription {
     unowned let client: HubClient
     let sessionId: String
-    var lastSeq: Int64
-    /// While a replay read is in flight, live messages wait here so they follow the history.
-    var pending: [(seq: Int64?, frame: SharedFrame)]?
+    var machine: SubscriptionStateMachine
     /// Position in the loop's per-session array, for O(1) removal.
     var slot = 0
-    /// Cleared when the subscription is removed; a replay still in flight then delivers nothing
+    /// Cleared when the subscription is removed; a read still in flight then does nothing
     /// (and never touches a client that may be gone).
     var active = true
 
-    init(client: HubClient, sessionId: String, lastSeq: Int64) {
+    init(client: HubClient, sessionId: String, heldByteLimit: Int) {
         self.client = client
         self.sessionId = sessionId
-        self.lastSeq = lastSeq
+        self.machine = SubscriptionStateMachine(heldByteLimit: heldByteLimit)
     }
 
+    /// A live message from the bus. True when it was sent to the client.
     @discardableResult
-    func offer(seq: Int64?, frame: SharedFrame) -> Bool {
+    func offer(seq: Int64?, epoch: String?, frame: SharedFrame) -> Bool {
         guard active else { return false }
-        if pending != nil {
-            pending!.append((seq, frame))
+        switch machine.live(seq: seq, epoch: epoch, frame: frame) {
+        case .send:
+            client.connection?.sendFrame(frame)
+            return true
+        case .drop:
+            return false
+        case .actions(let actions):
+            perform(actions)
             return false
         }
-        if let seq {
-            guard seq > lastSeq else { return false }
-            lastSeq = seq
-        }
-        client.connection?.sendFrame(frame)
-        return true
     }
 
-    /// Ends a replay: queued live messages go out, minus what the replay already covered.
-    func finishReplay() {
-        guard let queued = pending else { return }
-        pending = nil
-        for (seq, frame) in queued { offer(seq: seq, frame: frame) }
+    func perform(_ actions: [SubscriptionStateMachine.Action]) {
+        for action in actions where active {
+            switch action {
+            case .read(let after, let events):
+                client.requestRead(for: self, after: after, events: events)
+            case .readLater(let after, let events):
+                client.loopHub.loop.schedule(after: .milliseconds(250)) { [weak self] in
+                    guard let self, self.active else { return }
+                    self.client.requestRead(for: self, after: after, events: events)
+                }
+            case .confirm(let confirmation):
+                client.confirm(sessionId, confirmation)
+            case .replay(let events):
+                guard let connection = client.connection else { return }
+                for event in events {
+                    let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+                    connection.sendReplayFrame(FrameBuilder.textFrame(message))
+                }
+                client.loopHub.hub.metrics.replayedEvents.increment(by: events.count)
+            case .send(let frames):
+                guard let connection = client.connection else { return }
+                for frame in frames { connection.sendFrame(frame) }
+            case .announceReset(let epoch):
+                client.sendSessionDeleted(sessionId, epoch: epoch)
+            case .reportReplayFailed:
+                client.sendError("history unavailable: replay incomplete, resubscribe with lastEventId", code: "replay_failed")
+            }
+        }
     }
 }

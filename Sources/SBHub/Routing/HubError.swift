@@ -17,6 +17,8 @@ struct HubError: Error {
             HubError(status: 503, message: "storage unavailable: \(why)", headers: [("Retry-After", "1")])
         case .notFound(let what):
             HubError(status: 404, message: what)
+        case .full(let what):
+            HubError(status: 429, message: what, headers: [("Retry-After", "1")])
         }
     }
 

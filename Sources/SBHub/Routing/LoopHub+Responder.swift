@@ -66,7 +66,10 @@ extension LoopHub: HTTPResponder {
         case .health: done(SystemAPI.health(hub))
         case .ready: done(SystemAPI.ready(hub, store: store))
         case .metrics: done(SystemAPI.metrics(hub))
-        case .postEvents: EventsAPI.post(request, store: store, onStored: { [hub] in hub!.metrics.eventsAccepted.increment(by: $0) }, done)
+        case .postEvents: EventsAPI.post(request, store: store, onStored: { [hub] stored, duplicates in
+            hub!.metrics.eventsAccepted.increment(by: stored)
+            if duplicates > 0 { hub!.metrics.duplicatePublishes.increment(by: duplicates) }
+        }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)
         case .recentEvents(let id): EventsAPI.recent(request, sessionId: id, store: store, done)
         case .listSessions: SessionsAPI.list(store: store, done)

@@ -9,12 +9,17 @@ public struct NewEvent: Sendable {
     public var eventId: String
     public var timestampMillis: Int64
     public var body: [UInt8]
+    /// Set when the publisher made the request repeatable (an `Idempotency-Key` header or its
+    /// own `eventId`): a second append with the same key for the same session within
+    /// IDEMPOTENCY_TTL stores nothing and reports the first append's seq and eventId.
+    public var idempotencyKey: String?
 
-    public init(sessionId: String, eventId: String, timestampMillis: Int64, body: [UInt8]) {
+    public init(sessionId: String, eventId: String, timestampMillis: Int64, body: [UInt8], idempotencyKey: String? = nil) {
         self.sessionId = sessionId
         self.eventId = eventId
         self.timestampMillis = timestampMillis
         self.body = body
+        self.idempotencyKey = idempotencyKey
     }
 }
 
@@ -33,11 +38,47 @@ public struct AppendedEvent: Sendable, Equatable {
     public var sessionId: String
     public var eventId: String
     public var seq: Int64
+    /// True when this was a repeat of an idempotency key: nothing was stored or published, and
+    /// `seq`/`eventId` are the original append's.
+    public var duplicate: Bool
 
-    public init(sessionId: String, eventId: String, seq: Int64) {
+    public init(sessionId: String, eventId: String, seq: Int64, duplicate: Bool = false) {
         self.sessionId = sessionId
         self.eventId = eventId
         self.seq = seq
+        self.duplicate = duplicate
+    }
+}
+
+/// One read of a session's stream: where it stands and a page of its events, taken in one
+/// atomic step so a subscriber's position, epoch and replay agree with each other.
+public struct StreamPage: Sendable, Equatable {
+    /// Changes whenever the session's seq counter starts again (DELETE, expiry, data loss).
+    public var epoch: String
+    /// Newest stored seq (0 when nothing was ever stored in this epoch).
+    public var lastSeq: Int64
+    /// Oldest seq still kept; `lastSeq + 1` when none is kept.
+    public var oldestSeq: Int64
+    /// Events with seq > the `after` asked for, oldest first, bounded by count and bytes (at
+    /// least one event when any qualifies, however large).
+    public var events: [StoredEvent]
+
+    public init(epoch: String, lastSeq: Int64, oldestSeq: Int64, events: [StoredEvent]) {
+        self.epoch = epoch
+        self.lastSeq = lastSeq
+        self.oldestSeq = oldestSeq
+        self.events = events
+    }
+}
+
+/// How much one replay page may carry.
+public struct PageLimit: Sendable, Equatable {
+    public var count: Int
+    public var bytes: Int
+
+    public init(count: Int, bytes: Int) {
+        self.count = count
+        self.bytes = bytes
     }
 }
 
@@ -136,6 +177,8 @@ public enum StoreError: Error, Equatable, Sendable {
     /// Storage could not be reached or did not answer in time: HTTP 503, never 2xx.
     case unavailable(String)
     case notFound(String)
+    /// A bounded queue is full (commands or input nobody drains): HTTP 429.
+    case full(String)
 }
 
 public enum StorageKind: String, Sendable {

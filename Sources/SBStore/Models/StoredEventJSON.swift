@@ -1,6 +1,9 @@
 import SBCore
 
-/// Byte-level helpers shared by both stores, so stored JSON looks the same whichever keeps it.
+/// The one owner of the stored-event bytes: `{"seq":N,` + the posted object (with its
+/// `eventId`) minus its opening brace. Swift writes it here for the memory store; the Redis
+/// append script writes it with `luaExpression`, built here too, and a test runs both on the
+/// same input and compares the bytes.
 public enum StoredEventJSON {
     /// `{"seq":N,` + body without its opening brace. `body` is a JSON object that is never
     /// empty (it always carries eventId, sessionId, type and timestamp).
@@ -12,6 +15,12 @@ public enum StoredEventJSON {
         out.append(UInt8(ascii: ","))
         out.append(contentsOf: body.dropFirst())
         return out
+    }
+
+    /// The same bytes as `make`, as a Lua expression over the script variables `seq` (an
+    /// integer) and `body` (the string).
+    public static func luaExpression(seq: String, body: String) -> String {
+        "'{\"seq\":' .. \(seq) .. ',' .. string.sub(\(body), 2)"
     }
 }
 

@@ -1,14 +1,39 @@
 import Foundation
 
-/// The messages on the `P events` channel, in both directions.
+/// The one owner of the messages on the `P events` channel, in both directions. Lua scripts
+/// write them with the expressions built here; Swift writes them with the functions beside
+/// them; `parse` reads them all, and a test checks that both writers agree byte for byte.
 ///
-/// Events keep the original backend's shape `{"sessionId","event","timestamp"}` plus `"seq"`
-/// (built by the append script), so an old instance and Switchboard can share one Redis.
-/// Command and input pushes travel as `{"sessionId","kind":"push","message":<WebSocket message>}`.
-enum RedisChannelMessage {
+/// - event: `{"sessionId":S,"event":<stored event>,"timestamp":T,"seq":N,"epoch":E}` — the
+///   original backend's `{sessionId, event, timestamp}` plus `seq` and `epoch`, so an old
+///   instance and Switchboard can share one Redis.
+/// - push: `{"sessionId":S,"kind":"push","message":<WebSocket message>}` (commands, input).
+/// - reset: `{"sessionId":S,"kind":"reset","epoch":E}` (the stream started again: DELETE).
+///
+/// Session ids are validated as `[A-Za-z0-9._:-]` and epochs are hex, so neither needs escaping.
+public enum RedisChannelMessage {
+    public static func event(sessionId: String, storedJSON: [UInt8], timestamp: String, seq: Int64, epoch: String) -> [UInt8] {
+        var out = Array("{\"sessionId\":\"".utf8)
+        out.append(contentsOf: sessionId.utf8)
+        out.append(contentsOf: "\",\"event\":".utf8)
+        out.append(contentsOf: storedJSON)
+        out.append(contentsOf: ",\"timestamp\":\"".utf8)
+        out.append(contentsOf: timestamp.utf8)
+        out.append(contentsOf: "\",\"seq\":\(seq),\"epoch\":\"".utf8)
+        out.append(contentsOf: epoch.utf8)
+        out.append(contentsOf: "\"}".utf8)
+        return out
+    }
+
+    /// `event` as a Lua expression over script variables holding the same values.
+    public static func luaEvent(sessionId: String, storedJSON: String, timestamp: String, seq: String, epoch: String) -> String {
+        "'{\"sessionId\":\"' .. \(sessionId) .. '\",\"event\":' .. \(storedJSON) .. ',\"timestamp\":\"' .. \(timestamp)"
+            + " .. '\",\"seq\":' .. \(seq) .. ',\"epoch\":\"' .. \(epoch) .. '\"}'"
+    }
+
     /// The channel message for a command or input push (built here, published by the enqueue
-    /// script). Session ids are validated as `[A-Za-z0-9._:-]`, so they need no escaping.
-    static func push(sessionId: String, message: [UInt8]) -> [UInt8] {
+    /// script).
+    public static func push(sessionId: String, message: [UInt8]) -> [UInt8] {
         var out = Array("{\"sessionId\":\"".utf8)
         out.append(contentsOf: sessionId.utf8)
         out.append(contentsOf: "\",\"kind\":\"push\",\"message\":".utf8)
@@ -17,23 +42,46 @@ enum RedisChannelMessage {
         return out
     }
 
+    public static func reset(sessionId: String, epoch: String) -> [UInt8] {
+        Array("{\"sessionId\":\"\(sessionId)\",\"kind\":\"reset\",\"epoch\":\"\(epoch)\"}".utf8)
+    }
+
+    /// `reset` as a Lua expression.
+    public static func luaReset(sessionId: String, epoch: String) -> String {
+        "'{\"sessionId\":\"' .. \(sessionId) .. '\",\"kind\":\"reset\",\"epoch\":\"' .. \(epoch) .. '\"}'"
+    }
+
+    private static let head = Array("{\"sessionId\":\"".utf8)
+    private static let pushMark = Array(",\"kind\":\"push\",\"message\":".utf8)
+    private static let resetMark = Array(",\"kind\":\"reset\",\"epoch\":\"".utf8)
+    private static let eventMark = Array(",\"event\":{\"seq\":".utf8)
+    private static let timestampMark = Array(",\"timestamp\":\"".utf8)
+    private static let epochMark = Array(",\"epoch\":\"".utf8)
+
     /// Our messages are parsed without re-serialising the event, so its bytes reach clients
     /// exactly as stored; anything else (the old backend's `{sessionId, event, timestamp}`) goes
     /// through Foundation.
-    static func parse(_ payload: [UInt8]) -> BusMessage? {
-        let head = Array("{\"sessionId\":\"".utf8)
+    public static func parse(_ payload: [UInt8]) -> BusMessage? {
         if payload.starts(with: head), let quote = payload[head.count...].firstIndex(of: UInt8(ascii: "\"")) {
             let sessionId = String(decoding: payload[head.count..<quote], as: UTF8.self)
             let rest = payload[(quote + 1)...]
-            let pushMark = Array(",\"kind\":\"push\",\"message\":".utf8)
-            let eventMark = Array(",\"event\":{\"seq\":".utf8)
             if rest.starts(with: pushMark), payload.last == UInt8(ascii: "}") {
                 return .push(sessionId: sessionId, message: Array(payload[(rest.startIndex + pushMark.count)..<(payload.count - 1)]))
             }
-            if rest.starts(with: eventMark), let tail = payload.lastRange(of: Array(",\"timestamp\":\"".utf8)) {
+            if rest.starts(with: resetMark), payload.count >= rest.startIndex + resetMark.count + 2,
+               payload.suffix(2).elementsEqual("\"}".utf8) {
+                let epoch = String(decoding: payload[(rest.startIndex + resetMark.count)..<(payload.count - 2)], as: UTF8.self)
+                return .reset(sessionId: sessionId, epoch: epoch)
+            }
+            if rest.starts(with: eventMark), let tail = payload.lastRange(of: timestampMark) {
                 let event = Array(payload[(rest.startIndex + 9)..<tail.lowerBound])
                 if let seq = StoredEventJSON.seq(of: event) {
-                    return .event(sessionId: sessionId, seq: seq, json: event)
+                    var epoch: String?
+                    if let mark = payload.lastRange(of: epochMark), mark.lowerBound > tail.lowerBound,
+                       payload.suffix(2).elementsEqual("\"}".utf8), mark.upperBound <= payload.count - 2 {
+                        epoch = String(decoding: payload[mark.upperBound..<(payload.count - 2)], as: UTF8.self)
+                    }
+                    return .event(sessionId: sessionId, seq: seq, epoch: epoch, json: event)
                 }
             }
         }
@@ -41,7 +89,7 @@ enum RedisChannelMessage {
               let sessionId = object["sessionId"] as? String, let event = object["event"],
               let eventJSON = try? JSONSerialization.data(withJSONObject: event) else { return nil }
         let seq = (object["seq"] as? NSNumber)?.int64Value ?? ((event as? [String: Any])?["seq"] as? NSNumber)?.int64Value
-        return .event(sessionId: sessionId, seq: seq, json: [UInt8](eventJSON))
+        return .event(sessionId: sessionId, seq: seq, epoch: object["epoch"] as? String, json: [UInt8](eventJSON))
     }
 }
 
@@ -50,7 +98,7 @@ extension Array where Element == UInt8 {
         guard count >= needle.count else { return nil }
         var i = count - needle.count
         while i >= 0 {
-            if self[i] == needle[0], Array(self[i..<(i + needle.count)]) == needle { return i..<(i + needle.count) }
+            if self[i] == needle[0], self[i..<(i + needle.count)].elementsEqual(needle) { return i..<(i + needle.count) }
             i -= 1
         }
         return nil

@@ -10,6 +10,12 @@ struct RedisKeys: Sendable {
     func session(_ id: String) -> String { prefix + "sessions:" + id }
     func events(_ sessionId: String) -> String { prefix + "events:" + sessionId }
     func seq(_ sessionId: String) -> String { prefix + "seq:" + sessionId }
+    /// Event timestamps (ms), parallel to `events`, for `since` and `/recent` reads.
+    func times(_ sessionId: String) -> String { prefix + "times:" + sessionId }
+    /// The stream's epoch: a new one whenever its seq starts again.
+    func epoch(_ sessionId: String) -> String { prefix + "epoch:" + sessionId }
+    /// An idempotency key (Idempotency-Key header or client eventId) → "seq:eventId".
+    func idempotency(_ sessionId: String, _ key: String) -> String { prefix + "idem:" + sessionId + ":" + key }
     func chains(_ sessionId: String) -> String { prefix + "chains:" + sessionId }
     func chain(_ chainId: String) -> String { prefix + "chain:" + chainId }
     func queue(_ kind: QueueKind, _ sessionId: String) -> String {

@@ -10,7 +10,7 @@ public import SBRedis
 ///
 /// `switchboard redis-script <name>` prints a script (Scripts/bench.sh times `appendEvents`).
 public enum RedisScript: String, CaseIterable, Sendable {
-    case appendEvents, readEvents, drain, enqueue, acknowledge
+    case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
     case createSession, updateSession, listSessions, deleteSession, addChain, chains
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
@@ -18,6 +18,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
     public var source: String {
         switch self {
         case .appendEvents: Self.appendEventsSource
+        case .readStream: Self.readStreamSource
         case .readEvents: Self.readEventsSource
         case .drain: Self.drainSource
         case .enqueue: Self.enqueueSource
@@ -31,34 +32,105 @@ public enum RedisScript: String, CaseIterable, Sendable {
         }
     }
 
-    /// KEYS: seq1, events1, seq2, events2, …   ARGV: limit, ttl, channel, now, sid1, body1, sid2, body2, …
-    /// Per event, in order: INCR seq, build `{"seq":N,` + body minus its `{`, RPUSH, LTRIM to the
-    /// limit, EXPIRE both keys, PUBLISH `{"sessionId","event","timestamp","seq"}`. Returns the seqs.
+    /// KEYS per event: seq, events, times, epoch, idempotency.
+    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, then per
+    /// event: sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
+    /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
+    /// append and changes nothing. Otherwise: a stream whose seq key is gone (never written,
+    /// expired, FLUSHALL, a restart without persistence) or that has no epoch yet starts under
+    /// the candidate epoch; INCR seq; the stored bytes (StoredEventJSON) RPUSHed and trimmed to
+    /// the limit, with the event's timestamp (ms) in the parallel `times` list for `since`
+    /// queries; lifetimes refreshed (the epoch outlives the seq by a minute, so a seq that
+    /// expires first always starts a new epoch); PUBLISH (RedisChannelMessage). Returns
+    /// {seq, 0} per stored event.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
         local ttl = tonumber(ARGV[2])
         local out = {}
-        for i = 1, #KEYS / 2 do
-          local sid = ARGV[3 + 2 * i]
-          local body = ARGV[4 + 2 * i]
-          local seq = redis.call('INCR', KEYS[2 * i - 1])
-          local stored = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
-          redis.call('RPUSH', KEYS[2 * i], stored)
-          redis.call('LTRIM', KEYS[2 * i], -limit, -1)
-          redis.call('EXPIRE', KEYS[2 * i], ttl)
-          redis.call('EXPIRE', KEYS[2 * i - 1], ttl)
-          redis.call('PUBLISH', ARGV[3], '{"sessionId":"' .. sid .. '","event":' .. stored .. ',"timestamp":"' .. ARGV[4] .. '","seq":' .. seq .. '}')
-          out[i] = seq
+        for i = 1, #KEYS / 5 do
+          local k = 5 * (i - 1)
+          local a = 6 + 5 * (i - 1)
+          local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
+          local first = keyed and redis.call('GET', KEYS[k + 5])
+          if first then
+            local colon = string.find(first, ':', 1, true)
+            out[i] = {tonumber(string.sub(first, 1, colon - 1)), 1, string.sub(first, colon + 1)}
+          else
+            local epoch = redis.call('GET', KEYS[k + 4])
+            if redis.call('EXISTS', KEYS[k + 1]) == 0 or not epoch then
+              epoch = ARGV[5]
+              redis.call('SET', KEYS[k + 4], epoch)
+            end
+            local seq = redis.call('INCR', KEYS[k + 1])
+            local stored = \(StoredEventJSON.luaExpression(seq: "seq", body: "body"))
+            redis.call('RPUSH', KEYS[k + 2], stored)
+            redis.call('LTRIM', KEYS[k + 2], -limit, -1)
+            redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5])
+            redis.call('LTRIM', KEYS[k + 3], -limit, -1)
+            redis.call('EXPIRE', KEYS[k + 1], ttl)
+            redis.call('EXPIRE', KEYS[k + 2], ttl)
+            redis.call('EXPIRE', KEYS[k + 3], ttl)
+            redis.call('EXPIRE', KEYS[k + 4], ttl + 60)
+            if keyed then redis.call('SET', KEYS[k + 5], seq .. ':' .. eventId, 'EX', ARGV[6]) end
+            redis.call('PUBLISH', ARGV[3], \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch")))
+            out[i] = {seq, 0}
+          end
         end
         return out
         """
 
-    /// KEYS: events   ARGV: after (-1 = none), count (-1 = to the end), newest ('1' or '0').
-    /// Our entries carry dense seqs (`{"seq":N,`), so when the list is dense (last - first =
-    /// length - 1) the wanted slice is found by index arithmetic and only it crosses the wire.
-    /// Otherwise (entries written by the old backend, which have no seq) the whole list is
-    /// returned. The caller filters again either way.
+    /// KEYS: seq, events, epoch   ARGV: after, max count, max bytes, epoch candidate, ttl.
+    /// Returns {epoch, lastSeq, oldestSeq, events…}: the events after `after`, oldest first,
+    /// bounded by count and bytes (at least one when any qualifies). A stream whose seq key is
+    /// gone starts here under the candidate epoch (seq 0), so a subscriber learns the epoch its
+    /// first event will carry; one without an epoch (written before epochs existed) gets one.
+    static let readStreamSource = """
+        local seq = redis.call('GET', KEYS[1])
+        local epoch = redis.call('GET', KEYS[3])
+        local ttl = tonumber(ARGV[5])
+        if not seq then
+          redis.call('SET', KEYS[1], 0, 'EX', ttl)
+          epoch = ARGV[4]
+          redis.call('SET', KEYS[3], epoch, 'EX', ttl + 60)
+          return {epoch, 0, 1}
+        end
+        if not epoch then
+          epoch = ARGV[4]
+          redis.call('SET', KEYS[3], epoch, 'EX', ttl + 60)
+        end
+        local last = tonumber(seq)
+        local n = redis.call('LLEN', KEYS[2])
+        local function seqOf(item) return item and tonumber(string.match(item, '^{"seq":(%d+),')) end
+        local oldest = last + 1
+        if n > 0 then oldest = seqOf(redis.call('LINDEX', KEYS[2], 0)) or 1 end
+        local out = {epoch, last, oldest}
+        local after, count, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local from = math.max(0, after - oldest + 1)
+        local bytes = 0
+        while #out - 3 < count and from < n do
+          local items = redis.call('LRANGE', KEYS[2], from, from + count - 1)
+          if #items == 0 then break end
+          for _, item in ipairs(items) do
+            local s = seqOf(item)
+            if s and s > after then
+              if #out > 3 and bytes + #item > budget then return out end
+              out[#out + 1] = item
+              bytes = bytes + #item
+              if #out - 3 >= count then return out end
+            end
+          end
+          from = from + #items
+        end
+        return out
+        """
+
+    /// KEYS: events, times   ARGV: after (-1 = none), count, newest ('1' or '0'), since ms (-1 = none).
+    /// Only the returned events cross the wire. Without `since`, the slice is found by index
+    /// arithmetic over our dense seqs. With `since`, the parallel `times` list is scanned inside
+    /// Redis (from the newest end for `/recent`). Lists that are not dense or whose `times` do not
+    /// line up (entries written by the old backend) are returned whole; the caller filters again
+    /// either way.
     static let readEventsSource = """
         local key = KEYS[1]
         local n = redis.call('LLEN', key)
@@ -69,12 +141,34 @@ public enum RedisScript: String, CaseIterable, Sendable {
         if not first or not last or last - first ~= n - 1 then return redis.call('LRANGE', key, 0, -1) end
         local after = tonumber(ARGV[1])
         local count = tonumber(ARGV[2])
+        local newest = ARGV[3] == '1'
+        local since = tonumber(ARGV[4])
         local from = 0
         if after >= first then from = after - first + 1 end
-        local to = n - 1
-        if count >= 0 then
-          if ARGV[3] == '1' then from = math.max(from, n - count) else to = math.min(to, from + count - 1) end
+        if from > n - 1 then return {} end
+        if since >= 0 then
+          if redis.call('LLEN', KEYS[2]) ~= n then return redis.call('LRANGE', key, from, -1) end
+          local times = redis.call('LRANGE', KEYS[2], from, -1)
+          local picked = {}
+          if newest then
+            local i = #times
+            while i >= 1 and #picked < count do
+              if tonumber(times[i]) >= since then picked[#picked + 1] = from + i - 1 end
+              i = i - 1
+            end
+            local out = {}
+            for j = #picked, 1, -1 do out[#out + 1] = redis.call('LINDEX', key, picked[j]) end
+            return out
+          end
+          local out = {}
+          for i = 1, #times do
+            if #out >= count then break end
+            if tonumber(times[i]) >= since then out[#out + 1] = redis.call('LINDEX', key, from + i - 1) end
+          end
+          return out
         end
+        local to = n - 1
+        if newest then from = math.max(from, n - count) else to = math.min(to, from + count - 1) end
         if from > to then return {} end
         return redis.call('LRANGE', key, from, to)
         """
@@ -87,8 +181,10 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return items
         """
 
-    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message.
+    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length.
+    /// 0 (nothing queued or published) when the queue is full.
     static let enqueueSource = """
+        if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
         redis.call('RPUSH', KEYS[1], ARGV[1])
         redis.call('EXPIRE', KEYS[1], ARGV[2])
         if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
@@ -147,18 +243,23 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix, id. Removes the session and everything under it; 1 if the
-    /// session existed.
+    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel. Removes the session and
+    /// everything under it, starts its stream again (seq 0) under the new epoch and publishes the
+    /// reset (RedisChannelMessage); 1 if the session existed.
     static let deleteSessionSource = """
         local p = ARGV[1]
         local id = ARGV[2]
+        local epoch = ARGV[3]
         local existed = redis.call('EXISTS', p .. 'sessions:' .. id)
         for _, cid in ipairs(redis.call('LRANGE', p .. 'chains:' .. id, 0, -1)) do
           redis.call('DEL', p .. 'chain:' .. cid)
         end
-        redis.call('DEL', p .. 'sessions:' .. id, p .. 'events:' .. id, p .. 'seq:' .. id, p .. 'chains:' .. id,
+        redis.call('DEL', p .. 'sessions:' .. id, p .. 'events:' .. id, p .. 'times:' .. id, p .. 'chains:' .. id,
                    p .. 'commands:' .. id, p .. 'input:' .. id)
+        redis.call('SET', p .. 'seq:' .. id, 0, 'EX', ARGV[4])
+        redis.call('SET', p .. 'epoch:' .. id, epoch, 'EX', tonumber(ARGV[4]) + 60)
         redis.call('ZREM', KEYS[1], id)
+        redis.call('PUBLISH', ARGV[5], \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch")))
         return existed
         """
 

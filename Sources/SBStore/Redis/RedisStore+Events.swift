@@ -3,47 +3,95 @@ import SBRedis
 
 extension RedisStore {
     /// One EVALSHA for the whole batch: the script assigns, stores and publishes each event in
-    /// array order, atomically. The seqs come back only once Redis ran it.
+    /// array order, atomically, and answers repeats of an idempotency key from its record. The
+    /// seqs come back only once Redis ran it.
     public func appendEvents(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) {
         guard !events.isEmpty else {
             return done(isAvailable ? .success([]) : .failure(.unavailable("redis is not connected")))
         }
         var scriptKeys: [String] = []
-        scriptKeys.reserveCapacity(events.count * 2)
+        scriptKeys.reserveCapacity(events.count * 5)
         var arguments = RedisArguments()
         arguments.append(max(settings.historyLimit, 1))
         arguments.append(sessionTTL)
         arguments.append(keys.channel)
         arguments.append(ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()))
+        arguments.append(StreamEpoch.next())
+        arguments.append(max(settings.idempotencyTTLSeconds, 1))
         for event in events {
             scriptKeys.append(keys.seq(event.sessionId))
             scriptKeys.append(keys.events(event.sessionId))
+            scriptKeys.append(keys.times(event.sessionId))
+            scriptKeys.append(keys.epoch(event.sessionId))
+            scriptKeys.append(keys.idempotency(event.sessionId, event.idempotencyKey ?? ""))
             arguments.append(event.sessionId)
             arguments.append(event.body)
+            arguments.append(event.eventId)
+            arguments.append(event.idempotencyKey == nil ? "0" : "1")
+            arguments.append(event.timestampMillis)
         }
         run(.appendEvents, keys: scriptKeys, arguments: arguments) { result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
             case .success(let reply):
-                let seqs = reply.array?.compactMap(\.integer) ?? []
-                guard seqs.count == events.count else {
+                let rows = reply.array ?? []
+                guard rows.count == events.count else {
                     return done(.failure(.unavailable("unexpected reply to the append script")))
                 }
-                done(.success(zip(events, seqs).map { AppendedEvent(sessionId: $0.sessionId, eventId: $0.eventId, seq: $1) }))
+                var appended: [AppendedEvent] = []
+                appended.reserveCapacity(rows.count)
+                for (event, row) in zip(events, rows) {
+                    guard let fields = row.array, fields.count >= 2, let seq = fields[0].integer else {
+                        return done(.failure(.unavailable("unexpected reply to the append script")))
+                    }
+                    let duplicate = fields[1].integer == 1
+                    let eventId = duplicate ? fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId : event.eventId
+                                            : event.eventId
+                    appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
+                }
+                done(.success(appended))
             }
         }
     }
 
-    /// Reads the session's LIST through the readEvents script, which sends only the slice the
-    /// query can use when it can tell (after/limit without since); `since` compares each event's
-    /// own `timestamp` field. Entries without a seq (written by the old backend) are skipped.
+    /// The readStream script: epoch, last and oldest seq, and one page, atomically.
+    public func readStream(sessionId: String, after: Int64, limit: PageLimit,
+                           _ done: @escaping (Result<StreamPage, StoreError>) -> Void) {
+        var arguments = RedisArguments()
+        arguments.append(max(after, 0))
+        arguments.append(max(limit.count, 0))
+        arguments.append(max(limit.bytes, 1))
+        arguments.append(StreamEpoch.next())
+        arguments.append(sessionTTL)
+        run(.readStream, keys: [keys.seq(sessionId), keys.events(sessionId), keys.epoch(sessionId)], arguments: arguments) { result in
+            done(result.flatMap { reply in
+                guard let items = reply.array, items.count >= 3, let epochBytes = items[0].bytes,
+                      let lastSeq = items[1].integer, let oldestSeq = items[2].integer else {
+                    return .failure(.unavailable("unexpected reply to the readStream script"))
+                }
+                var events: [StoredEvent] = []
+                events.reserveCapacity(items.count - 3)
+                for item in items.dropFirst(3) {
+                    guard let json = item.bytes, let seq = StoredEventJSON.seq(of: json), seq > after else { continue }
+                    events.append(StoredEvent(seq: seq, json: json))
+                }
+                return .success(StreamPage(epoch: String(decoding: epochBytes, as: UTF8.self), lastSeq: lastSeq,
+                                           oldestSeq: oldestSeq, events: events))
+            })
+        }
+    }
+
+    /// Reads the session's LIST through the readEvents script, which sends only the events the
+    /// query returns (`since` is matched against the parallel `times` list inside Redis).
+    /// Entries without a seq (written by the old backend) are skipped.
     public func events(sessionId: String, query: EventQuery, _ done: @escaping (Result<[StoredEvent], StoreError>) -> Void) {
         var arguments = RedisArguments()
         arguments.append(max(query.after ?? -1, -1))
-        arguments.append(query.sinceMillis == nil ? max(query.limit, 0) : -1)
+        arguments.append(max(query.limit, 0))
         arguments.append(query.newest ? "1" : "0")
-        run(.readEvents, keys: [keys.events(sessionId)], arguments: arguments) { result in
+        arguments.append(query.sinceMillis ?? -1)
+        run(.readEvents, keys: [keys.events(sessionId), keys.times(sessionId)], arguments: arguments) { result in
             done(result.map { reply in
                 var events: [StoredEvent] = []
                 for item in reply.array ?? [] {

@@ -12,8 +12,14 @@ extension RedisStore {
         arguments.append(queueTTL)
         arguments.append(keys.channel)
         arguments.append(RedisChannelMessage.push(sessionId: sessionId, message: push))
+        arguments.append(max(settings.maxQueueLength, 0))
+        let maxLength = settings.maxQueueLength
         run(.enqueue, keys: scriptKeys, arguments: arguments) { result in
-            done(result.map { _ in () })
+            done(result.flatMap { reply in
+                reply.integer == 0
+                    ? .failure(.full("the \(kind.rawValue) queue of session \(sessionId) holds \(maxLength) items: drain it first"))
+                    : .success(())
+            })
         }
     }
 

@@ -60,6 +60,9 @@ extension RedisStore {
         var arguments = RedisArguments()
         arguments.append(keys.prefix)
         arguments.append(id)
+        arguments.append(StreamEpoch.next())
+        arguments.append(sessionTTL)
+        arguments.append(keys.channel)
         run(.deleteSession, keys: [keys.sessionIndex], arguments: arguments) { result in
             done(result.map { $0.integer == 1 })
         }
