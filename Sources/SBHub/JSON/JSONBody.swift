@@ -60,6 +60,13 @@ enum JSONBody {
 enum Field {
     static let sessionIdRule = "must be 1-200 characters of [A-Za-z0-9._:-]"
 
+    /// `true`/`false` from JSONSerialization. Not `value is Bool`: on Linux the numbers 0 and 1
+    /// bridge to Bool too, so that test refused `lastEventId: 0`.
+    static func isJSONBoolean(_ value: Any) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return String(cString: number.objCType) == "c"
+    }
+
     static func isValidSessionId(_ value: String) -> Bool {
         let bytes = value.utf8
         guard !bytes.isEmpty, bytes.count <= 200 else { return false }

@@ -153,7 +153,7 @@ final class HubClient: WebSocketHandler {
         var lastEventId: Int64?
         if let raw = message["lastEventId"], !(raw is NSNull) {
             guard let number = (raw as? NSNumber).flatMap({ Int64(exactly: $0.doubleValue) }), number >= 0,
-                  !(raw is Bool) else {
+                  !Field.isJSONBoolean(raw) else {
                 sendError("lastEventId must be a non-negative integer", code: "invalid_last_event_id")
                 return
             }
