@@ -1,0 +1,331 @@
+"""A bounded chaos run (about 60 s; CHAOS_SECONDS to change): two instances behind a real nginx
+on one redis-server (AOF, fsync always); subscribers that reconnect at random through nginx
+with lastEventId and epoch; publishers that retry with Idempotency-Key until acknowledged;
+Redis SIGKILLed and restarted on its AOF twice, one instance SIGKILLed and restarted once.
+
+At the end every subscriber has every acknowledged event exactly once and in order, and no
+event is stored twice. The counts are printed (Scripts/chaos.sh shows them)."""
+import asyncio
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+import websockets
+
+from conftest import binary, free_port
+from redis_server import RedisServer
+
+TS = "2026-11-24T12:00:00Z"
+SESSIONS = ["chaos-a", "chaos-b", "chaos-c"]
+
+
+class Instance:
+    def __init__(self, redis_url, port, name):
+        self.port, self.name, self.redis_url = port, name, redis_url
+        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-chaos-{name}-", suffix=".log", delete=False)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        env = dict(os.environ, REDIS_URL=self.redis_url, INSTANCE_ID=self.name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="warning")
+        for key in ("API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
+            env.pop(key, None)
+        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=self.log, stderr=self.log, env=env)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class Nginx:
+    def __init__(self, ports):
+        if not shutil.which("nginx"):
+            pytest.fail("nginx is not installed (Scripts/test.sh installs it)")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="switchboard-chaos-nginx-")
+        os.makedirs(f"{self.dir}/logs")
+        servers = "".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;\n" for p in ports)
+        with open(f"{self.dir}/nginx.conf", "w") as f:
+            f.write(f"""worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/logs/error.log crit;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    upstream switchboard {{
+{servers}    }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location / {{
+            proxy_pass http://switchboard;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 3600s;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", f"{self.dir}/nginx.conf", "-p", self.dir, "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if get(self.port, "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def get(port, path, timeout=5):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def post(port, path, body, headers, timeout=5):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+class Subscriber:
+    """Tracks, per session, the epoch and every seq received; reconnects at random."""
+
+    def __init__(self, index, port, rng):
+        self.index, self.port, self.rng = index, port, rng
+        self.received = {s: [] for s in SESSIONS}   # seqs in arrival order
+        self.epochs = {s: set() for s in SESSIONS}
+        self.last = {s: 0 for s in SESSIONS}
+        self.epoch = {s: None for s in SESSIONS}
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.reconnects = 0
+        self.not_recovered = 0
+
+    async def connect_once(self, stop_at, quiet_until):
+        async with websockets.connect(f"ws://127.0.0.1:{self.port}/ws", open_timeout=3, max_size=None) as ws:
+            await asyncio.wait_for(ws.recv(), 3)
+            for s in SESSIONS:
+                message = {"type": "subscribe", "sessionId": s, "lastEventId": self.last[s]}
+                if self.epoch[s]:
+                    message["epoch"] = self.epoch[s]
+                await ws.send(json.dumps(message))
+            deadline = min(stop_at, time.time() + self.rng.uniform(2, 6)) if quiet_until is None else quiet_until
+            while time.time() < deadline:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), max(0.05, deadline - time.time()))
+                except asyncio.TimeoutError:
+                    break
+                self.handle(json.loads(raw))
+
+    def handle(self, message):
+        kind = message.get("type")
+        s = message.get("sessionId")
+        if kind == "subscription_confirmed" and s in SESSIONS:
+            payload = message["payload"]
+            if not payload["recovered"]:
+                self.not_recovered += 1
+            self.epoch[s] = payload["epoch"]
+            self.epochs[s].add(payload["epoch"])
+        elif kind == "event" and s in SESSIONS:
+            seq = message["seq"]
+            if seq <= self.last[s]:
+                self.duplicates += 1
+            elif seq != self.last[s] + 1:
+                self.out_of_order += 1
+            self.received[s].append((seq, message["payload"]["key"]))
+            self.last[s] = max(self.last[s], seq)
+
+    async def run(self, stop_at):
+        while time.time() < stop_at:
+            try:
+                await self.connect_once(stop_at, None)
+            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+                await asyncio.sleep(0.2)
+            self.reconnects += 1
+
+    async def catch_up(self, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                await self.connect_once(deadline, deadline)
+                return
+            except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
+                await asyncio.sleep(0.2)
+
+
+class Publisher:
+    def __init__(self, index, port, rng):
+        self.index, self.port, self.rng = index, port, rng
+        self.acknowledged = {}  # key -> (session, seq)
+        self.retries = 0
+        self.duplicate_answers = 0
+
+    def publish(self, n, stop_at):
+        key = f"p{self.index}-{n}"
+        session = self.rng.choice(SESSIONS)
+        body = {"sessionId": session, "type": "chaos", "timestamp": TS, "key": key}
+        while time.time() < stop_at:
+            try:
+                status, answer = post(self.port, "/api/events", body, {"Idempotency-Key": key}, timeout=3)
+            except OSError:
+                status, answer = 0, None
+            if status in (200, 201):
+                if status == 200:
+                    self.duplicate_answers += 1
+                self.acknowledged[key] = (session, answer["seq"])
+                return True
+            self.retries += 1
+            time.sleep(0.1)
+        return False
+
+    async def run(self, stop_at):
+        n = 0
+        while time.time() < stop_at:
+            await asyncio.to_thread(self.publish, n, stop_at + 20)
+            n += 1
+            await asyncio.sleep(self.rng.uniform(0.005, 0.03))
+
+
+def wait_ready(port, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if get(port, "/ready", timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
+    seconds = float(os.environ.get("CHAOS_SECONDS", "60"))
+    rng = random.Random(int(os.environ.get("CHAOS_SEED", "20261130")))
+    redis = RedisServer(appendonly=True)
+    instances = [Instance(redis.url, free_port(), f"chaos-{i}") for i in range(2)]
+    nginx = None
+    try:
+        for instance in instances:
+            assert wait_ready(instance.port), f"{instance.name} not ready"
+        nginx = Nginx([i.port for i in instances])
+        subscribers = [Subscriber(i, nginx.port, random.Random(rng.random())) for i in range(6)]
+        publishers = [Publisher(i, nginx.port, random.Random(rng.random())) for i in range(2)]
+        chaos_log = []
+
+        async def chaos(start):
+            async def at(fraction):
+                await asyncio.sleep(max(0.0, start + seconds * fraction - time.time()))
+            for fraction, action in [(0.2, "redis"), (0.45, "instance"), (0.7, "redis")]:
+                await at(fraction)
+                if action == "redis":
+                    redis.kill(signal.SIGKILL)
+                    chaos_log.append(f"{time.time() - start:.1f}s redis SIGKILL")
+                    await asyncio.sleep(2)
+                    await asyncio.to_thread(redis.start)
+                    chaos_log.append(f"{time.time() - start:.1f}s redis restarted on its AOF")
+                else:
+                    instances[0].kill()
+                    chaos_log.append(f"{time.time() - start:.1f}s instance 0 SIGKILL")
+                    await asyncio.sleep(2)
+                    instances[0].start()
+                    chaos_log.append(f"{time.time() - start:.1f}s instance 0 restarted")
+
+        async def scenario():
+            start = time.time()
+            stop_at = start + seconds
+            await asyncio.gather(chaos(start), *(s.run(stop_at) for s in subscribers), *(p.run(stop_at) for p in publishers))
+            for instance in instances:
+                assert await asyncio.to_thread(wait_ready, instance.port), f"{instance.name} ready after the run"
+            await asyncio.gather(*(s.catch_up(8) for s in subscribers))
+
+        asyncio.run(scenario())
+
+        acknowledged = {}
+        for p in publishers:
+            acknowledged.update(p.acknowledged)
+        stored = {}
+        stored_twice = 0
+        for s in SESSIONS:
+            status, listing = get(instances[1].port, f"/api/events/{s}?limit=10000", timeout=10)
+            assert status == 200
+            for event in listing["events"]:
+                if event["key"] in stored:
+                    stored_twice += 1
+                stored[event["key"]] = (s, event["seq"])
+        lost_from_store = [k for k, where in acknowledged.items() if stored.get(k) != where]
+        lost = duplicates = out_of_order = 0
+        delivered = 0
+        for sub in subscribers:
+            duplicates += sub.duplicates
+            out_of_order += sub.out_of_order
+            got = {key: (s, seq) for s in SESSIONS for seq, key in sub.received[s]}
+            delivered += sum(len(sub.received[s]) for s in SESSIONS)
+            lost += sum(1 for k, where in acknowledged.items() if got.get(k) != where)
+            for s in SESSIONS:
+                assert len(sub.epochs[s]) <= 1, f"the AOF kept the data: one epoch per session, saw {sub.epochs[s]}"
+        print(f"\nchaos run ({seconds:.0f} s, {len(subscribers)} subscribers, {len(publishers)} publishers): "
+              f"{'; '.join(chaos_log)}")
+        print(f"chaos: acknowledged {len(acknowledged)}, stored {len(stored)}, stored twice {stored_twice}, "
+              f"delivered {delivered} (= {len(subscribers)} x acknowledged: {len(subscribers) * len(acknowledged)}), "
+              f"duplicates {duplicates}, out of order {out_of_order}, lost {lost}, "
+              f"publisher retries {sum(p.retries for p in publishers)}, repeats answered 200 {sum(p.duplicate_answers for p in publishers)}, "
+              f"reconnects {sum(s.reconnects for s in subscribers)}")
+        assert len(acknowledged) > 100, "the run published something"
+        assert lost_from_store == [], f"acknowledged but not stored as answered: {lost_from_store[:5]}"
+        assert stored_twice == 0
+        assert set(stored) == set(acknowledged), "nothing stored that was not acknowledged in the end"
+        assert duplicates == 0 and out_of_order == 0 and lost == 0
+        assert delivered == len(subscribers) * len(acknowledged)
+    finally:
+        if nginx:
+            nginx.stop()
+        for instance in instances:
+            instance.stop()
+        redis.stop()
