@@ -8,6 +8,9 @@
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
 #   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_IDLE_CONNS (10000)
+#   BENCH_BASELINE=<git rev>: also build that revision (release, in a worktree under /tmp) and
+#   run it as one more server, "base", with an sb/base ratio: did a change make anything slower?
+#   BENCH_SERVERS="sb base": only these servers (default: all, plus base when set).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -19,12 +22,23 @@ wsload="$shared/bench/wsload/run"
 duration="${BENCH_DURATION:-10}"
 sb_bin="$root/.build/release/switchboard"
 servers=(sb sb1 hb aio)
-declare -A PORT=([sb]=16110 [sb1]=16111 [hb]=16210 [aio]=16310)
-declare -A NAME=([sb]="sb(default)" [sb1]="sb(THREADS=1)" [hb]=hummingbird [aio]=aiohttp)
+declare -A PORT=([sb]=16110 [sb1]=16111 [base]=16112 [hb]=16210 [aio]=16310)
+declare -A NAME=([sb]="sb(default)" [sb1]="sb(THREADS=1)" [base]="sb@${BENCH_BASELINE:-base}" [hb]=hummingbird [aio]=aiohttp)
 declare -A PID=()
+base_bin=""
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+    rev=$(git -C "$root" rev-parse --short "$BENCH_BASELINE")
+    base_src="/tmp/switchboard-baseline-$rev"
+    [ -d "$base_src" ] || git -C "$root" worktree add --detach "$base_src" "$rev" >&2
+    (cd "$base_src" && swift build -c release --product switchboard >&2)
+    base_bin="$base_src/.build/release/switchboard"
+    servers+=(base)
+fi
+[[ -n ${BENCH_SERVERS:-} ]] && read -r -a servers <<< "$BENCH_SERVERS"
+has() { [[ " ${servers[*]} " == *" $1 "* ]]; }
 
 (cd "$root" && swift build -c release --product switchboard >&2)
-"$shared/peers/hummingbird-hub/run" --build-only >&2
+if has hb; then "$shared/peers/hummingbird-hub/run" --build-only >&2; fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -36,6 +50,7 @@ launch() {  # launch NAME: start one server and wait until it answers
     case $s in
         sb)  LOG_LEVEL=warning "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb.log 2>&1 & ;;
         sb1) LOG_LEVEL=warning THREADS=1 "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb1.log 2>&1 & ;;
+        base) LOG_LEVEL=warning "$base_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-base.log 2>&1 & ;;
         hb)  "$shared/peers/hummingbird-hub/run" --host 127.0.0.1 --port "$p" >/tmp/bench-hb.log 2>&1 & ;;
         aio) "$shared/peers/aiohttp-hub/run" --host 127.0.0.1 --port "$p" >/tmp/bench-aio.log 2>&1 & ;;
     esac
@@ -44,14 +59,18 @@ launch() {  # launch NAME: start one server and wait until it answers
 }
 restart() { kill "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; launch "$1"; }  # each scenario starts fresh
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(d['$1'])"; }
-ratio() { python3 -c "a,b=float('$1'),float('$2'); print(f'{a/b:.2f}x' if b else 'n/a')"; }
+ratio() { python3 -c "a,b=float('${1:-0}' or 0),float('${2:-0}' or 0); print(f'{a/b:.2f}x' if b else 'n/a')"; }
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
-header() { printf "%-22s" "$1"; for s in "${servers[@]}"; do printf " %14s" "${NAME[$s]}"; done; printf " %9s %9s %9s %9s\n" sb/hb sb/aio sb1/hb sb1/aio; }
+header() {
+    printf "%-22s" "$1"; for s in "${servers[@]}"; do printf " %14s" "${NAME[$s]}"; done
+    printf " %9s %9s %9s %9s" sb/hb sb/aio sb1/hb sb1/aio; has base && printf " %9s" sb/base; printf "\n"
+}
 row() {  # row LABEL assoc-array-name [ratios]
     local -n v=$2
     printf "%-22s" "$1"; for s in "${servers[@]}"; do printf " %14s" "${v[$s]}"; done
     if [[ ${3:-} == ratios ]]; then
-        printf " %9s %9s %9s %9s" "$(ratio ${v[sb]} ${v[hb]})" "$(ratio ${v[sb]} ${v[aio]})" "$(ratio ${v[sb1]} ${v[hb]})" "$(ratio ${v[sb1]} ${v[aio]})"
+        printf " %9s %9s %9s %9s" "$(ratio "${v[sb]:-}" "${v[hb]:-}")" "$(ratio "${v[sb]:-}" "${v[aio]:-}")" "$(ratio "${v[sb1]:-}" "${v[hb]:-}")" "$(ratio "${v[sb1]:-}" "${v[aio]:-}")"
+        has base && printf " %9s" "$(ratio "${v[sb]:-}" "${v[base]:-}")"
     fi
     printf "\n"
 }
@@ -101,7 +120,7 @@ if [[ $mode == fanout || $mode == all ]]; then
     row "p99 ms (max rate)" p99
     row "lost (all rounds)" lost_all
     # Latency at a fixed rate: half of the Hummingbird peer's max deliveries, in events/s.
-    rate=$(python3 -c "print(max(1, int(float('${dps[hb]}') / 100 / 2)))")
+    rate=$(python3 -c "print(max(1, int(float('${dps[hb]:-${BENCH_FIXED_RATE_DPS:-100000}}') / 100 / 2)))")
     echo "== fixed rate ${rate} events/s (half the Hummingbird peer's max), ${duration}s =="
     declare -A fp99=() flost=()
     for s in "${servers[@]}"; do
@@ -162,7 +181,10 @@ if [[ $mode == redis ]]; then
             post=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$r1" | awk '/Requests\/sec/ {print $2}')
             sha=$(redis-cli -p $RP SCRIPT LOAD "$("$sb_bin" redis-script appendEvents)")
             body='{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z","data":{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
-            direct=$(redis-benchmark -p $RP -c 64 -n 300000 -q EVALSHA "$sha" 2 afw:seq:rb afw:events:rb 10000 86400 afw:events 2026-11-24T12:00:00.000Z rb "$body" | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
+            # The append script's layout (RedisScripts.appendEventsSource): 5 keys and 5 arguments per event.
+            direct=$(redis-benchmark -p $RP -c 64 -n 300000 -q EVALSHA "$sha" 5 afw:seq:rb afw:events:rb afw:times:rb afw:epoch:rb afw:idem:rb: \
+                10000 86400 afw:events 2026-11-24T12:00:00.000Z 000000000000000 300 rb "$body" bench 0 1764000000000 \
+                | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
             printf "%-40s %14s\n" "switchboard POST req/s" "$post"
             printf "%-40s %14s\n" "redis-benchmark EVALSHA req/s" "$direct"
             echo "switchboard/redis-benchmark ratio: $(ratio $post $direct)"

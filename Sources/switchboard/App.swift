@@ -36,7 +36,8 @@ final class App {
             metricsPublic: configuration.metricsPublic, store: storeSettings, maxMessageBytes: configuration.maxMessageBytes,
             restRatePerSecond: configuration.rateLimit, restBurst: configuration.rateBurst,
             wsMessagesPerSecond: configuration.wsRateLimit,
-            maxSubscriptionsPerConnection: configuration.maxSubscriptionsPerConnection, sendQueueBytes: configuration.sendQueueBytes)
+            maxSubscriptionsPerConnection: configuration.maxSubscriptionsPerConnection, sendQueueBytes: configuration.sendQueueBytes,
+            trustedProxies: configuration.trustedProxies)
 
         let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
         let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor)

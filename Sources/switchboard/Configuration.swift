@@ -1,4 +1,5 @@
 import Foundation
+import SBHub
 
 /// Resolved settings. Precedence: command-line flag > environment > `.env` file > default.
 struct Configuration {
@@ -30,6 +31,7 @@ struct Configuration {
     var idempotencyTTL = 300
     var maxSubscriptionsPerConnection = 1000
     var maxQueueLength = 10000
+    var trustedProxies = try! TrustedProxies(parsing: "")
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String

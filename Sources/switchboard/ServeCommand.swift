@@ -1,4 +1,5 @@
 import ArgumentParser
+import SBHub
 import Foundation
 import SBStore
 
@@ -47,6 +48,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an Idempotency-Key or client eventId is remembered (IDEMPOTENCY_TTL, default 300).") var idempotencyTtl: Int?
     @Option(help: "Subscriptions one WebSocket may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION, default 1000).") var maxSubscriptionsPerConnection: Int?
     @Option(help: "Items a session's command or input queue may hold before 429 (MAX_QUEUE_LENGTH, default 10000).") var maxQueueLength: Int?
+    @Option(help: "CIDR list of proxies whose X-Forwarded-For names the client, for limits and logs (TRUSTED_PROXIES, default none).") var trustedProxies: String?
 
     func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
         var c = Configuration()
@@ -81,6 +83,13 @@ struct Serve: ParsableCommand {
         try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, into: &c.idempotencyTTL)
         try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, into: &c.maxSubscriptionsPerConnection)
         try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, into: &c.maxQueueLength)
+        var proxies: String?
+        s.optionalString(trustedProxies, "TRUSTED_PROXIES", into: &proxies)
+        do {
+            c.trustedProxies = try TrustedProxies(parsing: proxies ?? "")
+        } catch {
+            throw Configuration.Invalid(description: error.description)
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
             throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -46,11 +46,72 @@ final class PolicyTests: XCTestCase {
         } catch {
             XCTAssertTrue("\(error)".contains("403"), "\(error)")
         }
+        // No Origin: a non-browser client (agent, CLI), authenticated by the key: accepted.
+        XCTAssertNoThrow(try TestWebSocketClient(port: server.port))
         let http = try TestHTTPClient(port: server.port)
         let allowed = try http.request("GET", "/api/sessions", headers: [("Origin", "http://localhost:5173")])
         XCTAssertEqual(allowed.header("access-control-allow-origin"), "http://localhost:5173")
         let other = try http.request("GET", "/api/sessions", headers: [("Origin", "https://evil.example")])
         XCTAssertNil(other.header("access-control-allow-origin"))
+    }
+
+    /// The key is checked before the Origin: no key → 401, key but a foreign Origin → 403,
+    /// key and no Origin → accepted.
+    func testOriginAfterKeyOnUpgrade() throws {
+        let server = try ServerProcess(environment: ["ALLOWED_ORIGINS": "https://dash.example", "API_KEY": "k3y"])
+        defer { server.stop() }
+        func status(_ headers: [(String, String)]) -> String {
+            do {
+                _ = try TestWebSocketClient(port: server.port, headers: headers)
+                return "101"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertTrue(status([]).contains("401"), status([]))
+        XCTAssertTrue(status([("Origin", "https://evil.example")]).contains("401"), "no key: 401 whatever the Origin")
+        XCTAssertTrue(status([("Authorization", "Bearer k3y"), ("Origin", "https://evil.example")]).contains("403"))
+        XCTAssertEqual(status([("Authorization", "Bearer k3y")]), "101")
+        XCTAssertEqual(status([("x-api-key", "k3y"), ("Origin", "https://dash.example")]), "101")
+    }
+
+    /// Behind a trusted proxy each forwarded client has its own bucket; from an untrusted peer
+    /// the header is ignored (a client cannot pick its own address).
+    func testRateLimitPerForwardedClientBehindTrustedProxies() throws {
+        let server = try ServerProcess(environment: ["RATE_LIMIT": "2", "RATE_BURST": "2", "TRUSTED_PROXIES": "127.0.0.0/8, ::1"])
+        defer { server.stop() }
+        let http = try TestHTTPClient(port: server.port)
+        func statuses(_ client: String) throws -> [Int] {
+            try (0..<3).map { _ in try http.request("POST", "/api/events", headers: [("X-Forwarded-For", "\(client), 127.0.0.9")], json: event).status }
+        }
+        XCTAssertEqual(try statuses("203.0.113.1"), [201, 201, 429])
+        XCTAssertEqual(try statuses("203.0.113.2"), [201, 201, 429], "another client behind the same proxy has its own bucket")
+        let untrusted = try ServerProcess(environment: ["RATE_LIMIT": "2", "RATE_BURST": "2", "TRUSTED_PROXIES": "10.0.0.0/8"])
+        defer { untrusted.stop() }
+        let direct = try TestHTTPClient(port: untrusted.port)
+        let spoofed = try (0..<3).map { i in
+            try direct.request("POST", "/api/events", headers: [("X-Forwarded-For", "198.51.100.\(i)")], json: event).status
+        }
+        XCTAssertEqual(spoofed, [201, 201, 429], "the peer is not a trusted proxy: its header is ignored")
+    }
+
+    /// Made-up methods count as `other`: a client cannot grow the metric set.
+    func testMetricLabelsComeFromClosedSets() throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let http = try TestHTTPClient(port: server.port)
+        func metricLines() throws -> Int {
+            try String(decoding: http.request("GET", "/metrics").body, as: UTF8.self).split(separator: "\n").count
+        }
+        _ = try http.request("FOO0", "/x/0")
+        _ = try metricLines()  // the first scrape adds the /metrics route's own series
+        let before = try metricLines()
+        for i in 1..<300 {
+            _ = try TestHTTPClient(port: server.port).request("M\(i)X", "/made/up/\(i)")
+        }
+        let after = try metricLines()
+        XCTAssertEqual(after, before, "300 made-up methods and paths added \(after - before) lines")
+        XCTAssertTrue(String(decoding: try http.request("GET", "/metrics").body, as: UTF8.self).contains("method=\"other\""))
     }
 
     func testRESTWriteRateLimit() throws {

@@ -19,6 +19,10 @@ public struct HubConfiguration: Sendable {
     /// messages held during a replay are each a quarter of it, so what the server chooses to
     /// send stays well under the cut-off.
     public var sendQueueBytes: Int
+    /// TRUSTED_PROXIES: whose X-Forwarded-For names the client (limits, logs).
+    public var trustedProxies: TrustedProxies
+    /// Client addresses the REST rate limiter tracks at most (idle ones are forgotten first).
+    public var rateLimitClients: Int
 
     var replayLowWaterBytes: Int { max(sendQueueBytes / 4, 1) }
     var replayHeldBytes: Int { max(sendQueueBytes / 4, 1) }
@@ -27,7 +31,8 @@ public struct HubConfiguration: Sendable {
     public init(instanceId: String, apiKey: String? = nil, allowedOrigins: [String]? = nil, metricsPublic: Bool = false,
                 store: StoreSettings = .init(), maxMessageBytes: Int = 1 << 20,
                 restRatePerSecond: Double = 0, restBurst: Double = 0, wsMessagesPerSecond: Double = 50,
-                maxSubscriptionsPerConnection: Int = 1000, sendQueueBytes: Int = 8 << 20) {
+                maxSubscriptionsPerConnection: Int = 1000, sendQueueBytes: Int = 8 << 20,
+                trustedProxies: TrustedProxies? = nil, rateLimitClients: Int = 100_000) {
         self.instanceId = instanceId
         self.apiKey = apiKey
         self.allowedOrigins = allowedOrigins
@@ -39,5 +44,7 @@ public struct HubConfiguration: Sendable {
         self.wsMessagesPerSecond = wsMessagesPerSecond
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
         self.sendQueueBytes = sendQueueBytes
+        self.trustedProxies = trustedProxies ?? (try! TrustedProxies(parsing: ""))
+        self.rateLimitClients = rateLimitClients
     }
 }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Prometheus
 import SBCore
+import SBHTTP
 
 /// Instruments go through swift-metrics (`CoreMetrics`) against a Prometheus factory that the
 /// hub owns, so several hubs in one test process never share counters and `/metrics` renders
@@ -60,6 +61,12 @@ final class HubMetrics: Sendable {
         }
         var counters: [Key: CoreMetrics.Counter] = [:]
         var timers: [String: CoreMetrics.Timer] = [:]
+    }
+
+    /// Methods as a closed label set: a client inventing methods must not grow `/metrics`.
+    static func methodLabel(_ method: HTTPMethod) -> String {
+        if case .other = method { return "other" }
+        return method.name
     }
 
     func recordRequest(route: String, method: String, status: Int, startedAt: UInt64, cache: RequestInstruments) {

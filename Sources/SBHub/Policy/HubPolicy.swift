@@ -3,25 +3,34 @@ import SBCore
 import SBCrypto
 import SBHTTP
 
-/// Who may do what: API key, Origin allowlist, CORS headers, REST write rate limits.
+/// Who may do what: API key, Origin allowlist, CORS headers, REST write rate limits, and who
+/// the client is behind trusted proxies.
 final class HubPolicy: Sendable {
     private let apiKey: [UInt8]?
     private let allowedOrigins: Set<String>?
     private let metricsPublic: Bool
     private let restRate: Double
-    private let restBurst: Double
-    private let buckets = Locked<[String: TokenBucket]>([:])
+    private let limiter: Locked<RateLimiter>
+    let trustedProxies: TrustedProxies
 
     init(configuration: HubConfiguration) {
         apiKey = configuration.apiKey.map { Array($0.utf8) }
         allowedOrigins = configuration.allowedOrigins.map(Set.init)
         metricsPublic = configuration.metricsPublic
         restRate = configuration.restRatePerSecond
-        restBurst = max(configuration.restBurst, configuration.restRatePerSecond)
+        limiter = Locked(RateLimiter(rate: configuration.restRatePerSecond,
+                                     burst: max(configuration.restBurst, configuration.restRatePerSecond),
+                                     capacity: configuration.rateLimitClients))
+        trustedProxies = configuration.trustedProxies
     }
 
-    /// nil when the request may proceed.
-    func check(route: Route, head: HTTPRequestHead, peer: String, loop: Int) -> HubError? {
+    /// The client's address for limits and logs: the peer, or what a trusted proxy forwarded.
+    func clientAddress(head: HTTPRequestHead, peer: String) -> String {
+        trustedProxies.isEmpty ? peer : trustedProxies.client(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
+    }
+
+    /// nil when the request may proceed. `client` is `clientAddress(head:peer:)`.
+    func check(route: Route, head: HTTPRequestHead, client: String) -> HubError? {
         switch route {
         case .health, .ready: return nil
         case .metrics where metricsPublic: return nil
@@ -32,11 +41,7 @@ final class HubPolicy: Sendable {
         }
         if route.isWrite, restRate > 0 {
             let now = MonotonicClock.now()
-            let retry = buckets.withLock { buckets -> Int? in
-                var bucket = buckets[peer] ?? TokenBucket(rate: restRate, burst: restBurst)
-                defer { buckets[peer] = bucket }
-                return bucket.take(now: now) ? nil : bucket.secondsUntilNext()
-            }
+            let retry = limiter.withLock { $0.take(client, now: now) }
             if let retry {
                 return HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))])
             }
@@ -44,15 +49,16 @@ final class HubPolicy: Sendable {
         return nil
     }
 
+    /// The key first (401), then the Origin (403). Browsers always send `Origin`; an upgrade
+    /// without one comes from a non-browser client (an agent, a CLI), which the key
+    /// authenticates, so it is accepted (RFC 6455 §10.2: Origin protects against browsers
+    /// running someone else's script, not against other clients).
     func checkUpgrade(_ head: HTTPRequestHead) -> HubError? {
-        if let allowedOrigins {
-            let origin = head.headers["origin"] ?? ""
-            if !allowedOrigins.contains(origin) {
-                return HubError(status: 403, message: "origin not allowed")
-            }
-        }
         if !isAuthorized(head) {
-            return HubError(status: 401, message: "missing or invalid API key")
+            return HubError(status: 401, message: "missing or invalid API key", headers: [("WWW-Authenticate", "Bearer")])
+        }
+        if let allowedOrigins, let origin = head.headers["origin"], !allowedOrigins.contains(origin) {
+            return HubError(status: 403, message: "origin \(origin.prefix(200)) is not allowed")
         }
         return nil
     }

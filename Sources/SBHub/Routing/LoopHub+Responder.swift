@@ -10,15 +10,16 @@ extension LoopHub: HTTPResponder {
     func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void) {
         let started = MonotonicClock.now()
         let origin = request.head.headers["origin"]
+        let client = hub.policy.clientAddress(head: request.head, peer: context.peer)
         let finish: (HTTPResponse, String) -> Void = { [hub, instruments] response, label in
             var response = response
             hub!.policy.addCORSHeaders(to: &response, origin: origin)
-            hub!.metrics.recordRequest(route: label, method: request.head.method.name, status: response.status,
+            hub!.metrics.recordRequest(route: label, method: HubMetrics.methodLabel(request.head.method), status: response.status,
                                        startedAt: started, cache: instruments)
             // Path only: the query string may carry ?apiKey=, which must never reach a log.
             if hub!.logger.logLevel <= .debug {
                 hub!.logger.debug("request", metadata: ["method": "\(request.head.method.name)", "path": "\(request.head.path)",
-                                                        "status": "\(response.status)", "peer": "\(context.peer)",
+                                                        "status": "\(response.status)", "client": "\(client)",
                                                         "micros": "\((MonotonicClock.now() &- started) / 1000)"])
             }
             respond(response)
@@ -35,7 +36,7 @@ extension LoopHub: HTTPResponder {
             error.headers = [("Allow", allow.joined(separator: ", "))]
             finish(Reply.error(error), "unmatched")
         case .route(let route):
-            if let denied = hub.policy.check(route: route, head: request.head, peer: context.peer, loop: loop.index) {
+            if let denied = hub.policy.check(route: route, head: request.head, client: client) {
                 finish(Reply.error(denied), route.metricLabel)
                 return
             }
