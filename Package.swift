@@ -45,21 +45,25 @@ let package = Package(
         .target(name: "SBRedis", dependencies: [
             "CHiredis", "SBCore", "SBEventLoop",
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // Layer 4: sockets glued to the codecs; the storage contract.
         .target(name: "SBServer", dependencies: [
             "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket",
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "SBStore", dependencies: [
             "SBCore", "SBRedis", "SBEventLoop",
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // Layer 5: the product: routes, realtime fan-out, policies.
         .target(name: "SBHub", dependencies: [
             "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket", "SBServer", "SBStore", "SBCrypto",
+            .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,7 +71,7 @@ let package = Package(
 
         // Layer 6: the executable.
         .executableTarget(name: "switchboard", dependencies: [
-            "SBCore", "SBEventLoop", "SBHub", "SBStore", "SBRedis",
+            "SBCore", "SBEventLoop", "SBHTTP", "SBServer", "SBHub", "SBStore", "SBRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -81,9 +85,13 @@ let package = Package(
         .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
         .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
-        .testTarget(name: "SBRedisTests", dependencies: ["SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SBStoreTests", dependencies: ["SBStore", "SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
-        .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBRedisTests", dependencies: [
+            "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .testTarget(name: "SBStoreTests", dependencies: [
+            "SBStore", "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBServer", "SBCore", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SBTestSupport", "SBHTTP", "SBWebSocket"], swiftSettings: strict),
     ]
 )
