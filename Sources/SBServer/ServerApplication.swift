@@ -1,6 +1,7 @@
 public import SBHTTP
 public import SBEventLoop
 public import SBCore
+public import SBWebSocket
 
 /// Where a request came from. Passed to the application with every request.
 public struct RequestContext {

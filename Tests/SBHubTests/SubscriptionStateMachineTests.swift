@@ -1,3 +1,4 @@
+import SBWebSocket
 import XCTest
 @testable import SBHub
 import SBCore

@@ -1,3 +1,4 @@
+import SBWebSocket
 public import SBEventLoop
 public import SBStore
 import SBCore

@@ -1,3 +1,4 @@
+import SBWebSocket
 import SBCore
 import CoreMetrics
 import SBEventLoop

@@ -1,3 +1,4 @@
+import SBWebSocket
 import CoreMetrics
 import SBCore
 import SBEventLoop

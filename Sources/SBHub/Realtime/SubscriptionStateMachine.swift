@@ -1,3 +1,4 @@
+import SBWebSocket
 import DequeModule
 import SBCore
 import SBServer

@@ -1,5 +1,4 @@
 public import SBCore
-import SBWebSocket
 
 /// A complete unmasked WebSocket text frame, encoded once per published message and shared by
 /// every recipient's send queue on every loop.
