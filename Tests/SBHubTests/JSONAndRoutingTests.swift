@@ -1,4 +1,5 @@
 import Foundation
+import SBCore
 import XCTest
 @testable import SBHub
 import SBHTTP

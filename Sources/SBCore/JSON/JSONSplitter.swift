@@ -1,8 +1,8 @@
 /// Finds the byte ranges of the elements of a top-level JSON array, so each posted event can
 /// be stored exactly as it was sent. Runs only on bodies Foundation has already validated, so it
 /// need not re-check syntax: it only tracks strings and nesting depth.
-enum JSONSplitter {
-    static func arrayElements(_ bytes: [UInt8]) -> [Range<Int>]? {
+public enum JSONSplitter {
+    public static func arrayElements(_ bytes: [UInt8]) -> [Range<Int>]? {
         var i = skipSpace(bytes, 0)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
         i += 1
@@ -23,7 +23,7 @@ enum JSONSplitter {
     }
 
     /// The bytes of the single top-level value, without surrounding whitespace.
-    static func trimmedValue(_ bytes: [UInt8]) -> Range<Int> {
+    public static func trimmedValue(_ bytes: [UInt8]) -> Range<Int> {
         let start = skipSpace(bytes, 0)
         var end = bytes.count
         while end > start, isSpace(bytes[end - 1]) { end -= 1 }

@@ -6,8 +6,8 @@ import Foundation
 /// strings and nesting is enough, and it is far cheaper than `JSONSerialization` when a
 /// `?since=` query has to look at the `timestamp` of thousands of events. A value containing
 /// escapes, or anything the scanner does not expect, falls back to Foundation.
-enum TopLevelJSON {
-    static func string(_ name: String, in json: [UInt8]) -> String? {
+public enum TopLevelJSON {
+    public static func string(_ name: String, in json: [UInt8]) -> String? {
         let key = Array(name.utf8)
         var i = 0
         skipSpace(json, &i)
