@@ -32,6 +32,12 @@ public protocol WebSocketHandler: AnyObject {
     func received(binary: [UInt8], from connection: any WebSocketConnection)
     /// The connection is gone (after a close handshake, an error, a cut-off or shutdown).
     func closed(_ connection: any WebSocketConnection)
+    /// The send queue fell to the low-water mark asked for with `notifyWhenDrained`.
+    func sendQueueDrained(_ connection: any WebSocketConnection)
+}
+
+extension WebSocketHandler {
+    public func sendQueueDrained(_ connection: any WebSocketConnection) {}
 }
 
 /// What a WebSocket handler may do with its connection.
@@ -43,6 +49,12 @@ public protocol WebSocketConnection: AnyObject {
     @discardableResult func sendText(_ payload: [UInt8]) -> SendStatus
     /// Queues a pre-encoded frame shared with other recipients (encode once, send many).
     @discardableResult func sendFrame(_ frame: SharedFrame) -> SendStatus
+    /// Queues a frame the server chose to send (a replay page): never counted against the
+    /// SEND_QUEUE_BYTES cut-off, because the sender paces itself with `notifyWhenDrained`.
+    @discardableResult func sendReplayFrame(_ frame: SharedFrame) -> SendStatus
+    /// Asks for one `sendQueueDrained` call once the unsent bytes are at or below `lowWater`
+    /// (at once, on the next loop turn, if they already are).
+    func notifyWhenDrained(below lowWater: Int)
     func sendBinary(_ payload: [UInt8])
     /// Starts the close handshake with `code`.
     func close(code: UInt16, reason: String)
