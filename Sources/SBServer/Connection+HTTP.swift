@@ -83,6 +83,7 @@ extension Connection {
                 var bytes: [UInt8] = []
                 HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead, into: &bytes)
                 enqueue(bytes)
+                queueChanged()  // over the limit, the next pipelined request waits for the drain
             } else {
                 performHTTP([action])
             }

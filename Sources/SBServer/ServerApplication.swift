@@ -49,13 +49,13 @@ public protocol WebSocketConnection: AnyObject {
     @discardableResult func sendText(_ payload: [UInt8]) -> SendStatus
     /// Queues a pre-encoded frame shared with other recipients (encode once, send many).
     @discardableResult func sendFrame(_ frame: SharedFrame) -> SendStatus
+    func sendBinary(_ payload: [UInt8])
     /// Queues a frame the server chose to send (a replay page): never counted against the
     /// SEND_QUEUE_BYTES cut-off, because the sender paces itself with `notifyWhenDrained`.
     @discardableResult func sendReplayFrame(_ frame: SharedFrame) -> SendStatus
     /// Asks for one `sendQueueDrained` call once the unsent bytes are at or below `lowWater`
     /// (at once, on the next loop turn, if they already are).
     func notifyWhenDrained(below lowWater: Int)
-    func sendBinary(_ payload: [UInt8])
     /// Starts the close handshake with `code`.
     func close(code: UInt16, reason: String)
     var queuedBytes: Int { get }
