@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "SBRedisTests", dependencies: ["SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBStoreTests", dependencies: ["SBStore", "SBRedis", "SBEventLoop", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBServerTests", dependencies: ["SBServer"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SBTestSupport", "SBHTTP", "SBWebSocket"], swiftSettings: strict),
     ]
 )
