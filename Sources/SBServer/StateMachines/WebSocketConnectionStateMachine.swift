@@ -197,8 +197,4 @@ public struct WebSocketConnectionStateMachine: Sendable {
         state = .closed
         return [.close]
     }
-
-    public mutating func shutdownRequested(now: UInt64) -> [Action] {
-        closeRequested(code: 1001, reason: "server shutting down", now: now)
-    }
 }
