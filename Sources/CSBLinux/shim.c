@@ -182,3 +182,13 @@ long CSBLinux_raise_nofile(void) {
     }
     return (long)rl.rlim_cur;
 }
+
+long CSBLinux_nofile_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+    return rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30 : (long)rl.rlim_cur;
+}
+
+int CSBLinux_reserve_fd(void) {
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}

@@ -5,90 +5,105 @@ import SBHTTP
 import SBWebSocket
 
 extension Connection {
-    /// Runs parsed requests one at a time: the next pipelined request is only looked at after
-    /// the current one has its response, so responses leave in request order.
+    /// Runs parsed requests one at a time, as the state machine allows: the next pipelined
+    /// request is only looked at after the current one has its response (responses leave in
+    /// request order), never after a `Connection: close` one, and not while the send queue is
+    /// over its limit.
     func processHTTP() {
         guard !processingHTTP else { return }
         processingHTTP = true
         defer { processingHTTP = false }
-        while !closed, !awaitingResponse, case .http(var parser) = proto {
-            proto = .lingering
+        while !closed, http.mayParse, case .http(var parser) = proto {
+            proto = .done
             let event = parser.next()
             proto = .http(parser)
-            guard let event else { break }
+            guard let event else {
+                performHTTP(http.inputNeeded(midRequest: !parser.isIdle, now: MonotonicClock.now()))
+                break
+            }
             switch event {
             case .head(let head):
-                if head.expectsContinue && !head.isWebSocketUpgrade {
-                    enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-                }
+                performHTTP(http.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
             case .request(let request):
-                requestStartedAt = MonotonicClock.now()
-                if request.head.isWebSocketUpgrade {
-                    upgrade(request.head)
-                    return
+                for action in http.requestReceived(keepAlive: request.head.keepAlive) {
+                    guard action == .dispatch else { performHTTP([action]); continue }
+                    if request.head.isWebSocketUpgrade { upgrade(request.head) } else { dispatch(request) }
                 }
-                dispatch(request)
             case .error(let error):
-                respondWithError(status: error.status, message: error.message)
-                return
+                performHTTP(http.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
             }
         }
-        // Too much unanswered data queued for a client that does not read its responses:
-        // stop reading until it catches up.
-        if writeQueue.byteCount > server.configuration.sendQueueBytes {
-            pauseReading()
+        // Responses queued by this pass count against the send queue limit at once.
+        queueChanged()
+    }
+
+    /// Does what the HTTP state machine decided.
+    func performHTTP(_ actions: [HTTPConnectionStateMachine.Action]) {
+        for action in actions {
+            guard !closed else { return }
+            switch action {
+            case .sendContinue:
+                enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            case .dispatch, .writeResponse:
+                break  // handled where the request or response is at hand
+            case .writeError(let status, let message):
+                enqueue(Self.errorResponse(status: status, message: message))
+            case .parseNext:
+                processHTTP()
+            case .pauseReading:
+                wantRead = false
+            case .resumeReading:
+                wantRead = true
+            case .flush:
+                server.scheduleFlush(self)
+            case .shutdownWrite:
+                SocketIO.shutdownWrite(fd: fd)
+            case .close:
+                close()
+            }
         }
     }
 
     private func dispatch(_ request: HTTPRequest) {
-        awaitingResponse = true
-        let keepAlive = request.head.keepAlive
         let isHead = request.head.method == .head
         let context = RequestContext(peer: peer, loop: loop, connectionID: id)
         var answered = false
         server.responder.respond(to: request, context: context) { [weak self] response in
             guard let self, !answered else { return }
             answered = true
-            self.finishResponse(response, keepAlive: keepAlive, isHead: isHead)
+            self.finishResponse(response, isHead: isHead)
         }
-        // Only an asynchronous answer (Redis) needs reads paused meanwhile; a synchronous one
-        // has already been queued, and pausing would cost two epoll_ctl calls per request.
-        if !answered { pauseReading() }
     }
 
-    private func finishResponse(_ response: HTTPResponse, keepAlive: Bool, isHead: Bool) {
+    private func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
         guard !closed else { return }
-        awaitingResponse = false
-        let keep = keepAlive && !server.draining
-        var bytes: [UInt8] = []
-        HTTPResponseEncoder.encode(response, keepAlive: keep, headRequest: isHead, into: &bytes)
-        enqueue(bytes)
-        lastActivity = MonotonicClock.now()
-        if !keep {
-            closeAfterFlush = true
-            return
+        let actions = http.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
+        for action in actions {
+            if case .writeResponse(let keepAlive) = action {
+                var bytes: [UInt8] = []
+                HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead, into: &bytes)
+                enqueue(bytes)
+                queueChanged()  // over the limit, the next pipelined request waits for the drain
+            } else {
+                performHTTP([action])
+            }
         }
-        resumeReading()
-        processHTTP()
         // Write first: when nothing more is pipelined behind it, the response leaves now
         // instead of queueing behind this iteration's broadcast writes, so publishers get their
         // answers (and send the next event) sooner. Pipelined responses still go out together.
-        if !closed, !awaitingResponse, case .http(let parser) = proto, !parser.hasBufferedBytes {
+        if !closed, case .http(let parser) = proto, !parser.hasBufferedBytes {
             flush()
         }
+        syncInterest()
     }
 
-    /// Answers a parse error or timeout with a JSON error and closes after it is written.
-    func respondWithError(status: Int, message: String) {
+    static func errorResponse(status: Int, message: String) -> [UInt8] {
         var headers: [(String, String)] = [("Content-Type", "application/json; charset=utf-8")]
         if status == 426 { headers.append(("Sec-WebSocket-Version", "13")) }
         let response = HTTPResponse(status: status, headers: headers, body: JSONErrorBody.make(message))
         var bytes: [UInt8] = []
         HTTPResponseEncoder.encode(response, keepAlive: false, into: &bytes)
-        awaitingResponse = false
-        enqueue(bytes)
-        closeAfterFlush = true
-        pauseReading()
+        return bytes
     }
 
     private func upgrade(_ head: HTTPRequestHead) {
@@ -96,10 +111,10 @@ extension Connection {
         let accept: String
         switch validation {
         case .failure(.upgradeRequired):
-            respondWithError(status: 426, message: "unsupported WebSocket version (use 13)")
+            performHTTP(http.requestFailed(status: 426, message: "unsupported WebSocket version (use 13)", now: MonotonicClock.now()))
             return
         case .failure(.badRequest(let message)):
-            respondWithError(status: 400, message: message)
+            performHTTP(http.requestFailed(status: 400, message: message, now: MonotonicClock.now()))
             return
         case .success(let value):
             accept = value
@@ -107,19 +122,16 @@ extension Connection {
         let context = RequestContext(peer: peer, loop: loop, connectionID: id)
         switch server.responder.upgrade(head, context: context) {
         case .reject(let response):
-            var bytes: [UInt8] = []
-            HTTPResponseEncoder.encode(response, keepAlive: false, into: &bytes)
-            enqueue(bytes)
-            closeAfterFlush = true
-            pauseReading()
+            finishResponse(response, isHead: false, forceClose: true)
         case .accept(let handler, let maxMessageBytes):
             guard case .http(var parser) = proto else { return }
             let leftover = parser.takeRemainingBytes()
             enqueue(WebSocketHandshake.response(accept: accept))
             var reader = WebSocketReader(maxMessageBytes: maxMessageBytes)
             if !leftover.isEmpty { reader.feed(leftover) }
-            lastHeard = MonotonicClock.now()
+            ws = WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now())
             proto = .webSocket(reader, handler)
+            wantRead = true
             server.owner.openWebSockets.add(1, ordering: .relaxed)
             handler.opened(self)
             processWebSocket()

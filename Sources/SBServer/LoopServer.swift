@@ -18,12 +18,25 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     private var flushList = Deque<Connection>()
     private var nextConnectionID: UInt64 = 0
     var draining = false
+    private var listenerPaused = false
+    private var warnings = WarningLimiter(interval: 10_000_000_000)
+    let httpMachineConfiguration: HTTPConnectionStateMachine.Configuration
+    let webSocketMachineConfiguration: WebSocketConnectionStateMachine.Configuration
 
     init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, responder: any HTTPResponder) {
         self.loop = loop
         self.configuration = configuration
         self.logger = logger
         self.responder = responder
+        let second: UInt64 = 1_000_000_000
+        httpMachineConfiguration = .init(
+            headerTimeout: UInt64(configuration.headerTimeoutSeconds) * second,
+            idleTimeout: UInt64(configuration.idleTimeoutSeconds) * second,
+            sendQueueLimit: configuration.sendQueueBytes)
+        webSocketMachineConfiguration = .init(
+            closeTimeout: UInt64(configuration.closeHandshakeTimeoutSeconds) * second,
+            silenceLimit: UInt64(max(configuration.heartbeatSeconds, 0)) * 2 * second,
+            sendQueueLimit: configuration.sendQueueBytes)
     }
 
     func start() {
@@ -47,28 +60,58 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         guard let listener else { return }
         // Accept a bounded batch so one busy listener cannot starve the loop's connections.
         for _ in 0..<64 {
-            let accepted: (fd: Int32, peer: String)?
+            let result: TCPListener.AcceptResult
             do {
-                accepted = try listener.accept()
+                result = try listener.accept()
             } catch {
-                logger.warning("accept failed: \(error)")
+                // ENOBUFS, ENOMEM…: retrying at once would spin; look again shortly.
+                warn(.acceptFailed, "accept failed, pausing the listener briefly: \(error)")
+                pauseListener()
                 return
             }
-            guard let (fd, peer) = accepted else { return }
-            admit(fd: fd, peer: peer)
+            switch result {
+            case .none:
+                return
+            case .accepted(let fd, let peer):
+                admit(fd: fd, peer: peer)
+            case .outOfDescriptors(let code):
+                warn(.descriptorsExhausted, "out of file descriptors (errno \(code)): new connections get 503 until some close",
+                     metadata: ["open": "\(connections.count)"])
+                if listener.shedOne(response: Self.busyResponse) { continue }
+                pauseListener()
+                return
+            }
         }
     }
+
+    /// Stops watching the listener until a connection of this loop closes, or a second passes
+    /// (the descriptors may be held elsewhere in the process).
+    private func pauseListener() {
+        guard !listenerPaused, let listenerRegistration else { return }
+        listenerPaused = true
+        loop.setInterest([], for: listenerRegistration)
+        loop.schedule(after: .seconds(1)) { [weak self] in self?.resumeListener() }
+    }
+
+    private func resumeListener() {
+        guard listenerPaused else { return }
+        listenerPaused = false
+        if let listenerRegistration { loop.setInterest(.readable, for: listenerRegistration) }
+    }
+
+    static let busyResponse: [UInt8] = {
+        let body = Array("{\"error\":\"too many connections\"}".utf8)
+        var bytes = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        bytes.append(contentsOf: body)
+        return bytes
+    }()
 
     private func admit(fd: Int32, peer: String) {
         let count = owner.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if count > configuration.maxConnections {
             owner.openConnections.subtract(1, ordering: .relaxed)
-            logger.warning("connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
-            let body = Array("{\"error\":\"too many connections\"}".utf8)
-            var bytes: [UInt8] = []
-            bytes.append(contentsOf: "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
-            bytes.append(contentsOf: body)
-            bytes.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
+            warn(.maxConnections, "connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
+            Self.busyResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
             SocketIO.close(fd: fd)
             return
         }
@@ -78,7 +121,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         do {
             connection.registration = try loop.register(fd: fd, interest: .readable, handler: connection)
         } catch {
-            logger.warning("cannot register connection: \(error)")
+            warn(.registerFailed, "cannot register connection: \(error)")
             owner.openConnections.subtract(1, ordering: .relaxed)
             SocketIO.close(fd: fd)
             return
@@ -86,9 +129,18 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         connections[id] = connection
     }
 
+    /// Logs a repeated warning at most every 10 s per kind (see `WarningLimiter`).
+    func warn(_ kind: WarningLimiter.Kind, _ message: String, metadata: Logger.Metadata = [:]) {
+        guard let suppressed = warnings.admit(kind, now: MonotonicClock.now()) else { return }
+        var metadata = metadata
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        logger.warning("\(message)", metadata: metadata)
+    }
+
     func forget(_ connection: Connection) {
         if connections.removeValue(forKey: connection.id) != nil {
             owner.openConnections.subtract(1, ordering: .relaxed)
+            resumeListener()  // a descriptor came free
         }
     }
 
@@ -152,9 +204,8 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
 
     private func heartbeat() {
         let now = MonotonicClock.now()
-        let silentLimit = UInt64(configuration.heartbeatSeconds) * 2_000_000_000
         for connection in connections.values where connection.isWebSocket {
-            connection.heartbeat(now: now, silentLimit: silentLimit)
+            connection.heartbeat(now: now)
         }
     }
 
@@ -162,6 +213,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
 
     func closeListener() {
         draining = true
+        listenerPaused = false
         if let listenerRegistration { loop.deregister(listenerRegistration) }
         listenerRegistration = nil
         listener?.close()

@@ -18,6 +18,10 @@ public final class Server: @unchecked Sendable {
 
     public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,
                 responderFactory: (EventLoop) -> any HTTPResponder) {
+        var configuration = configuration
+        configuration.maxConnections = Self.cappedMaxConnections(
+            configured: configuration.maxConnections, openFileLimit: ProcessSignals.openFileLimit(),
+            loops: group.loops.count, logger: logger)
         self.configuration = configuration
         self.group = group
         var servers: [LoopServer] = []
@@ -26,6 +30,21 @@ public final class Server: @unchecked Sendable {
         }
         loopServers = servers
         for server in servers { server.owner = self }
+    }
+
+    /// Descriptors kept for everything that is not a client: per loop an epoll fd, an eventfd,
+    /// a listener, its spare and Redis connections; plus stdio, the signalfd and slack.
+    static func reservedDescriptors(loops: Int) -> Int { 32 + 8 * loops }
+
+    /// MAX_CONNECTIONS lowered to what RLIMIT_NOFILE allows, so the limit is met with a clean
+    /// 503 from `admit` rather than with EMFILE at accept. Said once in the startup log.
+    static func cappedMaxConnections(configured: Int, openFileLimit: Int, loops: Int, logger: Logger) -> Int {
+        guard openFileLimit > 0 else { return configured }
+        let reserve = reservedDescriptors(loops: loops)
+        let allowed = max(1, openFileLimit - reserve)
+        guard configured > allowed else { return configured }
+        logger.warning("MAX_CONNECTIONS lowered from \(configured) to \(allowed): the open-file limit (RLIMIT_NOFILE) is \(openFileLimit) and \(reserve) descriptors are kept for listeners, event loops and Redis")
+        return allowed
     }
 
     /// Binds every loop's listener (call before `group.start()`); returns the bound port.

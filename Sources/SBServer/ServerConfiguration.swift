@@ -14,7 +14,8 @@ public struct ServerConfiguration: Sendable {
     public var headerTimeoutSeconds: Int
     /// Keep-alive connections with no request in flight are closed after this.
     public var idleTimeoutSeconds: Int
-    /// A WebSocket upgrade that is not completed (nothing but idle) within this is dropped.
+    /// A WebSocket close handshake (waiting for the peer's close, or for our last bytes to be
+    /// taken) that takes longer than this ends with the socket closed.
     public var closeHandshakeTimeoutSeconds: Int
 
     public init(

@@ -23,11 +23,20 @@ public final class ServerProcess: @unchecked Sendable {
 
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: binaryPath) }
 
-    public init(environment: [String: String] = [:], arguments: [String] = [], port: Int? = nil) throws {
+    /// `launcher` runs the binary through another command that ends in `exec "$@"` (e.g. a shell
+    /// that lowers `ulimit -n` first); the binary and its arguments are appended to it.
+    public init(environment: [String: String] = [:], arguments: [String] = [], port: Int? = nil,
+                launcher: [String] = []) throws {
         self.port = port ?? FreePort.find()
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = ["--host", "127.0.0.1", "--port", String(self.port)] + arguments
+        let serverArguments = ["--host", "127.0.0.1", "--port", String(self.port)] + arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(launcher.dropFirst()) + [Self.binaryPath] + serverArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+            process.arguments = serverArguments
+        }
         var env = ProcessInfo.processInfo.environment
         for key in ["PORT", "HOST", "REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"] { env[key] = nil }
         env["LOG_LEVEL"] = env["SWITCHBOARD_TEST_LOG_LEVEL"] ?? "info"

@@ -50,4 +50,9 @@ int CSBLinux_socket_error(int fd);
 int CSBLinux_errno(void);
 // Raises the soft open-file limit to the hard one (a hub holds many sockets); returns it.
 long CSBLinux_raise_nofile(void);
+// The current soft open-file limit, or -1.
+long CSBLinux_nofile_limit(void);
+// A spare descriptor (/dev/null, CLOEXEC) kept so that, out of descriptors, a listener can still
+// accept a connection to refuse it. Returns fd or -1.
+int CSBLinux_reserve_fd(void);
 #endif

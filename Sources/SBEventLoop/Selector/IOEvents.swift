@@ -9,18 +9,25 @@ public struct IOEvents: OptionSet, Sendable {
     public static let writable = IOEvents(rawValue: 2)
     /// The peer hung up or the socket errored: read until EOF/error to learn which.
     public static let hangup = IOEvents(rawValue: 4)
+    /// Error or full hang-up (EPOLLERR/EPOLLHUP, also part of `hangup`). epoll reports these
+    /// whatever the interest, so an owner that is not reading must act on them (close), or it
+    /// is woken again on every turn.
+    public static let failed = IOEvents(rawValue: 8)
 
     init(epoll bits: UInt32) {
         var events: IOEvents = []
         if bits & CSBLinux_EPOLLIN != 0 { events.insert(.readable) }
         if bits & CSBLinux_EPOLLOUT != 0 { events.insert(.writable) }
         if bits & (CSBLinux_EPOLLERR | CSBLinux_EPOLLHUP | CSBLinux_EPOLLRDHUP) != 0 { events.insert(.hangup) }
+        if bits & (CSBLinux_EPOLLERR | CSBLinux_EPOLLHUP) != 0 { events.insert(.failed) }
         self = events
     }
 
+    /// RDHUP is watched only with reading: a half-closed peer stays "RDHUP-ready" forever
+    /// (level-triggered), so an owner that paused its reads would otherwise spin.
     var epollBits: UInt32 {
-        var bits: UInt32 = CSBLinux_EPOLLRDHUP
-        if contains(.readable) { bits |= CSBLinux_EPOLLIN }
+        var bits: UInt32 = 0
+        if contains(.readable) { bits |= CSBLinux_EPOLLIN | CSBLinux_EPOLLRDHUP }
         if contains(.writable) { bits |= CSBLinux_EPOLLOUT }
         return bits
     }

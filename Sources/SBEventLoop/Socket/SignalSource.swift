@@ -38,4 +38,9 @@ public enum ProcessSignals {
     public static func raiseOpenFileLimit() -> Int {
         Int(CSBLinux_raise_nofile())
     }
+
+    /// The current open-file soft limit (what MAX_CONNECTIONS must fit in), or -1.
+    public static func openFileLimit() -> Int {
+        Int(CSBLinux_nofile_limit())
+    }
 }

@@ -1,0 +1,257 @@
+/// The lifecycle of one HTTP/1.1 connection as a value (lesson 8): events in, actions out, the
+/// clock passed in. `Connection` performs the actions and owns the socket, parser and queue.
+///
+///     idle ─bytes→ receiving ─request→ responding ─response, keep-alive→ idle …
+///       │              │                  └─response, close→ closingAfterFlush ─drained→ lingering
+///       │              └─parse error / 408→ closingAfterFlush           (peer at EOF: closed)
+///       └─idle timeout / shutdown→ closed              lingering ─EOF or deadline→ closed
+///
+/// Rules it enforces: one request at a time, so responses leave in order; nothing after a
+/// `Connection: close` request is parsed; reads stop while the application answers, while the
+/// send queue is over its limit (until it falls to the low-water mark) and after EOF, so a
+/// paused or half-closed socket is never polled for input it cannot take.
+public struct HTTPConnectionStateMachine: Sendable {
+    public enum State: Equatable, Sendable {
+        /// Between requests, since the last response (idle timeout).
+        case idle(since: UInt64)
+        /// Part of a request has arrived (header/request timeout from `since`).
+        case receiving(since: UInt64)
+        /// A request is with the application; `closeAfter` when its response is the last.
+        case responding(closeAfter: Bool)
+        /// The last response is queued: once written, shut our side.
+        case closingAfterFlush(since: UInt64)
+        /// Our side is shut: discard input until EOF or the deadline, so unread request bytes
+        /// do not turn into a RST that destroys the response.
+        case lingering(deadline: UInt64)
+        case closed
+    }
+
+    public enum Action: Equatable, Sendable {
+        case sendContinue
+        /// Hand the request just parsed to the application.
+        case dispatch
+        /// Encode the application's response with this keep-alive decision and queue it.
+        case writeResponse(keepAlive: Bool)
+        /// Queue an error response (always `Connection: close`).
+        case writeError(status: Int, message: String)
+        /// Look at the next buffered request.
+        case parseNext
+        case pauseReading
+        case resumeReading
+        case flush
+        case shutdownWrite
+        case close
+    }
+
+    public struct Configuration: Sendable {
+        public var headerTimeout: UInt64
+        public var idleTimeout: UInt64
+        public var lingerTimeout: UInt64
+        /// Above this many unsent bytes, stop reading and parsing requests…
+        public var sendQueueLimit: Int
+        /// …until the queue is at or below this.
+        public var lowWater: Int
+
+        /// Times in nanoseconds, in the clock of the `now` values passed to the events.
+        public init(headerTimeout: UInt64, idleTimeout: UInt64, lingerTimeout: UInt64 = 2_000_000_000,
+                    sendQueueLimit: Int, lowWater: Int? = nil) {
+            self.headerTimeout = headerTimeout
+            self.idleTimeout = idleTimeout
+            self.lingerTimeout = lingerTimeout
+            self.sendQueueLimit = sendQueueLimit
+            self.lowWater = lowWater ?? sendQueueLimit / 4
+        }
+    }
+
+    public private(set) var state: State
+    /// The client sent EOF (half-close): answer what is in flight, then close.
+    public private(set) var peerClosed = false
+    public private(set) var draining = false
+    /// Reads and parsing are stopped because the send queue is over its limit.
+    public private(set) var backpressured = false
+    /// Whether reading is on, as last told to the driver (on at accept).
+    public private(set) var reading = true
+    private var queuedBytes = 0
+    let configuration: Configuration
+
+    public init(configuration: Configuration, now: UInt64) {
+        self.configuration = configuration
+        state = .idle(since: now)
+    }
+
+    /// True when the driver may pull the next request out of the parser.
+    public var mayParse: Bool {
+        switch state {
+        case .idle, .receiving: !backpressured
+        default: false
+        }
+    }
+
+    /// True when input is discarded (our side is done).
+    public var isLingering: Bool {
+        if case .lingering = state { return true }
+        return false
+    }
+
+    private var wantsRead: Bool {
+        switch state {
+        case .idle, .receiving: !backpressured && !peerClosed
+        case .lingering: !peerClosed
+        case .responding, .closingAfterFlush, .closed: false
+        }
+    }
+
+    /// When `timerFired` next has something to do, or nil.
+    public var deadline: UInt64? {
+        switch state {
+        case .idle(let since): since &+ configuration.idleTimeout
+        case .receiving(let since): since &+ configuration.headerTimeout
+        case .closingAfterFlush(let since): since &+ configuration.idleTimeout
+        case .lingering(let deadline): deadline
+        case .responding, .closed: nil
+        }
+    }
+
+    // MARK: Input
+
+    /// The parser saw a complete request head.
+    public mutating func headReceived(expectsContinue: Bool) -> [Action] {
+        guard mayParse, expectsContinue else { return [] }
+        return [.sendContinue]
+    }
+
+    /// The parser has a complete request.
+    public mutating func requestReceived(keepAlive: Bool) -> [Action] {
+        guard mayParse else { return [] }
+        state = .responding(closeAfter: !keepAlive || draining)
+        return settle([.dispatch])
+    }
+
+    /// The parser needs more bytes; `midRequest` when part of a request is buffered.
+    public mutating func inputNeeded(midRequest: Bool, now: UInt64) -> [Action] {
+        switch state {
+        case .idle where peerClosed, .receiving where peerClosed:
+            // Everything complete has been answered; what is left can never finish.
+            state = .closingAfterFlush(since: now)
+            return settle([.flush])
+        case .idle where midRequest:
+            state = .receiving(since: now)
+        case .receiving where !midRequest:
+            state = .idle(since: now)
+        default:
+            break
+        }
+        return settle([])
+    }
+
+    /// The request could not be parsed (or was refused before dispatch): answer and close.
+    public mutating func requestFailed(status: Int, message: String, now: UInt64) -> [Action] {
+        switch state {
+        case .idle, .receiving, .responding:
+            state = .closingAfterFlush(since: now)
+            return settle([.writeError(status: status, message: message), .flush])
+        case .closingAfterFlush, .lingering, .closed:
+            return []
+        }
+    }
+
+    /// Read returned EOF: the client half-closed (or closed).
+    public mutating func peerClosedInput() -> [Action] {
+        peerClosed = true
+        switch state {
+        case .idle, .receiving:
+            return settle([.parseNext])
+        case .lingering:
+            state = .closed
+            return [.close]
+        case .responding, .closingAfterFlush, .closed:
+            return settle([])
+        }
+    }
+
+    /// The socket reported an error or a full hang-up: nothing more can be sent.
+    public mutating func connectionFailed() -> [Action] {
+        guard state != .closed else { return [] }
+        state = .closed
+        return [.close]
+    }
+
+    // MARK: Output
+
+    /// The application answered the request in flight.
+    public mutating func responseReady(now: UInt64, forceClose: Bool = false) -> [Action] {
+        guard case .responding(let closeAfter) = state else { return [] }
+        if closeAfter || forceClose || draining {
+            state = .closingAfterFlush(since: now)
+            return settle([.writeResponse(keepAlive: false), .flush])
+        }
+        state = .idle(since: now)
+        return settle([.writeResponse(keepAlive: true), .parseNext])
+    }
+
+    /// Unsent bytes after queueing or writing. Drives backpressure and the final close.
+    public mutating func queueChanged(bytes: Int, now: UInt64) -> [Action] {
+        queuedBytes = bytes
+        var actions: [Action] = []
+        if !backpressured, bytes > configuration.sendQueueLimit {
+            backpressured = true
+        } else if backpressured, bytes <= configuration.lowWater {
+            backpressured = false
+            if mayParse { actions.append(.parseNext) }
+        }
+        if bytes == 0, case .closingAfterFlush = state {
+            if peerClosed {
+                state = .closed
+                return [.close]
+            }
+            state = .lingering(deadline: now &+ configuration.lingerTimeout)
+            actions.append(.shutdownWrite)
+        }
+        return settle(actions)
+    }
+
+    // MARK: Time and shutdown
+
+    public mutating func timerFired(now: UInt64) -> [Action] {
+        guard let deadline, now >= deadline else { return [] }
+        switch state {
+        case .receiving:
+            return requestFailed(status: 408, message: "request not received in time", now: now)
+        case .idle, .closingAfterFlush, .lingering:
+            // Idle keep-alive, or a client that will not take its last response or EOF.
+            state = .closed
+            return [.close]
+        case .responding, .closed:
+            return []
+        }
+    }
+
+    /// SIGTERM: idle connections close now; a request arriving or in flight is answered with
+    /// `Connection: close`, then the connection closes.
+    public mutating func shutdownRequested(now: UInt64) -> [Action] {
+        draining = true
+        switch state {
+        case .idle where queuedBytes == 0, .lingering:
+            state = .closed
+            return [.close]
+        case .idle:
+            state = .closingAfterFlush(since: now)
+            return settle([.flush])
+        case .responding:
+            state = .responding(closeAfter: true)
+            return []
+        case .receiving, .closingAfterFlush, .closed:
+            return []
+        }
+    }
+
+    /// Puts first the read-interest change, if any, that the new state calls for: it belongs to
+    /// this state, and the actions after it (`parseNext`, `dispatch`) may move the state on.
+    private mutating func settle(_ actions: [Action]) -> [Action] {
+        guard state != .closed else { return actions }
+        let want = wantsRead
+        guard want != reading else { return actions }
+        reading = want
+        return [want ? .resumeReading : .pauseReading] + actions
+    }
+}

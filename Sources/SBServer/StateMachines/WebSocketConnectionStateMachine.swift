@@ -1,0 +1,200 @@
+/// The lifecycle of one WebSocket connection as a value (lesson 8): events in, actions out, the
+/// clock passed in. `Connection` performs the actions; the handler sees messages only while open.
+///
+///     open ─we close (app, shutdown)→ closeSent ─peer's close / timeout→ closing → closed
+///       ├─peer's close → (echo it) closing ─drained / timeout→ closed
+///       ├─protocol error → (close frame with its code) closing
+///       ├─live send over SEND_QUEUE_BYTES → cut off: queue dropped, 1008, closed
+///       └─EOF, socket error, two silent heartbeats → closed
+///
+/// Replay frames (sent by the server at its own pace) never count against the cut-off; their
+/// sender asks to hear when the queue falls to a low-water mark instead.
+public struct WebSocketConnectionStateMachine: Sendable {
+    public enum State: Equatable, Sendable {
+        case open
+        /// Our close frame is queued; waiting for the peer's (until `since` + close timeout).
+        case closeSent(since: UInt64)
+        /// Both closes are settled (or none is awaited): close once our bytes are written.
+        case closing(since: UInt64)
+        case closed
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Give the message to the handler.
+        case deliver
+        case sendPong
+        case sendPing
+        /// Queue a close frame; nil code = an empty close body (echoing a close without code).
+        case sendClose(code: UInt16?, reason: String)
+        /// Queue the frame the caller is sending.
+        case send
+        /// Drop everything still queued (a cut-off client will not read it).
+        case discardQueue
+        case countCutOff
+        /// Call the handler's `sendQueueDrained` on the next loop turn.
+        case notifyDrained
+        case pauseReading
+        case flush
+        case close
+    }
+
+    public struct Configuration: Sendable {
+        public var closeTimeout: UInt64
+        /// A client heard from less recently than this at a heartbeat is dropped.
+        public var silenceLimit: UInt64
+        public var sendQueueLimit: Int
+
+        public init(closeTimeout: UInt64, silenceLimit: UInt64, sendQueueLimit: Int) {
+            self.closeTimeout = closeTimeout
+            self.silenceLimit = silenceLimit
+            self.sendQueueLimit = sendQueueLimit
+        }
+    }
+
+    public private(set) var state = State.open
+    public private(set) var lastHeard: UInt64
+    /// Low-water mark a replay sender waits for, if any.
+    public private(set) var drainWatch: Int?
+    let configuration: Configuration
+
+    public init(configuration: Configuration, now: UInt64) {
+        self.configuration = configuration
+        lastHeard = now
+    }
+
+    public var isOpen: Bool { state == .open }
+
+    /// When `timerFired` next has something to do, or nil (heartbeats have their own interval).
+    public var deadline: UInt64? {
+        switch state {
+        case .closeSent(let since), .closing(let since): since &+ configuration.closeTimeout
+        case .open, .closed: nil
+        }
+    }
+
+    // MARK: Input
+
+    /// Any bytes arrived: the peer is alive (this is what answers a ping in practice).
+    public mutating func bytesReceived(now: UInt64) {
+        lastHeard = now
+    }
+
+    /// A text or binary message is complete.
+    public mutating func messageReceived() -> [Action] {
+        state == .open ? [.deliver] : []
+    }
+
+    public mutating func pingReceived() -> [Action] {
+        state == .open ? [.sendPong] : []
+    }
+
+    public mutating func pongReceived(now: UInt64) -> [Action] {
+        lastHeard = now
+        return []
+    }
+
+    /// The peer's close frame. We echo its code (RFC 6455 §5.5.1) unless we already sent ours.
+    public mutating func closeReceived(code: UInt16?, now: UInt64) -> [Action] {
+        switch state {
+        case .open:
+            state = .closing(since: now)
+            return [.sendClose(code: code, reason: ""), .pauseReading, .flush]
+        case .closeSent:
+            state = .closing(since: now)
+            return [.pauseReading, .flush]
+        case .closing, .closed:
+            return []
+        }
+    }
+
+    /// The frame reader failed (bad frame, bad UTF-8, too big): close with its code, not
+    /// waiting for the peer's answer since nothing more will be read.
+    public mutating func protocolError(code: UInt16, reason: String, now: UInt64) -> [Action] {
+        switch state {
+        case .open:
+            state = .closing(since: now)
+            return [.sendClose(code: code, reason: reason), .pauseReading, .flush]
+        case .closeSent:
+            state = .closing(since: now)
+            return [.pauseReading, .flush]
+        case .closing, .closed:
+            return []
+        }
+    }
+
+    /// EOF or a socket error: nothing more can be exchanged.
+    public mutating func peerGone() -> [Action] {
+        guard state != .closed else { return [] }
+        state = .closed
+        return [.close]
+    }
+
+    // MARK: Output
+
+    /// The application (or shutdown, with 1001) starts the close handshake.
+    public mutating func closeRequested(code: UInt16, reason: String, now: UInt64) -> [Action] {
+        guard state == .open else { return [] }
+        state = .closeSent(since: now)
+        return [.sendClose(code: code, reason: reason), .flush]
+    }
+
+    /// A live message for this client, with `queued` bytes already unsent. Over the limit, the
+    /// client is cut off: it can never slow the others or grow our memory. (Checked before
+    /// queueing, like uWS's maxBackpressure, so one message larger than the budget still goes to
+    /// a client that keeps up.)
+    public mutating func liveSend(queued: Int) -> [Action] {
+        guard state == .open else { return [] }
+        guard queued > configuration.sendQueueLimit else { return [.send] }
+        state = .closed
+        return [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush, .close]
+    }
+
+    /// A frame the server chose to send (a replay page): paced by `notifyWhenDrained`, never
+    /// cut off.
+    public mutating func replaySend() -> [Action] {
+        state == .open ? [.send] : []
+    }
+
+    /// The sender wants one `sendQueueDrained` once `queued` is at or below `lowWater`.
+    public mutating func notifyWhenDrained(below lowWater: Int, queued: Int) -> [Action] {
+        guard state == .open else { return [] }
+        if queued <= lowWater {
+            drainWatch = nil
+            return [.notifyDrained]
+        }
+        drainWatch = lowWater
+        return []
+    }
+
+    /// Unsent bytes after a write.
+    public mutating func queueChanged(bytes: Int) -> [Action] {
+        if state == .open, let lowWater = drainWatch, bytes <= lowWater {
+            drainWatch = nil
+            return [.notifyDrained]
+        }
+        if bytes == 0, case .closing = state {
+            state = .closed
+            return [.close]
+        }
+        return []
+    }
+
+    // MARK: Time and shutdown
+
+    /// The heartbeat interval elapsed: ping, or drop a client silent for too long.
+    public mutating func heartbeat(now: UInt64) -> [Action] {
+        guard state == .open else { return [] }
+        if now &- lastHeard > configuration.silenceLimit {
+            state = .closed
+            return [.close]
+        }
+        return [.sendPing]
+    }
+
+    /// A close handshake (ours, or our final bytes to a peer that does not read) timed out.
+    public mutating func timerFired(now: UInt64) -> [Action] {
+        guard let deadline, now >= deadline else { return [] }
+        state = .closed
+        return [.close]
+    }
+}

@@ -1,0 +1,164 @@
+import XCTest
+@testable import SBServer
+
+/// Every state of the WebSocket connection machine against every event, then the close
+/// handshake, cut-off, paced replay and heartbeat sequences. No socket, no clock.
+final class WebSocketConnectionStateMachineTests: XCTestCase {
+    typealias Machine = WebSocketConnectionStateMachine
+    typealias A = WebSocketConnectionStateMachine.Action
+    static let s: UInt64 = 1_000_000_000
+
+    static func fresh() -> Machine {
+        Machine(configuration: .init(closeTimeout: 3 * s, silenceLimit: 60 * s, sendQueueLimit: 100), now: 0)
+    }
+
+    static func make(_ name: String) -> Machine {
+        var m = fresh()
+        switch name {
+        case "open": break
+        case "closeSent": _ = m.closeRequested(code: 1000, reason: "bye", now: 0)
+        case "closing": _ = m.closeReceived(code: 1000, now: 0)
+        case "closed": _ = m.peerGone()
+        default: fatalError(name)
+        }
+        return m
+    }
+
+    enum Event {
+        case message, ping, pong, close, protocolError, peerGone, closeRequested
+        case liveSend(queued: Int), replaySend, notify(queued: Int), queue(Int), heartbeat(UInt64), timer(UInt64)
+    }
+
+    static func apply(_ event: Event, to m: inout Machine) -> [A] {
+        let now = s
+        switch event {
+        case .message: return m.messageReceived()
+        case .ping: return m.pingReceived()
+        case .pong: return m.pongReceived(now: now)
+        case .close: return m.closeReceived(code: 1000, now: now)
+        case .protocolError: return m.protocolError(code: 1002, reason: "bad frame", now: now)
+        case .peerGone: return m.peerGone()
+        case .closeRequested: return m.closeRequested(code: 1001, reason: "going away", now: now)
+        case .liveSend(let queued): return m.liveSend(queued: queued)
+        case .replaySend: return m.replaySend()
+        case .notify(let queued): return m.notifyWhenDrained(below: 50, queued: queued)
+        case .queue(let bytes): return m.queueChanged(bytes: bytes)
+        case .heartbeat(let at): return m.heartbeat(now: at)
+        case .timer(let at): return m.timerFired(now: at)
+        }
+    }
+
+    func testTransitionTable() {
+        let s = Self.s
+        let cutOff: [A] = [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush, .close]
+        let rows: [(String, Event, [A], Machine.State, UInt)] = [
+            ("open", .message, [.deliver], .open, #line),
+            ("closeSent", .message, [], .closeSent(since: 0), #line),
+            ("closing", .message, [], .closing(since: 0), #line),
+            ("closed", .message, [], .closed, #line),
+            ("open", .ping, [.sendPong], .open, #line),
+            ("closeSent", .ping, [], .closeSent(since: 0), #line),
+            ("closing", .ping, [], .closing(since: 0), #line),
+            ("closed", .ping, [], .closed, #line),
+            ("open", .pong, [], .open, #line),
+            ("closeSent", .pong, [], .closeSent(since: 0), #line),
+            ("closing", .pong, [], .closing(since: 0), #line),
+            ("closed", .pong, [], .closed, #line),
+            // the peer's close: echoed once, then closed when written
+            ("open", .close, [.sendClose(code: 1000, reason: ""), .pauseReading, .flush], .closing(since: s), #line),
+            ("closeSent", .close, [.pauseReading, .flush], .closing(since: s), #line),
+            ("closing", .close, [], .closing(since: 0), #line),
+            ("closed", .close, [], .closed, #line),
+            ("open", .protocolError, [.sendClose(code: 1002, reason: "bad frame"), .pauseReading, .flush], .closing(since: s), #line),
+            ("closeSent", .protocolError, [.pauseReading, .flush], .closing(since: s), #line),
+            ("closing", .protocolError, [], .closing(since: 0), #line),
+            ("closed", .protocolError, [], .closed, #line),
+            ("open", .peerGone, [.close], .closed, #line),
+            ("closeSent", .peerGone, [.close], .closed, #line),
+            ("closing", .peerGone, [.close], .closed, #line),
+            ("closed", .peerGone, [], .closed, #line),
+            // our close (application, or shutdown with 1001)
+            ("open", .closeRequested, [.sendClose(code: 1001, reason: "going away"), .flush], .closeSent(since: s), #line),
+            ("closeSent", .closeRequested, [], .closeSent(since: 0), #line),
+            ("closing", .closeRequested, [], .closing(since: 0), #line),
+            ("closed", .closeRequested, [], .closed, #line),
+            // live sends: within budget, over it (cut off), after close
+            ("open", .liveSend(queued: 100), [.send], .open, #line),
+            ("open", .liveSend(queued: 101), cutOff, .closed, #line),
+            ("closeSent", .liveSend(queued: 0), [], .closeSent(since: 0), #line),
+            ("closing", .liveSend(queued: 0), [], .closing(since: 0), #line),
+            ("closed", .liveSend(queued: 0), [], .closed, #line),
+            ("open", .replaySend, [.send], .open, #line),
+            ("closeSent", .replaySend, [], .closeSent(since: 0), #line),
+            ("closing", .replaySend, [], .closing(since: 0), #line),
+            ("closed", .replaySend, [], .closed, #line),
+            // notifyWhenDrained: at once when already below, else later
+            ("open", .notify(queued: 50), [.notifyDrained], .open, #line),
+            ("open", .notify(queued: 51), [], .open, #line),
+            ("closeSent", .notify(queued: 0), [], .closeSent(since: 0), #line),
+            ("closing", .notify(queued: 0), [], .closing(since: 0), #line),
+            ("closed", .notify(queued: 0), [], .closed, #line),
+            // the queue drained
+            ("open", .queue(0), [], .open, #line),
+            ("closeSent", .queue(0), [], .closeSent(since: 0), #line),
+            ("closing", .queue(0), [.close], .closed, #line),
+            ("closing", .queue(10), [], .closing(since: 0), #line),
+            ("closed", .queue(0), [], .closed, #line),
+            // heartbeat: ping, or drop after two silent intervals
+            ("open", .heartbeat(30 * s), [.sendPing], .open, #line),
+            ("open", .heartbeat(61 * s), [.close], .closed, #line),
+            ("closeSent", .heartbeat(61 * s), [], .closeSent(since: 0), #line),
+            ("closing", .heartbeat(61 * s), [], .closing(since: 0), #line),
+            ("closed", .heartbeat(61 * s), [], .closed, #line),
+            // close handshake timeout
+            ("open", .timer(10 * s), [], .open, #line),
+            ("closeSent", .timer(2 * s), [], .closeSent(since: 0), #line),
+            ("closeSent", .timer(3 * s), [.close], .closed, #line),
+            ("closing", .timer(2 * s), [], .closing(since: 0), #line),
+            ("closing", .timer(3 * s), [.close], .closed, #line),
+            ("closed", .timer(10 * s), [], .closed, #line),
+        ]
+        for (state, event, actions, after, line) in rows {
+            var m = Self.make(state)
+            XCTAssertEqual(Self.apply(event, to: &m), actions, "\(state) + \(event)", line: line)
+            XCTAssertEqual(m.state, after, "\(state) + \(event)", line: line)
+        }
+    }
+
+    func testCloseHandshakeWeStart() {
+        var m = Self.fresh()
+        XCTAssertEqual(m.closeRequested(code: 1001, reason: "server shutting down", now: 0),
+                       [.sendClose(code: 1001, reason: "server shutting down"), .flush])
+        XCTAssertEqual(m.queueChanged(bytes: 0), [], "our close is out: wait for the peer's")
+        XCTAssertEqual(m.messageReceived(), [], "messages after our close are not delivered")
+        XCTAssertEqual(m.closeReceived(code: 1001, now: Self.s), [.pauseReading, .flush], "no second close frame")
+        XCTAssertEqual(m.queueChanged(bytes: 0), [.close])
+    }
+
+    func testCloseWithoutCodeIsEchoedWithoutCode() {
+        var m = Self.fresh()
+        XCTAssertEqual(m.closeReceived(code: nil, now: 0).first, .sendClose(code: nil, reason: ""))
+    }
+
+    func testReplayIsNeverCutOffButLiveSendsStillAre() {
+        var m = Self.fresh()
+        XCTAssertEqual(m.replaySend(), [.send], "a replay page is paced, not budgeted")
+        XCTAssertEqual(m.notifyWhenDrained(below: 50, queued: 10_000), [])
+        XCTAssertEqual(m.drainWatch, 50)
+        XCTAssertEqual(m.queueChanged(bytes: 5_000), [])
+        XCTAssertEqual(m.queueChanged(bytes: 50), [.notifyDrained])
+        XCTAssertNil(m.drainWatch)
+        XCTAssertEqual(m.queueChanged(bytes: 0), [], "one notification per request")
+        XCTAssertEqual(m.liveSend(queued: 10_000).first, .countCutOff,
+                       "a live message arriving while the queue is over the limit cuts the client off")
+    }
+
+    func testHeartbeatCountsAnyBytesAsAlive() {
+        var m = Self.fresh()
+        m.bytesReceived(now: 50 * Self.s)
+        XCTAssertEqual(m.heartbeat(now: 100 * Self.s), [.sendPing])
+        XCTAssertEqual(m.pongReceived(now: 120 * Self.s), [])
+        XCTAssertEqual(m.heartbeat(now: 180 * Self.s), [.sendPing])
+        XCTAssertEqual(m.heartbeat(now: 181 * Self.s), [.close])
+    }
+}
