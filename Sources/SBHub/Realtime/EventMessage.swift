@@ -1,3 +1,4 @@
+import SBCore
 import SBServer
 
 /// The WebSocket messages the hub writes, assembled from bytes (stored event JSON is spliced in

@@ -1,3 +1,4 @@
+import SBCore
 import SBHTTP
 import SBServer
 
