@@ -1,4 +1,5 @@
 import XCTest
+import SBCore
 @testable import SBServer
 
 /// Sequences through the HTTP machine: the ones the connection bugs were made of, and the

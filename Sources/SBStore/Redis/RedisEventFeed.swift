@@ -1,4 +1,5 @@
 import Foundation
+import SBCore
 public import Logging
 public import SBEventLoop
 public import SBRedis
@@ -8,16 +9,19 @@ public import SBRedis
 public final class RedisEventFeed: @unchecked Sendable {
     let subscriber: RedisSubscriber
     let logger: Logger
+    private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
     public init(loop: EventLoop, url: RedisURL, prefix: String, logger: Logger, listener: any BusListener) {
         self.logger = logger
         subscriber = RedisSubscriber(
             loop: loop, url: url, channel: prefix + "events", logger: logger,
-            onMessage: { [logger] payload in
+            onMessage: { [logger, warnings] payload in
                 if let message = RedisChannelMessage.parse(payload) {
                     listener.receive(message)
-                } else {
-                    logger.warning("ignored a malformed message on the events channel", metadata: ["bytes": "\(payload.count)"])
+                } else if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
+                    // Anyone with access to Redis can publish junk: log it, but never a flood.
+                    logger.warning("ignored a malformed message on the events channel",
+                                   metadata: ["bytes": "\(payload.count)", "suppressed": "\(suppressed)"])
                 }
             },
             onResubscribed: {

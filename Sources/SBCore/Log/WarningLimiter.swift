@@ -1,27 +1,28 @@
 /// Repeated warnings (accept failures, refused connections, cut-offs) are logged at most once
 /// per interval per kind, with how many were suppressed meanwhile, so an overload never turns
 /// into a log flood that costs more than the overload. A value with the clock passed in.
-struct WarningLimiter {
-    enum Kind: Int, CaseIterable {
+public struct WarningLimiter: Sendable {
+    public enum Kind: Int, CaseIterable, Sendable {
         case acceptFailed
         case descriptorsExhausted
         case maxConnections
         case registerFailed
         case slowClientCutOff
+        case malformedChannelMessage
     }
 
-    let interval: UInt64
+    public let interval: UInt64
     private var lastLogged: [UInt64?]
     private var suppressed: [Int]
 
-    init(interval: UInt64) {
+    public init(interval: UInt64) {
         self.interval = interval
         lastLogged = Array(repeating: nil, count: Kind.allCases.count)
         suppressed = Array(repeating: 0, count: Kind.allCases.count)
     }
 
     /// nil: stay quiet. Otherwise log now, mentioning the count suppressed since the last line.
-    mutating func admit(_ kind: Kind, now: UInt64) -> Int? {
+    public mutating func admit(_ kind: Kind, now: UInt64) -> Int? {
         let i = kind.rawValue
         if let last = lastLogged[i], now &- last < interval {
             suppressed[i] += 1
