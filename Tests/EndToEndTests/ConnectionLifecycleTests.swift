@@ -121,13 +121,14 @@ final class ConnectionLifecycleTests: XCTestCase {
         let event = "{\"sessionId\":\"hc\",\"type\":\"t\",\"timestamp\":\"\(Self.ts)\"}"
         XCTAssertEqual(try TestHTTPClient(port: server.port).request("POST", "/api/events", body: Array(event.utf8)).status, 201)
 
-        // Redis holds every command for 1.5 s (under the 2 s command timeout).
-        XCTAssertTrue(try redis.command(["CLIENT", "PAUSE", "1500"]).contains("OK"))
+        // Redis holds every command for 1.2 s (well under the 2 s command timeout, so a loaded
+        // machine still gets the reply in time).
+        XCTAssertTrue(try redis.command(["CLIENT", "PAUSE", "1200"]).contains("OK"))
         let socket = try TestSocket(port: server.port, timeoutSeconds: 5)
         try socket.send(Self.post("/api/events", event))
         socket.shutdownWrite()
         Thread.sleep(forTimeInterval: 0.1)
-        let share = Self.cpuShare(pid: server.pid, over: 1.0)
+        let share = Self.cpuShare(pid: server.pid, over: 0.8)
         XCTAssertLessThan(share, 0.3, "the server must not spin while a half-closed client waits")
 
         var answer: [UInt8] = []
