@@ -56,7 +56,7 @@ enum EventsAPI {
         case .failure(let failure): return .failure(.from(failure))
         case .success(let parsed): value = parsed
         }
-        let body = request.body.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(request.body.dropFirst(3)) : request.body
+        let body = JSONBody.withoutByteOrderMark(request.body)
         var headerKey: String?
         if let key = request.head.headers["idempotency-key"] {
             guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {

@@ -41,16 +41,24 @@ enum IDGenerator {
         return (high, low)
     }
 
+    /// 8-4-4-4-12 lowercase hex, written straight into the string's storage.
     static func format(uuid: (UInt64, UInt64)) -> String {
-        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var k = 0
-        for (value, nibbles) in [(uuid.0, 16), (uuid.1, 16)] {
-            for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
-                if k == 8 || k == 13 || k == 18 || k == 23 { k += 1 }
-                out[k] = hex[Int((value >> UInt64(shift)) & 0xF)]
-                k += 1
+        String(unsafeUninitializedCapacity: 36) { out in
+            var k = 0
+            for half in 0..<2 {
+                let value = half == 0 ? uuid.0 : uuid.1
+                var shift = 60
+                while shift >= 0 {
+                    if k == 8 || k == 13 || k == 18 || k == 23 {
+                        out[k] = UInt8(ascii: "-")
+                        k += 1
+                    }
+                    out[k] = hex[Int((value >> UInt64(shift)) & 0xF)]
+                    k += 1
+                    shift -= 4
+                }
             }
+            return 36
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

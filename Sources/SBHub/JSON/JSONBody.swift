@@ -16,27 +16,52 @@ enum JSONBody {
             let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else { return .failure(.unsupportedMediaType) }
         }
-        let body = payload(request.body)
-        guard !body.isEmpty else { return .failure(.invalid("request body is empty; expected JSON")) }
+        let bomLength = hasByteOrderMark(request.body) ? 3 : 0
+        guard request.body.count > bomLength else { return .failure(.invalid("request body is empty; expected JSON")) }
         // JSONSerialization would guess UTF-16 or UTF-32 from NUL bytes and accept it; what we
         // store and send must be UTF-8, so those are refused here (a NUL is never valid JSON
         // text in UTF-8: outside strings it is not whitespace, inside it must be escaped).
-        var validator = UTF8Validator()
-        guard !body.contains(0), body.withUnsafeBytes({ validator.validate($0) }), validator.isComplete else {
+        let isUTF8 = request.body.withUnsafeBytes { bytes in
+            let text = UnsafeRawBufferPointer(rebasing: bytes[bomLength...])
+            var validator = UTF8Validator()
+            return !containsNUL(text) && validator.validate(text) && validator.isComplete
+        }
+        guard isUTF8 else {
             return .failure(.invalid("request body must be JSON encoded as UTF-8 (RFC 8259 §8.1); UTF-16, UTF-32 and other encodings are refused"))
         }
         do {
-            let value = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+            let data = bomLength == 0 ? Data(request.body) : Data(request.body[bomLength...])
+            let value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
             return .success(value)
         } catch {
             return .failure(.invalid("request body is not valid JSON"))
         }
     }
 
-    /// The body without a leading UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser
-    /// ignore: what is stored never starts with one.
-    static func payload(_ body: [UInt8]) -> ArraySlice<UInt8> {
-        body.starts(with: [0xEF, 0xBB, 0xBF]) ? body[3...] : body[...]
+    /// A leading UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore: it is
+    /// dropped, so what is stored never starts with one.
+    static func hasByteOrderMark(_ body: [UInt8]) -> Bool {
+        body.count >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF
+    }
+
+    /// The body with a leading byte order mark dropped (a copy only when there is one).
+    static func withoutByteOrderMark(_ body: [UInt8]) -> [UInt8] {
+        hasByteOrderMark(body) ? Array(body[3...]) : body
+    }
+
+    /// Eight bytes at a time: a word has a zero byte iff (w - 0x01…01) & ~w & 0x80…80 ≠ 0.
+    static func containsNUL(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { return true }
+            i += 8
+        }
+        while i < bytes.count {
+            if bytes[i] == 0 { return true }
+            i += 1
+        }
+        return false
     }
 
     static func object(_ request: HTTPRequest) -> Result<[String: Any], Failure> {
