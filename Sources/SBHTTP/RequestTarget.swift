@@ -10,7 +10,8 @@ enum RequestTarget {
             return pathAndQuery(target) ? nil : .bad("invalid character in request target")
         }
         // absolute-form: "http" / "https" "://" authority path-abempty [ "?" query ]
-        let lower = target.prefix(8).map { $0 | 0x20 }
+        // Schemes are case-insensitive; fold letters only, so no other byte can pass for one.
+        let lower = target.prefix(8).map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
         let schemeLength = lower.starts(with: Array("https://".utf8)) ? 8 : lower.starts(with: Array("http://".utf8)) ? 7 : 0
         guard schemeLength > 0 else { return .bad("request target must be an absolute path or an http(s) URI") }
         let rest = target.dropFirst(schemeLength)

@@ -196,6 +196,7 @@ final class HTTPStrictnessTests: XCTestCase {
             Self.get("Host: x\r\n", target: "/a{b}"), Self.get("Host: x\r\n", target: "/%zz"), Self.get("Host: x\r\n", target: "/%ff"),
             Self.get("Host: x\r\n", target: "/%"), Self.get("Host: x\r\n", target: "*"), Self.get("Host: x\r\n", target: "http:///x"),
             Self.get("Host: x\r\n", target: "http://u@x/"), Self.get("Host: x\r\n", target: "ftp://x/"),
+            Self.get("Host: x\r\n", target: "http\u{1A}//x/"), Self.get("Host: x\r\n", target: "http://x/\u{1}"),
             Self.get("Host: x\r\n", target: "x:443", method: "CONNECT"), Self.get("Host: x\r\n", target: "/é"),
             Self.get("Host: x\r\n", version: "HTTP/1.10"), Self.get("Host: x\r\n", version: "http/1.1"),
             Self.get("Host: x\r\n", version: "HTTP/1"), Self.get("Host: x\r\n", version: "HTTP/1.a"),
