@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 import h11
 
-# id -> (RFC text that allows it, what differs, allowed (ours, h11) verdict pairs, our message).
+# Where h11 is the stricter side, the case must also carry the bytes with the construct undone
+# (Case.alt), and h11 must accept those exactly as we accepted the original.
+UNDONE = "h11 accepts the same request without the construct"
+
+# id -> (RFC text that allows it, what differs, allowed (ours, h11) verdict pairs, and the proof
+# that the difference is the cause: a regex our error message must match, or UNDONE).
 # "ours" is always the stricter side except leading-crlf and chunk-ext-bws, where h11 is.
 DIFFERENCES = {
     "bare-lf": ("RFC 9112 §2.2 (a recipient MAY accept a bare LF)",
@@ -72,10 +77,10 @@ DIFFERENCES = {
                          {("reject", "accept"), ("reject", "incomplete")}, r"chunk extension"),
     "chunk-ext-bws": ("RFC 9112 §7.1.1 (BWS before `;`: a recipient MUST accept and remove it)",
                       "h11 rejects whitespace before the `;` of a chunk extension; we accept it",
-                      {("accept", "reject")}, None),
+                      {("accept", "reject")}, UNDONE),
     "leading-crlf": ("RFC 9112 §2.2 (a server SHOULD ignore at least one empty line before the request-line)",
                      "h11 rejects a CRLF before the request-line; we skip it",
-                     {("accept", "reject")}, None),
+                     {("accept", "reject")}, UNDONE),
 }
 
 TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -131,6 +136,7 @@ class Request:
             for _ in range(pick(r, [0, 0, 1, 2])):
                 self.trailers.append([self.gen_name(r) + b": " + self.gen_value(r), CRLF])
         self.tail = pick(r, [b"", b"", b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n", b"garbage\x00\n", b"\r\n"])
+        self.undo = []  # how to take back what only h11 rejects (see UNDONE)
 
     @staticmethod
     def gen_target(r):
@@ -314,7 +320,7 @@ def m_cl_leading_zeros(r, q):
     if q.framing != "length" or not q.field(b"content-length"):
         return False
     f = q.field(b"content-length")[0]
-    f[1] = b"0" * r.randint(1, 22 - len(f[1])) + f[1]   # up to 22 digits: over 20 both reject
+    f[1] = b"0" * r.randint(1, max(1, 22 - len(f[1]))) + f[1]   # up to 22 digits: over 20 both reject
     return ""
 
 
@@ -341,6 +347,11 @@ def m_te_twice(r, q):
     return ""
 
 
+def undo_bws(chunk):
+    """Whitespace between a chunk size and its extensions removed (run after all mutations)."""
+    chunk[0], chunk[1] = chunk[0].rstrip(b" \t"), chunk[1].lstrip(b" \t")
+
+
 def m_chunk_size_bad(r, q):
     if q.framing != "chunked" or not q.chunks:
         return False
@@ -349,7 +360,10 @@ def m_chunk_size_bad(r, q):
     variant = r.randrange(8)
     c[0] = [b"-" + s, b"+" + s, b" " + s, b"0x" + s, s + b" ", s + b"\t", b"", b"g"][variant]
     if variant in (4, 5):  # whitespace then CRLF is not allowed; whitespace then ";" is BWS
-        return "chunk-ext-bws" if c[1] else "chunk-ws"
+        if not c[1]:
+            return "chunk-ws"
+        q.undo.append(lambda c=c: undo_bws(c))
+        return "chunk-ext-bws"
     return ""
 
 
@@ -357,7 +371,7 @@ def m_chunk_size_zeros(r, q):
     if q.framing != "chunked":
         return False
     c = pick(r, q.chunks) if q.chunks else q.last_chunk
-    c[0] = b"0" * r.randint(1, 22 - len(c[0])) + c[0]
+    c[0] = b"0" * r.randint(1, max(1, 22 - len(c[0]))) + c[0]
     return "chunk-size-digits"
 
 
@@ -374,6 +388,7 @@ def m_chunk_ext_bws(r, q):
         return False
     c = pick(r, q.chunks) if q.chunks else q.last_chunk
     c[1] = pick(r, [b" ;a=b", b"\t;a", b" ; a = \"v\""])
+    q.undo.append(lambda c=c: undo_bws(c))
     return "chunk-ext-bws"
 
 
@@ -478,6 +493,8 @@ def m_big_head(r, q):
 
 def m_leading_crlf(r, q):
     q.prefix = pick(r, [b"\r\n", b"\r\n\r\n", b"\n", b"\r"])
+    if q.prefix.startswith(b"\r\n"):
+        q.undo.append(lambda: setattr(q, "prefix", b""))
     return "leading-crlf" if q.prefix in (b"\r\n", b"\r\n\r\n") else "bare-lf" if q.prefix == b"\n" else ""
 
 
@@ -497,17 +514,27 @@ def m_truncate(r, q):
 
 
 # Timing, not a difference: one side rejects at the first bad byte, the other waits for the rest
-# of the line or head. Such a case is settled by completing it (the untruncated request, or the
-# bytes plus CRLFCRLF) and comparing again: both reject → "early-reject"; otherwise the pair
-# for the completed bytes must agree or be a documented difference.
+# of the line or head. Such a case is settled by completing it (the untruncated request, and the
+# bytes plus CRLFCRLF) and comparing again: when one completion is accepted by one side only,
+# that pair must be a documented difference; otherwise both rejecting one completion settles it
+# as "early-reject"; otherwise the pair for the first completion must agree or be documented.
 TIMING = {
     "early-reject": ("RFC 9112 §2.2, §5 (nothing requires waiting for the whole head to reject it)",
                      "we reject at the first invalid byte (and h11 at a first byte below 0x21); the other side waits for the line or head to end, and rejects once the bytes are completed"),
 }
 
 
-def completion(case):
-    return case.full if case.full != case.data else case.data + b"\r\n\r\n"
+def completions(case):
+    return ([case.full] if case.full != case.data else []) + [case.data + b"\r\n\r\n"]
+
+
+def settle(case, pairs):
+    for o, t in pairs:
+        if "accept" in (o["verdict"], t["verdict"]) and o["verdict"] != t["verdict"]:
+            return classify(case, o, t)
+    if any(o["verdict"] == t["verdict"] == "reject" for o, t in pairs):
+        return "early-reject"
+    return classify(case, *pairs[0])
 
 
 MUTATIONS = [m_bare_lf, m_bare_cr, m_obs_fold, m_trailer_fold, m_space_before_colon, m_bad_name, m_ctl_in_value, m_trailer_bad,
@@ -524,6 +551,7 @@ class Case:
     mutations: list
     tags: set
     full: bytes
+    alt: bytes  # with q.undo applied: the request as h11 would take it
 
 
 def generate(r):
@@ -539,9 +567,17 @@ def generate(r):
         names.append(m.__name__[2:])
         if tag:
             tags.add(tag)
+    # Mutations can combine into a fold (a field whose name became empty, then got a space).
+    if any(line[:1] in (b" ", b"\t") for line in [f[0] for f in q.fields] + [t[0] for t in q.trailers]):
+        tags.add("obs-fold")
+    if q.undo and q.truncate:  # the undone bytes must be the same request: keep it whole
+        q.truncate = False
+        names.remove("truncate")
     full = q.serialize()
     data = full[:r.randrange(len(full))] if q.truncate else full
-    return Case(data, names, tags, full)
+    for undo in q.undo:
+        undo()
+    return Case(data, names, tags, full, q.serialize())
 
 
 def h11_verdict(data):
@@ -591,20 +627,30 @@ def classify(case, ours, theirs):
     """'agree', a documented difference id, or None (a failure)."""
     o, t = ours["verdict"], theirs["verdict"]
     if o == t == "accept":
-        # h11 lowercases Transfer-Encoding values; the same on our side is not a difference.
-        ours = dict(ours, headers=[(n, v.lower() if n == b"transfer-encoding" else v) for n, v in ours["headers"]])
-        if ours == theirs:
-            return "agree"
-        normalized = dict(theirs, headers=[(n, lossy(v)) for n, v in theirs["headers"]])
-        if ours == normalized:
-            return "value-utf8"
-        return None
+        return same_request(ours, theirs)
     if o == t:
         return "agree"
     for tag in sorted(case.tags):
-        _, _, allowed, message = DIFFERENCES[tag]
-        if (o, t) in allowed and (message is None or re.search(message, ours.get("message", ""))):
+        _, _, allowed, proof = DIFFERENCES[tag]
+        if (o, t) not in allowed:
+            continue
+        if proof is UNDONE:
+            if o == "accept" and h11_verdict(case.alt)["verdict"] == "accept" and same_request(ours, h11_verdict(case.alt)):
+                return tag
+        elif re.search(proof, ours.get("message", "")):
             return tag
+    return None
+
+
+def same_request(ours, theirs):
+    """'agree', 'value-utf8' or None for two accepted requests."""
+    # h11 lowercases Transfer-Encoding values; the same on our side is not a difference.
+    ours = dict(ours, headers=[(n, v.lower() if n == b"transfer-encoding" else v) for n, v in ours["headers"]])
+    if ours == theirs:
+        return "agree"
+    normalized = dict(theirs, headers=[(n, lossy(v)) for n, v in theirs["headers"]])
+    if ours == normalized:
+        return "value-utf8"
     return None
 
 
@@ -640,11 +686,15 @@ def run(n, seed, harness, batch=10000):
         ours = our_verdicts(harness, [c.data for c in cases])
         theirs = [h11_verdict(c.data) for c in cases]
         timing = [i for i, (o, t) in enumerate(zip(ours, theirs)) if {o["verdict"], t["verdict"]} == {"reject", "incomplete"}]
-        completed = dict(zip(timing, our_verdicts(harness, [completion(cases[i]) for i in timing]) if timing else []))
+        extra = [(i, data) for i in timing for data in completions(cases[i])]
+        verdicts = our_verdicts(harness, [data for _, data in extra]) if extra else []
+        completed = {}
+        for (i, data), o in zip(extra, verdicts):
+            completed.setdefault(i, []).append((o, h11_verdict(data)))
         for i, (case, o, t) in enumerate(zip(cases, ours, theirs)):
             if i in completed:
-                o, t = completed[i], h11_verdict(completion(case))
-                verdict = "early-reject" if o["verdict"] == t["verdict"] == "reject" else classify(case, o, t)
+                verdict = settle(case, completed[i])
+                o, t = completed[i][0]
             else:
                 verdict = classify(case, o, t)
             summary.cases += 1
