@@ -82,6 +82,8 @@ let package = Package(
         .target(name: "SBTestSupport", dependencies: ["SBCore", "SBHTTP", "SBWebSocket"],
                 path: "Tests/SBTestSupport", swiftSettings: strict),
         .testTarget(name: "SBHTTPTests", dependencies: ["SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        // The HTTP parser as a stdin/stdout filter for the differential test against h11.
+        .executableTarget(name: "sb-http-parse", dependencies: ["SBHTTP"], path: "Tests/HTTPParseHarness", swiftSettings: strict),
         .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
         .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),

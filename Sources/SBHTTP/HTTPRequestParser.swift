@@ -17,8 +17,8 @@ public struct HTTPRequestParser: Sendable {
     var buffer: [UInt8] = []
     /// Start of the unconsumed bytes in `buffer`.
     var start = 0
-    /// Where the search for the end of the head resumes (no rescanning on byte-at-a-time input).
-    var scanFrom = 0
+    /// Progress through the head being received (no rescanning on byte-at-a-time input).
+    var scanner = HeadScanner()
     var state: State = .head
     var headEmitted = false
     var chunked = ChunkedDecoder()
@@ -50,7 +50,7 @@ public struct HTTPRequestParser: Sendable {
         let rest = Array(buffer[start...])
         buffer = []
         start = 0
-        scanFrom = 0
+        scanner = HeadScanner()
         return rest
     }
 
@@ -77,48 +77,33 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func parseHead() -> HTTPParserEvent? {
-        // RFC 9112 §2.2: ignore empty lines before the request-line.
-        while start + 1 < buffer.count, buffer[start] == 13, buffer[start + 1] == 10 { start += 2 }
-        while start < buffer.count, buffer[start] == 10 { start += 1 }
-        if scanFrom < start { scanFrom = start }
-        guard let end = findHeadEnd() else {
-            if buffer[start...].firstIndex(of: 10) == nil, buffer.count - start > limits.maxTargetBytes + 32 {
-                return fail(HTTPParseError(status: 414, message: "request target longer than \(limits.maxTargetBytes) bytes"))
-            }
-            if buffer.count - start > limits.maxHeadBytes {
-                return fail(HTTPParseError(status: 431, message: "request head larger than \(limits.maxHeadBytes) bytes"))
-            }
+        // RFC 9112 §2.2: ignore empty lines (CRLF) before the request-line; a bare LF is an error.
+        var skipped = false
+        while start + 1 < buffer.count, buffer[start] == HTTPSyntax.cr, buffer[start + 1] == HTTPSyntax.lf {
+            start += 2
+            skipped = true
+        }
+        if skipped { scanner = HeadScanner() }
+        switch scanner.scan(buffer, from: start, limits: limits) {
+        case .needMore:
             compactIfIdle()
             return nil
-        }
-        if end - start > limits.maxHeadBytes {
-            return fail(HTTPParseError(status: 431, message: "request head larger than \(limits.maxHeadBytes) bytes"))
-        }
-        let parsed = HeadParser.parse(buffer[start..<end], limits: limits)
-        start = end + 4
-        scanFrom = start
-        switch parsed {
         case .failure(let error):
             return fail(error)
-        case .success(let (head, mode)):
-            state = .body(head, mode)
-            headEmitted = true
-            chunked = ChunkedDecoder()
-            return .head(head)
+        case .complete(let fieldsEnd, let end):
+            let parsed = HeadParser.parse(buffer[start..<fieldsEnd], limits: limits)
+            start = end
+            scanner = HeadScanner()
+            switch parsed {
+            case .failure(let error):
+                return fail(error)
+            case .success(let (head, mode)):
+                state = .body(head, mode)
+                headEmitted = true
+                chunked = ChunkedDecoder()
+                return .head(head)
+            }
         }
-    }
-
-    /// Index of the CR of the first CRLFCRLF at or after `scanFrom`.
-    private mutating func findHeadEnd() -> Int? {
-        var i = max(scanFrom, start)
-        let count = buffer.count
-        while i + 3 < count {
-            if buffer[i + 3] != 10 { i += buffer[i + 3] == 13 ? 1 : 4; continue }
-            if buffer[i] == 13, buffer[i + 1] == 10, buffer[i + 2] == 13 { return i }
-            i += 1
-        }
-        scanFrom = max(start, count - 3)
-        return nil
     }
 
     private mutating func parseBody(_ head: HTTPRequestHead, _ mode: BodyMode) -> HTTPParserEvent? {
@@ -146,7 +131,6 @@ public struct HTTPRequestParser: Sendable {
     private mutating func complete(_ request: HTTPRequest) -> HTTPParserEvent {
         state = .head
         headEmitted = false
-        scanFrom = start
         compactIfIdle()
         return .request(request)
     }
@@ -157,7 +141,6 @@ public struct HTTPRequestParser: Sendable {
             // Keep a small buffer for the next request of a keep-alive connection; drop big ones.
             if buffer.capacity > 4096 { buffer = [] } else { buffer.removeAll(keepingCapacity: true) }
             start = 0
-            scanFrom = 0
         } else if start > 65536 {
             compactConsumed()
         }
@@ -166,7 +149,6 @@ public struct HTTPRequestParser: Sendable {
     private mutating func compactConsumed() {
         guard start > 0 else { return }
         buffer.removeFirst(start)
-        scanFrom = max(0, scanFrom - start)
         start = 0
     }
 }

@@ -1,0 +1,82 @@
+/// Byte classes and small grammar pieces of RFC 9110 §5.6 shared by the head, the chunked body
+/// and the trailer section.
+enum HTTPSyntax {
+    static let cr: UInt8 = 13, lf: UInt8 = 10, sp: UInt8 = 0x20, htab: UInt8 = 0x09
+
+    /// tchar (RFC 9110 §5.6.2).
+    static func isTokenChar(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    static func isWhitespace(_ c: UInt8) -> Bool { c == sp || c == htab }
+
+    /// field-vchar, SP or HTAB (RFC 9110 §5.5). Every other control byte — NUL, CR, LF, DEL and the
+    /// rest — is rejected rather than retained: the RFC allows either and rejecting is safer.
+    static func isFieldValueByte(_ c: UInt8) -> Bool {
+        c == htab || (c >= 0x20 && c != 0x7F)
+    }
+
+    static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+    /// Index just past `1*tchar` starting at `i` (== `i` when there is none).
+    static func token(_ bytes: ArraySlice<UInt8>, from i: Int) -> Int {
+        var j = i
+        while j < bytes.endIndex, isTokenChar(bytes[j]) { j += 1 }
+        return j
+    }
+
+    /// Index just past `*( SP / HTAB )` starting at `i`.
+    static func whitespace(_ bytes: ArraySlice<UInt8>, from i: Int) -> Int {
+        var j = i
+        while j < bytes.endIndex, isWhitespace(bytes[j]) { j += 1 }
+        return j
+    }
+
+    /// Index just past a quoted-string starting at `i` (RFC 9110 §5.6.4), nil when there is none
+    /// or it is malformed (unterminated, control bytes, a backslash before a control byte).
+    static func quotedString(_ bytes: ArraySlice<UInt8>, from i: Int) -> Int? {
+        guard i < bytes.endIndex, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        var j = i + 1
+        while j < bytes.endIndex {
+            let c = bytes[j]
+            switch c {
+            case UInt8(ascii: "\""):
+                return j + 1
+            case UInt8(ascii: "\\"):
+                guard j + 1 < bytes.endIndex, bytes[j + 1] == htab || (bytes[j + 1] >= 0x20 && bytes[j + 1] != 0x7F) else { return nil }
+                j += 2
+            default:
+                guard c == htab || (c >= 0x20 && c != 0x7F) else { return nil }
+                j += 1
+            }
+        }
+        return nil
+    }
+
+    /// Splits one field line (without its CRLF) into name and OWS-trimmed value (RFC 9112 §5).
+    /// Rejects obs-fold (§5.2: the safer of the two choices), whitespace before the colon (§5.1),
+    /// names that are not tokens and values with control bytes.
+    static func fieldLine(_ line: ArraySlice<UInt8>) -> Result<(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>), HTTPParseError> {
+        guard let first = line.first else { return .failure(.bad("empty header line")) }
+        if isWhitespace(first) { return .failure(.bad("obsolete line folding in a header field")) }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.bad("header line without a colon")) }
+        let name = line[line.startIndex..<colon]
+        guard !name.isEmpty else { return .failure(.bad("empty header name")) }
+        if let last = name.last, isWhitespace(last) { return .failure(.bad("whitespace between header name and colon")) }
+        guard name.allSatisfy(isTokenChar) else { return .failure(.bad("invalid character in header name")) }
+        var value = line[(colon + 1)...]
+        while let f = value.first, isWhitespace(f) { value = value.dropFirst() }
+        while let l = value.last, isWhitespace(l) { value = value.dropLast() }
+        guard value.allSatisfy(isFieldValueByte) else { return .failure(.bad("control character in header value")) }
+        return .success((name, value))
+    }
+}

@@ -1,0 +1,56 @@
+/// Finds the end of a request head as its bytes arrive, checking line framing on the way
+/// (RFC 9112 §2.2): every line ends in CRLF, so a bare LF or a bare CR is a 400 — never a line
+/// end, since a peer that frames lines differently could smuggle a request past us. The
+/// request-line, head-size and field-count limits are decided at the byte that crosses them.
+/// Offsets are relative to the head's first byte, so compacting the buffer does not move them.
+struct HeadScanner: Sendable {
+    enum Outcome {
+        case needMore
+        /// `fieldsEnd`: just past the CRLF of the last field line; `end`: just past the empty line.
+        case complete(fieldsEnd: Int, end: Int)
+        case failure(HTTPParseError)
+    }
+
+    /// Bytes scanned so far.
+    var scanned = 0
+    var lineStart = 0
+    var lines = 0
+
+    mutating func scan(_ buffer: [UInt8], from base: Int, limits: HTTPLimits) -> Outcome {
+        var i = base + scanned
+        defer { scanned = i - base }
+        while i < buffer.count {
+            if let error = overLimit(i - base, limits) { return .failure(error) }
+            let c = buffer[i]
+            if c == HTTPSyntax.lf { return .failure(.bad("bare LF in request head")) }
+            guard c == HTTPSyntax.cr else { i += 1; continue }
+            guard i + 1 < buffer.count else { return .needMore }  // decided when the next byte arrives
+            if let error = overLimit(i + 1 - base, limits) { return .failure(error) }
+            guard buffer[i + 1] == HTTPSyntax.lf else { return .failure(.bad("bare CR in request head")) }
+            let length = i - (base + lineStart)
+            i += 2
+            if length == 0 {
+                // Leading empty lines are skipped by the parser, so this is the end of the head.
+                guard lines > 0 else { return .failure(.bad("empty request line")) }
+                return .complete(fieldsEnd: base + lineStart, end: i)
+            }
+            lines += 1
+            lineStart = i - base
+            if lines - 1 > limits.maxHeaderCount {
+                return .failure(HTTPParseError(status: 431, message: "more than \(limits.maxHeaderCount) header fields"))
+            }
+        }
+        return .needMore
+    }
+
+    /// The error for byte number `offset` of the head (0-based), if that byte crosses a limit.
+    private func overLimit(_ offset: Int, _ limits: HTTPLimits) -> HTTPParseError? {
+        if lines == 0, offset >= limits.maxTargetBytes + 32 {
+            return HTTPParseError(status: 414, message: "request target longer than \(limits.maxTargetBytes) bytes")
+        }
+        if offset >= limits.maxHeadBytes {
+            return HTTPParseError(status: 431, message: "request head larger than \(limits.maxHeadBytes) bytes")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,95 @@
+/// Request-target and Host syntax (RFC 9112 §3.2, RFC 3986 §3). Accepted forms: origin-form,
+/// absolute-form with an http or https scheme, and asterisk-form for OPTIONS; authority-form
+/// (only for CONNECT, which we do not implement) is rejected.
+enum RequestTarget {
+    static func validate(_ target: ArraySlice<UInt8>, isOptions: Bool) -> HTTPParseError? {
+        if target.elementsEqual([UInt8(ascii: "*")]) {
+            return isOptions ? nil : .bad("asterisk-form request target is only for OPTIONS")
+        }
+        if target.first == UInt8(ascii: "/") {
+            return pathAndQuery(target) ? nil : .bad("invalid character in request target")
+        }
+        // absolute-form: "http" / "https" "://" authority path-abempty [ "?" query ]
+        // Schemes are case-insensitive; fold letters only, so no other byte can pass for one.
+        let lower = target.prefix(8).map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
+        let schemeLength = lower.starts(with: Array("https://".utf8)) ? 8 : lower.starts(with: Array("http://".utf8)) ? 7 : 0
+        guard schemeLength > 0 else { return .bad("request target must be an absolute path or an http(s) URI") }
+        let rest = target.dropFirst(schemeLength)
+        let authorityEnd = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        // RFC 9110 §4.2.1: an http URI with an empty host is invalid; §4.2.4: userinfo is an error.
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")), hostAndPort(authority, allowEmptyHost: false) else {
+            return .bad("invalid authority in request target")
+        }
+        let tail = rest[authorityEnd...]
+        return tail.isEmpty || pathAndQuery(tail) ? nil : .bad("invalid character in request target")
+    }
+
+    /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2); an empty host is allowed there.
+    static func isValidHost(_ value: ArraySlice<UInt8>) -> Bool {
+        hostAndPort(value, allowEmptyHost: true)
+    }
+
+    /// path-abempty [ "?" query ] with pchar = unreserved / pct-encoded / sub-delims / ":" / "@";
+    /// a fragment ("#") is not part of a request-target.
+    static func pathAndQuery(_ bytes: ArraySlice<UInt8>) -> Bool {
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == UInt8(ascii: "%") {
+                guard i + 2 < bytes.endIndex, PercentDecoding.hex(bytes[i + 1]) != nil, PercentDecoding.hex(bytes[i + 2]) != nil else { return false }
+                i += 3
+                continue
+            }
+            guard isUnreserved(c) || isSubDelim(c) || c == UInt8(ascii: ":") || c == UInt8(ascii: "@")
+                || c == UInt8(ascii: "/") || c == UInt8(ascii: "?") else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// host [ ":" port ] where host = IP-literal / reg-name (an IPv4 address is a reg-name).
+    private static func hostAndPort(_ bytes: ArraySlice<UInt8>, allowEmptyHost: Bool) -> Bool {
+        var i = bytes.startIndex
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > i + 1 else { return false }
+            guard bytes[(i + 1)..<close].allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: ":") }) else { return false }
+            i = close + 1
+        } else {
+            while i < bytes.endIndex, bytes[i] != UInt8(ascii: ":") {
+                let c = bytes[i]
+                if c == UInt8(ascii: "%") {
+                    guard i + 2 < bytes.endIndex, PercentDecoding.hex(bytes[i + 1]) != nil, PercentDecoding.hex(bytes[i + 2]) != nil else { return false }
+                    i += 3
+                    continue
+                }
+                guard isUnreserved(c) || isSubDelim(c) else { return false }
+                i += 1
+            }
+            guard allowEmptyHost || i > bytes.startIndex else { return false }
+        }
+        guard i < bytes.endIndex else { return true }
+        guard bytes[i] == UInt8(ascii: ":") else { return false }
+        return bytes[(i + 1)...].allSatisfy(HTTPSyntax.isDigit)
+    }
+
+    static func isUnreserved(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
+    static func isSubDelim(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
+    }
+}
