@@ -3,18 +3,17 @@
 enum HTTPSyntax {
     static let cr: UInt8 = 13, lf: UInt8 = 10, sp: UInt8 = 0x20, htab: UInt8 = 0x09
 
-    /// tchar (RFC 9110 §5.6.2).
+    /// tchar (RFC 9110 §5.6.2): ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a 128-bit set (two words)
+    /// so the check is a shift and a mask rather than a chain of comparisons.
     static func isTokenChar(_ c: UInt8) -> Bool {
-        switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
+        c < 128 && (c < 64 ? tcharLow >> UInt64(c) : tcharHigh >> UInt64(c - 64)) & 1 == 1
+    }
+
+    private static let tcharLow: UInt64 = bits("!#$%&'*+-.0123456789")
+    private static let tcharHigh: UInt64 = bits("ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~", offset: 64)
+
+    private static func bits(_ chars: String, offset: UInt8 = 0) -> UInt64 {
+        chars.utf8.reduce(0) { $0 | 1 << UInt64($1 - offset) }
     }
 
     static func isWhitespace(_ c: UInt8) -> Bool { c == sp || c == htab }

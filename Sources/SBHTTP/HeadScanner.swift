@@ -17,16 +17,24 @@ struct HeadScanner: Sendable {
     var lines = 0
 
     mutating func scan(_ buffer: [UInt8], from base: Int, limits: HTTPLimits) -> Outcome {
+        buffer.withUnsafeBufferPointer { scan($0, from: base, limits: limits) }
+    }
+
+    private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, from base: Int, limits: HTTPLimits) -> Outcome {
         var i = base + scanned
         defer { scanned = i - base }
-        while i < buffer.count {
+        while true {
+            // Skip to the next CR or LF, but never past the offset where a limit fires: the
+            // request-line limit applies until the first line ends, the head limit always.
+            let limitOffset = lines == 0 ? min(limits.maxTargetBytes + 32, limits.maxHeadBytes) : limits.maxHeadBytes
+            let stop = min(bytes.count, base + limitOffset)
+            while i < stop, bytes[i] != HTTPSyntax.cr, bytes[i] != HTTPSyntax.lf { i += 1 }
+            if i == bytes.count, i < base + limitOffset { return .needMore }
             if let error = overLimit(i - base, limits) { return .failure(error) }
-            let c = buffer[i]
-            if c == HTTPSyntax.lf { return .failure(.bad("bare LF in request head")) }
-            guard c == HTTPSyntax.cr else { i += 1; continue }
-            guard i + 1 < buffer.count else { return .needMore }  // decided when the next byte arrives
+            if bytes[i] == HTTPSyntax.lf { return .failure(.bad("bare LF in request head")) }
+            guard i + 1 < bytes.count else { return .needMore }  // decided when the next byte arrives
             if let error = overLimit(i + 1 - base, limits) { return .failure(error) }
-            guard buffer[i + 1] == HTTPSyntax.lf else { return .failure(.bad("bare CR in request head")) }
+            guard bytes[i + 1] == HTTPSyntax.lf else { return .failure(.bad("bare CR in request head")) }
             let length = i - (base + lineStart)
             i += 2
             if length == 0 {
@@ -40,7 +48,6 @@ struct HeadScanner: Sendable {
                 return .failure(HTTPParseError(status: 431, message: "more than \(limits.maxHeaderCount) header fields"))
             }
         }
-        return .needMore
     }
 
     /// The error for byte number `offset` of the head (0-based), if that byte crosses a limit.

@@ -40,9 +40,9 @@ final class App {
             trustedProxies: configuration.trustedProxies)
 
         let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
-        let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor)
+        let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor,
+                      busStatus: { [storage] in storage.busIsUp })
         storage.connect(hub)
-        hub.attach(busStatus: { [storage] in storage.busIsUp })
 
         let serverConfiguration = ServerConfiguration(
             host: configuration.host, port: configuration.port,

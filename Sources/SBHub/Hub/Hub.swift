@@ -18,14 +18,18 @@ public final class Hub: BusListener, Sendable {
     let policy: HubPolicy
     private let drainingFlag = Atomic<Bool>(false)
     private let serverBox = Locked<Server?>(nil)
-    private let busStatus = Locked<(@Sendable () -> Bool)?>(nil)
+    /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
+    /// subscription is in place); `/ready` and `/health` report it. A `let`, not a locked
+    /// var: a closure read through a generic lock is re-thunked on every access.
+    private let busStatus: @Sendable () -> Bool
     /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
     /// the loops that have someone to deliver to.
     private let interest = Locked<[String: UInt64]>([:])
 
     public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
-                storeFactory: (EventLoop) -> any Store) {
+                storeFactory: (EventLoop) -> any Store, busStatus: @escaping @Sendable () -> Bool = { true }) {
         self.configuration = configuration
+        self.busStatus = busStatus
         self.logger = logger
         self.metrics = HubMetrics()
         self.policy = HubPolicy(configuration: configuration)
@@ -47,13 +51,7 @@ public final class Hub: BusListener, Sendable {
 
     var server: Server? { serverBox.withLock { $0 } }
 
-    /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
-    /// subscription is in place); `/ready` and `/health` report it.
-    public func attach(busStatus: @escaping @Sendable () -> Bool) {
-        self.busStatus.withLock { $0 = busStatus }
-    }
-
-    var busIsUp: Bool { busStatus.withLock { $0 }?() ?? true }
+    var busIsUp: Bool { busStatus() }
 
     public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
 
