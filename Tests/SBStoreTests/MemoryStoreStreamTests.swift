@@ -109,4 +109,25 @@ final class MemoryStoreStreamTests: XCTestCase {
         XCTAssertEqual(total, MemoryStore.sweepBudget * MemoryStore.shardCount * 2, "every expired stream removed over passes")
         XCTAssertEqual(try sync { store.events(sessionId: "keep", query: EventQuery(), $0) }.map(\.seq), [1, 2])
     }
+
+    /// Appenders on several threads: the bus hears each session's events in exactly seq order,
+    /// every one once, though publishing happens outside the shard lock.
+    func testConcurrentAppendsArePublishedInSeqOrder() {
+        let store = self.store!
+        let body = Array("{\"eventId\":\"x\",\"type\":\"t\"}".utf8)
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for i in 0..<2000 {
+                let event = NewEvent(sessionId: i % 2 == 0 ? "race-a" : "race-b", eventId: "w\(worker)-\(i)", timestampMillis: 0, body: body)
+                store.appendEvents([event]) { _ in }
+            }
+        }
+        let published = recorder.messages.withLock { $0 }
+        for session in ["race-a", "race-b"] {
+            let seqs = published.compactMap { message -> Int64? in
+                if case .event(let id, let seq, _, _) = message, id == session { return seq }
+                return nil
+            }
+            XCTAssertEqual(seqs, Array(1...4000), "\(session): every event once, in seq order")
+        }
+    }
 }

@@ -62,6 +62,18 @@ struct MemoryShard {
     var outbox: [BusMessage] = []
     var publishing = false
 
+    /// Queues a bus message produced under this shard's lock. When nobody is publishing and
+    /// nothing waits, the caller becomes the publisher and gets the message back to publish
+    /// after unlocking (no queue, no allocation); otherwise the current publisher sends it.
+    mutating func post(_ message: BusMessage) -> BusMessage? {
+        if !publishing, outbox.isEmpty {
+            publishing = true
+            return message
+        }
+        outbox.append(message)
+        return nil
+    }
+
     mutating func track(_ map: Map, _ key: String, deadline: Int64) {
         expiryQueue.append(ExpiryEntry(map: map, key: key, deadline: deadline))
     }

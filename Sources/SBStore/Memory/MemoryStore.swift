@@ -4,8 +4,8 @@ import DequeModule
 /// The embedded store for a single instance: plain dictionaries split into shards by key hash,
 /// each behind its own lock, so requests for different sessions rarely wait for each other.
 ///
-/// Bus messages are put in their shard's outbox under the lock that assigned their seq, and
-/// published after it is released by whichever caller finds the outbox unclaimed: a session's
+/// Bus messages are handed over under the lock that assigned their seq (`MemoryShard.post`)
+/// and published after it is released, by one publisher per shard at a time: a session's
 /// events reach every loop in exactly `seq` order, and no WebSocket frame is built under a lock.
 public final class MemoryStore: Store, Sendable {
     public let kind = StorageKind.memory
@@ -47,29 +47,23 @@ public final class MemoryStore: Store, Sendable {
         return shards.reduce(0) { total, shard in total + shard.withLock { $0.sweep(now: now, budget: Self.sweepBudget) } }
     }
 
-    /// Publishes what the shard's outbox holds, unless another caller is already doing so (it
-    /// will pick these messages up before it lets go).
-    private func publishOutbox(_ index: Int) {
-        guard let bus = listener.withLock({ $0 }) else {
-            shards[index].withLock { $0.outbox.removeAll() }
-            return
-        }
-        var batch = shards[index].withLock { shard -> [BusMessage] in
-            guard !shard.publishing, !shard.outbox.isEmpty else { return [] }
-            shard.publishing = true
-            defer { shard.outbox.removeAll(keepingCapacity: true) }
-            return shard.outbox
-        }
-        while !batch.isEmpty {
-            for message in batch { bus.receive(message) }
-            batch = shards[index].withLock { shard -> [BusMessage] in
-                guard !shard.outbox.isEmpty else {
+    /// Publishes `first` (the caller became the shard's publisher in `post`), then whatever
+    /// other callers queued meanwhile, in order, and gives the publisher role back.
+    private func publish(_ first: BusMessage?, shard index: Int) {
+        guard let first else { return }
+        let bus = listener.withLock { $0 }
+        bus?.receive(first)
+        while true {
+            let batch = shards[index].withLock { shard -> [BusMessage] in
+                if shard.outbox.isEmpty {
                     shard.publishing = false
                     return []
                 }
-                defer { shard.outbox.removeAll(keepingCapacity: true) }
+                defer { shard.outbox = [] }
                 return shard.outbox
             }
+            if batch.isEmpty { return }
+            for message in batch { bus?.receive(message) }
         }
     }
 
@@ -84,12 +78,12 @@ public final class MemoryStore: Store, Sendable {
         results.reserveCapacity(events.count)
         for event in events {
             let index = shard(event.sessionId)
-            let result = shards[index].withLock { shard -> AppendedEvent in
+            let (result, direct) = shards[index].withLock { shard -> (AppendedEvent, BusMessage?) in
                 let idempotencyKey = event.idempotencyKey.map { event.sessionId + "\u{0}" + $0 }
                 if let idempotencyKey, let first = shard.idempotency[idempotencyKey], first.expiresAt > now {
                     var repeated = first.value
                     repeated.duplicate = true
-                    return repeated
+                    return (repeated, nil)
                 }
                 // Take the log out of the dictionary so appending does not copy its storage.
                 var log = shard.takeStream(event.sessionId, now: now, deadline: deadline)
@@ -108,11 +102,10 @@ public final class MemoryStore: Store, Sendable {
                 if let idempotencyKey {
                     remember(appended, as: idempotencyKey, until: idempotencyDeadline, in: &shard)
                 }
-                shard.outbox.append(.event(sessionId: event.sessionId, seq: stored.seq, epoch: epoch, json: stored.json))
-                return appended
+                return (appended, shard.post(.event(sessionId: event.sessionId, seq: stored.seq, epoch: epoch, json: stored.json)))
             }
             results.append(result)
-            publishOutbox(index)
+            publish(direct, shard: index)
         }
         done(.success(results))
     }
@@ -224,7 +217,7 @@ public final class MemoryStore: Store, Sendable {
         let now = clock()
         let deadline = sessionDeadline
         let index = shard(id)
-        let (existed, chainIds) = shards[index].withLock { shard -> (Bool, [String]) in
+        let (existed, chainIds, direct) = shards[index].withLock { shard -> (Bool, [String], BusMessage?) in
             let existed = shard.liveSession(id, now: now) != nil
             let chainIds = shard.chainIds.removeValue(forKey: id)?.value ?? []
             shard.sessions[id] = nil
@@ -234,10 +227,9 @@ public final class MemoryStore: Store, Sendable {
             if shard.streams[id] == nil { shard.track(.stream, id, deadline: deadline) }
             let fresh = MemoryShard.EventLog(epoch: StreamEpoch.next(), expiresAt: deadline)
             shard.streams[id] = fresh
-            shard.outbox.append(.reset(sessionId: id, epoch: fresh.epoch))
-            return (existed, chainIds)
+            return (existed, chainIds, shard.post(.reset(sessionId: id, epoch: fresh.epoch)))
         }
-        publishOutbox(index)
+        publish(direct, shard: index)
         for chainId in chainIds {
             shards[shard(chainId)].withLock { $0.chains[chainId] = nil }
         }
@@ -284,21 +276,22 @@ public final class MemoryStore: Store, Sendable {
         let deadline = queueDeadline
         let maxLength = settings.maxQueueLength
         let index = shard(sessionId)
-        let accepted = shards[index].withLock { shard -> Bool in
+        let (accepted, direct) = shards[index].withLock { shard -> (Bool, BusMessage?) in
             let taken = kind == .commands ? shard.commandQueues.removeValue(forKey: sessionId) : shard.inputQueues.removeValue(forKey: sessionId)
             if taken == nil { shard.track(kind == .commands ? .commandQueue : .inputQueue, sessionId, deadline: deadline) }
             var queue = taken.flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryShard.Queue()
             let accepted = queue.items.count < maxLength
+            var direct: BusMessage?
             if accepted {
                 queue.items.append(item)
                 queue.expiresAt = deadline
-                shard.outbox.append(.push(sessionId: sessionId, message: push))
+                direct = shard.post(.push(sessionId: sessionId, message: push))
             }
             switch kind {
             case .commands: shard.commandQueues[sessionId] = queue
             case .input: shard.inputQueues[sessionId] = queue
             }
-            return accepted
+            return (accepted, direct)
         }
         guard accepted else {
             return done(.failure(.full("the \(kind.rawValue) queue of session \(sessionId) holds \(maxLength) items: drain it first")))
@@ -309,7 +302,7 @@ public final class MemoryStore: Store, Sendable {
                 shard.commands[id] = .init(value: item.json, expiresAt: deadline)
             }
         }
-        publishOutbox(index)
+        publish(direct, shard: index)
         done(.success(()))
     }
 
