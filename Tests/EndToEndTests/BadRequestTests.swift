@@ -76,6 +76,16 @@ final class BadRequestTests: XCTestCase {
             Case(name: "wrong method on health", raw: req("POST", "/health", body: "{}"), status: 405),
             Case(name: "body over MAX_BODY_BYTES", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n".utf8), status: 413),
             Case(name: "chunked body over limit", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n".utf8) + [UInt8](repeating: 0x20, count: 0x200000) + Array("\r\n0\r\n\r\n".utf8), status: 413),
+            // RFC 9112 §7.1.1: a chunk extension is tokens (or quoted strings) only; a control
+            // byte there is the kind of leniency request smuggling between proxies exploits.
+            Case(name: "control byte in a chunk extension", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+                    + Array("4d;ext=a".utf8) + [0x01] + Array("b\r\n{\"sessionId\":\"bad-s\",\"type\":\"t\",\"timestamp\":\"2026-11-24T12:00:00Z\",\"n\":12345}\r\n0\r\n\r\n".utf8), status: 400),
+            Case(name: "bare LF in the head", raw: Array("POST /api/events HTTP/1.1\nHost: x\r\nContent-Length: 2\r\n\r\n{}".utf8), status: 400),
+            Case(name: "obs-fold", raw: Array("GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n".utf8), status: 400),
+            Case(name: "space before colon", raw: Array("GET /health HTTP/1.1\r\nHost : x\r\n\r\n".utf8), status: 400),
+            Case(name: "two Host fields", raw: Array("GET /health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n".utf8), status: 400),
+            Case(name: "unknown transfer coding", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".utf8), status: 501),
+            Case(name: "differing Content-Length", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".utf8), status: 400),
             Case(name: "bad chunk size", raw: Array("POST /api/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".utf8), status: 400),
             Case(name: "oversized headers", raw: Array("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 20000))\r\n\r\n".utf8), status: 431),
             Case(name: "garbage request line", raw: Array("HELLO\r\n\r\n".utf8), status: 400),
