@@ -332,6 +332,13 @@ def test_websocket_scopes(hub):
             await ws.send(json.dumps({"type": "refresh", "token": mint(["ws-1"], ["input"], key="wrong-secret-0123456789abcdef0123")}))
             error = await recv_json(ws)
             assert error["payload"] == {"message": "token signature is invalid", "code": "invalid_token"}
+        # An exp in the far future (year 5138) arms a timer that must not overflow the loop's clock.
+        far = jwt.encode({"sub": "far", "exp": 99_999_999_999, "sessions": ["ws-1"], "scope": ["subscribe"]}, SECRET, algorithm="HS256")
+        async with websockets.connect(f"ws://127.0.0.1:{hub.port}/ws?token={far}") as ws:
+            await recv_json(ws)
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await recv_json(ws))["type"] == "pong"
+        assert request(hub, "GET", "/health")[0] == 200
         async with websockets.connect(f"ws://127.0.0.1:{hub.port}/ws", additional_headers={"x-api-key": KEY}) as ws:
             await recv_json(ws)
             await ws.send(json.dumps({"type": "subscribe", "sessionId": "anything"}))

@@ -47,7 +47,9 @@ extension HubClient {
                 connection?.close(code: 1008, reason: "token expired")
             case .wake(let at):
                 if let tokenTimer { loopHub.loop.cancel(tokenTimer) }
-                let delay = max(at - MonotonicClock.wallMilliseconds(), 0)
+                // At most a day at a time: an `exp` centuries away would overflow the loop's
+                // nanosecond deadline; the machine simply re-arms when the timer fires early.
+                let delay = min(max(at - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
                 tokenTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.tokenTimerFired() }
             }
         }
