@@ -141,7 +141,9 @@ def test_rest_routes_check_sessions_and_scopes(hub):
     assert request(hub, "POST", "/api/sessions", {"id": "team-new", "cwd": "/"}, writer)[0] == 201
     status, body = request(hub, "POST", "/api/sessions", {"id": "elsewhere", "cwd": "/"}, writer)
     assert (status, body) == (403, {"error": "token does not grant 'publish' on session 'elsewhere'"})
-    assert request(hub, "POST", "/api/sessions", {"cwd": "/"}, writer)[0] == 403, "a generated id is not covered"
+    status, body = request(hub, "POST", "/api/sessions", {"cwd": "/"}, writer)
+    assert (status, body) == (403, {"error": "token does not grant 'publish' on a generated session id; name the session with id"})
+    assert request(hub, "POST", "/api/sessions", {"cwd": "/"}, bearer(mint(["*"], ["publish"])))[0] == 201
     status, chain = request(hub, "POST", "/api/sessions/s1/chains", {"name": "c"}, writer)
     assert status == 201
     assert request(hub, "POST", "/api/sessions/other/chains", {"name": "c"}, writer)[0] == 403

@@ -30,7 +30,11 @@ enum SessionsAPI {
         }
         let id = givenId ?? IDGenerator.next()
         // A token creates only sessions it covers: name one with `id` (or hold a `*` pattern).
-        if let denied = access.check(.publish, on: id) { return done(Reply.error(denied)) }
+        if !access.allows(.publish, on: id) {
+            return done(Reply.error(.forbidden(givenId == nil
+                ? "token does not grant 'publish' on a generated session id; name the session with id"
+                : Access.denial(.publish, id))))
+        }
         let now = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
         let session = Session(id: id, cwd: cwd, hostname: hostname, platform: platform,
                               user: user, status: "pending", startedAt: now)
