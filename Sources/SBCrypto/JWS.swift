@@ -34,7 +34,7 @@ public final class JWSPublicKey: @unchecked Sendable {  // EVP_PKEY is read-only
         switch EVP_PKEY_get_base_id(loaded) {
         case EVP_PKEY_RSA where bits >= 2048:
             algorithm = .rs256
-        case EVP_PKEY_EC where bits == 256:
+        case EVP_PKEY_EC where Self.curveName(loaded) == "prime256v1":  // P-256, not any 256-bit curve (secp256k1)
             algorithm = .es256
         default:
             EVP_PKEY_free(loaded)
@@ -44,6 +44,13 @@ public final class JWSPublicKey: @unchecked Sendable {  // EVP_PKEY is read-only
     }
 
     deinit { EVP_PKEY_free(key) }
+
+    private static func curveName(_ key: OpaquePointer) -> String? {
+        var name = [CChar](repeating: 0, count: 64)
+        var length = 0
+        guard EVP_PKEY_get_group_name(key, &name, name.count, &length) == 1 else { return nil }
+        return String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     fileprivate func verify(message: [UInt8], signature: [UInt8]) -> Bool {
         guard let context = EVP_MD_CTX_new() else { return false }

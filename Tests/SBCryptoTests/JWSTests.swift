@@ -96,8 +96,16 @@ i5eTcSRsvVoqQ21QMS0hGCvcQNsSMFSnQUA/uhkRvj5mfzAbnezfInKRh0hgNehL
         }
     }
 
+    static let secp256k1PEM = """
+-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEGWokKfyn8p3jNbebtEQux9iX/HtpRHoR
+hLg3eJ66VY92DeOecmOfcpcXHTnqkomVXtfkqnx1OYGbhXZycBCvgw==
+-----END PUBLIC KEY-----
+"""
+
     func testKeysThatAreNotRS256OrES256AreRefused() {
         XCTAssertThrowsError(try key(Self.ec384PEM), "P-384 is ES384, not ES256")
+        XCTAssertThrowsError(try key(Self.secp256k1PEM), "a 256-bit curve that is not P-256 (ES256K)")
         XCTAssertThrowsError(try key("not a key"))
     }
 
