@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "SBStoreTests", dependencies: [
             "SBStore", "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBServer", "SBWebSocket", "SBCore", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBServer", "SBWebSocket", "SBCore", "SBCrypto", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBServerTests", dependencies: ["SBServer", "SBCore"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SBTestSupport", "SBHTTP", "SBWebSocket"], swiftSettings: strict),
     ]

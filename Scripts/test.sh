@@ -10,9 +10,9 @@ ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools nginx prometheus
 cd "$root"
 
 python=python3
-if ! "$python" -c 'import websockets, selenium, pytest, h11' >/dev/null 2>&1; then
-    echo "installing Python test clients (websockets, selenium, pytest, h11)" >&2
-    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' >&2
+if ! "$python" -c 'import websockets, selenium, pytest, h11, jwt, cryptography' >/dev/null 2>&1; then
+    echo "installing Python test clients (websockets, selenium, pytest, h11, PyJWT, cryptography)" >&2
+    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' >&2
 fi
 
 status=0

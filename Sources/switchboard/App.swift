@@ -10,10 +10,12 @@ import SBStore
 /// Wiring and lifecycle: build the loops, store, hub and server; run until a signal; drain.
 final class App {
     let configuration: Configuration
+    let tokens: TokenSettings?
     let logger: Logger
 
-    init(configuration: Configuration) {
+    init(configuration: Configuration, tokens: TokenSettings?) {
         self.configuration = configuration
+        self.tokens = tokens
         let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
         let json = configuration.logFormat.lowercased() == "json"
         LoggingSystem.bootstrap { label in
@@ -37,7 +39,7 @@ final class App {
             restRatePerSecond: configuration.rateLimit, restBurst: configuration.rateBurst,
             wsMessagesPerSecond: configuration.wsRateLimit,
             maxSubscriptionsPerConnection: configuration.maxSubscriptionsPerConnection, sendQueueBytes: configuration.sendQueueBytes,
-            trustedProxies: configuration.trustedProxies)
+            trustedProxies: configuration.trustedProxies, tokens: tokens)
 
         let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
         let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor,
@@ -72,7 +74,7 @@ final class App {
         storage.start()
         hub.start()
         server.start()
-        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit)")
+        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off")")
         group.waitUntilStopped()
         logger.info("stopped")
         exit(shutdown.exitCode)

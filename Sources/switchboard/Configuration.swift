@@ -32,6 +32,12 @@ struct Configuration {
     var maxSubscriptionsPerConnection = 1000
     var maxQueueLength = 10000
     var trustedProxies = try! TrustedProxies(parsing: "")
+    var tokenSecret: String?
+    var tokenPublicKey: String?
+    var tokenIssuer: String?
+    var tokenAudience: String?
+    var tokenLeeway = 30
+    var tokenExpiryNotice = 60
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -54,6 +60,21 @@ struct Configuration {
             values[key] = value
         }
         return values
+    }
+}
+
+extension Configuration {
+    /// TOKEN_*: the PEM file is read here, at startup, so a bad path or key stops the start.
+    func tokenSettings() throws -> TokenSettings? {
+        var pem: Data?
+        if let path = tokenPublicKey {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw Invalid(description: "TOKEN_PUBLIC_KEY: cannot read \(path)")
+            }
+            pem = data
+        }
+        return try TokenSettings(secret: tokenSecret, publicKeyPEM: pem, issuer: tokenIssuer, audience: tokenAudience,
+                                 leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice)
     }
 }
 

@@ -50,6 +50,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Items a session's command or input queue may hold before 429 (MAX_QUEUE_LENGTH, default 10000).") var maxQueueLength: Int?
     @Option(help: "CIDR list of proxies whose X-Forwarded-For names the client, for limits and logs (TRUSTED_PROXIES, default none).") var trustedProxies: String?
 
+    @Option(help: "HS256 secret (32+ bytes) that verifies and mints scoped tokens (TOKEN_SECRET).") var tokenSecret: String?
+    @Option(help: "Path of a PEM public key verifying RS256 (RSA) or ES256 (P-256) tokens (TOKEN_PUBLIC_KEY).") var tokenPublicKey: String?
+    @Option(help: "Required iss claim of tokens; unset = not checked (TOKEN_ISSUER).") var tokenIssuer: String?
+    @Option(help: "Required aud claim (string or array member) of tokens; unset = not checked (TOKEN_AUDIENCE).") var tokenAudience: String?
+    @Option(help: "Clock skew in seconds allowed on exp and nbf (TOKEN_LEEWAY, default 30).") var tokenLeeway: Int?
+    @Option(help: "Seconds before exp a WebSocket gets token_expiring (TOKEN_EXPIRY_NOTICE, default 60).") var tokenExpiryNotice: Int?
+
     func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
         var c = Configuration()
         let s = SettingSource(environment: environment, dotEnv: dotEnv)
@@ -90,6 +97,12 @@ struct Serve: ParsableCommand {
         } catch {
             throw Configuration.Invalid(description: error.description)
         }
+        s.optionalString(tokenSecret, "TOKEN_SECRET", into: &c.tokenSecret)
+        s.optionalString(tokenPublicKey, "TOKEN_PUBLIC_KEY", into: &c.tokenPublicKey)
+        s.optionalString(tokenIssuer, "TOKEN_ISSUER", into: &c.tokenIssuer)
+        s.optionalString(tokenAudience, "TOKEN_AUDIENCE", into: &c.tokenAudience)
+        try s.int(tokenLeeway, "TOKEN_LEEWAY", range: 0...3600, into: &c.tokenLeeway)
+        try s.int(tokenExpiryNotice, "TOKEN_EXPIRY_NOTICE", range: 0...86400, into: &c.tokenExpiryNotice)
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
             throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -107,7 +120,13 @@ struct Serve: ParsableCommand {
         } catch let invalid as Configuration.Invalid {
             throw ValidationError(invalid.description)
         }
-        try App(configuration: configuration).run()
+        let tokens: TokenSettings?
+        do {
+            tokens = try configuration.tokenSettings()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        try App(configuration: configuration, tokens: tokens).run()
     }
 }
 

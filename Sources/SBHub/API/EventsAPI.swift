@@ -12,7 +12,7 @@ enum EventsAPI {
     /// A repeat of an idempotency key (Idempotency-Key header, or a client eventId seen within
     /// IDEMPOTENCY_TTL) stores and publishes nothing: 200 instead of 201, the original seq and
     /// eventId, and `"duplicate":true`. A batch is 201 when it stored anything.
-    static func post(_ request: HTTPRequest, store: any Store, onStored: @escaping (_ stored: Int, _ duplicates: Int) -> Void = { _, _ in },
+    static func post(_ request: HTTPRequest, store: any Store, access: Access = .full, onStored: @escaping (_ stored: Int, _ duplicates: Int) -> Void = { _, _ in },
                      _ done: @escaping (HTTPResponse) -> Void) {
         let events: [NewEvent]
         let isBatch: Bool
@@ -22,6 +22,11 @@ enum EventsAPI {
             return
         case .success(let parsed):
             (events, isBatch) = parsed
+        }
+        // Every event of a batch, before anything is stored: a batch is all or nothing.
+        for (i, event) in events.enumerated() where !access.allows(.publish, on: event.sessionId) {
+            done(Reply.error(.forbidden((isBatch ? "events[\(i)]: " : "") + Access.denial(.publish, event.sessionId))))
+            return
         }
         store.appendEvents(events) { result in
             switch result {
@@ -91,9 +96,17 @@ enum EventsAPI {
         }
     }
 
+    /// Top-level fields the server reads. Foundation keeps the last of repeated keys while the
+    /// stored bytes keep all, so a consumer taking the first would see another session than
+    /// the one checked: a repeat is refused.
+    static let readFields: Set<String> = ["sessionId", "eventId", "type", "timestamp", "seq"]
+
     private static func makeEvent(_ value: Any, bytes: ArraySlice<UInt8>, label: String) -> Result<NewEvent, HubError> {
         guard let object = value as? [String: Any] else {
             return .failure(.badRequest(label.isEmpty ? "event must be a JSON object or an array of objects" : "\(label.dropLast()) must be a JSON object"))
+        }
+        if let repeated = TopLevelKeys.firstRepeated(in: bytes, among: readFields) {
+            return .failure(.badRequest("\(label)\(repeated) appears more than once; each field may be given once"))
         }
         guard let sessionId = object["sessionId"] as? String else {
             return .failure(.badRequest("\(label)sessionId is required and must be a string"))

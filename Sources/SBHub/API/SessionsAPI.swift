@@ -9,7 +9,7 @@ enum SessionsAPI {
     static let statuses: Set<String> = ["pending", "active", "running", "paused", "completed", "failed", "cancelled"]
     static let terminal: Set<String> = ["completed", "failed"]
 
-    static func create(_ request: HTTPRequest, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+    static func create(_ request: HTTPRequest, store: any Store, access: Access = .full, _ done: @escaping (HTTPResponse) -> Void) {
         let object: [String: Any]
         switch JSONBody.object(request) {
         case .failure(let failure): return done(Reply.error(.from(failure)))
@@ -28,8 +28,15 @@ enum SessionsAPI {
         if let givenId, !Field.isValidSessionId(givenId) {
             return done(Reply.error(.badRequest("id \(Field.sessionIdRule)")))
         }
+        let id = givenId ?? IDGenerator.next()
+        // A token creates only sessions it covers: name one with `id` (or hold a `*` pattern).
+        if !access.allows(.publish, on: id) {
+            return done(Reply.error(.forbidden(givenId == nil
+                ? "token does not grant 'publish' on a generated session id; name the session with id"
+                : Access.denial(.publish, id))))
+        }
         let now = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
-        let session = Session(id: givenId ?? IDGenerator.next(), cwd: cwd, hostname: hostname, platform: platform,
+        let session = Session(id: id, cwd: cwd, hostname: hostname, platform: platform,
                               user: user, status: "pending", startedAt: now)
         store.createSession(session) { result in
             switch result {
@@ -39,11 +46,16 @@ enum SessionsAPI {
         }
     }
 
-    static func list(store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+    /// A token sees only the sessions it may `read`; one without `read` at all gets 403.
+    static func list(store: any Store, access: Access = .full, _ done: @escaping (HTTPResponse) -> Void) {
+        if case .token(let grant) = access, !grant.scopes.contains(.read) {
+            return done(Reply.error(.forbidden("token does not grant 'read'; listing sessions needs it")))
+        }
         store.listSessions { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
-            case .success(let summaries):
+            case .success(let all):
+                let summaries = access.isFull ? all : all.filter { access.allows(.read, on: $0.session.id) }
                 let sessions: [[String: Any]] = summaries.map { summary in
                     let s = summary.session
                     return ["id": s.id, "status": s.status, "cwd": s.cwd, "startedAt": s.startedAt,
@@ -156,11 +168,13 @@ enum SessionsAPI {
         }
     }
 
-    static func getChain(id: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+    static func getChain(id: String, store: any Store, access: Access = .full, _ done: @escaping (HTTPResponse) -> Void) {
         store.chain(id: id) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
             case .success(nil): done(Reply.error(.notFound("chain \(id) not found")))
+            case .success(let chain?) where !access.allows(.read, on: chain.sessionId):
+                done(Reply.error(.forbidden("token does not grant 'read' on the session of chain \(id.prefix(200))")))
             case .success(let chain?): done(Reply.raw(200, chain.json))
             }
         }

@@ -23,6 +23,8 @@ public struct HubConfiguration: Sendable {
     public var trustedProxies: TrustedProxies
     /// Client addresses the REST rate limiter tracks at most (idle ones are forgotten first).
     public var rateLimitClients: Int
+    /// TOKEN_*: scoped JWTs (issue 14); nil = only the API key.
+    public var tokens: TokenSettings?
 
     var replayLowWaterBytes: Int { max(sendQueueBytes / 4, 1) }
     var replayHeldBytes: Int { max(sendQueueBytes / 4, 1) }
@@ -32,7 +34,7 @@ public struct HubConfiguration: Sendable {
                 store: StoreSettings = .init(), maxMessageBytes: Int = 1 << 20,
                 restRatePerSecond: Double = 0, restBurst: Double = 0, wsMessagesPerSecond: Double = 50,
                 maxSubscriptionsPerConnection: Int = 1000, sendQueueBytes: Int = 8 << 20,
-                trustedProxies: TrustedProxies? = nil, rateLimitClients: Int = 100_000) {
+                trustedProxies: TrustedProxies? = nil, rateLimitClients: Int = 100_000, tokens: TokenSettings? = nil) {
         self.instanceId = instanceId
         self.apiKey = apiKey
         self.allowedOrigins = allowedOrigins
@@ -46,5 +48,6 @@ public struct HubConfiguration: Sendable {
         self.sendQueueBytes = sendQueueBytes
         self.trustedProxies = trustedProxies ?? (try! TrustedProxies(parsing: ""))
         self.rateLimitClients = rateLimitClients
+        self.tokens = tokens
     }
 }

@@ -3,10 +3,11 @@ import SBCore
 import SBCrypto
 import SBHTTP
 
-/// Who may do what: API key, Origin allowlist, CORS headers, REST write rate limits, and who
-/// the client is behind trusted proxies.
+/// Who may do what: API key or token, Origin allowlist, CORS headers, REST write rate limits,
+/// and who the client is behind trusted proxies.
 final class HubPolicy: Sendable {
     private let apiKey: [UInt8]?
+    let tokens: TokenVerifier?
     private let allowedOrigins: Set<String>?
     private let metricsPublic: Bool
     private let restRate: Double
@@ -15,6 +16,7 @@ final class HubPolicy: Sendable {
 
     init(configuration: HubConfiguration) {
         apiKey = configuration.apiKey.map { Array($0.utf8) }
+        tokens = configuration.tokens.map(TokenVerifier.init)
         allowedOrigins = configuration.allowedOrigins.map(Set.init)
         metricsPublic = configuration.metricsPublic
         restRate = configuration.restRatePerSecond
@@ -29,49 +31,71 @@ final class HubPolicy: Sendable {
         trustedProxies.isEmpty ? peer : trustedProxies.client(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
     }
 
-    /// nil when the request may proceed. `client` is `clientAddress(head:peer:)`.
-    func check(route: Route, head: HTTPRequestHead, client: String) -> HubError? {
+    /// Who the request is from, or the error that ends it. `client` is `clientAddress(head:peer:)`.
+    /// Per-session scopes are checked by the routes (`RouteAccess`).
+    func check(route: Route, head: HTTPRequestHead, client: String) -> Result<Access, HubError> {
         switch route {
-        case .health, .ready: return nil
-        case .metrics where metricsPublic: return nil
+        case .health, .ready: return .success(.full)
+        case .metrics where metricsPublic: return .success(.full)
         default: break
         }
-        if !isAuthorized(head) {
-            return HubError(status: 401, message: "missing or invalid API key", headers: [("WWW-Authenticate", "Bearer")])
+        let access: Access
+        switch authenticate(head) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): access = found
         }
         if route.isWrite, restRate > 0 {
             let now = MonotonicClock.now()
             let retry = limiter.withLock { $0.take(client, now: now) }
             if let retry {
-                return HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))])
+                return .failure(HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))]))
             }
         }
-        return nil
+        return .success(access)
     }
 
-    /// The key first (401), then the Origin (403). Browsers always send `Origin`; an upgrade
-    /// without one comes from a non-browser client (an agent, a CLI), which the key
-    /// authenticates, so it is accepted (RFC 6455 §10.2: Origin protects against browsers
-    /// running someone else's script, not against other clients).
-    func checkUpgrade(_ head: HTTPRequestHead) -> HubError? {
-        if !isAuthorized(head) {
-            return HubError(status: 401, message: "missing or invalid API key", headers: [("WWW-Authenticate", "Bearer")])
+    /// The key or token first (401), then the Origin (403). Browsers always send `Origin`; an
+    /// upgrade without one comes from a non-browser client (an agent, a CLI), which the key or
+    /// a token authenticates, so it is accepted (RFC 6455 §10.2: Origin protects against
+    /// browsers running someone else's script, not against other clients).
+    func checkUpgrade(_ head: HTTPRequestHead) -> Result<Access, HubError> {
+        let access: Access
+        switch authenticate(head) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): access = found
         }
         if let allowedOrigins, let origin = head.headers["origin"], !allowedOrigins.contains(origin) {
-            return HubError(status: 403, message: "origin \(origin.prefix(200)) is not allowed")
+            return .failure(HubError(status: 403, message: "origin \(origin.prefix(200)) is not allowed"))
         }
-        return nil
+        return .success(access)
     }
 
-    private func isAuthorized(_ head: HTTPRequestHead) -> Bool {
-        guard let apiKey else { return true }
-        var candidates: [String] = []
+    /// The key (any of its three places) grants everything; otherwise a token from
+    /// `Authorization: Bearer` or `?token=` grants its claims. With neither configured, auth is off.
+    func authenticate(_ head: HTTPRequestHead) -> Result<Access, HubError> {
+        guard apiKey != nil || tokens != nil else { return .success(.full) }
+        var bearer: String?
         if let auth = head.headers["authorization"], auth.lowercased().hasPrefix("bearer ") {
-            candidates.append(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            bearer = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
-        if let header = head.headers["x-api-key"] { candidates.append(header) }
-        if let query = head.queryValue("apiKey") { candidates.append(query) }
-        return candidates.contains { ConstantTime.equals(Array($0.utf8), apiKey) }
+        if let apiKey {
+            let candidates = [bearer, head.headers["x-api-key"], head.queryValue("apiKey")].compactMap { $0 }
+            if candidates.contains(where: { ConstantTime.equals(Array($0.utf8), apiKey) }) { return .success(.full) }
+        }
+        // A bearer value without dots is a (wrong) key, not a token: it gets the key's message.
+        if let tokens, let token = bearer.flatMap({ $0.contains(".") ? $0 : nil }) ?? head.queryValue("token") {
+            switch tokens.verify(token, nowMillis: MonotonicClock.wallMilliseconds()) {
+            case .success(let grant): return .success(.token(grant))
+            case .failure(let failure): return .failure(failure.error)
+            }
+        }
+        let message = tokens == nil ? "missing or invalid API key" : "missing or invalid API key or token"
+        return .failure(HubError(status: 401, message: message, headers: [("WWW-Authenticate", "Bearer")]))
+    }
+
+    /// A `refresh` message's token.
+    func verifyToken(_ token: String) -> Result<TokenGrant, TokenFailure>? {
+        tokens?.verify(token, nowMillis: MonotonicClock.wallMilliseconds())
     }
 
     // MARK: CORS

@@ -10,7 +10,11 @@ final class HubClient: WebSocketHandler {
     unowned let loopHub: LoopHub
     let clientId: String
     weak var connection: (any WebSocketConnection)?
-    private var subscriptions: [String: Subscription] = [:]
+    var subscriptions: [String: Subscription] = [:]
+    /// The key (`.full`) or the token this connection opened with, replaced by each `refresh`.
+    var access: Access
+    var tokenExpiry: TokenExpiryStateMachine?
+    var tokenTimer: TimerHandle?
     private var limiter: TokenBucket?
     private var strikes = 0
     /// History reads wait here for their turn: one page in flight per client, and only while
@@ -21,8 +25,9 @@ final class HubClient: WebSocketHandler {
     private var waitingForDrain = false
     private var pumpScheduled = false
 
-    init(loopHub: LoopHub, messagesPerSecond: Double) {
+    init(loopHub: LoopHub, access: Access, messagesPerSecond: Double) {
         self.loopHub = loopHub
+        self.access = access
         self.clientId = IDGenerator.next()
         if messagesPerSecond > 0 {
             limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
@@ -33,9 +38,11 @@ final class HubClient: WebSocketHandler {
         self.connection = connection
         send(["type": "subscription_confirmed",
               "payload": ["clientId": clientId, "instanceId": loopHub.hub.configuration.instanceId, "message": "connected to switchboard"]])
+        startTokenExpiry()
     }
 
     func closed(_ connection: any WebSocketConnection) {
+        stopTokenExpiry()
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
         readQueue.removeAll()
@@ -136,6 +143,7 @@ final class HubClient: WebSocketHandler {
         case "unsubscribe": unsubscribe(message)
         case "ping": send(["type": "pong", "clientId": clientId])
         case "input": input(message)
+        case "refresh": refresh(message)
         default: sendError("unknown message type '\(type)'", code: "unknown_type")
         }
     }
@@ -149,7 +157,7 @@ final class HubClient: WebSocketHandler {
     }
 
     private func subscribe(_ message: [String: Any]) {
-        guard let sessionId = sessionId(message) else { return }
+        guard let sessionId = sessionId(message), permits(.subscribe, sessionId) else { return }
         var lastEventId: Int64?
         if let raw = message["lastEventId"], !(raw is NSNull) {
             guard let number = (raw as? NSNumber).flatMap({ Int64(exactly: $0.doubleValue) }), number >= 0,
@@ -204,7 +212,7 @@ final class HubClient: WebSocketHandler {
     }
 
     private func input(_ message: [String: Any]) {
-        guard let sessionId = sessionId(message) else { return }
+        guard let sessionId = sessionId(message), permits(.input, sessionId) else { return }
         let payload = message["payload"] ?? NSNull()
         let item = QueueAPI.inputItem(sessionId: sessionId, input: payload, prompt: nil)
         loopHub.store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json), push: item.push) { [weak self] result in
@@ -219,8 +227,10 @@ final class HubClient: WebSocketHandler {
         connection?.sendText(JSONBody.encode(object))
     }
 
-    func sendError(_ message: String, code: String) {
-        send(["type": "error", "payload": ["message": message, "code": code]])
+    func sendError(_ message: String, code: String, sessionId: String? = nil) {
+        var payload: [String: Any] = ["message": message, "code": code]
+        if let sessionId { payload["sessionId"] = sessionId }
+        send(["type": "error", "payload": payload])
     }
 }
 

@@ -8,6 +8,7 @@ struct HubError: Error {
     var headers: [(String, String)] = []
 
     static func badRequest(_ message: String) -> HubError { HubError(status: 400, message: message) }
+    static func forbidden(_ message: String) -> HubError { HubError(status: 403, message: message) }
     static func notFound(_ message: String) -> HubError { HubError(status: 404, message: message) }
     static let unsupportedMediaType = HubError(status: 415, message: "Content-Type must be application/json")
 

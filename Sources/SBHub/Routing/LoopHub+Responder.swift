@@ -36,11 +36,18 @@ extension LoopHub: HTTPResponder {
             error.headers = [("Allow", allow.joined(separator: ", "))]
             finish(Reply.error(error), "unmatched")
         case .route(let route):
-            if let denied = hub.policy.check(route: route, head: request.head, client: client) {
+            let access: Access
+            switch hub.policy.check(route: route, head: request.head, client: client) {
+            case .failure(let denied):
+                finish(Reply.error(denied), route.metricLabel)
+                return
+            case .success(let found): access = found
+            }
+            if let denied = RouteAccess.check(route, access) {
                 finish(Reply.error(denied), route.metricLabel)
                 return
             }
-            handle(route, request) { finish($0, route.metricLabel) }
+            handle(route, request, access) { finish($0, route.metricLabel) }
         }
     }
 
@@ -50,10 +57,12 @@ extension LoopHub: HTTPResponder {
             if hub.isDraining {
                 return .reject(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])))
             }
-            if let denied = hub.policy.checkUpgrade(head) {
-                return .reject(Reply.error(denied))
+            let access: Access
+            switch hub.policy.checkUpgrade(head) {
+            case .failure(let denied): return .reject(Reply.error(denied))
+            case .success(let found): access = found
             }
-            return .accept(HubClient(loopHub: self, messagesPerSecond: hub.configuration.wsMessagesPerSecond),
+            return .accept(HubClient(loopHub: self, access: access, messagesPerSecond: hub.configuration.wsMessagesPerSecond),
                            maxMessageBytes: hub.configuration.maxMessageBytes)
         case .route(.echo):
             return .accept(EchoHandler(), maxMessageBytes: max(hub.configuration.maxMessageBytes, 16 << 20))
@@ -62,30 +71,31 @@ extension LoopHub: HTTPResponder {
         }
     }
 
-    private func handle(_ route: Route, _ request: HTTPRequest, _ done: @escaping (HTTPResponse) -> Void) {
+    private func handle(_ route: Route, _ request: HTTPRequest, _ access: Access, _ done: @escaping (HTTPResponse) -> Void) {
         switch route {
         case .health: done(SystemAPI.health(hub))
         case .ready: done(SystemAPI.ready(hub, store: store))
         case .metrics: done(SystemAPI.metrics(hub))
-        case .postEvents: EventsAPI.post(request, store: store, onStored: { [hub] stored, duplicates in
+        case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in
             hub!.metrics.eventsAccepted.increment(by: stored)
             if duplicates > 0 { hub!.metrics.duplicatePublishes.increment(by: duplicates) }
         }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)
         case .recentEvents(let id): EventsAPI.recent(request, sessionId: id, store: store, done)
-        case .listSessions: SessionsAPI.list(store: store, done)
-        case .createSession: SessionsAPI.create(request, store: store, done)
+        case .listSessions: SessionsAPI.list(store: store, access: access, done)
+        case .createSession: SessionsAPI.create(request, store: store, access: access, done)
         case .getSession(let id): SessionsAPI.get(id: id, store: store, done)
         case .updateSession(let id): SessionsAPI.update(request, id: id, store: store, done)
         case .deleteSession(let id): SessionsAPI.delete(id: id, store: store, done)
         case .listChains(let id): SessionsAPI.listChains(sessionId: id, store: store, done)
         case .addChain(let id): SessionsAPI.addChain(request, sessionId: id, store: store, done)
-        case .getChain(let id): SessionsAPI.getChain(id: id, store: store, done)
+        case .getChain(let id): SessionsAPI.getChain(id: id, store: store, access: access, done)
         case .postInput(let id): QueueAPI.postInput(request, sessionId: id, store: store, done)
         case .drainInput(let id): QueueAPI.drain(.input, sessionId: id, store: store, done)
         case .postCommand(let id): QueueAPI.postCommand(request, sessionId: id, store: store, done)
         case .drainCommands(let id): QueueAPI.drain(.commands, sessionId: id, store: store, done)
         case .ackCommand(let id): QueueAPI.ack(request, commandId: id, store: store, done)
+        case .mintToken: TokensAPI.mint(request, settings: hub.configuration.tokens, keyConfigured: hub.configuration.apiKey != nil, done)
         case .webSocket, .echo:
             var error = HubError(status: 426, message: "this endpoint needs a WebSocket upgrade")
             error.headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]

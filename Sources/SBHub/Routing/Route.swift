@@ -14,6 +14,7 @@ enum Route {
     case postInput(sessionId: String), drainInput(sessionId: String)
     case postCommand(sessionId: String), drainCommands(sessionId: String)
     case ackCommand(id: String)
+    case mintToken
     case webSocket, echo
 
     enum Match {
@@ -50,6 +51,7 @@ enum Route {
             switch p[1] {
             case "events": return [(.post, .postEvents)]
             case "sessions": return [(.get, .listSessions), (.post, .createSession)]
+            case "tokens": return [(.post, .mintToken)]
             default: return []
             }
         case 3 where p[0] == "api":
@@ -76,7 +78,7 @@ enum Route {
     /// Routes that change state: these count against the REST write rate limit.
     var isWrite: Bool {
         switch self {
-        case .postEvents, .createSession, .updateSession, .deleteSession, .addChain, .postInput, .postCommand, .ackCommand:
+        case .postEvents, .createSession, .updateSession, .deleteSession, .addChain, .postInput, .postCommand, .ackCommand, .mintToken:
             true
         default:
             false
@@ -99,6 +101,7 @@ enum Route {
         case .postInput, .drainInput: "/api/sessions/:id/input"
         case .postCommand, .drainCommands: "/api/sessions/:id/commands"
         case .ackCommand: "/api/commands/:commandId/ack"
+        case .mintToken: "/api/tokens"
         case .webSocket: "/ws"
         case .echo: "/echo"
         }

@@ -1,0 +1,93 @@
+import SBCore
+import SBEventLoop
+import SBServer
+
+/// A token-authenticated WebSocket: per-message scope checks, `token_expiring` before `exp`,
+/// `refresh` to renew, close 1008 at `exp` otherwise (issue 14).
+extension HubClient {
+    /// false (after an `error` with code "forbidden"; the connection stays) when the
+    /// connection's token does not grant `scope` on the session.
+    func permits(_ scope: Scope, _ sessionId: String) -> Bool {
+        guard !access.allows(scope, on: sessionId) else { return true }
+        sendError(Access.denial(scope, sessionId), code: "forbidden", sessionId: sessionId)
+        return false
+    }
+
+    func startTokenExpiry() {
+        guard case .token(let grant) = access else { return }
+        var machine = TokenExpiryStateMachine(expiresAtMillis: grant.expiresAtMillis,
+                                              noticeSeconds: loopHub.hub.configuration.tokens?.expiryNoticeSeconds ?? 60)
+        let actions = machine.opened(nowMillis: MonotonicClock.wallMilliseconds())
+        tokenExpiry = machine
+        perform(actions)
+    }
+
+    func stopTokenExpiry() {
+        if let tokenTimer { loopHub.loop.cancel(tokenTimer) }
+        tokenTimer = nil
+        tokenExpiry = nil
+    }
+
+    private func tokenTimerFired() {
+        tokenTimer = nil
+        guard var machine = tokenExpiry else { return }
+        let actions = machine.timerFired(nowMillis: MonotonicClock.wallMilliseconds())
+        tokenExpiry = machine
+        perform(actions)
+    }
+
+    private func perform(_ actions: [TokenExpiryStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .sendExpiring(let expiresAt):
+                send(["type": "token_expiring",
+                      "payload": ["expiresAt": ISO8601.format(milliseconds: expiresAt), "exp": expiresAt / 1000]])
+            case .close:
+                stopTokenExpiry()
+                connection?.close(code: 1008, reason: "token expired")
+            case .wake(let at):
+                if let tokenTimer { loopHub.loop.cancel(tokenTimer) }
+                // At most a day at a time: an `exp` centuries away would overflow the loop's
+                // nanosecond deadline; the machine simply re-arms when the timer fires early.
+                let delay = min(max(at - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
+                tokenTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.tokenTimerFired() }
+            }
+        }
+    }
+
+    /// `{"type":"refresh","token":…}`: a verified token for the same `sub` replaces the old
+    /// one; subscriptions it no longer grants end with `unsubscribed`.
+    func refresh(_ message: [String: Any]) {
+        guard case .token(let current) = access, var machine = tokenExpiry else {
+            sendError("refresh applies to connections opened with a token", code: "invalid_refresh")
+            return
+        }
+        guard let token = message["token"] as? String else {
+            sendError("token is required and must be a string", code: "invalid_refresh")
+            return
+        }
+        guard let result = loopHub.hub.policy.verifyToken(token) else { return }
+        let grant: TokenGrant
+        switch result {
+        case .failure(let failure):
+            sendError(failure.message, code: "invalid_token")
+            return
+        case .success(let verified): grant = verified
+        }
+        guard grant.subject == current.subject else {
+            sendError("a refresh token must have the same sub as the connection's token", code: "invalid_refresh")
+            return
+        }
+        access = .token(grant)
+        for (sessionId, subscription) in subscriptions where !grant.allows(.subscribe, on: sessionId) {
+            subscriptions[sessionId] = nil
+            loopHub.remove(subscription)
+            send(["type": "unsubscribed", "sessionId": sessionId, "reason": "not granted by the refreshed token"])
+        }
+        let actions = machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: MonotonicClock.wallMilliseconds())
+        tokenExpiry = machine
+        send(["type": "token_refreshed",
+              "payload": ["expiresAt": ISO8601.format(milliseconds: grant.expiresAtMillis), "exp": grant.expiresAtMillis / 1000]])
+        perform(actions)
+    }
+}
