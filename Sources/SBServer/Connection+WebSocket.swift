@@ -81,8 +81,10 @@ extension Connection: WebSocketConnection {
     @discardableResult
     func sendText(_ payload: [UInt8]) -> SendStatus {
         guard !closed, ws != nil else { return .dropped }
-        let actions = ws!.liveSend(queued: writeQueue.byteCount)
-        guard actions == [.send] else { performWS(actions); return .dropped }
+        guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
+            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            return .dropped
+        }
         enqueue(WebSocketFrameEncoder.encode(opcode: .text, payload: payload))
         return .queued
     }
@@ -90,15 +92,19 @@ extension Connection: WebSocketConnection {
     @discardableResult
     func sendFrame(_ frame: SharedFrame) -> SendStatus {
         guard !closed, ws != nil else { return .dropped }
-        let actions = ws!.liveSend(queued: writeQueue.byteCount)
-        guard actions == [.send] else { performWS(actions); return .dropped }
+        // Once per delivery: the steady state allocates nothing; only a cut-off asks the
+        // machine for its actions.
+        guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
+            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            return .dropped
+        }
         enqueue(frame)
         return .queued
     }
 
     @discardableResult
     func sendReplayFrame(_ frame: SharedFrame) -> SendStatus {
-        guard !closed, ws != nil, ws!.replaySend() == [.send] else { return .dropped }
+        guard !closed, ws?.isOpen == true else { return .dropped }
         enqueue(frame)
         return .queued
     }
@@ -110,8 +116,10 @@ extension Connection: WebSocketConnection {
 
     func sendBinary(_ payload: [UInt8]) {
         guard !closed, ws != nil else { return }
-        let actions = ws!.liveSend(queued: writeQueue.byteCount)
-        guard actions == [.send] else { performWS(actions); return }
+        guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
+            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            return
+        }
         enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))
     }
 

@@ -48,6 +48,20 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
         }
     }
 
+    /// The allocation-free check the connection makes per delivery agrees with `liveSend`
+    /// and `replaySend` in every state.
+    func testFastChecksAgreeWithTheActions() {
+        for name in ["open", "closeSent", "closing", "closed"] {
+            for queued in [0, 100, 101] {
+                var m = Self.make(name)
+                let fast = m.mayQueueLive(queued: queued)
+                XCTAssertEqual(fast, m.liveSend(queued: queued) == [.send], "\(name) queued \(queued)")
+            }
+            var m = Self.make(name)
+            XCTAssertEqual(m.isOpen, m.replaySend() == [.send], name)
+        }
+    }
+
     func testTransitionTable() {
         let s = Self.s
         let cutOff: [A] = [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush, .close]

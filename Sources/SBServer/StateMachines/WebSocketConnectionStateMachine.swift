@@ -142,6 +142,12 @@ public struct WebSocketConnectionStateMachine: Sendable {
     /// client is cut off: it can never slow the others or grow our memory. (Checked before
     /// queueing, like uWS's maxBackpressure, so one message larger than the budget still goes to
     /// a client that keeps up.)
+    /// The steady state, answered without building an action list (it runs once per
+    /// delivery): open, and the queue within the limit, so the frame may be queued.
+    public func mayQueueLive(queued: Int) -> Bool {
+        state == .open && queued <= configuration.sendQueueLimit
+    }
+
     public mutating func liveSend(queued: Int) -> [Action] {
         guard state == .open else { return [] }
         guard queued > configuration.sendQueueLimit else { return [.send] }
