@@ -59,6 +59,8 @@ final class SubscriptionStateMachineTests: XCTestCase {
         XCTAssertEqual(live(&m, 7), [.send([frames.frame(7)])])
         XCTAssertEqual(live(&m, 7), [], "never twice")
         XCTAssertEqual(live(&m, nil), [.send([frames.frame(nil)])], "pushes pass")
+        XCTAssertFalse(m.isCatchingUp, "a live subscription keeps no replay state (idle memory)")
+        XCTAssertLessThanOrEqual(MemoryLayout<Machine>.size, 48)
     }
 
     // MARK: Resume

@@ -19,8 +19,9 @@ import SBStore
 /// - History is read page by page; the subscriber's connection paces the pages (see HubClient).
 struct SubscriptionStateMachine {
     enum State: Equatable {
-        /// Waiting for the first read, which fixes position and epoch.
-        case starting(lastEventId: Int64?, epoch: String?)
+        /// Waiting for the first read, which fixes position and epoch (the request is in
+        /// `catchUp.start`).
+        case starting
         /// Reading history pages until caught up with the stream.
         case replaying
         /// Sending live events as they come.
@@ -70,32 +71,81 @@ struct SubscriptionStateMachine {
         var arrival: UInt64
     }
 
-    private(set) var state: State
+    /// What only a subscription that is not live needs: created when it starts or falls
+    /// behind, dropped once it is live with nothing held, so an idle live subscription costs
+    /// a few words. Owned by one machine (machines live in their `Subscription` and are never
+    /// copied), so a reference is safe here.
+    final class CatchUp {
+        var start: (lastEventId: Int64?, epoch: String?) = (nil, nil)
+        var held = Deque<Held>()
+        var heldBytes = 0
+        /// Held events were dropped, a reset or a resync came during the replay: read once
+        /// more before going live.
+        var readAgain = false
+        var arrivals: UInt64 = 0
+        /// `arrivals` when the pending read was issued.
+        var readIssuedAt: UInt64 = 0
+        var failures = 0
+    }
+
+    private(set) var state: State = .starting
     private(set) var position: Int64 = 0
     private(set) var epoch: String?
-    private(set) var held = Deque<Held>()
-    private(set) var heldBytes = 0
-    /// Held events were dropped, a reset or a resync came during the replay: read once more
-    /// before going live.
-    private(set) var readAgain = false
-    private var arrivals: UInt64 = 0
-    /// `arrivals` when the pending read was issued.
-    private var readIssuedAt: UInt64 = 0
-    private var failures = 0
+    private var catchUp: CatchUp?
     let heldByteLimit: Int
-    let maxHeldPushes = 256
+    static let maxHeldPushes = 256
     static let maxReadFailures = 40
 
     init(heldByteLimit: Int) {
         self.heldByteLimit = heldByteLimit
-        state = .starting(lastEventId: nil, epoch: nil)
+    }
+
+    private mutating func work() -> CatchUp {
+        if let catchUp { return catchUp }
+        let made = CatchUp()
+        catchUp = made
+        return made
+    }
+
+    private(set) var held: Deque<Held> {
+        get { catchUp?.held ?? Deque() }
+        _modify { let c = work(); yield &c.held }
+        set { work().held = newValue }
+    }
+    private(set) var heldBytes: Int {
+        get { catchUp?.heldBytes ?? 0 }
+        set { work().heldBytes = newValue }
+    }
+    private(set) var readAgain: Bool {
+        get { catchUp?.readAgain ?? false }
+        set { work().readAgain = newValue }
+    }
+    private var arrivals: UInt64 {
+        get { catchUp?.arrivals ?? 0 }
+        set { work().arrivals = newValue }
+    }
+    private var readIssuedAt: UInt64 {
+        get { catchUp?.readIssuedAt ?? 0 }
+        set { work().readIssuedAt = newValue }
+    }
+    private var failures: Int {
+        get { catchUp?.failures ?? 0 }
+        set { work().failures = newValue }
+    }
+
+    var isCatchingUp: Bool { catchUp != nil }
+
+    /// Live with nothing held: the catch-up state can go.
+    private mutating func releaseCatchUpIfIdle() {
+        if state == .live, let c = catchUp, c.held.isEmpty, !c.readAgain { catchUp = nil }
     }
 
     // MARK: Events
 
     /// A `subscribe` message (also a repeated one: it starts over from its own lastEventId).
     mutating func subscribe(lastEventId: Int64?, epoch: String?) -> [Action] {
-        state = .starting(lastEventId: lastEventId, epoch: epoch)
+        state = .starting
+        work().start = (lastEventId, epoch)
         readAgain = false
         failures = 0
         return [issueRead(after: lastEventId ?? 0, events: lastEventId != nil)]
@@ -108,7 +158,8 @@ struct SubscriptionStateMachine {
         switch state {
         case .live:
             return []  // a stale answer; nothing is pending
-        case .starting(let lastEventId, let clientEpoch):
+        case .starting:
+            let (lastEventId, clientEpoch) = work().start
             epoch = page.epoch
             guard let lastEventId else {
                 position = page.lastSeq
@@ -166,7 +217,8 @@ struct SubscriptionStateMachine {
         failures += 1
         let events: Bool
         let after: Int64
-        if case .starting(let lastEventId, _) = state {
+        if state == .starting {
+            let lastEventId = work().start.lastEventId
             events = lastEventId != nil
             after = lastEventId ?? 0
         } else {
@@ -181,6 +233,7 @@ struct SubscriptionStateMachine {
         state = .live
         readAgain = false
         let frames = releaseHeld(anyEpoch: true).frames
+        releaseCatchUpIfIdle()
         return [.reportReplayFailed] + (frames.isEmpty ? [] : [.send(frames)])
     }
 
@@ -203,8 +256,8 @@ struct SubscriptionStateMachine {
     }
 
     private mutating func liveSlowPath(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame) -> [Action] {
-        arrivals &+= 1
         guard state == .live else {
+            arrivals &+= 1
             hold(Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
             return []
         }
@@ -212,11 +265,13 @@ struct SubscriptionStateMachine {
         if let eventEpoch, let epoch, eventEpoch != epoch {
             // Another stream: a reset this instance did not hear, or a stale message. History
             // tells which.
+            arrivals &+= 1
             return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
         }
         guard seq > position else { return [] }
         if seq > position + 1 {
             // Missed events (the bus lost messages): fill the gap from history first.
+            arrivals &+= 1
             return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
         }
         position = seq
@@ -232,6 +287,7 @@ struct SubscriptionStateMachine {
         }
         epoch = newEpoch
         position = 0
+        releaseCatchUpIfIdle()
         return [.announceReset(epoch: newEpoch)]
     }
 
@@ -271,6 +327,7 @@ struct SubscriptionStateMachine {
             actions.append(issueRead(after: position, events: true))
         } else {
             state = .live
+            releaseCatchUpIfIdle()
         }
         return actions
     }
@@ -279,7 +336,8 @@ struct SubscriptionStateMachine {
     /// stream that read no longer shows: drop them.
     private mutating func dropStaleHeld(currentEpoch: String) {
         guard held.contains(where: { $0.epoch != nil && $0.epoch != currentEpoch }) else { return }
-        held.removeAll { $0.epoch != nil && $0.epoch != currentEpoch && $0.arrival <= readIssuedAt }
+        let issuedAt = readIssuedAt
+        held.removeAll { $0.epoch != nil && $0.epoch != currentEpoch && $0.arrival <= issuedAt }
         heldBytes = held.reduce(0) { $0 + $1.frame.count }
     }
 
@@ -290,7 +348,7 @@ struct SubscriptionStateMachine {
         // Too much arrived during the replay: drop the held events (history has them) and
         // read again before going live; keep the newest pushes, which history does not have.
         held.removeAll { $0.seq != nil }
-        while held.count > maxHeldPushes { held.removeFirst() }
+        while held.count > Self.maxHeldPushes { held.removeFirst() }
         heldBytes = held.reduce(0) { $0 + $1.frame.count }
         readAgain = true
     }
