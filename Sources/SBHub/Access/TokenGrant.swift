@@ -34,7 +34,7 @@ struct TokenGrant: Sendable, Equatable {
 /// Who is asking: the key holder (or anyone, with auth off), or a token's grant.
 enum Access: Sendable {
     case full
-    case token(TokenGrant)
+    indirect case token(TokenGrant)  // boxed: connections on the API key pay one word, not the grant
 
     func allows(_ scope: Scope, on sessionId: String) -> Bool {
         switch self {
