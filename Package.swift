@@ -7,6 +7,11 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The delivery and request paths call mutating state machines held by classes once per frame;
+/// in release builds their dynamic exclusivity checks (`swift_beginAccess`) are skipped.
+/// Debug builds — every test run, TSan and ASan included — keep the checks.
+let hotPath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "switchboard",
     platforms: [.macOS(.v15)],
@@ -53,7 +58,7 @@ let package = Package(
             "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        ], swiftSettings: hotPath),
         .target(name: "SBStore", dependencies: [
             "SBCore", "SBRedis", "SBEventLoop",
             .product(name: "DequeModule", package: "swift-collections"),
@@ -67,7 +72,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ], swiftSettings: strict),
+        ], swiftSettings: hotPath),
 
         // Layer 6: the executable.
         .executableTarget(name: "switchboard", dependencies: [

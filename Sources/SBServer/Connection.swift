@@ -129,6 +129,7 @@ final class Connection: IOHandler {
     /// state machine how much is left (backpressure, drain notifications, final close).
     func flush() {
         guard !closed else { return }
+        let wasArmed = writeArmed
         switch writeQueue.flush(fd: fd) {
         case .failed:
             close()
@@ -138,8 +139,15 @@ final class Connection: IOHandler {
         case .drained:
             writeArmed = false
         }
-        queueChanged()
-        syncInterest()
+        // A WebSocket in its steady state (open, no drain watch) has nothing to learn from the
+        // queue and, unless EPOLLOUT changed, nothing to tell epoll: this runs once per flush of
+        // every subscriber.
+        if ws == nil || ws!.watchesQueue {
+            queueChanged()
+            syncInterest()
+        } else if writeArmed != wasArmed {
+            syncInterest()
+        }
     }
 
     func queueChanged() {

@@ -173,6 +173,10 @@ public struct WebSocketConnectionStateMachine: Sendable {
     }
 
     /// Unsent bytes after a write.
+    /// Whether `queueChanged` can have anything to say: a drain watch, or a close waiting for
+    /// the queue. Checked per flush so the steady state skips the call.
+    public var watchesQueue: Bool { drainWatch != nil || state != .open }
+
     public mutating func queueChanged(bytes: Int) -> [Action] {
         if state == .open, let lowWater = drainWatch, bytes <= lowWater {
             drainWatch = nil
