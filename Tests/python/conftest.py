@@ -1,4 +1,5 @@
 """Fixtures: a real switchboard process on a free loopback port, stopped by PID."""
+import http.client
 import json
 import os
 import signal
@@ -24,6 +25,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def request(hub, method, path, body=None, headers=None, raw=None):
+    """One HTTP request on a fresh connection: (status, the JSON body parsed — None when empty —
+    or the raw bytes when the answer is not JSON)."""
+    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+    resp = conn.getresponse()
+    payload = resp.read()
+    conn.close()
+    if resp.getheader("Content-Type", "").startswith("application/json"):
+        return resp.status, (json.loads(payload) if payload else None)
+    return resp.status, payload
 
 
 class Hub:

@@ -10,20 +10,12 @@ import time
 import pytest
 import websockets
 
-from conftest import Hub
+from conftest import Hub, request
 from redis_server import RedisServer, redis_server  # noqa: F401  (fixture)
 
 TS = "2026-11-24T12:00:00Z"
 
 
-def request(hub, method, path, body=None, headers=None, raw=None):
-    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    return resp.status, (json.loads(payload) if payload else None)
 
 
 def rss_kib(pid):

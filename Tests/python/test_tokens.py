@@ -16,23 +16,13 @@ import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conftest import Hub
+from conftest import Hub, request
 
 KEY = "server-key-for-tests"
 SECRET = "test-secret-0123456789abcdef0123456789"
 TS = "2026-11-24T12:00:00Z"
 
 
-def request(hub, method, path, body=None, headers=None, raw=None):
-    conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=30)
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
-    resp = conn.getresponse()
-    payload = resp.read()
-    conn.close()
-    if resp.getheader("Content-Type", "").startswith("application/json"):
-        return resp.status, (json.loads(payload) if payload else None)
-    return resp.status, payload
 
 
 def bearer(token):
