@@ -3,7 +3,6 @@ store and on a real redis-server: paced resume of a large history, per-subscript
 after a Redis reconnect, epochs (DELETE, expiry, FLUSHALL), strict body encodings, idempotent
 publish and readiness."""
 import asyncio
-import http.client
 import json
 import time
 
