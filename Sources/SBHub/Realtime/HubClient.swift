@@ -83,12 +83,12 @@ final class HubClient: WebSocketHandler {
         }
     }
 
+    /// Strong captures here and in `schedulePump`, on purpose: the closures are short-lived
+    /// (one read, one loop turn), and a `weak` capture would give every client a weak-reference
+    /// side table for its whole life (idle memory per connection).
     private func read(_ subscription: Subscription, after: Int64, limit: PageLimit, gated: Bool) {
         if gated { readInFlight = true }
-        var finished = false
-        loopHub.store.readStream(sessionId: subscription.sessionId, after: after, limit: limit) { [weak self] result in
-            finished = true
-            guard let self else { return }
+        loopHub.store.readStream(sessionId: subscription.sessionId, after: after, limit: limit) { [self] result in
             if subscription.active {
                 switch result {
                 case .success(let page): subscription.perform(subscription.machine.pageRead(page))
@@ -96,10 +96,9 @@ final class HubClient: WebSocketHandler {
                 }
             }
             guard gated else { return }
-            self.readInFlight = false
-            self.schedulePump()
+            readInFlight = false
+            schedulePump()
         }
-        _ = finished
     }
 
     /// The next page is read on the next loop turn: a synchronous store (memory) would
@@ -107,10 +106,9 @@ final class HubClient: WebSocketHandler {
     private func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        loopHub.loop.schedule(after: .zero) { [weak self] in
-            guard let self else { return }
-            self.pumpScheduled = false
-            self.pumpReads()
+        loopHub.loop.schedule(after: .zero) { [self] in
+            pumpScheduled = false
+            pumpReads()
         }
     }
 
