@@ -72,7 +72,6 @@ final class App {
             Logger(label: "switchboard").critical("event loop \(loop.index) failed: \(error)")
         }
         storage.start()
-        hub.start()
         server.start()
         logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off")")
         group.waitUntilStopped()

@@ -31,7 +31,7 @@ struct Configuration {
     var idempotencyTTL = 300
     var maxSubscriptionsPerConnection = 1000
     var maxQueueLength = 10000
-    var trustedProxies = try! TrustedProxies(parsing: "")
+    var trustedProxies = TrustedProxies.none
     var tokenSecret: String?
     var tokenPublicKey: String?
     var tokenIssuer: String?

@@ -107,11 +107,4 @@ public final class Hub: BusListener, Sendable {
             hub.loop.execute { hub.refillFromHistory() }
         }
     }
-
-    /// Starts per-loop housekeeping (store sweeps) once the loops run.
-    public func start() {
-        for hub in loopHubs {
-            hub.loop.execute { hub.start() }
-        }
-    }
 }

@@ -26,9 +26,11 @@ public struct HubConfiguration: Sendable {
     /// TOKEN_*: scoped JWTs (issue 14); nil = only the API key.
     public var tokens: TokenSettings?
 
-    var replayLowWaterBytes: Int { max(sendQueueBytes / 4, 1) }
-    var replayHeldBytes: Int { max(sendQueueBytes / 4, 1) }
-    var replayPage: PageLimit { PageLimit(count: 1000, bytes: max(sendQueueBytes / 4, 1)) }
+    /// A quarter of SEND_QUEUE_BYTES: the replay page, its low-water mark and the live hold.
+    private var replayQuarter: Int { max(sendQueueBytes / 4, 1) }
+    var replayLowWaterBytes: Int { replayQuarter }
+    var replayHeldBytes: Int { replayQuarter }
+    var replayPage: PageLimit { PageLimit(count: 1000, bytes: replayQuarter) }
 
     public init(instanceId: String, apiKey: String? = nil, allowedOrigins: [String]? = nil, metricsPublic: Bool = false,
                 store: StoreSettings = .init(), maxMessageBytes: Int = 1 << 20,
@@ -46,7 +48,7 @@ public struct HubConfiguration: Sendable {
         self.wsMessagesPerSecond = wsMessagesPerSecond
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
         self.sendQueueBytes = sendQueueBytes
-        self.trustedProxies = trustedProxies ?? (try! TrustedProxies(parsing: ""))
+        self.trustedProxies = trustedProxies ?? .none
         self.rateLimitClients = rateLimitClients
         self.tokens = tokens
     }

@@ -14,6 +14,13 @@ public struct TrustedProxies: Sendable, Equatable {
 
     let blocks: [Block]
 
+    /// No trusted proxy: the TCP peer is the client.
+    public static let none = TrustedProxies(blocks: [])
+
+    private init(blocks: [Block]) {
+        self.blocks = blocks
+    }
+
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }

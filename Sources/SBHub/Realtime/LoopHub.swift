@@ -20,8 +20,6 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         self.store = store
     }
 
-    func start() {}
-
     // MARK: Subscription index
 
     func add(_ subscription: Subscription) {
