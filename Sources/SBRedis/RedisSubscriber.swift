@@ -31,8 +31,9 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var heartbeatTimer: TimerHandle?
 
     public init(loop: EventLoop, url: RedisURL, channel: String, logger: Logger, heartbeat: Duration = .seconds(5),
+                sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(),
                 onMessage: @escaping ([UInt8]) -> Void, onResubscribed: @escaping () -> Void) {
-        connection = RedisConnection(loop: loop, url: url, logger: logger)
+        connection = RedisConnection(loop: loop, url: url, logger: logger, sentinel: sentinel, resolver: resolver)
         self.channel = channel
         self.logger = logger
         self.heartbeat = heartbeat

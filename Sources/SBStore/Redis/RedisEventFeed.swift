@@ -11,10 +11,11 @@ public final class RedisEventFeed: @unchecked Sendable {
     let logger: Logger
     private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
-    public init(loop: EventLoop, url: RedisURL, prefix: String, logger: Logger, listener: any BusListener) {
+    public init(loop: EventLoop, url: RedisURL, sentinel: SentinelSettings? = nil, prefix: String, logger: Logger,
+                listener: any BusListener) {
         self.logger = logger
         subscriber = RedisSubscriber(
-            loop: loop, url: url, channel: prefix + "events", logger: logger,
+            loop: loop, url: url, channel: prefix + "events", logger: logger, sentinel: sentinel,
             onMessage: { [logger, warnings] payload in
                 if let message = RedisChannelMessage.parse(payload) {
                     listener.receive(message)
@@ -31,6 +32,8 @@ public final class RedisEventFeed: @unchecked Sendable {
     }
 
     public var isSubscribed: Bool { subscriber.isSubscribed }
+
+    public var loop: EventLoop { subscriber.connection.loop }
 
     public func start() { subscriber.start() }
 

@@ -33,8 +33,10 @@ public enum RedisScript: String, CaseIterable, Sendable {
     }
 
     /// KEYS per event: seq, events, times, epoch, idempotency.
-    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, then per
-    /// event: sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
+    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, publish
+    /// ('1': PUBLISH here; '0': return the channel message for the caller to publish once
+    /// replicas confirmed, REDIS_MIN_REPLICAS), then per event: sid, body, eventId, '1' when the
+    /// idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
     /// append and changes nothing. Otherwise: a stream whose seq key is gone (never written,
     /// expired, FLUSHALL, a restart without persistence) or that has no epoch yet starts under
@@ -42,7 +44,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// the limit, with the event's timestamp (ms) in the parallel `times` list for `since`
     /// queries; lifetimes refreshed (the epoch outlives the seq by a minute, so a seq that
     /// expires first always starts a new epoch); PUBLISH (RedisChannelMessage). Returns
-    /// {seq, 0} per stored event.
+    /// {seq, 0} per stored event ({seq, 0, '', message} when the caller publishes).
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
@@ -50,7 +52,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
-          local a = 6 + 5 * (i - 1)
+          local a = 7 + 5 * (i - 1)
           local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
@@ -73,8 +75,13 @@ public enum RedisScript: String, CaseIterable, Sendable {
             redis.call('EXPIRE', KEYS[k + 3], ttl)
             redis.call('EXPIRE', KEYS[k + 4], ttl + 60)
             if keyed then redis.call('SET', KEYS[k + 5], seq .. ':' .. eventId, 'EX', ARGV[6]) end
-            redis.call('PUBLISH', ARGV[3], \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch")))
-            out[i] = {seq, 0}
+            local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch"))
+            if ARGV[7] == '1' then
+              redis.call('PUBLISH', ARGV[3], message)
+              out[i] = {seq, 0}
+            else
+              out[i] = {seq, 0, '', message}
+            end
           end
         end
         return out
