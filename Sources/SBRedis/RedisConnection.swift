@@ -159,7 +159,7 @@ public final class RedisConnection: @unchecked Sendable {
             let action = machine.addressFound(attempt: attempt, now: clock.nowNanoseconds())
             if action == .connect {
                 if let address, address != found {
-                    logger.info("redis address changed", metadata: ["from": "\(address)", "to": "\(found)", "redis": "\(url)"])
+                    logger.info("redis address changed", metadata: ["from": "\(address)", "to": "\(found)", "redis": "\(endpointName)"])
                 }
                 address = found
             }

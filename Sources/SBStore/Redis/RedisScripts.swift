@@ -38,7 +38,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// replicas confirmed, REDIS_MIN_REPLICAS), then per event: sid, body, eventId, '1' when the
     /// idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
-    /// append and changes nothing. Otherwise: a stream whose seq key is gone (never written,
+    /// append and changes nothing (when the caller publishes, also the original's channel
+    /// message, if still kept, so a retry after an unconfirmed first attempt gets it published). Otherwise: a stream whose seq key is gone (never written,
     /// expired, FLUSHALL, a restart without persistence) or that has no epoch yet starts under
     /// the candidate epoch; INCR seq; the stored bytes (StoredEventJSON) RPUSHed and trimmed to
     /// the limit, with the event's timestamp (ms) in the parallel `times` list for `since`
@@ -57,7 +58,19 @@ public enum RedisScript: String, CaseIterable, Sendable {
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
             local colon = string.find(first, ':', 1, true)
-            out[i] = {tonumber(string.sub(first, 1, colon - 1)), 1, string.sub(first, colon + 1)}
+            local seq = tonumber(string.sub(first, 1, colon - 1))
+            out[i] = {seq, 1, string.sub(first, colon + 1)}
+            if ARGV[7] ~= '1' then
+              -- The caller publishes: hand it the original again, in case the first attempt
+              -- was stored but never published (subscribers drop what they already have).
+              local head = redis.call('LINDEX', KEYS[k + 2], 0)
+              local oldest = head and tonumber(string.match(head, '^{"seq":(%d+),'))
+              local stored = oldest and redis.call('LINDEX', KEYS[k + 2], seq - oldest)
+              local epoch = redis.call('GET', KEYS[k + 4])
+              if stored and epoch and tonumber(string.match(stored, '^{"seq":(%d+),')) == seq then
+                out[i][4] = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch"))
+              end
+            end
           else
             local epoch = redis.call('GET', KEYS[k + 4])
             if redis.call('EXISTS', KEYS[k + 1]) == 0 or not epoch then

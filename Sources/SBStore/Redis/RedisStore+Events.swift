@@ -53,7 +53,7 @@ extension RedisStore {
                     let duplicate = fields[1].integer == 1
                     let eventId = duplicate ? fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId : event.eventId
                                             : event.eventId
-                    if !duplicate, fields.count > 3, let message = fields[3].bytes { messages.append(message) }
+                    if fields.count > 3, let message = fields[3].bytes { messages.append(message) }
                     appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
                 }
                 guard deferPublish else { return done(.success(appended)) }
