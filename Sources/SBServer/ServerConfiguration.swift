@@ -17,6 +17,14 @@ public struct ServerConfiguration: Sendable {
     /// A WebSocket close handshake (waiting for the peer's close, or for our last bytes to be
     /// taken) that takes longer than this ends with the socket closed.
     public var closeHandshakeTimeoutSeconds: Int
+    /// Set when `maxConnections` was lowered to fit the open-file limit: the refusal log then
+    /// names the file limit, not MAX_CONNECTIONS, as what refuses connections.
+    public internal(set) var openFileCap: OpenFileCap?
+
+    public struct OpenFileCap: Sendable, Equatable {
+        public let openFileLimit: Int
+        public let configuredMaxConnections: Int
+    }
 
     public init(
         host: String = "0.0.0.0", port: Int = 3001, httpLimits: HTTPLimits = .init(),
