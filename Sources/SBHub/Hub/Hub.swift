@@ -1,3 +1,4 @@
+import CoreMetrics
 import SBWebSocket
 public import SBEventLoop
 public import SBStore
@@ -66,7 +67,8 @@ public final class Hub: BusListener, Sendable {
         switch message {
         case .event(let sessionId, let seq, let epoch, let json):
             let loops = interestedLoops(sessionId)
-            guard loops != 0 else { return }
+            metrics.busMessages.increment()
+            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
@@ -79,7 +81,8 @@ public final class Hub: BusListener, Sendable {
             }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
-            guard loops != 0 else { return }
+            metrics.busMessages.increment()
+            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(bytes)
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0) }
