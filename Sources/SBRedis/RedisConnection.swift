@@ -178,6 +178,16 @@ public final class RedisConnection: @unchecked Sendable {
         }
     }
 
+    /// A hint (`+switch-master`) that the master moved: a ready connection checks at once; one
+    /// waiting out its backoff looks the master up now instead. Loop thread.
+    public func masterMayHaveMoved() {
+        if machine.state == .waiting {
+            apply(machine.reconnectDue(now: clock.nowNanoseconds()))
+        } else {
+            checkMaster()
+        }
+    }
+
     /// With Sentinel, a ready connection asks the sentinels (off the loop) where the master is;
     /// if it moved, the connection is dropped and reconnects there. Runs on a timer (a failover
     /// does not always close our connections: Sentinel leaves Pub/Sub clients alone) and on a

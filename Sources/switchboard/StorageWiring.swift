@@ -20,6 +20,8 @@ final class StorageWiring: @unchecked Sendable {
     private let prefix: String
     private let logger: Logger
     private var feeds: [RedisEventFeed] = []
+    /// With Sentinel: one subscription to `+switch-master` per sentinel.
+    private var sentinelWatches: [RedisSubscriber] = []
 
     /// One shard: where its master is found, and the credentials/database to use there.
     struct RedisShard {
@@ -99,6 +101,31 @@ final class StorageWiring: @unchecked Sendable {
             RedisEventFeed(loop: group.loops[index % group.loops.count], url: shard.url, sentinel: shard.sentinel,
                            prefix: prefix, logger: logger, listener: hub)
         }
+        watchSwitchMaster()
+    }
+
+    /// `+switch-master <name> <old ip> <old port> <new ip> <new port>` from any sentinel makes
+    /// every connection of that master check at once (off the loop) where the master is. Only a
+    /// hint: connections also check on their own timer, and a sentinel may be unreachable.
+    private func watchSwitchMaster() {
+        guard let first = shards.first?.sentinel else { return }
+        let connections = redisStores.map(\.connection) + feeds.map(\.subscriber.connection)
+        let logger = self.logger
+        sentinelWatches = first.sentinels.enumerated().map { index, sentinel in
+            RedisSubscriber(
+                loop: group.loops[index % group.loops.count],
+                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password),
+                channel: "+switch-master", logger: logger,
+                onMessage: { payload in
+                    let name = String(decoding: payload.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                    logger.info("sentinel announced +switch-master", metadata: ["announcement": "\(String(decoding: payload, as: UTF8.self))"])
+                    for connection in connections {
+                        guard case .sentinel(let settings) = connection.endpoint, settings.masterName == name else { continue }
+                        connection.loop.execute { connection.masterMayHaveMoved() }
+                    }
+                },
+                onResubscribed: {})
+        }
     }
 
     /// True while cross-instance delivery works: always for memory; with Redis, while the
@@ -119,6 +146,9 @@ final class StorageWiring: @unchecked Sendable {
         for feed in feeds {
             feed.loop.execute { feed.start() }
         }
+        for watch in sentinelWatches {
+            watch.connection.loop.execute { watch.start() }
+        }
     }
 
     /// Shutdown: close Redis connections cleanly (QUIT-equivalent via redisAsyncDisconnect).
@@ -128,6 +158,9 @@ final class StorageWiring: @unchecked Sendable {
         }
         for feed in feeds {
             feed.loop.execute { feed.close() }
+        }
+        for watch in sentinelWatches {
+            watch.connection.loop.execute { watch.close() }
         }
     }
 }

@@ -196,7 +196,7 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
         print(f"\nsentinel failover: {len(acknowledged)} acknowledged ({before} before the kill), "
               f"{sum(p.rejected for p in publishers)} attempts answered 503/failed and retried; "
               f"sentinel switched {switched_at - killed_at:.1f} s after the kill, "
-              f"both instances on the new master {moved_at - killed_at:.1f} s after it, "
+              f"both instances on the new master {moved_at - killed_at:.1f} s after the kill, "
               f"first acknowledged write after the kill at {resumed_at - killed_at:.1f} s")
         assert before > 20
         assert missing == [], f"acknowledged but not in the new master's history: {missing[:5]}"

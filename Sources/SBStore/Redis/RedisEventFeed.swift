@@ -7,7 +7,7 @@ public import SBRedis
 /// The instance's one subscription to `P events`: parses each channel message into a
 /// `BusMessage` for the hub, and after every resubscribe tells it to refill from history.
 public final class RedisEventFeed: @unchecked Sendable {
-    let subscriber: RedisSubscriber
+    public let subscriber: RedisSubscriber
     let logger: Logger
     private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
