@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Measures the inputs of the capacity model in REDIS_INTEGRATION.md ("A million connections"):
 #   1. one instance on one Redis: deliveries/s, instance CPU per delivery, Redis CPU and
-#      Redis command time (INFO commandstats) per event;
+#      Redis command time (INFO commandstats) per event; and (bus) the CPU an instance spends
+#      on a channel message for a session it has no subscriber for;
 #   2. RSS per idle subscribed connection at 5k, 10k and 19k connections, and the slope
-#      between the first and last point (19k: a process here may open 20,000 files);
+#      between the first and last point (19k: a process here may open 20,000 files), with the
+#      kernel's socket-buffer memory per connection from /proc/net/sockstat;
 #   3. 1, 2 and 4 instances on one and on two shards (REDIS_URL list): deliveries/s, the ratio
 #      to one instance, Redis CPU per event, and the share of channel messages an instance
 #      receives for sessions it has no subscriber for (switchboard_bus_messages_*).
 #
-#   Scripts/scale-model.sh [all|fanout|idle|instances]      (default all)
+#   Scripts/scale-model.sh [all|fanout|bus|idle|instances]      (default all)
 #   SCALE_DURATION=5  SCALE_SUBS=1000  SCALE_SESSIONS=20  SCALE_SIZE=200
 #   SCALE_IDLE="5000 10000 19000"  SCALE_INSTANCES="1 2 4"  SCALE_SHARDS="1 2"
 #   SWITCHBOARD_BIN=<binary> (default: a release build made here)
@@ -110,6 +112,30 @@ EOF
     stop_pid "$spid"; stop_pid "$rpid"
 }
 
+# 1b. What a channel message costs an instance that has no subscriber for it: two instances,
+#     every subscriber and the publisher on A; B receives every event and delivers none.
+measure_bus_cost() {
+    read -r rport rpid < <(start_redis)
+    read -r aport apid < <(start_sb "redis://127.0.0.1:$rport")
+    read -r bport bpid < <(start_sb "redis://127.0.0.1:$rport")
+    local t0 t1 m0 m1 out
+    t0=$(cpu_ticks "$bpid"); m0=$(metric "$bport" switchboard_bus_messages_without_subscriber_total)
+    out=$("$wsload" fanout --sub-url "ws://127.0.0.1:$aport/ws" --pub-url "http://127.0.0.1:$aport" --subs "$subs" \
+        --sessions "$sessions" --size "$size" --duration "$duration" --json 2>/dev/null | last_json)
+    t1=$(cpu_ticks "$bpid"); m1=$(metric "$bport" switchboard_bus_messages_without_subscriber_total)
+    python3 - "$t0" "$t1" "$tick" "${m0:-0}" "${m1:-0}" "$(json_field "$out" posted)" <<'EOF2'
+import json, sys
+t0, t1, tick, m0, m1, posted = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(float(sys.argv[4])), int(float(sys.argv[5])), int(sys.argv[6])
+messages = m1 - m0
+cpu_s = (t1 - t0) / tick
+row = {"measure": "bus_cost", "events_posted": posted, "messages_without_subscriber": messages,
+       "idle_instance_cpu_s": round(cpu_s, 2), "cpu_us_per_unwanted_message": round(cpu_s * 1e6 / max(messages, 1), 2)}
+print(f"{'CPU per channel message without a subscriber':48} {row['cpu_us_per_unwanted_message']:>12} µs  ({messages:,} messages, {cpu_s:.2f} CPU-s)")
+print(json.dumps(row))
+EOF2
+    stop_pid "$apid"; stop_pid "$bpid"; stop_pid "$rpid"
+}
+
 # 2. RSS per idle subscribed connection, at several counts; the slope between the first and
 #    last point is what the model extrapolates (fixed costs cancel out).
 measure_idle() {
@@ -117,9 +143,11 @@ measure_idle() {
     local points=() n
     for n in $idle_points; do
         read -r sport spid < <(start_sb "redis://127.0.0.1:$rport")
-        local out
+        local out k0 k1
+        k0=$(awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat)
         out=$("$wsload" idle --url "ws://127.0.0.1:$sport/ws" --conns "$n" --sessions 100 --hold 3 --pid "$spid" --json 2>/dev/null | last_json)
-        points+=("$n $(json_field "$out" established) $(json_field "$out" rss_before_kb) $(json_field "$out" rss_after_kb) $(json_field "$out" rss_per_conn_bytes)")
+        k1=$(awk '/^TCP:/ {for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat)
+        points+=("$n $(json_field "$out" established) $(json_field "$out" rss_before_kb) $(json_field "$out" rss_after_kb) $(json_field "$out" rss_per_conn_bytes) $k0 $k1")
         if grep -q "connection refused" "$work/sb-$sport.log"; then
             echo "   (the instance refused connections at $n: $(grep -m1 'connection refused' "$work/sb-$sport.log" | cut -c1-160))"
         fi
@@ -129,12 +157,16 @@ measure_idle() {
     python3 - "${points[@]}" <<'EOF'
 import json, sys
 rows = [tuple(float(x) for x in p.split()) for p in sys.argv[1:]]
-for n, est, before, after, per in rows:
-    print(f"{'RSS per idle connection at ' + format(int(n), ','):48} {per:>12,.0f} bytes  ({int(est):,} established, RSS {before/1024:.1f} → {after/1024:.1f} MiB)")
+for n, est, before, after, per, k0, k1 in rows:
+    # /proc/net/sockstat "TCP mem" counts pages of socket buffers of every TCP socket on the
+    # machine; both ends are local here, so half of the growth is the server's (other load on
+    # the machine adds noise).
+    kernel = max(k1 - k0, 0) * 4096 / 2 / max(est, 1)
+    print(f"{'RSS per idle connection at ' + format(int(n), ','):48} {per:>12,.0f} bytes  ({int(est):,} established, RSS {before/1024:.1f} → {after/1024:.1f} MiB; kernel socket buffers ≈ {kernel:,.0f} bytes)")
     print(json.dumps({"measure": "idle_rss", "connections": int(n), "established": int(est), "rss_before_kb": before,
-                      "rss_after_kb": after, "rss_per_conn_bytes": per}))
+                      "rss_after_kb": after, "rss_per_conn_bytes": per, "kernel_buffer_bytes_per_conn": round(kernel)}))
 if len(rows) >= 2:
-    (n0, e0, _, a0, _), (n1, e1, _, a1, _) = rows[0], rows[-1]
+    (n0, e0, _, a0, _, _, _), (n1, e1, _, a1, _, _, _) = rows[0], rows[-1]
     slope = (a1 - a0) * 1024 / max(e1 - e0, 1)
     print(f"{'RSS slope between the first and last point':48} {slope:>12,.0f} bytes/connection")
     print(json.dumps({"measure": "idle_rss_slope", "bytes_per_connection": round(slope)}))
@@ -192,8 +224,9 @@ EOF
 
 case "$mode" in
     fanout) measure_fanout ;;
+    bus) measure_bus_cost ;;
     idle) measure_idle ;;
     instances) measure_instances ;;
-    all) measure_fanout; measure_idle; measure_instances ;;
-    *) echo "usage: $0 [all|fanout|idle|instances]" >&2; exit 2 ;;
+    all) measure_fanout; measure_bus_cost; measure_idle; measure_instances ;;
+    *) echo "usage: $0 [all|fanout|bus|idle|instances]" >&2; exit 2 ;;
 esac
