@@ -12,6 +12,7 @@ struct Configuration {
     var redisSentinelPassword: String?
     var redisMinReplicas = 0
     var redisReplicaTimeout = 1000
+    var redisChannelMode = "shared"
     var logLevel = "info"
     var logFormat = "text"
     var apiKey: String?

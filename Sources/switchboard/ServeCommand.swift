@@ -28,6 +28,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Password of the sentinels themselves (REDIS_SENTINEL_PASSWORD).") var redisSentinelPassword: String?
     @Option(help: "Replicas that must confirm an append (WAIT) before 2xx; 0 = do not wait (REDIS_MIN_REPLICAS, default 0).") var redisMinReplicas: Int?
     @Option(help: "Milliseconds to wait for those replicas before 503 (REDIS_REPLICA_TIMEOUT, default 1000).") var redisReplicaTimeout: Int?
+    @Option(help: "shared: every instance hears every event on <prefix>events; session: each instance hears only the sessions its clients watch (REDIS_CHANNEL_MODE, default shared).") var redisChannelMode: String?
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
     @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
@@ -74,6 +75,14 @@ struct Serve: ParsableCommand {
         s.optionalString(redisSentinelPassword, "REDIS_SENTINEL_PASSWORD", into: &c.redisSentinelPassword)
         try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, into: &c.redisMinReplicas)
         try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, into: &c.redisReplicaTimeout)
+        s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
+        c.redisChannelMode = c.redisChannelMode.lowercased()
+        guard ["shared", "session"].contains(c.redisChannelMode) else {
+            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
+        }
+        if c.redisChannelMode == "session" && c.threads > 64 {
+            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE=session supports THREADS up to 64")
+        }
         if (c.redisSentinels == nil) != (c.redisSentinelMaster == nil) {
             throw Configuration.Invalid(description: "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
         }

@@ -18,6 +18,7 @@ final class StorageWiring: @unchecked Sendable {
     private let redisStores: [RedisStore]
     private let shards: [RedisShard]
     private let prefix: String
+    private let sessionChannels: Bool
     private let logger: Logger
     private var feeds: [RedisEventFeed] = []
     /// With Sentinel: one subscription to `+switch-master` per sentinel.
@@ -30,7 +31,7 @@ final class StorageWiring: @unchecked Sendable {
     }
 
     private init(kind: StorageKind, group: EventLoopGroup, memory: MemoryStore?, loopStores: [any Store], redisStores: [RedisStore],
-                 shards: [RedisShard], prefix: String, logger: Logger) {
+                 shards: [RedisShard], prefix: String, sessionChannels: Bool = false, logger: Logger) {
         self.kind = kind
         self.group = group
         self.memory = memory
@@ -38,6 +39,7 @@ final class StorageWiring: @unchecked Sendable {
         self.redisStores = redisStores
         self.shards = shards
         self.prefix = prefix
+        self.sessionChannels = sessionChannels
         self.logger = logger
     }
 
@@ -50,12 +52,13 @@ final class StorageWiring: @unchecked Sendable {
         }
         let replicas = ReplicaAcknowledgement(minReplicas: configuration.redisMinReplicas,
                                               timeoutMilliseconds: configuration.redisReplicaTimeout)
+        let sessionChannels = configuration.redisChannelMode == "session"
         var all: [RedisStore] = []
         var loopStores: [any Store] = []
         for loop in group.loops {
             let stores = shards.map {
                 RedisStore(loop: loop, url: $0.url, prefix: configuration.redisPrefix, settings: settings, logger: logger,
-                           sentinel: $0.sentinel, replicas: replicas)
+                           sentinel: $0.sentinel, replicas: replicas, sessionChannels: sessionChannels)
             }
             all += stores
             loopStores.append(stores.count == 1 ? stores[0] : ShardedRedisStore(shards: stores))
@@ -63,8 +66,11 @@ final class StorageWiring: @unchecked Sendable {
         if shards.count > 1 {
             logger.info("redis sharding: \(shards.count) shards, sessions placed by jump hash of their id")
         }
+        if sessionChannels {
+            logger.info("redis channel mode: session (each instance subscribes only to the sessions its clients watch; events still go to \(configuration.redisPrefix)events too)")
+        }
         return StorageWiring(kind: .redis, group: group, memory: nil, loopStores: loopStores, redisStores: all,
-                             shards: shards, prefix: configuration.redisPrefix, logger: logger)
+                             shards: shards, prefix: configuration.redisPrefix, sessionChannels: sessionChannels, logger: logger)
     }
 
     /// REDIS_URL (a comma list = shards) or, with REDIS_SENTINELS, one shard per name in
@@ -99,7 +105,24 @@ final class StorageWiring: @unchecked Sendable {
         memory?.setListener(hub)
         feeds = shards.enumerated().map { index, shard in
             RedisEventFeed(loop: group.loops[index % group.loops.count], url: shard.url, sentinel: shard.sentinel,
-                           prefix: prefix, logger: logger, listener: hub)
+                           prefix: prefix, logger: logger, listener: hub, sessionChannels: sessionChannels)
+        }
+        if sessionChannels {
+            // A session's channel is on its shard; whichever loop saw the change, the feed's own
+            // loop reads the current interest and holds or lets go of the channel.
+            let feeds = self.feeds
+            let router = ShardRouter(count: feeds.count)
+            hub.observeInterest { [weak hub] sessionId in
+                guard let hub else { return }
+                let feed = feeds[router.shard(of: sessionId)]
+                feed.loop.execute {
+                    if hub.isInterested(in: sessionId) {
+                        feed.watch(sessionId: sessionId)
+                    } else {
+                        feed.unwatch(sessionId: sessionId)
+                    }
+                }
+            }
         }
         watchSwitchMaster()
     }

@@ -108,8 +108,11 @@ async def subscribe(port, received, stop_at):
 
 
 def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_in_order():
-    master = RedisServer()
-    replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", "0"])
+    # No 5 s wait for more replicas before a full sync (Redis 7's default diskless delay): on
+    # either node, since the replica becomes the master the old one resyncs from.
+    fast_sync = ["--repl-diskless-sync-delay", "0"]
+    master = RedisServer(extra_args=fast_sync)
+    replica = RedisServer(extra_args=fast_sync)
     replica.cli("REPLICAOF", "127.0.0.1", str(master.port))
     sentinels, instances = [], []
     old_master_port = master.port
@@ -219,7 +222,7 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
 
 
 def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_published_once():
-    master = RedisServer()
+    master = RedisServer(extra_args=["--repl-diskless-sync-delay", "0"])
     replica = None
     instance = None
     try:

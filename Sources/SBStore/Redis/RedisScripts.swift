@@ -35,8 +35,9 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// KEYS per event: seq, events, times, epoch, idempotency.
     /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, publish
     /// ('1': PUBLISH here; '0': return the channel message for the caller to publish once
-    /// replicas confirmed, REDIS_MIN_REPLICAS), then per event: sid, body, eventId, '1' when the
-    /// idempotency key applies, its timestamp in ms.
+    /// replicas confirmed, REDIS_MIN_REPLICAS), session channel prefix ('' unless
+    /// REDIS_CHANNEL_MODE=session: then each message also goes to prefix..sid), then per event:
+    /// sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
     /// append and changes nothing (when the caller publishes, also the original's channel
     /// message, if still kept, so a retry after an unconfirmed first attempt gets it published). Otherwise: a stream whose seq key is gone (never written,
@@ -53,7 +54,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
-          local a = 7 + 5 * (i - 1)
+          local a = 8 + 5 * (i - 1)
           local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
@@ -91,6 +92,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
             local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch"))
             if ARGV[7] == '1' then
               redis.call('PUBLISH', ARGV[3], message)
+              if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8] .. sid, message) end
               out[i] = {seq, 0}
             else
               out[i] = {seq, 0, '', message}
@@ -201,7 +203,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return items
         """
 
-    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length.
+    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length,
+    /// the session's own channel ('' unless REDIS_CHANNEL_MODE=session).
     /// 0 (nothing queued or published) when the queue is full.
     static let enqueueSource = """
         if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
@@ -209,6 +212,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         redis.call('EXPIRE', KEYS[1], ARGV[2])
         if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
         redis.call('PUBLISH', ARGV[3], ARGV[4])
+        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[4]) end
         return 1
         """
 
@@ -263,7 +267,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel. Removes the session and
+    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel, the session's own channel ('' unless
+    /// REDIS_CHANNEL_MODE=session). Removes the session and
     /// everything under it, starts its stream again (seq 0) under the new epoch and publishes the
     /// reset (RedisChannelMessage); 1 if the session existed.
     static let deleteSessionSource = """
@@ -279,7 +284,9 @@ public enum RedisScript: String, CaseIterable, Sendable {
         redis.call('SET', p .. 'seq:' .. id, 0, 'EX', ARGV[4])
         redis.call('SET', p .. 'epoch:' .. id, epoch, 'EX', tonumber(ARGV[4]) + 60)
         redis.call('ZREM', KEYS[1], id)
-        redis.call('PUBLISH', ARGV[5], \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch")))
+        local reset = \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch"))
+        redis.call('PUBLISH', ARGV[5], reset)
+        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], reset) end
         return existed
         """
 

@@ -22,6 +22,7 @@ extension RedisStore {
         // publishing them: nothing is published that a failover could still lose.
         let deferPublish = replicas.minReplicas > 0
         arguments.append(deferPublish ? "0" : "1")
+        arguments.append(sessionChannels ? keys.sessionChannelPrefix : "")
         for event in events {
             scriptKeys.append(keys.seq(event.sessionId))
             scriptKeys.append(keys.events(event.sessionId))
@@ -44,7 +45,7 @@ extension RedisStore {
                     return done(.failure(.unavailable("unexpected reply to the append script")))
                 }
                 var appended: [AppendedEvent] = []
-                var messages: [[UInt8]] = []
+                var messages: [(sessionId: String, message: [UInt8])] = []
                 appended.reserveCapacity(rows.count)
                 for (event, row) in zip(events, rows) {
                     guard let fields = row.array, fields.count >= 2, let seq = fields[0].integer else {
@@ -53,7 +54,7 @@ extension RedisStore {
                     let duplicate = fields[1].integer == 1
                     let eventId = duplicate ? fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId : event.eventId
                                             : event.eventId
-                    if fields.count > 3, let message = fields[3].bytes { messages.append(message) }
+                    if fields.count > 3, let message = fields[3].bytes { messages.append((event.sessionId, message)) }
                     appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
                 }
                 guard deferPublish else { return done(.success(appended)) }
@@ -66,7 +67,7 @@ extension RedisStore {
     /// messages; only then is it answered 2xx. Too few replicas in time → `.unavailable` (503):
     /// the events are stored on the master and may or may not survive a failover, and a retry
     /// with the same Idempotency-Key (or eventId) is answered from the first append.
-    func confirmAndPublish(_ messages: [[UInt8]], _ done: @escaping (Result<Void, StoreError>) -> Void) {
+    func confirmAndPublish(_ messages: [(sessionId: String, message: [UInt8])], _ done: @escaping (Result<Void, StoreError>) -> Void) {
         waitForReplicas { [self] result in
             switch result {
             case .failure(let error):
@@ -75,11 +76,17 @@ extension RedisStore {
                 done(.failure(.unavailable("only \(confirmed) of \(replicas.minReplicas) redis replicas confirmed the write within \(replicas.timeoutMilliseconds) ms; retry with the same Idempotency-Key")))
             case .success:
                 guard !messages.isEmpty else { return done(.success(())) }
-                var remaining = messages.count
+                var publishes: [RedisArguments] = []
+                for (sessionId, message) in messages {
+                    for channel in [keys.channel, sessionChannel(sessionId)] where !channel.isEmpty {
+                        var publish: RedisArguments = ["PUBLISH", channel]
+                        publish.append(message)
+                        publishes.append(publish)
+                    }
+                }
+                var remaining = publishes.count
                 var failure: StoreError?
-                for message in messages {
-                    var publish: RedisArguments = ["PUBLISH", keys.channel]
-                    publish.append(message)
+                for publish in publishes {
                     command(publish) { result in
                         if case .failure(let error) = result { failure = failure ?? error }
                         remaining -= 1

@@ -19,6 +19,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     let settings: StoreSettings
     let logger: Logger
     let replicas: ReplicaAcknowledgement
+    /// REDIS_CHANNEL_MODE=session: every message also goes to the session's own channel.
+    let sessionChannels: Bool
     /// Appends waiting for the WAIT in flight (see `waitForReplicas`); nil when none is.
     var replicaWaiters: [(Result<Int64, StoreError>) -> Void]?
 
@@ -26,7 +28,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// connection's later replies back for up to that long.
     public init(loop: EventLoop, url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
                 commandTimeout: Duration = .seconds(2), sentinel: SentinelSettings? = nil,
-                resolver: any RedisResolver = ThreadResolver(), replicas: ReplicaAcknowledgement = .none) {
+                resolver: any RedisResolver = ThreadResolver(), replicas: ReplicaAcknowledgement = .none,
+                sessionChannels: Bool = false) {
         let timeout = max(commandTimeout, .milliseconds(replicas.timeoutMilliseconds) + .seconds(1))
         connection = RedisConnection(loop: loop, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
                                      commandTimeout: timeout, sentinel: sentinel, resolver: resolver)
@@ -34,7 +37,11 @@ public final class RedisStore: Store, @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         self.replicas = replicas
+        self.sessionChannels = sessionChannels
     }
+
+    /// The session's own channel in session mode, else "" (the scripts skip it).
+    func sessionChannel(_ sessionId: String) -> String { sessionChannels ? keys.sessionChannel(sessionId) : "" }
 
     public var loop: EventLoop { connection.loop }
 
