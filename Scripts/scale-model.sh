@@ -13,6 +13,7 @@
 #   Scripts/scale-model.sh [all|fanout|bus|idle|instances]      (default all)
 #   SCALE_DURATION=5  SCALE_SUBS=1000  SCALE_SESSIONS=20  SCALE_SIZE=200
 #   SCALE_IDLE="5000 10000 19000"  SCALE_INSTANCES="1 2 4"  SCALE_SHARDS="1 2"
+#   SCALE_CHANNEL_MODE=shared|session (REDIS_CHANNEL_MODE of the instances, default shared)
 #   SWITCHBOARD_BIN=<binary> (default: a release build made here)
 #
 # Load generator: wsload (../shared/bench/wsload, as Scripts/bench.sh). Everything runs on
@@ -65,7 +66,8 @@ start_redis() {
 # start_sb REDIS_URL → "port pid"
 start_sb() {
     local port; port=$(free_port)
-    LOG_LEVEL=warning THREADS="${SCALE_THREADS:-1}" REDIS_URL="$1" "$SWITCHBOARD_BIN" --host 127.0.0.1 --port "$port" \
+    LOG_LEVEL=warning THREADS="${SCALE_THREADS:-1}" REDIS_URL="$1" REDIS_CHANNEL_MODE="${SCALE_CHANNEL_MODE:-shared}" \
+        "$SWITCHBOARD_BIN" --host 127.0.0.1 --port "$port" \
         >"$work/sb-$port.log" 2>&1 &
     local pid=$!; pids+=("$pid")
     for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.05; done
@@ -79,7 +81,7 @@ redis_cpu() { redis-cli -p "$1" INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], 0))' "$1" "$2"; }
 last_json() { grep '^{' | tail -1; }
 
-echo "== scale-model inputs: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), loadavg $(cut -d' ' -f1-3 /proc/loadavg), THREADS=${SCALE_THREADS:-1}, $duration s runs =="
+echo "== scale-model inputs: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), loadavg $(cut -d' ' -f1-3 /proc/loadavg), THREADS=${SCALE_THREADS:-1}, REDIS_CHANNEL_MODE=${SCALE_CHANNEL_MODE:-shared}, $duration s runs =="
 
 # 1. One instance, one Redis: delivery throughput and the CPU each delivery and each event costs.
 measure_fanout() {
