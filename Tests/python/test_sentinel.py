@@ -267,3 +267,35 @@ def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_p
         if replica:
             replica.stop()
         master.stop()
+
+
+def test_sentinel_masters_as_shards_each_session_on_its_master():
+    """REDIS_SENTINEL_MASTER with two names: two shards found through the same sentinels."""
+    masters = [RedisServer(), RedisServer()]
+    sentinel = None
+    instance = None
+    try:
+        sentinel = SentinelServer(masters[0].port, name="m1", quorum=1)
+        sentinel.cli("SENTINEL", "MONITOR", "m2", "127.0.0.1", str(masters[1].port), "1")
+        instance = Instance({"REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "m1,m2"}, "sharded")
+        assert instance.wait_ready(), instance.log_text()
+        sessions = [f"sm-{i}" for i in range(40)]
+        for s in sessions:
+            status, _ = request(instance, "POST", "/api/events", {"sessionId": s, "type": "t", "timestamp": TS})
+            assert status == 201
+        counts = [0, 0]
+        for s in sessions:
+            on = [m.cli("LLEN", f"afw:events:{s}") == "1" for m in masters]
+            assert sum(on) == 1, f"{s} is on exactly one master"
+            counts[on.index(True)] += 1
+            status, answer = request(instance, "GET", f"/api/events/{s}")
+            assert status == 200 and answer["count"] == 1
+        assert min(counts) > 5, f"both masters hold sessions: {counts}"
+        assert instance.stop() == 0
+    finally:
+        if instance:
+            instance.stop()
+        if sentinel:
+            sentinel.stop()
+        for m in masters:
+            m.stop()
