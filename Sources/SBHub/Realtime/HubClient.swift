@@ -8,9 +8,12 @@ import SBStore
 /// One dashboard on `/ws`: its subscriptions and its message handling. Lives on its loop.
 final class HubClient: WebSocketHandler {
     unowned let loopHub: LoopHub
-    let clientId: String
-    weak var connection: (any WebSocketConnection)?
-    var subscriptions: [String: Subscription] = [:]
+    /// The client id's 128 bits; the text is made only when a message carries it.
+    private let clientIdBits: (UInt64, UInt64)
+    /// Strong, and cleared in `closed`: a weak reference would give every connection a
+    /// side table for its whole life (idle memory per connection).
+    var connection: (any WebSocketConnection)?
+    var subscriptions = SubscriptionSet()
     /// The key (`.full`) or the token this connection opened with, replaced by each `refresh`.
     var access: Access
     var tokenExpiry: TokenExpiryStateMachine?
@@ -28,11 +31,13 @@ final class HubClient: WebSocketHandler {
     init(loopHub: LoopHub, access: Access, messagesPerSecond: Double) {
         self.loopHub = loopHub
         self.access = access
-        self.clientId = IDGenerator.next()
+        self.clientIdBits = IDGenerator.nextBits()
         if messagesPerSecond > 0 {
             limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
         }
     }
+
+    var clientId: String { IDGenerator.format(uuid: clientIdBits) }
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
@@ -46,6 +51,7 @@ final class HubClient: WebSocketHandler {
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
         readQueue.removeAll()
+        self.connection = nil
     }
 
     func sendQueueDrained(_ connection: any WebSocketConnection) {
