@@ -182,12 +182,26 @@ if [[ $mode == redis ]]; then
             sha=$(redis-cli -p $RP SCRIPT LOAD "$("$sb_bin" redis-script appendEvents)")
             body='{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z","data":{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
             # The append script's layout (RedisScripts.appendEventsSource): 5 keys and 5 arguments per event.
+            redis-cli -p $RP CONFIG RESETSTAT >/dev/null
             direct=$(redis-benchmark -p $RP -c 64 -n 300000 -q EVALSHA "$sha" 5 afw:seq:rb afw:events:rb afw:times:rb afw:epoch:rb afw:idem:rb: \
                 10000 86400 afw:events 2026-11-24T12:00:00.000Z 000000000000000 300 rb "$body" bench 0 1764000000000 \
                 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
             printf "%-40s %14s\n" "switchboard POST req/s" "$post"
             printf "%-40s %14s\n" "redis-benchmark EVALSHA req/s" "$direct"
             echo "switchboard/redis-benchmark ratio: $(ratio $post $direct)"
+            # Redis CPU per appended event: the script against the commands it runs (commands
+            # called from a script are counted in commandstats too).
+            redis-cli -p $RP INFO commandstats | tr -d '\r' | python3 -c '
+import re, sys
+script, commands = None, 0
+for line in sys.stdin:
+    m = re.match(r"cmdstat_([a-z|]+):calls=(\d+),usec=(\d+),", line)
+    if not m: continue
+    name, calls, usec = m.group(1), int(m.group(2)), int(m.group(3))
+    if name == "evalsha": script = (calls, usec)
+    elif "|" not in name: commands += usec
+calls, usec = script
+print(f"append script: {usec / calls:.2f} us per EVALSHA; its commands {commands / calls:.2f} us; ratio {usec / max(commands, 1):.2f}")'
         fi
         kill $mem_pid "${r_pids[@]}"; wait $mem_pid "${r_pids[@]}" 2>/dev/null || true
         redis-cli -p $RP FLUSHALL >/dev/null
