@@ -128,6 +128,7 @@ extension Connection {
             if !leftover.isEmpty { reader.feed(leftover) }
             ws = WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now())
             proto = .webSocket(reader, handler)
+            writeQueue.releasesWhenDrained = true
             wantRead = true
             server.owner.openWebSockets.add(1, ordering: .relaxed)
             handler.opened(self)

@@ -16,10 +16,11 @@ final class HubClient: WebSocketHandler {
     var subscriptions = SubscriptionSet()
     /// The key (`.full`) or the token this connection opened with, replaced by each `refresh`.
     var access: Access
-    var tokenExpiry: TokenExpiryStateMachine?
-    var tokenTimer: TimerHandle?
+    /// Only for connections opened with a token: its expiry machine and timer.
+    var tokenLease: TokenLease?
+    /// The limit is the hub's (`wsMessageRate`); only the bucket's state is per connection.
     private var limiter: TokenBucket?
-    private var strikes = 0
+    private var strikes: Int32 = 0
     /// History reads wait here for their turn: one page in flight per client, and only while
     /// its unsent bytes are at or below the low-water mark, so a replay never outruns the
     /// client's reading and never gets it cut off.
@@ -28,13 +29,11 @@ final class HubClient: WebSocketHandler {
     private var waitingForDrain = false
     private var pumpScheduled = false
 
-    init(loopHub: LoopHub, access: Access, messagesPerSecond: Double) {
+    init(loopHub: LoopHub, access: Access) {
         self.loopHub = loopHub
         self.access = access
         self.clientIdBits = IDGenerator.nextBits()
-        if messagesPerSecond > 0 {
-            limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
-        }
+        if let rate = loopHub.hub.wsMessageRate { limiter = TokenBucket(rate) }
     }
 
     var clientId: String { IDGenerator.format(uuid: clientIdBits) }
@@ -123,10 +122,10 @@ final class HubClient: WebSocketHandler {
     }
 
     func received(text: [UInt8], from connection: any WebSocketConnection) {
-        if limiter != nil, !limiter!.take(now: MonotonicClock.now()) {
+        if limiter != nil, let rate = loopHub.hub.wsMessageRate, !limiter!.take(now: MonotonicClock.now(), rate) {
             strikes += 1
             // Sustained abuse (a second of messages past the limit) ends the connection.
-            if strikes > Int(limiter!.rate) {
+            if Double(strikes) > rate.rate {
                 connection.close(code: 1008, reason: "message rate limit exceeded")
             } else {
                 sendError("rate limit exceeded: message ignored", code: "rate_limited")
