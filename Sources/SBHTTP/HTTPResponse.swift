@@ -34,6 +34,19 @@ public enum HTTPResponseEncoder {
         }
     }
 
+    /// The head of a streaming response: no length, `Connection: close` (its body is
+    /// delimited by the close, RFC 9112 §6.3), so no request after it is answered.
+    public static func encodeStreamHead(_ response: HTTPResponse, into out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n".utf8)
+        for (name, value) in response.headers {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "Connection: close\r\n\r\n".utf8)
+    }
+
     public static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 100: "Continue"

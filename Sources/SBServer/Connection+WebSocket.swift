@@ -109,8 +109,10 @@ extension Connection: WebSocketConnection {
         return .queued
     }
 
+    /// Also `ResponseStream`'s: a stream's drain watch is the HTTP machine's.
     func notifyWhenDrained(below lowWater: Int) {
-        guard !closed, ws != nil else { return }
+        guard !closed else { return }
+        guard ws != nil else { return performHTTP(http.notifyWhenDrained(below: lowWater, queued: writeQueue.byteCount)) }
         performWS(ws!.notifyWhenDrained(below: lowWater, queued: writeQueue.byteCount))
     }
 

@@ -14,6 +14,8 @@ final class Connection: IOHandler {
     enum Mode {
         case http(HTTPRequestParser)
         case webSocket(WebSocketReader, any WebSocketHandler)
+        /// A streaming response (Connection+Stream): input is only watched for EOF.
+        case stream(any StreamHandler)
         case done
     }
 
@@ -106,7 +108,7 @@ final class Connection: IOHandler {
             reader.feed(bytes)
             proto = .webSocket(reader, handler)
             processWebSocket()
-        case .done:
+        case .stream, .done:
             break
         }
     }
@@ -182,6 +184,9 @@ final class Connection: IOHandler {
             server.owner.openWebSockets.subtract(1, ordering: .relaxed)
             proto = .done
             handler.closed(self)
+        }
+        if case .stream(let handler) = proto {
+            streamClosed(handler)
         }
         proto = .done
     }

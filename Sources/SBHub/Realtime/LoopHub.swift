@@ -52,11 +52,21 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     // MARK: Delivery
 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
+    /// `frame` is the WebSocket frame; the Server-Sent Events form is made from it once per
+    /// loop, and only when a stream subscribes to the session.
     func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64) {
         guard let list = index[sessionId] else { return }
         var sent = 0
-        for subscription in list where subscription.offer(seq: seq, epoch: epoch, frame: frame) {
-            sent += 1
+        var streamFrame: SharedFrame?
+        for subscription in list {
+            let bytes: SharedFrame
+            if subscription.format == .webSocket {
+                bytes = frame
+            } else {
+                if streamFrame == nil { streamFrame = ServerSentEvents.fromWebSocketFrame(frame, seq: seq) }
+                bytes = streamFrame!
+            }
+            if subscription.offer(seq: seq, epoch: epoch, frame: bytes) { sent += 1 }
         }
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)
