@@ -1,5 +1,6 @@
 import SBWebSocket
 import SBCore
+import Synchronization
 import CoreMetrics
 import SBEventLoop
 import SBServer
@@ -29,6 +30,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         list.append(subscription)
         index[subscription.sessionId] = list
         hub.metrics.subscriptions.increment()
+        hub.stats.subscriptions.add(1, ordering: .relaxed)
     }
 
     func remove(_ subscription: Subscription) {
@@ -47,6 +49,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
             index[subscription.sessionId] = list
         }
         hub.metrics.subscriptions.decrement()
+        hub.stats.subscriptions.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Delivery
@@ -70,6 +73,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         }
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)
+            hub.stats.deliveries.add(sent, ordering: .relaxed)
         }
     }
 

@@ -1,4 +1,5 @@
 import SBCore
+import Synchronization
 import Logging
 import CoreMetrics
 import SBHTTP
@@ -101,6 +102,7 @@ extension LoopHub: HTTPResponder {
         case .metrics: done(SystemAPI.metrics(hub))
         case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in
             hub!.metrics.eventsAccepted.increment(by: stored)
+            hub!.stats.eventsAccepted.add(stored, ordering: .relaxed)
             if duplicates > 0 { hub!.metrics.duplicatePublishes.increment(by: duplicates) }
         }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)

@@ -29,7 +29,10 @@ enum Route {
     }
 
     static func match(method: HTTPMethod, path: String) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split on the byte, not the Character: a combining mark after "/" (e.g. a decoded
+        // %E0%A5%97) joins it into one grapheme cluster that is not equal to "/".
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+            .map { String(decoding: $0, as: UTF8.self) }
         let table = candidates(parts, path: path)
         guard !table.isEmpty else { return .notFound }
         // HEAD is served as GET without a body.
