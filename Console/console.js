@@ -61,17 +61,21 @@ function setStatus(text, kind) {
 function credential() { return sessionStorage.getItem(KEY) || ''; }
 
 function makeHub() {
-  hub?.close();
+  const old = hub;
   const c = credential();
+  let made = null;
   const options = {
     onStatus: (status, detail) => {
+      if (made !== hub) return;  // a client being replaced
       if (status === 'open') setStatus(`live · ${detail.instanceId || ''}`, 'ok');
       else if (status === 'reconnecting') setStatus(`reconnecting${detail.delay ? ` in ${(detail.delay / 1000).toFixed(1)}s` : ''}`, 'bad');
       else setStatus(status);
     },
   };
   if (c.includes('.')) options.token = c; else if (c) options.apiKey = c;
-  hub = new Switchboard(options);
+  made = new Switchboard(options);
+  hub = made;
+  old?.close();
   window.__switchboard = hub;  // for the browser tests and the curious
 }
 
@@ -127,7 +131,7 @@ function chart(title, samples, key, unit) {
     h('h3', { text: title }),
     h('div', { class: 'value', text: `${Math.round(last * 100) / 100} ${unit}` }),
     graph,
-    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${Math.round(samples.length * 2 / 60)} min` }));
+    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${duration(samples.length * 2)}` }));
 }
 
 function overview() {
@@ -147,7 +151,7 @@ function overview() {
     ]));
     const rows = (stats.instances || []).map((i) => h('tr', {},
       h('td', { text: i.instanceId }), h('td', { text: duration(i.uptimeSeconds || 0) }), h('td', { text: i.storage }),
-      h('td', { text: i.redis ? (i.redis.connected ? 'connected' : 'down') : '—' }),
+      h('td', { text: i.storage === 'redis' ? (i.redis?.connected ? 'connected' : 'down') : '—' }),
       h('td', { class: 'num', text: i.connections }), h('td', { class: 'num hide-narrow', text: i.subscriptions }),
       h('td', { class: 'hide-narrow', text: time(i.lastSeenAt) })));
     const instances = h('section', { class: 'card' }, h('h2', { text: `Instances (${rows.length})` }),
@@ -352,4 +356,8 @@ function route() {
 window.addEventListener('hashchange', () => { route(); main.focus(); });
 makeHub();
 setStatus('ready');
-route();
+// /health is open: it says whether to ask for a credential before the first request.
+fetch('/health').then((r) => r.json()).then((health) => {
+  if (health.authRequired && !credential()) askForCredential();
+  else route();
+}).catch(() => route());

@@ -4,7 +4,7 @@ tables below (kept next to README's API section). The binary serves it at /opena
 (Scripts/embed-console.py embeds it); Tests/python/test_openapi.py validates it with
 openapi-spec-validator and runs schemathesis against a live server with it.
 
-Usage: python3 Scripts/openapi.py"""
+Usage: python3 Scripts/openapi.py [--check]"""
 import json
 import os
 
@@ -36,7 +36,8 @@ SCHEMAS = {
                   status={"enum": ["ok", "degraded"]}, instanceId={"type": "string"}, uptimeSeconds={"type": "integer"},
                   storage={"enum": ["memory", "redis"]},
                   redis=obj(["connected"], connected={"type": "boolean"}, subscribed={"type": "boolean"}),
-                  connections={"type": "integer"}, websockets={"type": "integer"}, draining={"type": "boolean"}),
+                  connections={"type": "integer"}, websockets={"type": "integer"}, draining={"type": "boolean"},
+                  authRequired={"type": "boolean", "description": "requests need the API key or a token"}),
     "Event": {"type": "object", "required": ["sessionId", "type", "timestamp"],
               "description": "Any JSON object; these fields are read. Stored byte for byte with seq and eventId added.",
               "properties": {"sessionId": SESSION_ID, "type": {"type": "string"}, "timestamp": ISO,
@@ -301,7 +302,11 @@ def document():
 
 
 if __name__ == "__main__":
+    import sys
+    text = json.dumps(document(), indent=1) + "\n"
+    if "--check" in sys.argv:
+        current = open(TARGET, encoding="utf-8").read() if os.path.exists(TARGET) else ""
+        sys.exit(0 if current == text else "Console/openapi.json is out of date: run python3 Scripts/openapi.py")
     with open(TARGET, "w", encoding="utf-8") as f:
-        json.dump(document(), f, indent=1)
-        f.write("\n")
+        f.write(text)
     print(f"wrote {os.path.relpath(TARGET, ROOT)}")

@@ -19,14 +19,15 @@ enum EventStreamAPI {
         ("X-Content-Type-Options", "nosniff"),
     ]
 
-    /// The resume point: `Last-Event-ID` (what EventSource sends on reconnect) or
+    /// The resume point: `Last-Event-ID` (what EventSource sends on reconnect), else
     /// `?lastEventId=`, a non-negative integer (the last seq seen); `?epoch=` as on the
-    /// WebSocket. An empty `Last-Event-ID` means none (EventSource sends what it last got).
+    /// WebSocket. The header wins: EventSource keeps its URL (and so the query it was opened
+    /// with) but sends the last id it got. An empty `Last-Event-ID` means none.
     static func start(_ head: HTTPRequestHead, sessionId: String) -> Result<Start, HubError> {
         guard Field.isValidSessionId(sessionId) else { return .failure(.badRequest("sessionId \(Field.sessionIdRule)")) }
         var start = Start()
         let header = head.headers["last-event-id"].map { $0.trimmingSpaces() }
-        if let text = head.queryValue("lastEventId") ?? header.flatMap({ $0.isEmpty ? nil : String($0) }) {
+        if let text = header.flatMap({ $0.isEmpty ? nil : String($0) }) ?? head.queryValue("lastEventId") {
             guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let seq = Int64(text) else {
                 return .failure(.badRequest("Last-Event-ID (or lastEventId) must be a non-negative integer: the last seq received"))
             }

@@ -19,7 +19,9 @@ enum SystemAPI {
         out.append(contentsOf: ",\"uptimeSeconds\":\((MonotonicClock.now() - hub.startedAt) / 1_000_000_000)".utf8)
         out.append(contentsOf: ",\"storage\":\"\(store.kind.rawValue)\",\"redis\":{\"connected\":\(store.kind == .redis && available),\"subscribed\":\(store.kind == .redis && busUp)}".utf8)
         out.append(contentsOf: ",\"connections\":\(server?.connectionCount ?? 0),\"websockets\":\(server?.webSocketCount ?? 0)".utf8)
-        out.append(contentsOf: ",\"draining\":\(hub.isDraining)}".utf8)
+        out.append(contentsOf: ",\"draining\":\(hub.isDraining)".utf8)
+        // For the console: whether to ask for a key or token before its first request.
+        out.append(contentsOf: ",\"authRequired\":\(hub.configuration.apiKey != nil || hub.configuration.tokens != nil)}".utf8)
         return Reply.raw(200, out)
     }
 

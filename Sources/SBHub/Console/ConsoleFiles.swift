@@ -2,7 +2,7 @@
 
 extension ConsoleAssets {
     static let files: [String: File] = [
-        "/console": File(contentType: "text/html; charset=utf-8", etag: "\"4a2603ad6e6674d9f7a4\"", immutable: false, text: ##"""
+        "/console": File(contentType: "text/html; charset=utf-8", etag: "\"5c515165e1f74fd851e7\"", immutable: false, text: ##"""
 <!doctype html>
 <html lang="en">
 <head>
@@ -12,7 +12,7 @@ extension ConsoleAssets {
 <title>Switchboard console</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/console.f67b75114c6b.css">
-<script type="module" src="/console/console.58365c2f4918.js"></script>
+<script type="module" src="/console/console.e86f2b44de5c.js"></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -41,7 +41,7 @@ extension ConsoleAssets {
 </html>
 
 """##),
-        "/console/console.58365c2f4918.js": File(contentType: "text/javascript; charset=utf-8", etag: "\"58365c2f491810a97b91\"", immutable: true, text: #"""
+        "/console/console.e86f2b44de5c.js": File(contentType: "text/javascript; charset=utf-8", etag: "\"e86f2b44de5ccf313187\"", immutable: true, text: #"""
 // The built-in console: overview, sessions, one session live. Plain DOM, no framework; all
 // text goes in through textContent (never innerHTML), and every request stays on this origin.
 import { Switchboard } from '/switchboard.js';
@@ -105,17 +105,21 @@ function setStatus(text, kind) {
 function credential() { return sessionStorage.getItem(KEY) || ''; }
 
 function makeHub() {
-  hub?.close();
+  const old = hub;
   const c = credential();
+  let made = null;
   const options = {
     onStatus: (status, detail) => {
+      if (made !== hub) return;  // a client being replaced
       if (status === 'open') setStatus(`live · ${detail.instanceId || ''}`, 'ok');
       else if (status === 'reconnecting') setStatus(`reconnecting${detail.delay ? ` in ${(detail.delay / 1000).toFixed(1)}s` : ''}`, 'bad');
       else setStatus(status);
     },
   };
   if (c.includes('.')) options.token = c; else if (c) options.apiKey = c;
-  hub = new Switchboard(options);
+  made = new Switchboard(options);
+  hub = made;
+  old?.close();
   window.__switchboard = hub;  // for the browser tests and the curious
 }
 
@@ -171,7 +175,7 @@ function chart(title, samples, key, unit) {
     h('h3', { text: title }),
     h('div', { class: 'value', text: `${Math.round(last * 100) / 100} ${unit}` }),
     graph,
-    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${Math.round(samples.length * 2 / 60)} min` }));
+    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${duration(samples.length * 2)}` }));
 }
 
 function overview() {
@@ -191,7 +195,7 @@ function overview() {
     ]));
     const rows = (stats.instances || []).map((i) => h('tr', {},
       h('td', { text: i.instanceId }), h('td', { text: duration(i.uptimeSeconds || 0) }), h('td', { text: i.storage }),
-      h('td', { text: i.redis ? (i.redis.connected ? 'connected' : 'down') : '—' }),
+      h('td', { text: i.storage === 'redis' ? (i.redis?.connected ? 'connected' : 'down') : '—' }),
       h('td', { class: 'num', text: i.connections }), h('td', { class: 'num hide-narrow', text: i.subscriptions }),
       h('td', { class: 'hide-narrow', text: time(i.lastSeenAt) })));
     const instances = h('section', { class: 'card' }, h('h2', { text: `Instances (${rows.length})` }),
@@ -396,7 +400,11 @@ function route() {
 window.addEventListener('hashchange', () => { route(); main.focus(); });
 makeHub();
 setStatus('ready');
-route();
+// /health is open: it says whether to ask for a credential before the first request.
+fetch('/health').then((r) => r.json()).then((health) => {
+  if (health.authRequired && !credential()) askForCredential();
+  else route();
+}).catch(() => route());
 
 """#),
         "/console/console.f67b75114c6b.css": File(contentType: "text/css; charset=utf-8", etag: "\"f67b75114c6ba281e9f2\"", immutable: true, text: #"""
@@ -486,7 +494,7 @@ dialog input { width: 100%; }
 }
 
 """#),
-        "/openapi.json": File(contentType: "application/json; charset=utf-8", etag: "\"0b528f171952a975a444\"", immutable: false, text: ##"""
+        "/openapi.json": File(contentType: "application/json; charset=utf-8", etag: "\"57b87ede52f90b34d973\"", immutable: false, text: ##"""
 {
  "openapi": "3.1.0",
  "info": {
@@ -2093,6 +2101,10 @@ dialog input { width: 100%; }
      },
      "draining": {
       "type": "boolean"
+     },
+     "authRequired": {
+      "type": "boolean",
+      "description": "requests need the API key or a token"
      }
     },
     "required": [
