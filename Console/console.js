@@ -117,10 +117,11 @@ document.getElementById('signout').addEventListener('click', () => {
 function chart(title, samples, key, unit) {
   const values = samples.map((s) => s[key]);
   const last = values.length ? values[values.length - 1] : 0;
-  const max = Math.max(1, ...values);
+  const peak = Math.max(0, ...values);
+  const max = Math.max(1, peak);  // the scale: a flat zero line stays at the bottom
   const w = 300, hgt = 90;
   const graph = svg('svg', { viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', role: 'img',
-    'aria-label': `${title}: ${last} ${unit} now, peak ${max} over the last ${samples.length} samples` });
+    'aria-label': `${title}: ${last} ${unit} now, peak ${peak} over the last ${samples.length} samples` });
   if (values.length > 1) {
     const step = w / (values.length - 1);
     const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(hgt - 4 - (v / max) * (hgt - 10)).toFixed(1)}`);
@@ -131,7 +132,7 @@ function chart(title, samples, key, unit) {
     h('h3', { text: title }),
     h('div', { class: 'value', text: `${Math.round(last * 100) / 100} ${unit}` }),
     graph,
-    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${duration(samples.length * 2)}` }));
+    h('div', { class: 'muted', text: `peak ${Math.round(peak * 100) / 100} · last ${duration(samples.length * 2)}` }));
 }
 
 function overview() {

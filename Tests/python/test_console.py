@@ -201,6 +201,9 @@ def test_console_resumes_without_gap_or_duplicate_after_restart_behind_nginx():
     nginx = Nginx([one.port, two.port])
     driver = browser()
     try:
+        # Each instance knows the other from its heartbeat in Redis (the console's overview).
+        wait(lambda: {i["instanceId"] for i in request(one, "GET", "/api/stats")[1]["instances"]} == {"one", "two"},
+             timeout=8, what="both instances in /api/stats")
         driver.get(nginx.url + "/#/session/nx-1")
         holder = wait(lambda: (driver.find_element(By.ID, "status").text.split("· ") + [""])[1], what="a live connection")
         for n in range(1, 41):

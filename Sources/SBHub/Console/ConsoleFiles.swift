@@ -2,7 +2,7 @@
 
 extension ConsoleAssets {
     static let files: [String: File] = [
-        "/console": File(contentType: "text/html; charset=utf-8", etag: "\"5c515165e1f74fd851e7\"", immutable: false, text: ##"""
+        "/console": File(contentType: "text/html; charset=utf-8", etag: "\"f646e0d2ca52af420919\"", immutable: false, text: ##"""
 <!doctype html>
 <html lang="en">
 <head>
@@ -12,7 +12,7 @@ extension ConsoleAssets {
 <title>Switchboard console</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/console.f67b75114c6b.css">
-<script type="module" src="/console/console.e86f2b44de5c.js"></script>
+<script type="module" src="/console/console.0283c948bd6a.js"></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -41,7 +41,7 @@ extension ConsoleAssets {
 </html>
 
 """##),
-        "/console/console.e86f2b44de5c.js": File(contentType: "text/javascript; charset=utf-8", etag: "\"e86f2b44de5ccf313187\"", immutable: true, text: #"""
+        "/console/console.0283c948bd6a.js": File(contentType: "text/javascript; charset=utf-8", etag: "\"0283c948bd6a727170ee\"", immutable: true, text: #"""
 // The built-in console: overview, sessions, one session live. Plain DOM, no framework; all
 // text goes in through textContent (never innerHTML), and every request stays on this origin.
 import { Switchboard } from '/switchboard.js';
@@ -161,10 +161,11 @@ document.getElementById('signout').addEventListener('click', () => {
 function chart(title, samples, key, unit) {
   const values = samples.map((s) => s[key]);
   const last = values.length ? values[values.length - 1] : 0;
-  const max = Math.max(1, ...values);
+  const peak = Math.max(0, ...values);
+  const max = Math.max(1, peak);  // the scale: a flat zero line stays at the bottom
   const w = 300, hgt = 90;
   const graph = svg('svg', { viewBox: `0 0 ${w} ${hgt}`, preserveAspectRatio: 'none', role: 'img',
-    'aria-label': `${title}: ${last} ${unit} now, peak ${max} over the last ${samples.length} samples` });
+    'aria-label': `${title}: ${last} ${unit} now, peak ${peak} over the last ${samples.length} samples` });
   if (values.length > 1) {
     const step = w / (values.length - 1);
     const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(hgt - 4 - (v / max) * (hgt - 10)).toFixed(1)}`);
@@ -175,7 +176,7 @@ function chart(title, samples, key, unit) {
     h('h3', { text: title }),
     h('div', { class: 'value', text: `${Math.round(last * 100) / 100} ${unit}` }),
     graph,
-    h('div', { class: 'muted', text: `peak ${Math.round(max * 100) / 100} · last ${duration(samples.length * 2)}` }));
+    h('div', { class: 'muted', text: `peak ${Math.round(peak * 100) / 100} · last ${duration(samples.length * 2)}` }));
 }
 
 function overview() {
