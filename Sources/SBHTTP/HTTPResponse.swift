@@ -68,6 +68,20 @@ public enum HTTPResponseEncoder {
         }
     }
 
+    /// The head of a streaming response: no length, `Connection: close` (its body is
+    /// delimited by the close, RFC 9112 §6.3), so no request after it is answered.
+    public static func encodeStreamHead(_ response: HTTPResponse, into out: inout [UInt8]) {
+        out.append(contentsOf: statusLine(response.status))
+        for (name, value) in response.headers {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: separator)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: crlf)
+        }
+        out.append(contentsOf: connectionClose)
+        out.append(contentsOf: crlf)
+    }
+
     public static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 100: "Continue"

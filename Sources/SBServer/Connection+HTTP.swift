@@ -41,8 +41,10 @@ extension Connection {
             switch action {
             case .sendContinue:
                 enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-            case .dispatch, .writeResponse:
+            case .dispatch, .writeResponse, .writeStreamHead:
                 break  // handled where the request or response is at hand
+            case .sendHeartbeat, .notifyDrained, .discardQueue, .countCutOff:
+                performStream(action)
             case .writeError(let status, let message):
                 enqueue(Self.errorResponse(status: status, message: message))
             case .parseNext:
@@ -63,7 +65,7 @@ extension Connection {
 
     private func dispatch(_ request: HTTPRequest) {
         let isHead = request.head.method == .head
-        let context = RequestContext(peer: peer, loop: loop, connectionID: id)
+        let context = RequestContext(peer: peer, loop: loop, connectionID: id, connection: self)
         var answered = false
         server.responder.respond(to: request, context: context) { [weak self] response in
             guard let self, !answered else { return }
@@ -72,7 +74,7 @@ extension Connection {
         }
     }
 
-    private func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
+    func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
         guard !closed, let http else { return }
         let actions = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
         for action in actions {
@@ -117,7 +119,7 @@ extension Connection {
         case .success(let value):
             accept = value
         }
-        let context = RequestContext(peer: peer, loop: loop, connectionID: id)
+        let context = RequestContext(peer: peer, loop: loop, connectionID: id, connection: nil)
         switch server.responder.upgrade(head, context: context) {
         case .reject(let response):
             finishResponse(response, isHead: false, forceClose: true)

@@ -14,6 +14,8 @@ final class Connection: IOHandler {
     enum Mode {
         case http(HTTPPhase)
         case webSocket(WebSocketReader, any WebSocketHandler)
+        /// A streaming response (Connection+Stream): input is only watched for EOF.
+        case stream(HTTPPhase, any StreamHandler)
         case done
     }
 
@@ -58,10 +60,12 @@ final class Connection: IOHandler {
 
     var isWebSocket: Bool { ws != nil && !closed }
 
-    /// The HTTP phase, nil once upgraded or closed.
+    /// The HTTP phase (also while a streaming response runs), nil once upgraded or closed.
     var http: HTTPPhase? {
-        if case .http(let phase) = proto { return phase }
-        return nil
+        switch proto {
+        case .http(let phase), .stream(let phase, _): return phase
+        case .webSocket, .done: return nil
+        }
     }
 
     var loop: EventLoop { server.loop }
@@ -122,7 +126,7 @@ final class Connection: IOHandler {
             reader.feed(bytes)
             proto = .webSocket(reader, handler)
             processWebSocket()
-        case .done:
+        case .stream, .done:
             break
         }
     }
@@ -198,6 +202,9 @@ final class Connection: IOHandler {
             server.owner.openWebSockets.subtract(1, ordering: .relaxed)
             proto = .done
             handler.closed(self)
+        }
+        if case .stream(_, let handler) = proto {
+            streamClosed(handler)
         }
         proto = .done
     }

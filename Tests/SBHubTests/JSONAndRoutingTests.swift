@@ -50,6 +50,17 @@ final class RouteTests: XCTestCase {
         guard case .methodNotAllowed(let allow) = Route.match(method: .delete, path: "/api/events") else { return XCTFail() }
         XCTAssertTrue(allow.contains("POST"))
         guard case .notFound = Route.match(method: .get, path: "/api/sessions/a/b/c") else { return XCTFail() }
+        // A combining mark right after "/" (found by schemathesis): still a path separator.
+        guard case .route(.drainCommands(let odd)) = Route.match(method: .get, path: "/api/sessions/\u{0957}x/commands") else {
+            return XCTFail("a combining mark after / hid the separator")
+        }
+        XCTAssertEqual(odd, "\u{0957}x")
+        guard case .route(.eventStream(let streamed)) = Route.match(method: .get, path: "/api/events/s1/stream") else { return XCTFail() }
+        XCTAssertEqual(streamed, "s1")
+        guard case .route(.asset("/")) = Route.match(method: .get, path: "/") else { return XCTFail("the console at /") }
+        guard case .route(.asset("/console")) = Route.match(method: .head, path: "/console") else { return XCTFail() }
+        guard case .route(.stats) = Route.match(method: .get, path: "/api/stats") else { return XCTFail() }
+        guard case .methodNotAllowed = Route.match(method: .post, path: "/openapi.json") else { return XCTFail() }
         guard case .notFound = Route.match(method: .get, path: "/nope") else { return XCTFail() }
     }
 

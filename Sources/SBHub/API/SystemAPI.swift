@@ -30,6 +30,9 @@ enum SystemAPI {
         JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
         out.append(contentsOf: ",\"draining\":".utf8)
         JSONNumber.append(hub.isDraining, to: &out)
+        // For the console: whether to ask for a key or token before its first request.
+        out.append(contentsOf: ",\"authRequired\":".utf8)
+        JSONNumber.append(hub.configuration.apiKey != nil || hub.configuration.tokens != nil, to: &out)
         out.append(UInt8(ascii: "}"))
         return Reply.raw(200, out)
     }

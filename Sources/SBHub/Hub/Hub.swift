@@ -15,6 +15,7 @@ public final class Hub: BusListener, Sendable {
     let startedAt = MonotonicClock.now()
     let logger: Logger
     let metrics: HubMetrics
+    let stats = HubStats()
     let policy: HubPolicy
     /// The per-connection WebSocket message limit (nil: off), rate and burst both
     /// `WS_RATE_LIMIT`; each client keeps only its bucket's state.
@@ -44,6 +45,41 @@ public final class Hub: BusListener, Sendable {
         }
         loopHubs = hubs
         for hub in hubs { hub.hub = self }
+        let first = hubs[0]
+        first.loop.execute { [unowned self] in
+            first.loop.scheduleRepeating(every: .seconds(HubStats.intervalSeconds)) { [unowned self] in sampleStats() }
+        }
+    }
+
+    /// Every `HubStats.intervalSeconds` on loop 0: a history sample, and this instance's
+    /// heartbeat in the instance registry (Redis: `instances`, REDIS_INTEGRATION.md).
+    private func sampleStats() {
+        let connections = server?.connectionCount ?? 0
+        stats.sample(connections: connections)
+        let store = loopHubs[0].store
+        store.announceInstance(id: configuration.instanceId, json: instanceSummary(), ttlSeconds: HubStats.instanceTTLSeconds) { [stats] result in
+            if case .success(let list) = result { stats.instances.withLock { $0 = list } }
+        }
+    }
+
+    /// This instance in a few numbers: its heartbeat in the registry and the head of `/api/stats`.
+    func instanceSummary() -> [UInt8] {
+        let server = server
+        let store = loopHubs[0].store
+        let uptime = (MonotonicClock.now() - startedAt) / 1_000_000_000
+        return JSONBody.encode([
+            "instanceId": configuration.instanceId,
+            "startedAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds() - Int64(uptime) * 1000),
+            "uptimeSeconds": uptime,
+            "storage": store.kind.rawValue,
+            "redis": ["connected": store.kind == .redis && store.isAvailable, "subscribed": store.kind == .redis && busIsUp],
+            "draining": isDraining,
+            "connections": server?.connectionCount ?? 0,
+            "websockets": server?.webSocketCount ?? 0,
+            "streams": server?.streamCount ?? 0,
+            "subscriptions": stats.subscriptions.load(ordering: .relaxed),
+            "lastSeenAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()),
+        ] as [String: Any])
     }
 
     public func responder(for loop: EventLoop) -> any HTTPResponder {

@@ -1,12 +1,13 @@
 import DequeModule
 import Foundation
 import SBCore
+import SBWebSocket
 import SBEventLoop
 import SBServer
 import SBStore
 
 /// One dashboard on `/ws`: its subscriptions and its message handling. Lives on its loop.
-final class HubClient: WebSocketHandler {
+final class HubClient: WebSocketHandler, Subscriber {
     unowned let loopHub: LoopHub
     /// The client id's 128 bits; the text is made only when a message carries it.
     private let clientIdBits: (UInt64, UInt64)
@@ -21,13 +22,7 @@ final class HubClient: WebSocketHandler {
     /// The limit is the hub's (`wsMessageRate`); only the bucket's state is per connection.
     private var limiter: TokenBucket?
     private var strikes: Int32 = 0
-    /// History reads wait here for their turn: one page in flight per client, and only while
-    /// its unsent bytes are at or below the low-water mark, so a replay never outruns the
-    /// client's reading and never gets it cut off.
-    private var readQueue = Deque<(subscription: Subscription, after: Int64)>()
-    private var readInFlight = false
-    private var waitingForDrain = false
-    private var pumpScheduled = false
+    var readGate = ReadGate()
 
     init(loopHub: LoopHub, access: Access) {
         self.loopHub = loopHub
@@ -49,71 +44,31 @@ final class HubClient: WebSocketHandler {
         stopTokenExpiry()
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
-        readQueue.removeAll()
+        clearReadGate()
         self.connection = nil
     }
 
     func sendQueueDrained(_ connection: any WebSocketConnection) {
-        waitingForDrain = false
-        pumpReads()
+        readGateDrained()
     }
 
-    // MARK: Paced history reads
+    // MARK: Subscriber
 
-    var lowWaterBytes: Int { loopHub.hub.configuration.replayLowWaterBytes }
+    var pacedQueuedBytes: Int? { connection?.queuedBytes }
 
-    /// `events: false` reads only the stream's epoch and seqs: no bytes to pace, so it skips
-    /// the queue (a plain subscribe is confirmed at once even while another session replays).
-    func requestRead(for subscription: Subscription, after: Int64, events: Bool) {
-        guard events else {
-            read(subscription, after: after, limit: PageLimit(count: 0, bytes: 0), gated: false)
-            return
-        }
-        readQueue.append((subscription, after))
-        pumpReads()
+    func askDrainNotice(below lowWater: Int) {
+        connection?.notifyWhenDrained(below: lowWater)
     }
 
-    private func pumpReads() {
-        while !readInFlight, !readQueue.isEmpty, let connection {
-            guard connection.queuedBytes <= lowWaterBytes else {
-                if !waitingForDrain {
-                    waitingForDrain = true
-                    connection.notifyWhenDrained(below: lowWaterBytes)
-                }
-                return
-            }
-            let next = readQueue.removeFirst()
-            guard next.subscription.active else { continue }
-            read(next.subscription, after: next.after, limit: loopHub.hub.configuration.replayPage, gated: true)
-        }
+    func sendLive(_ frame: SharedFrame) {
+        connection?.sendFrame(frame)
     }
 
-    /// Strong captures here and in `schedulePump`, on purpose: the closures are short-lived
-    /// (one read, one loop turn), and a `weak` capture would give every client a weak-reference
-    /// side table for its whole life (idle memory per connection).
-    private func read(_ subscription: Subscription, after: Int64, limit: PageLimit, gated: Bool) {
-        if gated { readInFlight = true }
-        loopHub.store.readStream(sessionId: subscription.sessionId, after: after, limit: limit) { [self] result in
-            if subscription.active {
-                switch result {
-                case .success(let page): subscription.perform(subscription.machine.pageRead(page))
-                case .failure: subscription.perform(subscription.machine.readFailed())
-                }
-            }
-            guard gated else { return }
-            readInFlight = false
-            schedulePump()
-        }
-    }
-
-    /// The next page is read on the next loop turn: a synchronous store (memory) would
-    /// otherwise recurse page after page, and the bytes just queued get a chance to leave.
-    private func schedulePump() {
-        guard !pumpScheduled else { return }
-        pumpScheduled = true
-        loopHub.loop.schedule(after: .zero) { [self] in
-            pumpScheduled = false
-            pumpReads()
+    func sendReplay(_ events: [StoredEvent], sessionId: String) {
+        guard let connection else { return }
+        for event in events {
+            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            connection.sendReplayFrame(FrameBuilder.textFrame(message))
         }
     }
 
@@ -187,7 +142,7 @@ final class HubClient: WebSocketHandler {
                 sendError("at most \(limit) subscriptions per connection; unsubscribe first", code: "too_many_subscriptions")
                 return
             }
-            subscription = Subscription(client: self, sessionId: sessionId, heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
+            subscription = Subscription(client: self, format: .webSocket, sessionId: sessionId, heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
             subscriptions[sessionId] = subscription
             loopHub.add(subscription)
         }

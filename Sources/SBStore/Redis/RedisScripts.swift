@@ -12,6 +12,7 @@ public import SBRedis
 public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
     case createSession, updateSession, listSessions, deleteSession, addChain, chains
+    case announceInstance
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
 
@@ -29,6 +30,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         case .deleteSession: Self.deleteSessionSource
         case .addChain: Self.addChainSource
         case .chains: Self.chainsSource
+        case .announceInstance: Self.announceInstanceSource
         }
     }
 
@@ -237,7 +239,26 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix. Returns [json, chainsCount, …] by start time; index entries
+    /// KEYS: registry (ZSET id → expiry ms), this instance's key   ARGV: prefix, id, json, ttl
+    /// (s), now (ms), max listed. Writes the heartbeat with its TTL, prunes expired ids, and
+    /// returns the live instances' heartbeats. The ZSET holds only ids refreshed within the TTL
+    /// and expires with the last of them: bounded by the number of running instances.
+    static let announceInstanceSource = """
+        local ttl = tonumber(ARGV[4])
+        local now = tonumber(ARGV[5])
+        redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+        redis.call('ZADD', KEYS[1], now + ttl * 1000, ARGV[2])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('EXPIRE', KEYS[1], ttl)
+        local out = {}
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)) do
+          local v = redis.call('GET', ARGV[1] .. 'instance:' .. id)
+          if v then out[#out + 1] = v end
+        end
+        return out
+        """
+
+    /// KEYS: index   ARGV: prefix. Returns [json, chainsCount, lastSeq, …] by start time; index entries
     /// whose session expired are pruned on the way.
     static let listSessionsSource = """
         local out = {}
@@ -246,6 +267,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
           if s then
             out[#out + 1] = s
             out[#out + 1] = redis.call('LLEN', ARGV[1] .. 'chains:' .. id)
+            out[#out + 1] = tonumber(redis.call('GET', ARGV[1] .. 'seq:' .. id) or '0')
           else
             redis.call('ZREM', KEYS[1], id)
           end
