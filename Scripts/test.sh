@@ -10,15 +10,19 @@ ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools redis-sentinel n
 cd "$root"
 
 python=python3
-if ! "$python" -c 'import websockets, selenium, pytest, h11, jwt, cryptography' >/dev/null 2>&1; then
-    echo "installing Python test clients (websockets, selenium, pytest, h11, PyJWT, cryptography)" >&2
-    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' >&2
+if ! "$python" -c 'import websockets, selenium, pytest, h11, jwt, cryptography, schemathesis, openapi_spec_validator' >/dev/null 2>&1; then
+    echo "installing Python test clients (websockets, selenium, pytest, h11, PyJWT, cryptography, schemathesis, openapi-spec-validator)" >&2
+    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' \
+        'schemathesis>=4.0,<5' 'openapi-spec-validator>=0.7' >&2
 fi
 
 status=0
 # The module graph: every import declared in Package.swift (products too, which SwiftPM's own
 # check misses).
 python3 Scripts/checks/imports.py || status=$?
+# The console, client and OpenAPI document embedded in the binary match Console/ and Scripts/openapi.py.
+python3 Scripts/openapi.py --check || status=$?
+python3 Scripts/embed-console.py --check || status=$?
 
 swift build --build-tests
 bin_path="$(swift build --show-bin-path)"

@@ -109,8 +109,13 @@ extension Connection: WebSocketConnection {
         return .queued
     }
 
+    /// Also `ResponseStream`'s: a stream's drain watch is the HTTP machine's.
     func notifyWhenDrained(below lowWater: Int) {
-        guard !closed, ws != nil else { return }
+        guard !closed else { return }
+        guard ws != nil else {
+            if let http { performHTTP(http.machine.notifyWhenDrained(below: lowWater, queued: writeQueue.byteCount)) }
+            return
+        }
         performWS(ws!.notifyWhenDrained(below: lowWater, queued: writeQueue.byteCount))
     }
 

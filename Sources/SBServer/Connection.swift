@@ -12,9 +12,23 @@ import Logging
 /// incomplete request or frame is kept by the parser.
 final class Connection: IOHandler {
     enum Mode {
-        case http(HTTPRequestParser)
+        case http(HTTPPhase)
         case webSocket(WebSocketReader, any WebSocketHandler)
+        /// A streaming response (Connection+Stream): input is only watched for EOF.
+        case stream(HTTPPhase, any StreamHandler)
         case done
+    }
+
+    /// What only the HTTP phase needs, in its own allocation: the upgrade releases it, so an
+    /// idle WebSocket carries no request parser and no HTTP machine (idle memory per connection).
+    final class HTTPPhase {
+        var parser: HTTPRequestParser
+        var machine: HTTPConnectionStateMachine
+
+        init(parser: HTTPRequestParser, machine: HTTPConnectionStateMachine) {
+            self.parser = parser
+            self.machine = machine
+        }
     }
 
     let id: UInt64
@@ -23,7 +37,6 @@ final class Connection: IOHandler {
     unowned let server: LoopServer
     var registration: Registration?
     var proto: Mode
-    var http: HTTPConnectionStateMachine
     var ws: WebSocketConnectionStateMachine?
     var writeQueue = WriteQueue()
     var inFlushList = false
@@ -40,11 +53,20 @@ final class Connection: IOHandler {
         self.fd = fd
         self.peer = peer
         self.server = server
-        self.proto = .http(HTTPRequestParser(limits: server.configuration.httpLimits))
-        self.http = HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())
+        self.proto = .http(HTTPPhase(
+            parser: HTTPRequestParser(limits: server.configuration.httpLimits),
+            machine: HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())))
     }
 
     var isWebSocket: Bool { ws != nil && !closed }
+
+    /// The HTTP phase (also while a streaming response runs), nil once upgraded or closed.
+    var http: HTTPPhase? {
+        switch proto {
+        case .http(let phase), .stream(let phase, _): return phase
+        case .webSocket, .done: return nil
+        }
+    }
 
     var loop: EventLoop { server.loop }
     var logger: Logger { server.logger }
@@ -58,7 +80,7 @@ final class Connection: IOHandler {
         if !closed, events.contains(.failed), !wantRead {
             // Error or full hang-up while we are not reading: nothing can be delivered any more,
             // and epoll would report it again on every turn.
-            if ws != nil { performWS(ws!.peerGone()) } else { performHTTP(http.connectionFailed()) }
+            if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.connectionFailed()) }
         }
         if !closed, wantRead, events.contains(.readable) || events.contains(.hangup) {
             readAvailable()
@@ -83,7 +105,7 @@ final class Connection: IOHandler {
             case .wouldBlock:
                 return
             case .eof:
-                if ws != nil { performWS(ws!.peerGone()) } else { performHTTP(http.peerClosedInput()) }
+                if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.peerClosedInput()) }
                 return
             case .processed(let n):
                 received(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -94,11 +116,9 @@ final class Connection: IOHandler {
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
         switch proto {
-        case .http(var parser):
-            if http.isLingering { return }  // our side is done: discard
-            proto = .done  // release our reference so the parser mutates in place
-            parser.feed(bytes)
-            proto = .http(parser)
+        case .http(let phase):
+            if phase.machine.isLingering { return }  // our side is done: discard
+            phase.parser.feed(bytes)
             processHTTP()
         case .webSocket(var reader, let handler):
             ws?.bytesReceived(now: MonotonicClock.now())
@@ -106,7 +126,7 @@ final class Connection: IOHandler {
             reader.feed(bytes)
             proto = .webSocket(reader, handler)
             processWebSocket()
-        case .done:
+        case .stream, .done:
             break
         }
     }
@@ -154,8 +174,8 @@ final class Connection: IOHandler {
         guard !closed else { return }
         if ws != nil {
             performWS(ws!.queueChanged(bytes: writeQueue.byteCount))
-        } else {
-            performHTTP(http.queueChanged(bytes: writeQueue.byteCount, now: MonotonicClock.now()))
+        } else if let http {
+            performHTTP(http.machine.queueChanged(bytes: writeQueue.byteCount, now: MonotonicClock.now()))
         }
     }
 
@@ -183,6 +203,9 @@ final class Connection: IOHandler {
             proto = .done
             handler.closed(self)
         }
+        if case .stream(_, let handler) = proto {
+            streamClosed(handler)
+        }
         proto = .done
     }
 
@@ -191,8 +214,8 @@ final class Connection: IOHandler {
     func checkTimeouts(now: UInt64) {
         if ws != nil {
             performWS(ws!.timerFired(now: now))
-        } else {
-            performHTTP(http.timerFired(now: now))
+        } else if let http {
+            performHTTP(http.machine.timerFired(now: now))
         }
         syncInterest()
     }
@@ -202,8 +225,8 @@ final class Connection: IOHandler {
     func shutdownGracefully(code: UInt16, reason: String) {
         if ws != nil {
             performWS(ws!.closeRequested(code: code, reason: reason, now: MonotonicClock.now()))
-        } else {
-            performHTTP(http.shutdownRequested(now: MonotonicClock.now()))
+        } else if let http {
+            performHTTP(http.machine.shutdownRequested(now: MonotonicClock.now()))
         }
         syncInterest()
     }

@@ -32,7 +32,8 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         httpMachineConfiguration = .init(
             headerTimeout: UInt64(configuration.headerTimeoutSeconds) * second,
             idleTimeout: UInt64(configuration.idleTimeoutSeconds) * second,
-            sendQueueLimit: configuration.sendQueueBytes)
+            sendQueueLimit: configuration.sendQueueBytes,
+            streamHeartbeat: UInt64(max(configuration.heartbeatSeconds, 0)) * second)
         webSocketMachineConfiguration = .init(
             closeTimeout: UInt64(configuration.closeHandshakeTimeoutSeconds) * second,
             silenceLimit: UInt64(max(configuration.heartbeatSeconds, 0)) * 2 * second,

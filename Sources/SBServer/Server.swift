@@ -13,6 +13,7 @@ public final class Server: @unchecked Sendable {
     /// Open connections across all loops, for MAX_CONNECTIONS and /health.
     let openConnections = Atomic<Int>(0)
     let openWebSockets = Atomic<Int>(0)
+    let openStreams = Atomic<Int>(0)
     let cutOffClients = Atomic<Int>(0)
     private let boundPort = Atomic<Int>(0)
 
@@ -75,6 +76,8 @@ public final class Server: @unchecked Sendable {
     public var port: Int { boundPort.load(ordering: .relaxed) }
     public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
     public var webSocketCount: Int { openWebSockets.load(ordering: .relaxed) }
+    /// Open streaming responses (Server-Sent Events).
+    public var streamCount: Int { openStreams.load(ordering: .relaxed) }
     /// WebSocket clients cut off for exceeding SEND_QUEUE_BYTES since start.
     public var cutOffCount: Int { cutOffClients.load(ordering: .relaxed) }
 

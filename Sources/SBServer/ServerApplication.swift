@@ -8,6 +8,8 @@ public struct RequestContext {
     public let peer: String
     public let loop: EventLoop
     public let connectionID: UInt64
+    /// For `startStream`.
+    weak var connection: Connection?
 }
 
 /// The application side of one loop: SBHub implements it. Every call happens on `loop`.

@@ -41,6 +41,15 @@ public protocol Store: AnyObject {
     func drain(_ kind: QueueKind, sessionId: String, _ done: @escaping (Result<[QueuedItem], StoreError>) -> Void)
     /// Records an acknowledgement for a command id seen by `enqueue(.commands…)`; false if unknown.
     func acknowledgeCommand(id: String, ack: [UInt8], _ done: @escaping (Result<Bool, StoreError>) -> Void)
+
+    /// This instance's heartbeat (a small JSON object) kept for `ttlSeconds`; answers the
+    /// latest heartbeat of every live instance (at most `InstanceRegistry.maxListed`), this
+    /// one included. Memory: only this one.
+    func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void)
+}
+
+public enum InstanceRegistry {
+    public static let maxListed = 100
 }
 
 /// What a store publishes, and what the hub fans out to local subscribers.

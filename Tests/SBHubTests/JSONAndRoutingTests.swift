@@ -50,6 +50,17 @@ final class RouteTests: XCTestCase {
         guard case .methodNotAllowed(let allow) = Route.match(method: .delete, path: "/api/events") else { return XCTFail() }
         XCTAssertTrue(allow.contains("POST"))
         guard case .notFound = Route.match(method: .get, path: "/api/sessions/a/b/c") else { return XCTFail() }
+        // A combining mark right after "/" (found by schemathesis): still a path separator.
+        guard case .route(.drainCommands(let odd)) = Route.match(method: .get, path: "/api/sessions/\u{0957}x/commands") else {
+            return XCTFail("a combining mark after / hid the separator")
+        }
+        XCTAssertEqual(odd, "\u{0957}x")
+        guard case .route(.eventStream(let streamed)) = Route.match(method: .get, path: "/api/events/s1/stream") else { return XCTFail() }
+        XCTAssertEqual(streamed, "s1")
+        guard case .route(.asset("/")) = Route.match(method: .get, path: "/") else { return XCTFail("the console at /") }
+        guard case .route(.asset("/console")) = Route.match(method: .head, path: "/console") else { return XCTFail() }
+        guard case .route(.stats) = Route.match(method: .get, path: "/api/stats") else { return XCTFail() }
+        guard case .methodNotAllowed = Route.match(method: .post, path: "/openapi.json") else { return XCTFail() }
         guard case .notFound = Route.match(method: .get, path: "/nope") else { return XCTFail() }
     }
 
@@ -72,11 +83,13 @@ final class RouteTests: XCTestCase {
     }
 
     func testTokenBucket() {
-        var bucket = TokenBucket(rate: 2, burst: 2)
-        XCTAssertTrue(bucket.take(now: 1_000_000_000))
-        XCTAssertTrue(bucket.take(now: 1_000_000_000))
-        XCTAssertFalse(bucket.take(now: 1_000_000_000))
-        XCTAssertEqual(bucket.secondsUntilNext(), 1)
-        XCTAssertTrue(bucket.take(now: 1_600_000_000))
+        let limit = TokenRate(rate: 2, burst: 2)
+        var bucket = TokenBucket(limit)
+        XCTAssertTrue(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertTrue(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertFalse(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertEqual(bucket.secondsUntilNext(limit), 1)
+        XCTAssertTrue(bucket.take(now: 1_600_000_000, limit))
+        XCTAssertFalse(bucket.take(now: 1_700_000_000, limit), "0.2 tokens refilled in 100 ms is not a whole one")
     }
 }

@@ -42,8 +42,8 @@ def request(hub, method, path, body=None, headers=None, raw=None):
 
 
 class Hub:
-    def __init__(self, env=None):
-        self.port = free_port()
+    def __init__(self, env=None, port=None):
+        self.port = port or free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="switchboard-py-", suffix=".log", delete=False)
         full_env = dict(os.environ)
         for key in ("REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):

@@ -59,7 +59,8 @@ enum SessionsAPI {
                 let sessions: [[String: Any]] = summaries.map { summary in
                     let s = summary.session
                     return ["id": s.id, "status": s.status, "cwd": s.cwd, "startedAt": s.startedAt,
-                            "endedAt": s.endedAt as Any? ?? NSNull(), "chainsCount": summary.chainsCount]
+                            "endedAt": s.endedAt as Any? ?? NSNull(), "chainsCount": summary.chainsCount,
+                            "lastSeq": summary.lastSeq]
                 }
                 done(Reply.json(200, ["count": sessions.count, "sessions": sessions]))
             }
@@ -126,6 +127,7 @@ enum SessionsAPI {
     }
 
     static func listChains(sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+        guard Field.isValidSessionId(sessionId) else { return done(Reply.error(.badRequest("sessionId \(Field.sessionIdRule)"))) }
         store.chains(sessionId: sessionId) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
@@ -141,6 +143,7 @@ enum SessionsAPI {
     }
 
     static func addChain(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+        guard Field.isValidSessionId(sessionId) else { return done(Reply.error(.badRequest("sessionId \(Field.sessionIdRule)"))) }
         var object: [String: Any]
         switch JSONBody.object(request) {
         case .failure(let failure): return done(Reply.error(.from(failure)))

@@ -1,6 +1,6 @@
 /// The route → scope table for tokens (README, "Access"). The key passes every row.
 enum RouteAccess: Equatable {
-    /// No credential needed (/health, /ready).
+    /// No credential needed (/health, /ready, the console's static files).
     case open
     /// The API key only: tokens get 403 (/metrics, /api/tokens, command acks).
     case keyOnly
@@ -9,20 +9,22 @@ enum RouteAccess: Equatable {
     /// The scope on sessions the handler finds in the body or the store (each event of a
     /// batch, the id of a new session, a chain's session, the listing filter).
     case inHandler(Scope)
-    /// Any valid credential (the WebSocket upgrade: each message is checked on its own).
+    /// Any valid credential (the WebSocket upgrade: each message is checked on its own;
+    /// `/api/stats`: instance counters, no session data).
     case authenticated
 
     static func of(_ route: Route) -> RouteAccess {
         switch route {
-        case .health, .ready: .open
+        case .health, .ready, .asset: .open
         case .metrics, .mintToken, .ackCommand: .keyOnly
         case .getEvents(let id), .recentEvents(let id), .getSession(let id), .listChains(let id): .session(id, .read)
+        case .eventStream(let id): .session(id, .subscribe)
         case .updateSession(let id), .deleteSession(let id), .addChain(let id): .session(id, .publish)
         case .postInput(let id), .drainInput(let id): .session(id, .input)
         case .postCommand(let id), .drainCommands(let id): .session(id, .command)
         case .postEvents, .createSession: .inHandler(.publish)
         case .listSessions, .getChain: .inHandler(.read)
-        case .webSocket, .echo: .authenticated
+        case .webSocket, .echo, .stats: .authenticated
         }
     }
 

@@ -16,7 +16,11 @@ public final class Hub: BusListener, Sendable {
     let startedAt = MonotonicClock.now()
     let logger: Logger
     let metrics: HubMetrics
+    let stats = HubStats()
     let policy: HubPolicy
+    /// The per-connection WebSocket message limit (nil: off), rate and burst both
+    /// `WS_RATE_LIMIT`; each client keeps only its bucket's state.
+    let wsMessageRate: TokenRate?
     private let drainingFlag = Atomic<Bool>(false)
     private let serverBox = Locked<Server?>(nil)
     /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
@@ -37,12 +41,49 @@ public final class Hub: BusListener, Sendable {
         self.logger = logger
         self.metrics = HubMetrics()
         self.policy = HubPolicy(configuration: configuration)
+        self.wsMessageRate = configuration.wsMessagesPerSecond > 0
+            ? TokenRate(rate: configuration.wsMessagesPerSecond, burst: configuration.wsMessagesPerSecond) : nil
         var hubs: [LoopHub] = []
         for loop in group.loops {
             hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))
         }
         loopHubs = hubs
         for hub in hubs { hub.hub = self }
+        let first = hubs[0]
+        first.loop.execute { [unowned self] in
+            first.loop.scheduleRepeating(every: .seconds(HubStats.intervalSeconds)) { [unowned self] in sampleStats() }
+        }
+    }
+
+    /// Every `HubStats.intervalSeconds` on loop 0: a history sample, and this instance's
+    /// heartbeat in the instance registry (Redis: `instances`, REDIS_INTEGRATION.md).
+    private func sampleStats() {
+        let connections = server?.connectionCount ?? 0
+        stats.sample(connections: connections)
+        let store = loopHubs[0].store
+        store.announceInstance(id: configuration.instanceId, json: instanceSummary(), ttlSeconds: HubStats.instanceTTLSeconds) { [stats] result in
+            if case .success(let list) = result { stats.instances.withLock { $0 = list } }
+        }
+    }
+
+    /// This instance in a few numbers: its heartbeat in the registry and the head of `/api/stats`.
+    func instanceSummary() -> [UInt8] {
+        let server = server
+        let store = loopHubs[0].store
+        let uptime = (MonotonicClock.now() - startedAt) / 1_000_000_000
+        return JSONBody.encode([
+            "instanceId": configuration.instanceId,
+            "startedAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds() - Int64(uptime) * 1000),
+            "uptimeSeconds": uptime,
+            "storage": store.kind.rawValue,
+            "redis": ["connected": store.kind == .redis && store.isAvailable, "subscribed": store.kind == .redis && busIsUp],
+            "draining": isDraining,
+            "connections": server?.connectionCount ?? 0,
+            "websockets": server?.webSocketCount ?? 0,
+            "streams": server?.streamCount ?? 0,
+            "subscriptions": stats.subscriptions.load(ordering: .relaxed),
+            "lastSeenAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()),
+        ] as [String: Any])
     }
 
     public func responder(for loop: EventLoop) -> any HTTPResponder {

@@ -35,7 +35,7 @@ final class HubMetrics: Sendable {
             "switchboard_publish_to_delivery_seconds": "Time from an event reaching this instance's bus to its delivery to local subscribers.",
             "switchboard_open_connections": "Open TCP connections (HTTP and WebSocket).",
             "switchboard_open_websockets": "Open WebSocket connections.",
-            "switchboard_slow_clients_cut_off": "WebSocket clients cut off for exceeding SEND_QUEUE_BYTES since start.",
+            "switchboard_slow_clients_cut_off": "WebSocket and Server-Sent Events clients cut off for exceeding SEND_QUEUE_BYTES since start.",
             "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
             "switchboard_bus_messages_total": "Event and push messages received from the bus (the Redis channel of every shard).",
             "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",

@@ -35,7 +35,7 @@ final class HubPolicy: Sendable {
     /// Per-session scopes are checked by the routes (`RouteAccess`).
     func check(route: Route, head: HTTPRequestHead, client: String) -> Result<Access, HubError> {
         switch route {
-        case .health, .ready: return .success(.full)
+        case .health, .ready, .asset: return .success(.full)
         case .metrics where metricsPublic: return .success(.full)
         default: break
         }

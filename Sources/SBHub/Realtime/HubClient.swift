@@ -1,38 +1,37 @@
 import DequeModule
 import Foundation
 import SBCore
+import SBWebSocket
 import SBEventLoop
 import SBServer
 import SBStore
 
 /// One dashboard on `/ws`: its subscriptions and its message handling. Lives on its loop.
-final class HubClient: WebSocketHandler {
+final class HubClient: WebSocketHandler, Subscriber {
     unowned let loopHub: LoopHub
-    let clientId: String
-    weak var connection: (any WebSocketConnection)?
-    var subscriptions: [String: Subscription] = [:]
+    /// The client id's 128 bits; the text is made only when a message carries it.
+    private let clientIdBits: (UInt64, UInt64)
+    /// Strong, and cleared in `closed`: a weak reference would give every connection a
+    /// side table for its whole life (idle memory per connection).
+    var connection: (any WebSocketConnection)?
+    var subscriptions = SubscriptionSet()
     /// The key (`.full`) or the token this connection opened with, replaced by each `refresh`.
     var access: Access
-    var tokenExpiry: TokenExpiryStateMachine?
-    var tokenTimer: TimerHandle?
+    /// Only for connections opened with a token: its expiry machine and timer.
+    var tokenLease: TokenLease?
+    /// The limit is the hub's (`wsMessageRate`); only the bucket's state is per connection.
     private var limiter: TokenBucket?
-    private var strikes = 0
-    /// History reads wait here for their turn: one page in flight per client, and only while
-    /// its unsent bytes are at or below the low-water mark, so a replay never outruns the
-    /// client's reading and never gets it cut off.
-    private var readQueue = Deque<(subscription: Subscription, after: Int64)>()
-    private var readInFlight = false
-    private var waitingForDrain = false
-    private var pumpScheduled = false
+    private var strikes: Int32 = 0
+    var readGate = ReadGate()
 
-    init(loopHub: LoopHub, access: Access, messagesPerSecond: Double) {
+    init(loopHub: LoopHub, access: Access) {
         self.loopHub = loopHub
         self.access = access
-        self.clientId = IDGenerator.next()
-        if messagesPerSecond > 0 {
-            limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
-        }
+        self.clientIdBits = IDGenerator.nextBits()
+        if let rate = loopHub.hub.wsMessageRate { limiter = TokenBucket(rate) }
     }
+
+    var clientId: String { IDGenerator.format(uuid: clientIdBits) }
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
@@ -45,70 +44,31 @@ final class HubClient: WebSocketHandler {
         stopTokenExpiry()
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
-        readQueue.removeAll()
+        clearReadGate()
+        self.connection = nil
     }
 
     func sendQueueDrained(_ connection: any WebSocketConnection) {
-        waitingForDrain = false
-        pumpReads()
+        readGateDrained()
     }
 
-    // MARK: Paced history reads
+    // MARK: Subscriber
 
-    var lowWaterBytes: Int { loopHub.hub.configuration.replayLowWaterBytes }
+    var pacedQueuedBytes: Int? { connection?.queuedBytes }
 
-    /// `events: false` reads only the stream's epoch and seqs: no bytes to pace, so it skips
-    /// the queue (a plain subscribe is confirmed at once even while another session replays).
-    func requestRead(for subscription: Subscription, after: Int64, events: Bool) {
-        guard events else {
-            read(subscription, after: after, limit: PageLimit(count: 0, bytes: 0), gated: false)
-            return
-        }
-        readQueue.append((subscription, after))
-        pumpReads()
+    func askDrainNotice(below lowWater: Int) {
+        connection?.notifyWhenDrained(below: lowWater)
     }
 
-    private func pumpReads() {
-        while !readInFlight, !readQueue.isEmpty, let connection {
-            guard connection.queuedBytes <= lowWaterBytes else {
-                if !waitingForDrain {
-                    waitingForDrain = true
-                    connection.notifyWhenDrained(below: lowWaterBytes)
-                }
-                return
-            }
-            let next = readQueue.removeFirst()
-            guard next.subscription.active else { continue }
-            read(next.subscription, after: next.after, limit: loopHub.hub.configuration.replayPage, gated: true)
-        }
+    func sendLive(_ frame: SharedFrame) {
+        connection?.sendFrame(frame)
     }
 
-    /// Strong captures here and in `schedulePump`, on purpose: the closures are short-lived
-    /// (one read, one loop turn), and a `weak` capture would give every client a weak-reference
-    /// side table for its whole life (idle memory per connection).
-    private func read(_ subscription: Subscription, after: Int64, limit: PageLimit, gated: Bool) {
-        if gated { readInFlight = true }
-        loopHub.store.readStream(sessionId: subscription.sessionId, after: after, limit: limit) { [self] result in
-            if subscription.active {
-                switch result {
-                case .success(let page): subscription.perform(subscription.machine.pageRead(page))
-                case .failure: subscription.perform(subscription.machine.readFailed())
-                }
-            }
-            guard gated else { return }
-            readInFlight = false
-            schedulePump()
-        }
-    }
-
-    /// The next page is read on the next loop turn: a synchronous store (memory) would
-    /// otherwise recurse page after page, and the bytes just queued get a chance to leave.
-    private func schedulePump() {
-        guard !pumpScheduled else { return }
-        pumpScheduled = true
-        loopHub.loop.schedule(after: .zero) { [self] in
-            pumpScheduled = false
-            pumpReads()
+    func sendReplay(_ events: [StoredEvent], sessionId: String) {
+        guard let connection else { return }
+        for event in events {
+            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            connection.sendReplayFrame(FrameBuilder.textFrame(message))
         }
     }
 
@@ -117,10 +77,10 @@ final class HubClient: WebSocketHandler {
     }
 
     func received(text: [UInt8], from connection: any WebSocketConnection) {
-        if limiter != nil, !limiter!.take(now: MonotonicClock.now()) {
+        if limiter != nil, let rate = loopHub.hub.wsMessageRate, !limiter!.take(now: MonotonicClock.now(), rate) {
             strikes += 1
             // Sustained abuse (a second of messages past the limit) ends the connection.
-            if strikes > Int(limiter!.rate) {
+            if Double(strikes) > rate.rate {
                 connection.close(code: 1008, reason: "message rate limit exceeded")
             } else {
                 sendError("rate limit exceeded: message ignored", code: "rate_limited")
@@ -182,7 +142,7 @@ final class HubClient: WebSocketHandler {
                 sendError("at most \(limit) subscriptions per connection; unsubscribe first", code: "too_many_subscriptions")
                 return
             }
-            subscription = Subscription(client: self, sessionId: sessionId, heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
+            subscription = Subscription(client: self, format: .webSocket, sessionId: sessionId, heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
             subscriptions[sessionId] = subscription
             loopHub.add(subscription)
         }

@@ -1,5 +1,6 @@
 import SBWebSocket
 import SBCore
+import Synchronization
 import CoreMetrics
 import SBEventLoop
 import SBServer
@@ -29,6 +30,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         list.append(subscription)
         index[subscription.sessionId] = list
         hub.metrics.subscriptions.increment()
+        hub.stats.subscriptions.add(1, ordering: .relaxed)
     }
 
     func remove(_ subscription: Subscription) {
@@ -47,19 +49,31 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
             index[subscription.sessionId] = list
         }
         hub.metrics.subscriptions.decrement()
+        hub.stats.subscriptions.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Delivery
 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
+    /// `frame` is the WebSocket frame; the Server-Sent Events form is made from it once per
+    /// loop, and only when a stream subscribes to the session.
     func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64) {
         guard let list = index[sessionId] else { return }
         var sent = 0
-        for subscription in list where subscription.offer(seq: seq, epoch: epoch, frame: frame) {
-            sent += 1
+        var streamFrame: SharedFrame?
+        for subscription in list {
+            let bytes: SharedFrame
+            if subscription.format == .webSocket {
+                bytes = frame
+            } else {
+                if streamFrame == nil { streamFrame = ServerSentEvents.fromWebSocketFrame(frame, seq: seq) }
+                bytes = streamFrame!
+            }
+            if subscription.offer(seq: seq, epoch: epoch, frame: bytes) { sent += 1 }
         }
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)
+            hub.stats.deliveries.add(sent, ordering: .relaxed)
         }
     }
 

@@ -9,7 +9,13 @@ import SBStore
 /// `SubscriptionStateMachine` decides (reads through the client's paced read gate, sends,
 /// confirmations and notices).
 final class Subscription {
-    unowned let client: HubClient
+    /// The bytes its client writes: WebSocket frames or Server-Sent Events.
+    enum Format: UInt8 {
+        case webSocket, serverSentEvents
+    }
+
+    unowned let client: any Subscriber
+    let format: Format
     let sessionId: String
     var machine: SubscriptionStateMachine
     /// Position in the loop's per-session array, for O(1) removal.
@@ -18,19 +24,21 @@ final class Subscription {
     /// (and never touches a client that may be gone).
     var active = true
 
-    init(client: HubClient, sessionId: String, heldByteLimit: Int) {
+    init(client: any Subscriber, format: Format, sessionId: String, heldByteLimit: Int) {
         self.client = client
+        self.format = format
         self.sessionId = sessionId
         self.machine = SubscriptionStateMachine(heldByteLimit: heldByteLimit)
     }
 
-    /// A live message from the bus. True when it was sent to the client.
+    /// A live message from the bus, `frame` in this subscription's format. True when it was
+    /// sent to the client.
     @discardableResult
     func offer(seq: Int64?, epoch: String?, frame: SharedFrame) -> Bool {
         guard active else { return false }
         switch machine.live(seq: seq, epoch: epoch, frame: frame) {
         case .send:
-            client.connection?.sendFrame(frame)
+            client.sendLive(frame)
             return true
         case .drop:
             return false
@@ -53,19 +61,14 @@ final class Subscription {
             case .confirm(let confirmation):
                 client.confirm(sessionId, confirmation)
             case .replay(let events):
-                guard let connection = client.connection else { return }
-                for event in events {
-                    let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-                    connection.sendReplayFrame(FrameBuilder.textFrame(message))
-                }
+                client.sendReplay(events, sessionId: sessionId)
                 client.loopHub.hub.metrics.replayedEvents.increment(by: events.count)
             case .send(let frames):
-                guard let connection = client.connection else { return }
-                for frame in frames { connection.sendFrame(frame) }
+                for frame in frames { client.sendLive(frame) }
             case .announceReset(let epoch):
                 client.sendSessionDeleted(sessionId, epoch: epoch)
             case .reportReplayFailed:
-                client.sendError("history unavailable: replay incomplete, resubscribe with lastEventId", code: "replay_failed")
+                client.sendError("history unavailable: replay incomplete, resubscribe with lastEventId", code: "replay_failed", sessionId: sessionId)
             }
         }
     }

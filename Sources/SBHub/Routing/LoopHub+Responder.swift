@@ -1,4 +1,5 @@
 import SBCore
+import Synchronization
 import Logging
 import CoreMetrics
 import SBHTTP
@@ -47,6 +48,10 @@ extension LoopHub: HTTPResponder {
                 finish(Reply.error(denied), route.metricLabel)
                 return
             }
+            if case .eventStream(let sessionId) = route, request.head.method == .get {
+                openStream(request, sessionId: sessionId, access: access, context: context, origin: origin, started: started, finish: finish)
+                return
+            }
             handle(route, request, access) { finish($0, route.metricLabel) }
         }
     }
@@ -62,13 +67,32 @@ extension LoopHub: HTTPResponder {
             case .failure(let denied): return .reject(Reply.error(denied))
             case .success(let found): access = found
             }
-            return .accept(HubClient(loopHub: self, access: access, messagesPerSecond: hub.configuration.wsMessagesPerSecond),
+            return .accept(HubClient(loopHub: self, access: access),
                            maxMessageBytes: hub.configuration.maxMessageBytes)
         case .route(.echo):
             return .accept(EchoHandler(), maxMessageBytes: max(hub.configuration.maxMessageBytes, 16 << 20))
         default:
             return .reject(Reply.error(.notFound("no WebSocket endpoint at \(head.path)")))
         }
+    }
+
+    /// Server-Sent Events: checked like any GET, then the connection becomes the stream.
+    private func openStream(_ request: HTTPRequest, sessionId: String, access: Access, context: RequestContext, origin: String?,
+                            started: UInt64, finish: (HTTPResponse, String) -> Void) {
+        let label = Route.eventStream(sessionId: sessionId).metricLabel
+        if hub.isDraining {
+            return finish(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])), label)
+        }
+        let start: EventStreamAPI.Start
+        switch EventStreamAPI.start(request.head, sessionId: sessionId) {
+        case .failure(let error): return finish(Reply.error(error), label)
+        case .success(let found): start = found
+        }
+        var head = HTTPResponse(status: 200, headers: EventStreamAPI.headers)
+        hub.policy.addCORSHeaders(to: &head, origin: origin)
+        hub.metrics.recordRequest(route: label, method: "GET", status: 200, startedAt: started, cache: instruments)
+        context.startStream(head, handler: StreamClient(loopHub: self, sessionId: sessionId, lastEventId: start.lastEventId,
+                                                        epoch: start.epoch, access: access))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest, _ access: Access, _ done: @escaping (HTTPResponse) -> Void) {
@@ -78,10 +102,19 @@ extension LoopHub: HTTPResponder {
         case .metrics: done(SystemAPI.metrics(hub))
         case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in
             hub!.metrics.eventsAccepted.increment(by: stored)
+            hub!.stats.eventsAccepted.add(stored, ordering: .relaxed)
             if duplicates > 0 { hub!.metrics.duplicatePublishes.increment(by: duplicates) }
         }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)
         case .recentEvents(let id): EventsAPI.recent(request, sessionId: id, store: store, done)
+        case .eventStream(let id):
+            // HEAD: the stream's head alone, no stream.
+            switch EventStreamAPI.start(request.head, sessionId: id) {
+            case .failure(let error): done(Reply.error(error))
+            case .success: done(HTTPResponse(status: 200, headers: EventStreamAPI.headers))
+            }
+        case .stats: StatsAPI.stats(hub, store: store, done)
+        case .asset(let path): done(ConsoleAssets.response(path: path, request: request.head))
         case .listSessions: SessionsAPI.list(store: store, access: access, done)
         case .createSession: SessionsAPI.create(request, store: store, access: access, done)
         case .getSession(let id): SessionsAPI.get(id: id, store: store, done)

@@ -4,9 +4,14 @@ import SBHTTP
 /// path does allow (405), or nothing (404).
 enum Route {
     case health, ready, metrics
+    /// `/api/stats`: the console's overview numbers.
+    case stats
+    /// The console, the JavaScript client and the OpenAPI document (`ConsoleAssets`).
+    case asset(path: String)
     case postEvents
     case getEvents(sessionId: String)
     case recentEvents(sessionId: String)
+    case eventStream(sessionId: String)
     case listSessions, createSession
     case getSession(id: String), updateSession(id: String), deleteSession(id: String)
     case listChains(sessionId: String), addChain(sessionId: String)
@@ -24,8 +29,11 @@ enum Route {
     }
 
     static func match(method: HTTPMethod, path: String) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let table = candidates(parts)
+        // Split on the byte, not the Character: a combining mark after "/" (e.g. a decoded
+        // %E0%A5%97) joins it into one grapheme cluster that is not equal to "/".
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+            .map { String(decoding: $0, as: UTF8.self) }
+        let table = candidates(parts, path: path)
         guard !table.isEmpty else { return .notFound }
         // HEAD is served as GET without a body.
         let effective = method == .head ? HTTPMethod.get : method
@@ -36,7 +44,8 @@ enum Route {
         return .methodNotAllowed(allow: allow)
     }
 
-    private static func candidates(_ p: [String]) -> [(method: HTTPMethod, route: Route)] {
+    private static func candidates(_ p: [String], path: String) -> [(method: HTTPMethod, route: Route)] {
+        if ConsoleAssets.isAssetPath(path) { return [(.get, .asset(path: path))] }
         switch p.count {
         case 1:
             switch p[0] {
@@ -52,6 +61,7 @@ enum Route {
             case "events": return [(.post, .postEvents)]
             case "sessions": return [(.get, .listSessions), (.post, .createSession)]
             case "tokens": return [(.post, .mintToken)]
+            case "stats": return [(.get, .stats)]
             default: return []
             }
         case 3 where p[0] == "api":
@@ -64,6 +74,7 @@ enum Route {
         case 4 where p[0] == "api":
             switch (p[1], p[3]) {
             case ("events", "recent"): return [(.get, .recentEvents(sessionId: p[2]))]
+            case ("events", "stream"): return [(.get, .eventStream(sessionId: p[2]))]
             case ("sessions", "chains"): return [(.get, .listChains(sessionId: p[2])), (.post, .addChain(sessionId: p[2]))]
             case ("sessions", "input"): return [(.get, .drainInput(sessionId: p[2])), (.post, .postInput(sessionId: p[2]))]
             case ("sessions", "commands"): return [(.get, .drainCommands(sessionId: p[2])), (.post, .postCommand(sessionId: p[2]))]
@@ -91,6 +102,9 @@ enum Route {
         case .health: "/health"
         case .ready: "/ready"
         case .metrics: "/metrics"
+        case .stats: "/api/stats"
+        case .asset: "console"
+        case .eventStream: "/api/events/:sessionId/stream"
         case .postEvents: "/api/events"
         case .getEvents: "/api/events/:sessionId"
         case .recentEvents: "/api/events/:sessionId/recent"

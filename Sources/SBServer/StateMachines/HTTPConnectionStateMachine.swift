@@ -6,10 +6,18 @@
 ///       │              └─parse error / 408→ closingAfterFlush           (peer at EOF: closed)
 ///       └─idle timeout / shutdown→ closed              lingering ─EOF or deadline→ closed
 ///
+///     responding ─stream head→ streaming ─EOF, socket error, live send over the limit→ closed
+///                                  └─app ends it / shutdown→ closingAfterFlush …
+///
 /// Rules it enforces: one request at a time, so responses leave in order; nothing after a
 /// `Connection: close` request is parsed; reads stop while the application answers, while the
 /// send queue is over its limit (until it falls to the low-water mark) and after EOF, so a
 /// paused or half-closed socket is never polled for input it cannot take.
+///
+/// A streaming response (Server-Sent Events) is the connection's last: nothing after it is
+/// parsed (input is read only to see EOF, and discarded), a heartbeat falls due every
+/// `streamHeartbeat`, live bytes over the send-queue limit cut the client off (as for a
+/// WebSocket), paced bytes wait for a drain notification instead, and shutdown ends it.
 public struct HTTPConnectionStateMachine: Sendable {
     public enum State: Equatable, Sendable {
         /// Between requests, since the last response (idle timeout).
@@ -23,6 +31,8 @@ public struct HTTPConnectionStateMachine: Sendable {
         /// Our side is shut: discard input until EOF or the deadline, so unread request bytes
         /// do not turn into a RST that destroys the response.
         case lingering(deadline: UInt64)
+        /// A streaming response is open; the next heartbeat is due at `heartbeatDue`.
+        case streaming(heartbeatDue: UInt64)
         case closed
     }
 
@@ -41,6 +51,16 @@ public struct HTTPConnectionStateMachine: Sendable {
         case flush
         case shutdownWrite
         case close
+        /// Queue the streaming response's head; `open`: hand the stream to its handler (false:
+        /// the connection closes after the head).
+        case writeStreamHead(open: Bool)
+        /// Ask the stream's handler for a heartbeat.
+        case sendHeartbeat
+        /// Call the stream handler's `sendQueueDrained` on the next loop turn.
+        case notifyDrained
+        /// Drop everything still queued (a cut-off client will not read it).
+        case discardQueue
+        case countCutOff
     }
 
     public struct Configuration: Sendable {
@@ -51,15 +71,18 @@ public struct HTTPConnectionStateMachine: Sendable {
         public var sendQueueLimit: Int
         /// …until the queue is at or below this.
         public var lowWater: Int
+        /// Interval between a stream's heartbeats; 0 = none.
+        public var streamHeartbeat: UInt64
 
         /// Times in nanoseconds, in the clock of the `now` values passed to the events.
         public init(headerTimeout: UInt64, idleTimeout: UInt64, lingerTimeout: UInt64 = 2_000_000_000,
-                    sendQueueLimit: Int, lowWater: Int? = nil) {
+                    sendQueueLimit: Int, lowWater: Int? = nil, streamHeartbeat: UInt64 = 0) {
             self.headerTimeout = headerTimeout
             self.idleTimeout = idleTimeout
             self.lingerTimeout = lingerTimeout
             self.sendQueueLimit = sendQueueLimit
             self.lowWater = lowWater ?? sendQueueLimit / 4
+            self.streamHeartbeat = streamHeartbeat
         }
     }
 
@@ -72,6 +95,8 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// Whether reading is on, as last told to the driver (on at accept).
     public private(set) var reading = true
     private var queuedBytes = 0
+    /// Low-water mark a stream's paced sender waits for, if any.
+    public private(set) var drainWatch: Int?
     let configuration: Configuration
 
     public init(configuration: Configuration, now: UInt64) {
@@ -96,7 +121,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     private var wantsRead: Bool {
         switch state {
         case .idle, .receiving: !backpressured && !peerClosed
-        case .lingering: !peerClosed
+        case .lingering, .streaming: !peerClosed
         case .responding, .closingAfterFlush, .closed: false
         }
     }
@@ -108,8 +133,14 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .receiving(let since): since &+ configuration.headerTimeout
         case .closingAfterFlush(let since): since &+ configuration.idleTimeout
         case .lingering(let deadline): deadline
+        case .streaming(let due): configuration.streamHeartbeat > 0 ? due : nil
         case .responding, .closed: nil
         }
+    }
+
+    public var isStreaming: Bool {
+        if case .streaming = state { return true }
+        return false
     }
 
     // MARK: Input
@@ -150,7 +181,7 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .idle, .receiving, .responding:
             state = .closingAfterFlush(since: now)
             return settle([.writeError(status: status, message: message), .flush])
-        case .closingAfterFlush, .lingering, .closed:
+        case .closingAfterFlush, .lingering, .streaming, .closed:
             return []
         }
     }
@@ -161,7 +192,8 @@ public struct HTTPConnectionStateMachine: Sendable {
         switch state {
         case .idle, .receiving:
             return settle([.parseNext])
-        case .lingering:
+        case .lingering, .streaming:
+            // A stream's client never half-closes to wait for more: EOF means it is gone.
             state = .closed
             return [.close]
         case .responding, .closingAfterFlush, .closed:
@@ -189,9 +221,62 @@ public struct HTTPConnectionStateMachine: Sendable {
         return settle([.writeResponse(keepAlive: true), .parseNext])
     }
 
+    /// The application answers the request in flight with a streaming response. It is the
+    /// connection's last; while draining, or when the client already sent EOF, the head is
+    /// written and the connection closes after it.
+    public mutating func streamReady(now: UInt64) -> [Action] {
+        guard case .responding = state else { return [] }
+        if draining || peerClosed {
+            state = .closingAfterFlush(since: now)
+            return settle([.writeStreamHead(open: false), .flush])
+        }
+        state = .streaming(heartbeatDue: now &+ configuration.streamHeartbeat)
+        return settle([.writeStreamHead(open: true), .flush])
+    }
+
+    /// The steady state of a live stream message, answered without an action list (once per
+    /// delivery): streaming, and the queue within the limit.
+    public func mayQueueLive(queued: Int) -> Bool {
+        isStreaming && queued <= configuration.sendQueueLimit
+    }
+
+    /// A live message that `mayQueueLive` refused: over the limit while streaming, the client
+    /// is cut off (as a WebSocket is: it can never slow the others or grow our memory).
+    public mutating func liveSendRefused(queued: Int) -> [Action] {
+        guard isStreaming, queued > configuration.sendQueueLimit else { return [] }
+        state = .closed
+        drainWatch = nil
+        return [.countCutOff, .discardQueue, .close]
+    }
+
+    /// The stream's paced sender wants one `sendQueueDrained` once `queued` is at or below
+    /// `lowWater`.
+    public mutating func notifyWhenDrained(below lowWater: Int, queued: Int) -> [Action] {
+        guard isStreaming else { return [] }
+        if queued <= lowWater {
+            drainWatch = nil
+            return [.notifyDrained]
+        }
+        drainWatch = lowWater
+        return []
+    }
+
+    /// The application ends its stream: its last bytes are written, then the connection closes.
+    public mutating func endStream(now: UInt64) -> [Action] {
+        guard isStreaming else { return [] }
+        state = .closingAfterFlush(since: now)
+        drainWatch = nil
+        return settle([.flush])
+    }
+
     /// Unsent bytes after queueing or writing. Drives backpressure and the final close.
     public mutating func queueChanged(bytes: Int, now: UInt64) -> [Action] {
         queuedBytes = bytes
+        if isStreaming {
+            guard let lowWater = drainWatch, bytes <= lowWater else { return [] }
+            drainWatch = nil
+            return [.notifyDrained]
+        }
         var actions: [Action] = []
         if !backpressured, bytes > configuration.sendQueueLimit {
             backpressured = true
@@ -221,6 +306,9 @@ public struct HTTPConnectionStateMachine: Sendable {
             // Idle keep-alive, or a client that will not take its last response or EOF.
             state = .closed
             return [.close]
+        case .streaming:
+            state = .streaming(heartbeatDue: now &+ configuration.streamHeartbeat)
+            return [.sendHeartbeat]
         case .responding, .closed:
             return []
         }
@@ -240,6 +328,11 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .responding:
             state = .responding(closeAfter: true)
             return []
+        case .streaming:
+            // The stream ends; its client reconnects (to an instance that is not draining).
+            state = .closingAfterFlush(since: now)
+            drainWatch = nil
+            return settle([.flush])
         case .receiving, .closingAfterFlush, .closed:
             return []
         }

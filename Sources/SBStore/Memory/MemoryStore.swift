@@ -188,13 +188,19 @@ public final class MemoryStore: Store, Sendable {
         done(.success(shards[shard(id)].withLock { $0.liveSession(id, now: now) }))
     }
 
+    public func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void) {
+        done(.success([json]))
+    }
+
     public func listSessions(_ done: @escaping (Result<[SessionSummary], StoreError>) -> Void) {
         let now = clock()
         var list: [SessionSummary] = []
         for shard in shards {
             shard.withLock { shard in
                 for entry in shard.sessions.values where entry.expiresAt > now {
-                    list.append(SessionSummary(session: entry.value, chainsCount: shard.liveChainIds(entry.value.id, now: now).count))
+                    let stream = shard.streams[entry.value.id].flatMap { $0.expiresAt > now ? $0 : nil }
+                    list.append(SessionSummary(session: entry.value, chainsCount: shard.liveChainIds(entry.value.id, now: now).count,
+                                               lastSeq: stream?.lastSeq ?? 0))
                 }
             }
         }

@@ -142,10 +142,13 @@ public struct SessionUpdate: Sendable, Equatable {
 public struct SessionSummary: Sendable, Equatable {
     public var session: Session
     public var chainsCount: Int
+    /// The seq of the session's last event (0: none yet in this epoch): how many it posted.
+    public var lastSeq: Int64
 
-    public init(session: Session, chainsCount: Int) {
+    public init(session: Session, chainsCount: Int, lastSeq: Int64 = 0) {
         self.session = session
         self.chainsCount = chainsCount
+        self.lastSeq = lastSeq
     }
 }
 

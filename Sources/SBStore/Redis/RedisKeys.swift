@@ -17,6 +17,9 @@ struct RedisKeys: Sendable {
     func session(_ id: String) -> String { prefix + "sessions:" + id }
     func events(_ sessionId: String) -> String { prefix + "events:" + sessionId }
     func seq(_ sessionId: String) -> String { prefix + "seq:" + sessionId }
+    /// The instance registry (console overview): `instances` ZSET, one `instance:{id}` each.
+    var instances: String { prefix + "instances" }
+    func instance(_ id: String) -> String { prefix + "instance:" + id }
     /// Event timestamps (ms), parallel to `events`, for `since` and `/recent` reads.
     func times(_ sessionId: String) -> String { prefix + "times:" + sessionId }
     /// The stream's epoch: a new one whenever its seq starts again.

@@ -12,6 +12,7 @@ public import SBRedis
 public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
     case createSession, updateSession, listSessions, deleteSession, addChain, chains
+    case announceInstance
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
 
@@ -29,6 +30,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         case .deleteSession: Self.deleteSessionSource
         case .addChain: Self.addChainSource
         case .chains: Self.chainsSource
+        case .announceInstance: Self.announceInstanceSource
         }
     }
 
@@ -40,17 +42,25 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
     /// append and changes nothing (when the caller publishes, also the original's channel
-    /// message, if still kept, so a retry after an unconfirmed first attempt gets it published). Otherwise: a stream whose seq key is gone (never written,
-    /// expired, FLUSHALL, a restart without persistence) or that has no epoch yet starts under
+    /// message, if still kept, so a retry after an unconfirmed first attempt gets it
+    /// published). Otherwise: a stream whose seq key is gone (never written, expired, FLUSHALL,
+    /// a restart without persistence) or that has no epoch yet starts under
     /// the candidate epoch; INCR seq; the stored bytes (StoredEventJSON) RPUSHed and trimmed to
     /// the limit, with the event's timestamp (ms) in the parallel `times` list for `since`
     /// queries; lifetimes refreshed (the epoch outlives the seq by a minute, so a seq that
     /// expires first always starts a new epoch); PUBLISH (RedisChannelMessage). Returns
     /// {seq, 0} per stored event ({seq, 0, '', message} when the caller publishes).
+    /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
+    /// costs more in the script engine than the command itself, and a Lua number argument is
+    /// formatted with sprintf on each call. So numbers cross as the strings they came in as,
+    /// GETEX reads and refreshes a lifetime in one call (Redis 6.2+), and LTRIM runs only
+    /// when RPUSH reports the list over the limit.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
-        local ttl = tonumber(ARGV[2])
+        local ttl = ARGV[2]
+        local epochTtl = tostring(tonumber(ttl) + 60)
+        local trimFrom = '-' .. ARGV[1]
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
@@ -59,7 +69,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
             local colon = string.find(first, ':', 1, true)
-            local seq = tonumber(string.sub(first, 1, colon - 1))
+            local seqText = string.sub(first, 1, colon - 1)
+            local seq = tonumber(seqText)
             out[i] = {seq, 1, string.sub(first, colon + 1)}
             if ARGV[7] ~= '1' then
               -- The caller publishes: hand it the original again, in case the first attempt
@@ -69,27 +80,30 @@ public enum RedisScript: String, CaseIterable, Sendable {
               local stored = oldest and redis.call('LINDEX', KEYS[k + 2], seq - oldest)
               local epoch = redis.call('GET', KEYS[k + 4])
               if stored and epoch and tonumber(string.match(stored, '^{"seq":(%d+),')) == seq then
-                out[i][4] = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch"))
+                out[i][4] = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
               end
             end
           else
-            local epoch = redis.call('GET', KEYS[k + 4])
-            if redis.call('EXISTS', KEYS[k + 1]) == 0 or not epoch then
-              epoch = ARGV[5]
-              redis.call('SET', KEYS[k + 4], epoch)
+            local seq, epoch
+            if redis.call('GETEX', KEYS[k + 1], 'EX', ttl) then
+              seq = redis.call('INCR', KEYS[k + 1])
+              epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
+            else
+              seq = 1
+              redis.call('SET', KEYS[k + 1], '1', 'EX', ttl)
             end
-            local seq = redis.call('INCR', KEYS[k + 1])
-            local stored = \(StoredEventJSON.luaExpression(seq: "seq", body: "body"))
-            redis.call('RPUSH', KEYS[k + 2], stored)
-            redis.call('LTRIM', KEYS[k + 2], -limit, -1)
-            redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5])
-            redis.call('LTRIM', KEYS[k + 3], -limit, -1)
-            redis.call('EXPIRE', KEYS[k + 1], ttl)
+            if not epoch then
+              epoch = ARGV[5]
+              redis.call('SET', KEYS[k + 4], epoch, 'EX', epochTtl)
+            end
+            local seqText = tostring(seq)
+            local stored = \(StoredEventJSON.luaExpression(seq: "seqText", body: "body"))
+            if redis.call('RPUSH', KEYS[k + 2], stored) > limit then redis.call('LTRIM', KEYS[k + 2], trimFrom, -1) end
             redis.call('EXPIRE', KEYS[k + 2], ttl)
+            if redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5]) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
             redis.call('EXPIRE', KEYS[k + 3], ttl)
-            redis.call('EXPIRE', KEYS[k + 4], ttl + 60)
-            if keyed then redis.call('SET', KEYS[k + 5], seq .. ':' .. eventId, 'EX', ARGV[6]) end
-            local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch"))
+            if keyed then redis.call('SET', KEYS[k + 5], seqText .. ':' .. eventId, 'EX', ARGV[6]) end
+            local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
             if ARGV[7] == '1' then
               redis.call('PUBLISH', ARGV[3], message)
               if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8] .. sid, message) end
@@ -251,7 +265,26 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix. Returns [json, chainsCount, …] by start time; index entries
+    /// KEYS: registry (ZSET id → expiry ms), this instance's key   ARGV: prefix, id, json, ttl
+    /// (s), now (ms), max listed. Writes the heartbeat with its TTL, prunes expired ids, and
+    /// returns the live instances' heartbeats. The ZSET holds only ids refreshed within the TTL
+    /// and expires with the last of them: bounded by the number of running instances.
+    static let announceInstanceSource = """
+        local ttl = tonumber(ARGV[4])
+        local now = tonumber(ARGV[5])
+        redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+        redis.call('ZADD', KEYS[1], now + ttl * 1000, ARGV[2])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+        redis.call('EXPIRE', KEYS[1], ttl)
+        local out = {}
+        for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)) do
+          local v = redis.call('GET', ARGV[1] .. 'instance:' .. id)
+          if v then out[#out + 1] = v end
+        end
+        return out
+        """
+
+    /// KEYS: index   ARGV: prefix. Returns [json, chainsCount, lastSeq, …] by start time; index entries
     /// whose session expired are pruned on the way.
     static let listSessionsSource = """
         local out = {}
@@ -260,6 +293,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
           if s then
             out[#out + 1] = s
             out[#out + 1] = redis.call('LLEN', ARGV[1] .. 'chains:' .. id)
+            out[#out + 1] = tonumber(redis.call('GET', ARGV[1] .. 'seq:' .. id) or '0')
           else
             redis.call('ZREM', KEYS[1], id)
           end

@@ -23,6 +23,19 @@ extension RedisStore {
         }
     }
 
+    public func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void) {
+        var arguments = RedisArguments()
+        arguments.append(keys.prefix)
+        arguments.append(id)
+        arguments.append(json)
+        arguments.append(String(ttlSeconds))
+        arguments.append(String(MonotonicClock.wallMilliseconds()))
+        arguments.append(String(InstanceRegistry.maxListed))
+        run(.announceInstance, keys: [keys.instances, keys.instance(id)], arguments: arguments) { result in
+            done(result.map { reply in (reply.array ?? []).compactMap(\.bytes) })
+        }
+    }
+
     public func listSessions(_ done: @escaping (Result<[SessionSummary], StoreError>) -> Void) {
         var arguments = RedisArguments()
         arguments.append(keys.prefix)
@@ -30,9 +43,10 @@ extension RedisStore {
             done(result.map { reply in
                 let items = reply.array ?? []
                 var out: [SessionSummary] = []
-                for pair in stride(from: 0, to: items.count - 1, by: 2) {
-                    guard let json = items[pair].bytes, let session = Self.decodeSession(json, logger: logger) else { continue }
-                    out.append(SessionSummary(session: session, chainsCount: Int(items[pair + 1].integer ?? 0)))
+                for triple in stride(from: 0, to: items.count - 2, by: 3) {
+                    guard let json = items[triple].bytes, let session = Self.decodeSession(json, logger: logger) else { continue }
+                    out.append(SessionSummary(session: session, chainsCount: Int(items[triple + 1].integer ?? 0),
+                                              lastSeq: items[triple + 2].integer ?? 0))
                 }
                 return out
             })

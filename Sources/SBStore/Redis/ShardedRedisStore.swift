@@ -102,6 +102,12 @@ public final class ShardedRedisStore: Store, @unchecked Sendable {
         shard(sessionId).drain(kind, sessionId: sessionId, done)
     }
 
+    /// The instance registry lives on the first shard (one list for the console; a heartbeat
+    /// missed while that shard is down only hides the instance for a few seconds).
+    public func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void) {
+        shards[0].announceInstance(id: id, json: json, ttlSeconds: ttlSeconds, done)
+    }
+
     // MARK: Asked of every shard
 
     public func listSessions(_ done: @escaping (Result<[SessionSummary], StoreError>) -> Void) {

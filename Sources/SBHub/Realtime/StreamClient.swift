@@ -1,0 +1,117 @@
+import SBCore
+import SBWebSocket
+import SBEventLoop
+import SBServer
+import SBStore
+
+/// One Server-Sent Events stream (`GET /api/events/:sessionId/stream`): a subscriber like a
+/// WebSocket client, with one subscription fixed at open, resumed from `Last-Event-ID` by the
+/// same state machine and paced read gate. Lives on its loop.
+final class StreamClient: StreamHandler, Subscriber {
+    unowned let loopHub: LoopHub
+    let sessionId: String
+    private let lastEventId: Int64?
+    private let epoch: String?
+    private let expiresAtMillis: Int64?
+    weak var stream: (any ResponseStream)?
+    private var subscription: Subscription?
+    private var expiryTimer: TimerHandle?
+    var readGate = ReadGate()
+
+    init(loopHub: LoopHub, sessionId: String, lastEventId: Int64?, epoch: String?, access: Access) {
+        self.loopHub = loopHub
+        self.sessionId = sessionId
+        self.lastEventId = lastEventId
+        self.epoch = epoch
+        if case .token(let grant) = access { expiresAtMillis = grant.expiresAtMillis } else { expiresAtMillis = nil }
+    }
+
+    // MARK: StreamHandler
+
+    func opened(_ stream: any ResponseStream) {
+        self.stream = stream
+        stream.sendLive(ServerSentEvents.preamble)
+        let subscription = Subscription(client: self, format: .serverSentEvents, sessionId: sessionId,
+                                        heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
+        self.subscription = subscription
+        loopHub.add(subscription)
+        scheduleExpiry()
+        subscription.perform(subscription.machine.subscribe(lastEventId: lastEventId, epoch: epoch))
+    }
+
+    func closed(_ stream: any ResponseStream) {
+        if let expiryTimer { loopHub.loop.cancel(expiryTimer) }
+        expiryTimer = nil
+        if let subscription { loopHub.remove(subscription) }
+        subscription = nil
+        clearReadGate()
+    }
+
+    func heartbeat(_ stream: any ResponseStream) {
+        stream.sendLive(ServerSentEvents.heartbeat)
+    }
+
+    func sendQueueDrained(_ stream: any ResponseStream) {
+        readGateDrained()
+    }
+
+    /// A token-opened stream ends at the token's `exp` (no refresh on a one-way stream): the
+    /// client reconnects with a fresh token.
+    private func scheduleExpiry() {
+        guard let expiresAtMillis else { return }
+        let delay = min(max(expiresAtMillis - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
+        expiryTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in
+            guard let self, let stream = self.stream else { return }
+            self.expiryTimer = nil
+            if MonotonicClock.wallMilliseconds() < expiresAtMillis { return self.scheduleExpiry() }
+            self.send(type: "token_expired", ["type": "token_expired", "sessionId": self.sessionId])
+            stream.end()
+        }
+    }
+
+    // MARK: Subscriber
+
+    var pacedQueuedBytes: Int? { stream?.queuedBytes }
+
+    func askDrainNotice(below lowWater: Int) {
+        stream?.notifyWhenDrained(below: lowWater)
+    }
+
+    func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
+        send(type: "subscription_confirmed", [
+            "type": "subscription_confirmed", "sessionId": sessionId,
+            "payload": ["sessionId": sessionId, "message": "subscribed to \(sessionId)", "epoch": confirmation.epoch,
+                        "lastSeq": confirmation.lastSeq, "oldestSeq": confirmation.oldestSeq, "recovered": confirmation.recovered,
+                        "instanceId": loopHub.hub.configuration.instanceId]])
+    }
+
+    func sendReplay(_ events: [StoredEvent], sessionId: String) {
+        guard let stream else { return }
+        for event in events {
+            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message))
+        }
+    }
+
+    func sendLive(_ frame: SharedFrame) {
+        stream?.sendLive(frame)
+    }
+
+    /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
+    func sendSessionDeleted(_ sessionId: String, epoch: String) {
+        stream?.sendLive(ServerSentEvents.message(
+            type: "session_deleted", id: 0,
+            json: JSONBody.encode(["type": "session_deleted", "sessionId": sessionId, "epoch": epoch,
+                                   "payload": ["sessionId": sessionId, "epoch": epoch]])))
+    }
+
+    func sendError(_ message: String, code: String, sessionId: String?) {
+        var payload: [String: Any] = ["message": message, "code": code]
+        if let sessionId { payload["sessionId"] = sessionId }
+        send(type: "error", ["type": "error", "payload": payload])
+    }
+
+    private func send(type: String, _ object: [String: Any]) {
+        stream?.sendLive(ServerSentEvents.message(type: type, id: nil, json: JSONBody.encode(object)))
+    }
+}
