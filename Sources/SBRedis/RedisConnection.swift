@@ -124,6 +124,8 @@ public final class RedisConnection: @unchecked Sendable {
         case .handshake:
             if let current { handshake(on: current) }
         case .becomeReady:
+            // ROLE confirmed it: the other connections of this master may trust this answer.
+            if case .sentinel(let settings) = endpoint, let address { settings.remember(address, now: clock.nowNanoseconds()) }
             if everReady { reconnectCount.add(1, ordering: .relaxed) }
             everReady = true
             logger.info("redis connected", metadata: ["redis": "\(endpointName)", "address": "\(address.map(String.init(describing:)) ?? "?")"])
@@ -184,24 +186,38 @@ public final class RedisConnection: @unchecked Sendable {
         if machine.state == .waiting {
             apply(machine.reconnectDue(now: clock.nowNanoseconds()))
         } else {
-            checkMaster()
+            checkMaster(force: true)
         }
     }
 
     /// With Sentinel, a ready connection asks the sentinels (off the loop) where the master is;
     /// if it moved, the connection is dropped and reconnects there. Runs on a timer (a failover
-    /// does not always close our connections: Sentinel leaves Pub/Sub clients alone) and on a
-    /// `+switch-master` hint. Loop thread.
-    public func checkMaster() {
-        guard usesSentinel, machine.isReady, !masterCheckRunning, let connectedTo = address else { return }
+    /// does not always close our connections: Sentinel leaves Pub/Sub clients alone) and, with
+    /// `force`, on a `+switch-master` hint. The timed checks of all connections of a master
+    /// share one lookup per interval (`SentinelSettings` keeps the last answer). Loop thread.
+    public func checkMaster(force: Bool = false) {
+        guard case .sentinel(let settings) = endpoint, machine.isReady, !masterCheckRunning, let connectedTo = address else { return }
+        if !force {
+            if let recent = settings.recentMaster(now: clock.nowNanoseconds(), maxAge: Self.nanoseconds(masterCheckInterval)) {
+                return masterAnswered(recent, connectedTo: connectedTo)
+            }
+            guard settings.beginCheck() else { return }  // another connection is asking; its answer is shared
+        }
         masterCheckRunning = true
         resolver.resolve(endpoint, on: loop) { [weak self] result in
+            if !force { settings.endCheck() }
             guard let self else { return }
             masterCheckRunning = false
-            guard case .success(let master) = result, master != connectedTo, address == connectedTo, machine.isReady else { return }
-            logger.warning("redis master moved: reconnecting", metadata: ["from": "\(connectedTo)", "to": "\(master)", "redis": "\(endpointName)"])
-            drop(.disconnected)
+            guard case .success(let master) = result else { return }
+            settings.remember(master, now: clock.nowNanoseconds())
+            masterAnswered(master, connectedTo: connectedTo)
         }
+    }
+
+    private func masterAnswered(_ master: RedisAddress, connectedTo: RedisAddress) {
+        guard master != connectedTo, address == connectedTo, machine.isReady else { return }
+        logger.warning("redis master moved: reconnecting", metadata: ["from": "\(connectedTo)", "to": "\(master)", "redis": "\(endpointName)"])
+        drop(.disconnected)
     }
 
     private func openContext() {

@@ -79,4 +79,41 @@ final class RedisResolverTests: XCTestCase {
         XCTAssertEqual(seen.lookupsOnLoop, 0)
         loop.execute { connection.close() }
     }
+
+    /// With Sentinel, the timed master checks of all connections of one master share one lookup
+    /// per interval, and when the answer changes every connection moves to the new master.
+    func testConnectionsOfOneMasterShareTheirChecksAndAllFollowAMove() throws {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        let first = try RedisTestServer(), second = try RedisTestServer()
+        let group = try EventLoopGroup(count: 2)
+        group.start()
+        defer { group.stopAll(); group.waitUntilStopped() }
+        let master = Locked(first.port)
+        let lookups = Locked(0)
+        let resolver = ThreadResolver { _ in
+            lookups.withLock { $0 += 1 }
+            return .success(RedisAddress(host: "127.0.0.1", port: master.withLock { $0 }))
+        }
+        let settings = SentinelSettings(sentinels: [RedisAddress(host: "127.0.0.1", port: 1)], masterName: "m")
+        let connections = (0..<6).map { index in
+            RedisConnection(loop: group.loops[index % 2], url: RedisURL(), logger: Logger(label: "t"), sentinel: settings,
+                            resolver: resolver, masterCheckInterval: .milliseconds(200))
+        }
+        for connection in connections { connection.loop.execute { connection.start() } }
+        XCTAssertTrue(waitFor(timeout: 10) { connections.allSatisfy(\.isReady) })
+        let afterConnect = lookups.withLock { $0 }
+        Thread.sleep(forTimeInterval: 1.0)
+        let periodic = lookups.withLock { $0 } - afterConnect
+        XCTAssertLessThanOrEqual(periodic, 8, "about one shared lookup per 200 ms interval, not one per connection (\(periodic))")
+        XCTAssertGreaterThanOrEqual(periodic, 2, "the checks do run")
+        master.withLock { $0 = second.port }
+        XCTAssertTrue(waitFor(timeout: 5) {
+            connections.allSatisfy { $0.isReady && $0.reconnects >= 1 }
+        }, "every connection moved")
+        XCTAssertTrue(waitFor(timeout: 5) {
+            let clients = (try? second.command(["CLIENT", "LIST"])) ?? ""
+            return clients.split(separator: "\n").filter { $0.contains("cmd=") && !$0.contains("cmd=client") }.count >= 6
+        }, "all six are connected to the new master")
+        for connection in connections { connection.loop.execute { connection.close() } }
+    }
 }

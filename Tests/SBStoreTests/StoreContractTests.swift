@@ -283,7 +283,7 @@ final class ReplicatedRedisStoreContractTests: StoreContract {
         replica = try RedisTestServer(extraArguments: ["--replicaof", "127.0.0.1", String(master.port)])
         XCTAssertTrue(waitFor(timeout: 10) { ((try? self.replica.command(["INFO", "replication"])) ?? "").contains("master_link_status:up") })
         let store = RedisStore(loop: loop, url: try RedisURL(parsing: master.url), prefix: "ct:", settings: settings,
-                               logger: Logger(label: "test"), replicas: ReplicaAcknowledgement(minReplicas: 1, timeoutMilliseconds: 500))
+                               logger: Logger(label: "test"), replicas: ReplicaAcknowledgement(minReplicas: 1, timeoutMilliseconds: 3000))
         loop.execute { store.start() }
         XCTAssertTrue(waitFor(timeout: 10) { store.connection.isReady })
         return store

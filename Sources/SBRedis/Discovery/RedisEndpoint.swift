@@ -35,6 +35,10 @@ public final class SentinelSettings: Sendable {
     /// Per sentinel: connect and reply timeout.
     public let queryTimeoutMilliseconds: Int
     private let known: Mutex<[RedisAddress]>
+    /// The last answer any connection of this master got, and when (in the connections'
+    /// clock): the periodic checks of all of them share one lookup per interval.
+    private let lastAnswer = Mutex<(address: RedisAddress, at: UInt64)?>(nil)
+    private let checking = Atomic<Bool>(false)
     /// Sentinels learned from `SENTINEL sentinels` are added up to this many.
     static let maxSentinels = 16
 
@@ -57,6 +61,25 @@ public final class SentinelSettings: Sendable {
             for peer in peers where !list.contains(peer) && list.count < Self.maxSentinels { list.append(peer) }
         }
     }
+
+    /// The master's address if some connection learned it less than `maxAge` ago.
+    func recentMaster(now: UInt64, maxAge: UInt64) -> RedisAddress? {
+        lastAnswer.withLock { answer in
+            guard let answer, now &- answer.at < maxAge else { return nil }
+            return answer.address
+        }
+    }
+
+    func remember(_ address: RedisAddress, now: UInt64) {
+        lastAnswer.withLock { $0 = (address, now) }
+    }
+
+    /// Claims the periodic check (false: another connection is asking right now).
+    func beginCheck() -> Bool {
+        checking.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func endCheck() { checking.store(false, ordering: .releasing) }
 
     /// `host:port,host:port` (port defaults to 26379).
     public static func parseAddresses(_ text: String) throws(RedisURL.Invalid) -> [RedisAddress] {
