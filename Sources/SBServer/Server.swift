@@ -14,6 +14,7 @@ public final class Server: @unchecked Sendable {
     let openConnections = Atomic<Int>(0)
     let openWebSockets = Atomic<Int>(0)
     let cutOffClients = Atomic<Int>(0)
+    let tlsStats = TLSStats()
     private let boundPort = Atomic<Int>(0)
 
     public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,

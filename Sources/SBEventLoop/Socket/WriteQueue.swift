@@ -32,11 +32,11 @@ public struct WriteQueue {
         case failed
     }
 
-    private var chunks = Deque<Chunk>()
+    var chunks = Deque<Chunk>()
     /// Bytes of the first chunk already written.
-    private var headOffset = 0
+    var headOffset = 0
     public private(set) var byteCount = 0
-    private var peakChunks = 0
+    var peakChunks = 0
 
     public init() {}
 
@@ -87,7 +87,7 @@ public struct WriteQueue {
         return .drained
     }
 
-    private mutating func consume(_ count: Int) {
+    mutating func consume(_ count: Int) {
         var remaining = count
         byteCount -= count
         while remaining > 0, let first = chunks.first {
