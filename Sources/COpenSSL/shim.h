@@ -23,6 +23,10 @@ static inline int COpenSSL_CTX_set_protocol_range(SSL_CTX *ctx, int min, int max
     return SSL_CTX_set_min_proto_version(ctx, min) == 1 && SSL_CTX_set_max_proto_version(ctx, max) == 1;
 }
 
+static inline int COpenSSL_CTX_set_groups(SSL_CTX *ctx, const char *groups) {
+    return (int)SSL_CTX_set1_groups_list(ctx, groups);
+}
+
 static inline void COpenSSL_CTX_set_modes(SSL_CTX *ctx) {
     // Partial writes: SSL_write returns after each record, like write(2) would.
     // Moving buffer: a retried write may come from another address (the queue's staging buffer).

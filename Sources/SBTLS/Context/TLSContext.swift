@@ -11,7 +11,7 @@ import Glibc
 /// Policy: TLS 1.2 and 1.3 only; TLS 1.2 limited to forward-secret AEAD suites (ECDHE with
 /// AES-GCM or ChaCha20-Poly1305: no RC4, 3DES, CBC, SHA-1 MACs, export or anonymous suites);
 /// the server's order of preference; security level 2 (RSA/DH keys of 2048+ bits, no SHA-1
-/// signatures); no renegotiation, no compression; ALPN `http/1.1`; resumption by stateless
+/// signatures); X25519, P-256 and P-384 key exchange; no renegotiation, no compression; ALPN `http/1.1`; resumption by stateless
 /// tickets only (no server-side session cache to grow).
 public final class TLSContext: @unchecked Sendable {  // immutable after init
     let pointer: OpaquePointer
@@ -26,6 +26,8 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
     ].joined(separator: ":")
     static let tls13Suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+    /// Key exchange: elliptic curves only (no finite-field groups, whose smallest is 112-bit).
+    static let groups = "X25519:P-256:P-384"
 
     /// Reads the PEM files. `certificateFile` holds the leaf first, then any intermediates.
     /// Throws with a message naming the variable, the path and what is wrong with it.
@@ -72,7 +74,8 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init
     private static func configure(_ ctx: OpaquePointer) throws(TLSLoadError) {
         guard COpenSSL_CTX_set_protocol_range(ctx, TLS1_2_VERSION, TLS1_3_VERSION) != 0,
               SSL_CTX_set_cipher_list(ctx, tls12Ciphers) == 1,
-              SSL_CTX_set_ciphersuites(ctx, tls13Suites) == 1 else {
+              SSL_CTX_set_ciphersuites(ctx, tls13Suites) == 1,
+              COpenSSL_CTX_set_groups(ctx, groups) == 1 else {
             throw TLSLoadError("TLS: this OpenSSL lacks TLS 1.2/1.3 or the AEAD suites: \(OpenSSLErrorQueue.drain())")
         }
         SSL_CTX_set_security_level(ctx, 2)
