@@ -14,7 +14,8 @@
 # tls: the same fan-out over plain ws/http and over native TLS (wss/https), interleaved rounds of
 # the TLS-capable wsload copy in Scripts/bench/wsload against fresh instances of one release
 # build, quoted as TLS/plain; then the TLS handshake rate (parallel `openssl s_time -new`).
-#   BENCH_TLS_FIXED_RATE (200 events/s), BENCH_HANDSHAKE_CLIENTS (4), BENCH_HANDSHAKE_SECONDS (5)
+#   BENCH_TLS_FIXED_RATE (200 events/s), BENCH_IDLE_CONNS (5000), BENCH_HANDSHAKE_CLIENTS (8),
+#   BENCH_HANDSHAKE_SECONDS (5)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -143,6 +144,17 @@ EOF
     fp=$(median "${f_all[plain]}") ft=$(median "${f_all[tls]}")
     printf "%-28s %14s %14s %10s\n" "p99 ms @$rate events/s" "$fp" "$ft" "$(ratio "$ft" "$fp")"
     printf "%-28s %14s %14s\n" "lost (all runs)" "${l_all[plain]}" "${l_all[tls]}"
+
+    conns="${BENCH_IDLE_CONNS:-5000}"
+    echo "== idle: $conns subscribed connections, server RSS growth per connection =="
+    declare -A per=()
+    for kind in plain tls; do
+        if [[ $kind == plain ]]; then url="ws://127.0.0.1:$PP/ws"; else url="wss://127.0.0.1:$TP/ws"; fi
+        start_one $kind
+        per[$kind]=$("$tls_wsload" idle --url "$url" --conns "$conns" --sessions 100 --hold 3 --pid "$one_pid" --json 2>/dev/null | field rss_per_conn_bytes)
+        stop_one
+    done
+    printf "%-28s %14s %14s %10s\n" "RSS bytes per idle conn" "${per[plain]}" "${per[tls]}" "$(ratio "${per[tls]}" "${per[plain]}")"
 
     clients="${BENCH_HANDSHAKE_CLIENTS:-8}" seconds="${BENCH_HANDSHAKE_SECONDS:-5}"
     echo "== TLS handshake rate: $clients parallel 'openssl s_time -new' (full TLS 1.3 handshakes, no resumption), ${seconds}s, ECDSA P-256 certificate =="
