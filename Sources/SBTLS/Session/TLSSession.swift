@@ -52,9 +52,10 @@ public final class TLSSession {
         guard let ssl else { return "" }
         let version = String(cString: SSL_get_version(ssl))
         let cipher = SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "-"
-        var alpn = [CChar](repeating: 0, count: 32)
-        COpenSSL_alpn_selected(ssl, &alpn, 32)
-        return "\(version) \(cipher) \(String(cString: alpn))"
+        var buffer = [CChar](repeating: 0, count: 32)
+        let length = Int(COpenSSL_alpn_selected(ssl, &buffer, 32))
+        let alpn = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(version) \(cipher) \(alpn.isEmpty ? "-" : alpn)"
     }
 
     // MARK: Handshake
