@@ -42,8 +42,8 @@ let package = Package(
             "CSBLinux", "SBCore",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "HeapModule", package: "swift-collections"),
-        ], swiftSettings: strict),
-        .target(name: "SBHTTP", dependencies: ["SBCore"], swiftSettings: strict),
+        ], swiftSettings: hotPath),
+        .target(name: "SBHTTP", dependencies: ["SBCore"], swiftSettings: hotPath),
         .target(name: "SBCrypto", dependencies: ["COpenSSL", "SBCore"], swiftSettings: strict),
 
         // Layer 3: WebSocket codec, Redis client (only owner of CHiredis), TLS sessions on the

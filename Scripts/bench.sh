@@ -7,7 +7,8 @@
 # there (see README, Performance); both are shown so neither is hidden.
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
-#   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_IDLE_CONNS (10000)
+#   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_CURVE_DURATION (5 s per latency-curve point),
+#   BENCH_IDLE_CONNS (10000)
 #   BENCH_BASELINE=<git rev>: also build that revision (release, in a worktree under /tmp) and
 #   run it as one more server, "base", with an sb/base ratio: did a change make anything slower?
 #   BENCH_SERVERS="sb base": only these servers (default: all, plus base when set).
@@ -217,19 +218,45 @@ if [[ $mode == fanout || $mode == all ]]; then
     row "deliveries/s" dps ratios
     row "p99 ms (max rate)" p99
     row "lost (all rounds)" lost_all
-    # Latency at a fixed rate: half of the Hummingbird peer's max deliveries, in events/s.
-    rate=$(python3 -c "print(max(1, int(float('${dps[hb]:-${BENCH_FIXED_RATE_DPS:-100000}}') / 100 / 2)))")
-    echo "== fixed rate ${rate} events/s (half the Hummingbird peer's max), ${duration}s =="
-    declare -A fp99=() flost=()
-    for s in "${servers[@]}"; do
-        p=${PORT[$s]}
-        out=$("$wsload" fanout --sub-url ws://127.0.0.1:$p/ws --pub-url http://127.0.0.1:$p --subs 1000 --sessions 10 --size 200 --rate $rate --duration $duration --json 2>/dev/null)
-        fp99[$s]=$(echo "$out" | field lat_p99_ms); flost[$s]=$(echo "$out" | field lost)
-        restart "$s"
+    # The latency curve: p50/p99 at fixed event rates of 1/4, 1/2, 1, 2 and 4 times the
+    # Hummingbird peer's max rate (its deliveries/s above / 100 subscribers per session), medians
+    # of interleaved rounds. A server "keeps up" when it published at least 95% of the rate.
+    hb_events=$(python3 -c "print(float('${dps[hb]:-${BENCH_FIXED_RATE_DPS:-100000}}') / 100)")
+    curve_duration="${BENCH_CURVE_DURATION:-5}"
+    echo "== latency curve: fixed event rates relative to the Hummingbird peer's max (${hb_events} events/s), ${curve_duration}s, median of $rounds rounds =="
+    printf "%-18s" "rate"; for s in "${servers[@]}"; do printf " %22s" "${NAME[$s]} p50/p99"; done; printf "\n"
+    declare -A sb_p99_at=()
+    for mult in 0.25 0.5 1 2 4; do
+        rate=$(python3 -c "print(max(1, int($hb_events * $mult)))")
+        declare -A c50=() c99=() crate=() clost=()
+        for round in $(seq 1 "$rounds"); do
+            for s in "${servers[@]}"; do
+                p=${PORT[$s]}
+                out=$("$wsload" fanout --sub-url ws://127.0.0.1:$p/ws --pub-url http://127.0.0.1:$p --subs 1000 --sessions 10 --size 200 --rate $rate --duration $curve_duration --json 2>/dev/null)
+                c50[$s]+="$(echo "$out" | field lat_p50_ms) "; c99[$s]+="$(echo "$out" | field lat_p99_ms) "
+                crate[$s]+="$(echo "$out" | field publish_rate) "
+                clost[$s]=$(( ${clost[$s]:-0} + $(echo "$out" | field lost) ))
+                restart "$s"
+            done
+        done
+        printf "%-18s" "${mult}x = ${rate}/s"
+        for s in "${servers[@]}"; do
+            m50=$(median "${c50[$s]}"); m99=$(median "${c99[$s]}"); mrate=$(median "${crate[$s]}")
+            if python3 -c "import sys; sys.exit(0 if $mrate >= 0.95 * $rate else 1)"; then
+                [[ $s == sb ]] && sb_p99_at[$mult]=$m99
+                printf " %22s" "$(printf '%.2f/%.2f ms' "$m50" "$m99")"
+            else
+                printf " %22s" "behind ($(printf '%.0f' "$mrate")/s)"
+            fi
+            [[ ${clost[$s]} -ne 0 ]] && echo "  note: ${NAME[$s]} lost ${clost[$s]} events at ${rate}/s" >&2
+        done
+        printf "\n"
     done
-    header metric
-    row "p99 ms @${rate}/s" fp99
-    row "lost" flost
+    if [[ -n ${sb_p99_at[2]:-} && -n ${sb_p99_at[0.5]:-} ]]; then
+        echo "flatness (sb p99 at 2x / at 0.5x; bar <= 2): $(ratio "${sb_p99_at[2]}" "${sb_p99_at[0.5]}")"
+    elif has sb; then
+        echo "flatness: n/a (sb did not keep up at 0.5x or 2x)"
+    fi
 fi
 
 if [[ $mode == idle || $mode == all ]]; then
@@ -280,12 +307,26 @@ if [[ $mode == redis ]]; then
             sha=$(redis-cli -p $RP SCRIPT LOAD "$("$sb_bin" redis-script appendEvents)")
             body='{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z","data":{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
             # The append script's layout (RedisScripts.appendEventsSource): 5 keys and 5 arguments per event.
+            redis-cli -p $RP CONFIG RESETSTAT >/dev/null
             direct=$(redis-benchmark -p $RP -c 64 -n 300000 -q EVALSHA "$sha" 5 afw:seq:rb afw:events:rb afw:times:rb afw:epoch:rb afw:idem:rb: \
                 10000 86400 afw:events 2026-11-24T12:00:00.000Z 000000000000000 300 rb "$body" bench 0 1764000000000 \
                 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
             printf "%-40s %14s\n" "switchboard POST req/s" "$post"
             printf "%-40s %14s\n" "redis-benchmark EVALSHA req/s" "$direct"
             echo "switchboard/redis-benchmark ratio: $(ratio $post $direct)"
+            # Redis CPU per appended event: the script against the commands it runs (commands
+            # called from a script are counted in commandstats too).
+            redis-cli -p $RP INFO commandstats | tr -d '\r' | python3 -c '
+import re, sys
+script, commands = None, 0
+for line in sys.stdin:
+    m = re.match(r"cmdstat_([a-z|]+):calls=(\d+),usec=(\d+),", line)
+    if not m: continue
+    name, calls, usec = m.group(1), int(m.group(2)), int(m.group(3))
+    if name == "evalsha": script = (calls, usec)
+    elif "|" not in name: commands += usec
+calls, usec = script
+print(f"append script: {usec / calls:.2f} us per EVALSHA; its commands {commands / calls:.2f} us; ratio {usec / max(commands, 1):.2f}")'
         fi
         kill $mem_pid "${r_pids[@]}"; wait $mem_pid "${r_pids[@]}" 2>/dev/null || true
         redis-cli -p $RP FLUSHALL >/dev/null

@@ -14,23 +14,57 @@ public struct HTTPResponse: Sendable {
 public enum HTTPResponseEncoder {
     public static func encode(_ response: HTTPResponse, keepAlive: Bool, headRequest: Bool = false, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 128 + response.body.count)
-        out.append(contentsOf: "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n".utf8)
+        out.append(contentsOf: statusLine(response.status))
         for (name, value) in response.headers {
             out.append(contentsOf: name.utf8)
-            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: separator)
             out.append(contentsOf: value.utf8)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(contentsOf: crlf)
         }
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
-            out.append(contentsOf: "Content-Length: \(response.body.count)\r\n".utf8)
+            out.append(contentsOf: contentLength)
+            appendDecimal(response.body.count, to: &out)
+            out.append(contentsOf: crlf)
         }
         if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            out.append(contentsOf: connectionClose)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: crlf)
         if !bodyless && !headRequest {
             out.append(contentsOf: response.body)
+        }
+    }
+
+    // Prebuilt pieces: a response is assembled by copying bytes, with no string interpolation.
+    private static let separator: [UInt8] = Array(": ".utf8)
+    private static let crlf: [UInt8] = Array("\r\n".utf8)
+    private static let contentLength: [UInt8] = Array("Content-Length: ".utf8)
+    private static let connectionClose: [UInt8] = Array("Connection: close\r\n".utf8)
+    private static let commonStatuses = [200, 201, 204, 400, 401, 403, 404, 409, 413, 429, 503]
+    private static let commonStatusLines: [[UInt8]] = commonStatuses.map { makeStatusLine($0) }
+
+    private static func makeStatusLine(_ status: Int) -> [UInt8] {
+        Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8)
+    }
+
+    static func statusLine(_ status: Int) -> [UInt8] {
+        if let index = commonStatuses.firstIndex(of: status) { return commonStatusLines[index] }
+        return makeStatusLine(status)
+    }
+
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(truncatingIfNeeded: rest / divisor) &+ 0x30)
+            rest %= divisor
+            divisor /= 10
         }
     }
 
@@ -48,6 +82,7 @@ public enum HTTPResponseEncoder {
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
+        case 409: "Conflict"
         case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 415: "Unsupported Media Type"

@@ -30,6 +30,20 @@ public enum HTTPMethod: Equatable, Hashable, Sendable {
         }
     }
 
+    /// From the request line's bytes: the common methods without building a string.
+    init(_ bytes: ArraySlice<UInt8>) {
+        for (known, method) in Self.knownBytes where bytes.elementsEqual(known) {
+            self = method
+            return
+        }
+        self = .other(String(decoding: bytes, as: UTF8.self))
+    }
+
+    private static let knownBytes: [([UInt8], HTTPMethod)] = [
+        (Array("GET".utf8), .get), (Array("POST".utf8), .post), (Array("HEAD".utf8), .head), (Array("PUT".utf8), .put),
+        (Array("DELETE".utf8), .delete), (Array("OPTIONS".utf8), .options), (Array("PATCH".utf8), .patch),
+    ]
+
     public var name: String {
         switch self {
         case .get: "GET"
@@ -50,6 +64,11 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     public init(_ fields: [(String, String)] = []) {
         self.fields = fields.map { (name: $0.0.lowercased(), value: $0.1) }
+    }
+
+    init(capacity: Int) {
+        fields = []
+        fields.reserveCapacity(capacity)
     }
 
     mutating func append(name: String, value: String) {
@@ -98,6 +117,17 @@ public struct HTTPRequestHead: Sendable {
         computeFlags()
     }
 
+    /// For the parser, which has split and validated the target already.
+    init(method: HTTPMethod, target: String, path: String, query: [(String, String)], versionMinor: Int, headers: HTTPHeaders) {
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
+        self.versionMinor = versionMinor
+        self.headers = headers
+        computeFlags()
+    }
+
     public func queryValue(_ name: String) -> String? {
         query.first { $0.0 == name }?.1
     }
@@ -111,13 +141,11 @@ public struct HTTPRequestHead: Sendable {
     mutating func computeFlags() {
         var close = false, keep = false, upgrade = false
         for field in headers.fields where field.name == "connection" {
-            for token in field.value.split(separator: ",") {
-                switch token.trimmingSpaces().lowercased() {
-                case "close": close = true
-                case "keep-alive": keep = true
-                case "upgrade": upgrade = true
-                default: break
-                }
+            for token in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+                let token = token.trimmingSpaces()
+                if HeaderName.equalsIgnoringASCIICase(token, Self.closeToken) { close = true }
+                else if HeaderName.equalsIgnoringASCIICase(token, Self.keepAliveToken) { keep = true }
+                else if HeaderName.equalsIgnoringASCIICase(token, Self.upgradeToken) { upgrade = true }
             }
         }
         keepAlive = !close && (versionMinor >= 1 || keep)
@@ -153,6 +181,22 @@ public enum HTTPParserEvent: Sendable {
     case head(HTTPRequestHead)
     case request(HTTPRequest)
     case error(HTTPParseError)
+}
+
+extension HTTPRequestHead {
+    fileprivate static let closeToken: [UInt8] = Array("close".utf8)
+    fileprivate static let keepAliveToken: [UInt8] = Array("keep-alive".utf8)
+    fileprivate static let upgradeToken: [UInt8] = Array("upgrade".utf8)
+}
+
+extension Substring.UTF8View {
+    /// Without leading and trailing spaces and tabs (OWS).
+    func trimmingSpaces() -> Substring.UTF8View {
+        var bytes = self
+        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes = bytes.dropFirst() }
+        while let l = bytes.last, l == 0x20 || l == 0x09 { bytes = bytes.dropLast() }
+        return bytes
+    }
 }
 
 extension Substring {

@@ -3,6 +3,7 @@
 enum HeadParser {
     static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits) -> Result<(HTTPRequestHead, HTTPRequestParser.BodyMode), HTTPParseError> {
         var lines: [ArraySlice<UInt8>] = []
+        lines.reserveCapacity(16)
         var lineStart = bytes.startIndex
         var i = bytes.startIndex
         while i < bytes.endIndex {
@@ -19,14 +20,14 @@ enum HeadParser {
         case .success(let parsed): line = parsed
         }
 
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(capacity: lines.count - 1)
         var hosts = 0
         for fieldLine in lines.dropFirst() {
             switch HTTPSyntax.fieldLine(fieldLine) {
             case .failure(let error):
                 return .failure(error)
             case .success(let (name, value)):
-                let lowered = String(decoding: name, as: UTF8.self).lowercased()
+                let lowered = HeaderName.lowercased(name)
                 if lowered == "host" {
                     // RFC 9112 §3.2: 400 for more than one Host or an invalid one.
                     hosts += 1
@@ -38,20 +39,27 @@ enum HeadParser {
         }
         guard line.minor == 0 || hosts == 1 else { return .failure(.bad("missing Host header")) }
 
-        let head = HTTPRequestHead(method: line.method, target: line.target, versionMinor: line.minor, headers: headers)
-        guard PercentDecoding.splitTarget(line.target) != nil else { return .failure(.bad("invalid percent-encoding in request target")) }
+        guard let split = PercentDecoding.splitTarget(line.target) else { return .failure(.bad("invalid percent-encoding in request target")) }
+        let head = HTTPRequestHead(method: line.method, target: line.target, path: split.path, query: split.query,
+                                   versionMinor: line.minor, headers: headers)
         return BodyFraming.mode(headers, versionMinor: line.minor, limits: limits).map { (head, $0) }
     }
+
+    private static let httpSlash: [UInt8] = Array("HTTP/".utf8)
 
     /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
     /// Only HTTP/1.0 and HTTP/1.1 are accepted: any other well-formed version (HTTP/1.2 and
     /// HTTP/2.0 included) is 505, anything else 400.
     static func parseRequestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) -> Result<(method: HTTPMethod, target: String, minor: Int), HTTPParseError> {
-        let parts = line.split(separator: HTTPSyntax.sp, maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { return .failure(.bad("malformed request line")) }
-        let (methodBytes, targetBytes, version) = (parts[0], parts[1], parts[2])
+        // Exactly two single spaces (no array of parts: this runs for every request).
+        guard let firstSpace = line.firstIndex(of: HTTPSyntax.sp),
+              let secondSpace = line[(firstSpace + 1)...].firstIndex(of: HTTPSyntax.sp),
+              !line[(secondSpace + 1)...].contains(HTTPSyntax.sp) else { return .failure(.bad("malformed request line")) }
+        let methodBytes = line[line.startIndex..<firstSpace]
+        let targetBytes = line[(firstSpace + 1)..<secondSpace]
+        let version = line[(secondSpace + 1)...]
         guard !methodBytes.isEmpty, methodBytes.allSatisfy(HTTPSyntax.isTokenChar) else { return .failure(.bad("invalid method")) }
-        guard version.count == 8, version.starts(with: Array("HTTP/".utf8)), version[version.startIndex + 6] == UInt8(ascii: "."),
+        guard version.count == 8, version.starts(with: httpSlash), version[version.startIndex + 6] == UInt8(ascii: "."),
               HTTPSyntax.isDigit(version[version.startIndex + 5]), HTTPSyntax.isDigit(version[version.startIndex + 7]) else {
             return .failure(.bad("malformed HTTP version"))
         }
@@ -63,7 +71,7 @@ enum HeadParser {
         guard targetBytes.count <= limits.maxTargetBytes else {
             return .failure(HTTPParseError(status: 414, message: "request target longer than \(limits.maxTargetBytes) bytes"))
         }
-        let method = HTTPMethod(String(decoding: methodBytes, as: UTF8.self))
+        let method = HTTPMethod(methodBytes)
         if let error = RequestTarget.validate(targetBytes, isOptions: method == .options) { return .failure(error) }
         return .success((method, String(decoding: targetBytes, as: UTF8.self), minor == UInt8(ascii: "1") ? 1 : 0))
     }

@@ -13,24 +13,21 @@ extension Connection {
         guard !processingHTTP else { return }
         processingHTTP = true
         defer { processingHTTP = false }
-        while !closed, http.mayParse, case .http(var parser) = proto {
-            proto = .done
-            let event = parser.next()
-            proto = .http(parser)
-            guard let event else {
-                performHTTP(http.inputNeeded(midRequest: !parser.isIdle, now: MonotonicClock.now()))
+        while !closed, case .http(let http) = proto, http.machine.mayParse {
+            guard let event = http.parser.next() else {
+                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()))
                 break
             }
             switch event {
             case .head(let head):
-                performHTTP(http.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
+                performHTTP(http.machine.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
             case .request(let request):
-                for action in http.requestReceived(keepAlive: request.head.keepAlive) {
+                for action in http.machine.requestReceived(keepAlive: request.head.keepAlive) {
                     guard action == .dispatch else { performHTTP([action]); continue }
                     if request.head.isWebSocketUpgrade { upgrade(request.head) } else { dispatch(request) }
                 }
             case .error(let error):
-                performHTTP(http.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
+                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
             }
         }
         // Responses queued by this pass count against the send queue limit at once.
@@ -76,8 +73,8 @@ extension Connection {
     }
 
     private func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
-        guard !closed else { return }
-        let actions = http.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
+        guard !closed, let http else { return }
+        let actions = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
         for action in actions {
             if case .writeResponse(let keepAlive) = action {
                 var bytes: [UInt8] = []
@@ -91,7 +88,7 @@ extension Connection {
         // Write first: when nothing more is pipelined behind it, the response leaves now
         // instead of queueing behind this iteration's broadcast writes, so publishers get their
         // answers (and send the next event) sooner. Pipelined responses still go out together.
-        if !closed, case .http(let parser) = proto, !parser.hasBufferedBytes {
+        if !closed, !http.parser.hasBufferedBytes {
             flush()
         }
         syncInterest()
@@ -108,13 +105,14 @@ extension Connection {
 
     private func upgrade(_ head: HTTPRequestHead) {
         let validation = WebSocketHandshake.validate(method: head.method.name, versionMinor: head.versionMinor) { head.headers[$0] }
+        guard let http else { return }
         let accept: String
         switch validation {
         case .failure(.upgradeRequired):
-            performHTTP(http.requestFailed(status: 426, message: "unsupported WebSocket version (use 13)", now: MonotonicClock.now()))
+            performHTTP(http.machine.requestFailed(status: 426, message: "unsupported WebSocket version (use 13)", now: MonotonicClock.now()))
             return
         case .failure(.badRequest(let message)):
-            performHTTP(http.requestFailed(status: 400, message: message, now: MonotonicClock.now()))
+            performHTTP(http.machine.requestFailed(status: 400, message: message, now: MonotonicClock.now()))
             return
         case .success(let value):
             accept = value
@@ -124,13 +122,13 @@ extension Connection {
         case .reject(let response):
             finishResponse(response, isHead: false, forceClose: true)
         case .accept(let handler, let maxMessageBytes):
-            guard case .http(var parser) = proto else { return }
-            let leftover = parser.takeRemainingBytes()
+            let leftover = http.parser.takeRemainingBytes()
             enqueue(WebSocketHandshake.response(accept: accept))
             var reader = WebSocketReader(maxMessageBytes: maxMessageBytes)
             if !leftover.isEmpty { reader.feed(leftover) }
             ws = WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now())
             proto = .webSocket(reader, handler)
+            writeQueue.releasesWhenDrained = true
             wantRead = true
             server.owner.openWebSockets.add(1, ordering: .relaxed)
             handler.opened(self)

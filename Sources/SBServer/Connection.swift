@@ -13,9 +13,21 @@ import Logging
 /// incomplete request or frame is kept by the parser.
 final class Connection: IOHandler {
     enum Mode {
-        case http(HTTPRequestParser)
+        case http(HTTPPhase)
         case webSocket(WebSocketReader, any WebSocketHandler)
         case done
+    }
+
+    /// What only the HTTP phase needs, in its own allocation: the upgrade releases it, so an
+    /// idle WebSocket carries no request parser and no HTTP machine (idle memory per connection).
+    final class HTTPPhase {
+        var parser: HTTPRequestParser
+        var machine: HTTPConnectionStateMachine
+
+        init(parser: HTTPRequestParser, machine: HTTPConnectionStateMachine) {
+            self.parser = parser
+            self.machine = machine
+        }
     }
 
     let id: UInt64
@@ -24,7 +36,6 @@ final class Connection: IOHandler {
     unowned let server: LoopServer
     var registration: Registration?
     var proto: Mode
-    var http: HTTPConnectionStateMachine
     var ws: WebSocketConnectionStateMachine?
     /// Set when the listener speaks TLS: every byte in and out goes through it.
     var tls: TLSSession?
@@ -44,11 +55,18 @@ final class Connection: IOHandler {
         self.fd = fd
         self.peer = peer
         self.server = server
-        self.proto = .http(HTTPRequestParser(limits: server.configuration.httpLimits))
-        self.http = HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())
+        self.proto = .http(HTTPPhase(
+            parser: HTTPRequestParser(limits: server.configuration.httpLimits),
+            machine: HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())))
     }
 
     var isWebSocket: Bool { ws != nil && !closed }
+
+    /// The HTTP phase, nil once upgraded or closed.
+    var http: HTTPPhase? {
+        if case .http(let phase) = proto { return phase }
+        return nil
+    }
 
     var loop: EventLoop { server.loop }
     var logger: Logger { server.logger }
@@ -63,7 +81,7 @@ final class Connection: IOHandler {
         if !closed, events.contains(.failed), !wantRead {
             // Error or full hang-up while we are not reading: nothing can be delivered any more,
             // and epoll would report it again on every turn.
-            if ws != nil { performWS(ws!.peerGone()) } else { performHTTP(http.connectionFailed()) }
+            if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.connectionFailed()) }
         }
         if !closed, wantRead, events.contains(.readable) || events.contains(.hangup) {
             readAvailable()
@@ -88,7 +106,7 @@ final class Connection: IOHandler {
             case .wouldBlock:
                 return
             case .eof:
-                if ws != nil { performWS(ws!.peerGone()) } else { performHTTP(http.peerClosedInput()) }
+                if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.peerClosedInput()) }
                 return
             case .processed(let n):
                 received(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -99,11 +117,9 @@ final class Connection: IOHandler {
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
         switch proto {
-        case .http(var parser):
-            if http.isLingering { return }  // our side is done: discard
-            proto = .done  // release our reference so the parser mutates in place
-            parser.feed(bytes)
-            proto = .http(parser)
+        case .http(let phase):
+            if phase.machine.isLingering { return }  // our side is done: discard
+            phase.parser.feed(bytes)
             processHTTP()
         case .webSocket(var reader, let handler):
             ws?.bytesReceived(now: MonotonicClock.now())
@@ -159,8 +175,8 @@ final class Connection: IOHandler {
         guard !closed else { return }
         if ws != nil {
             performWS(ws!.queueChanged(bytes: writeQueue.byteCount))
-        } else {
-            performHTTP(http.queueChanged(bytes: writeQueue.byteCount, now: MonotonicClock.now()))
+        } else if let http {
+            performHTTP(http.machine.queueChanged(bytes: writeQueue.byteCount, now: MonotonicClock.now()))
         }
     }
 
@@ -198,8 +214,8 @@ final class Connection: IOHandler {
         tlsTimerFired(now: now)
         if ws != nil {
             performWS(ws!.timerFired(now: now))
-        } else {
-            performHTTP(http.timerFired(now: now))
+        } else if let http {
+            performHTTP(http.machine.timerFired(now: now))
         }
         syncInterest()
     }
@@ -209,8 +225,8 @@ final class Connection: IOHandler {
     func shutdownGracefully(code: UInt16, reason: String) {
         if ws != nil {
             performWS(ws!.closeRequested(code: code, reason: reason, now: MonotonicClock.now()))
-        } else {
-            performHTTP(http.shutdownRequested(now: MonotonicClock.now()))
+        } else if let http {
+            performHTTP(http.machine.shutdownRequested(now: MonotonicClock.now()))
         }
         syncInterest()
     }

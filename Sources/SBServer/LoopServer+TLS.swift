@@ -30,3 +30,11 @@ extension LoopServer {
         tlsContext = context
     }
 }
+
+extension LoopServer {
+    /// What a connection refused for want of room is told: the plain 503, except on a TLS
+    /// port, where plain text before a handshake means nothing to the client (it is closed).
+    var refusalResponse: [UInt8] {
+        tlsContext == nil ? Self.busyResponse : []
+    }
+}

@@ -84,7 +84,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             case .outOfDescriptors(let code):
                 warn(.descriptorsExhausted, "out of file descriptors (errno \(code)): new connections get 503 until some close",
                      metadata: ["open": "\(connections.count)"])
-                if listener.shedOne(response: Self.busyResponse) { continue }
+                if listener.shedOne(response: refusalResponse) { continue }
                 pauseListener()
                 return
             }
@@ -118,7 +118,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         if count > configuration.maxConnections {
             owner.openConnections.subtract(1, ordering: .relaxed)
             warn(.maxConnections, "connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
-            Self.busyResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
+            refusalResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
             SocketIO.close(fd: fd)
             return
         }

@@ -72,11 +72,13 @@ final class RouteTests: XCTestCase {
     }
 
     func testTokenBucket() {
-        var bucket = TokenBucket(rate: 2, burst: 2)
-        XCTAssertTrue(bucket.take(now: 1_000_000_000))
-        XCTAssertTrue(bucket.take(now: 1_000_000_000))
-        XCTAssertFalse(bucket.take(now: 1_000_000_000))
-        XCTAssertEqual(bucket.secondsUntilNext(), 1)
-        XCTAssertTrue(bucket.take(now: 1_600_000_000))
+        let limit = TokenRate(rate: 2, burst: 2)
+        var bucket = TokenBucket(limit)
+        XCTAssertTrue(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertTrue(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertFalse(bucket.take(now: 1_000_000_000, limit))
+        XCTAssertEqual(bucket.secondsUntilNext(limit), 1)
+        XCTAssertTrue(bucket.take(now: 1_600_000_000, limit))
+        XCTAssertFalse(bucket.take(now: 1_700_000_000, limit), "0.2 tokens refilled in 100 ms is not a whole one")
     }
 }

@@ -14,6 +14,12 @@ public enum JSONErrorBody {
 public enum JSONString {
     public static func append(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Ids, types and session names never need escaping: one copy, no per-byte switch.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: string.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
@@ -28,5 +34,48 @@ public enum JSONString {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Numbers and booleans as JSON bytes, without building a `String` (string interpolation costs
+/// thousands of instructions per response).
+public enum JSONNumber {
+    public static func append(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            // The magnitude of Int.min does not fit an Int.
+            appendDigits(UInt(bitPattern: 0 &- value), to: &out)
+        } else {
+            appendDigits(UInt(value), to: &out)
+        }
+    }
+
+    public static func append(_ value: Int64, to out: inout [UInt8]) {
+        append(Int(value), to: &out)
+    }
+
+    public static func append(_ value: UInt64, to out: inout [UInt8]) {
+        appendDigits(UInt(value), to: &out)
+    }
+
+    public static func append(_ value: Bool, to out: inout [UInt8]) {
+        out.append(contentsOf: value ? trueBytes : falseBytes)
+    }
+
+    private static let trueBytes: [UInt8] = Array("true".utf8)
+    private static let falseBytes: [UInt8] = Array("false".utf8)
+
+    private static func appendDigits(_ value: UInt, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt.max has 20 digits
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+                rest /= 10
+                count += 1
+            } while rest > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
     }
 }

@@ -24,7 +24,7 @@ extension WriteQueue {
             case .eof: return .failed
             }
         }
-        if peakChunks > 16 {
+        if peakChunks > 16 || releasesWhenDrained {
             chunks = .init()
             peakChunks = 0
         }

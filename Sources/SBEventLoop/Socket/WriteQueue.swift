@@ -36,7 +36,11 @@ public struct WriteQueue {
     /// Bytes of the first chunk already written.
     var headOffset = 0
     public private(set) var byteCount = 0
-    var peakChunks = 0
+    var peakChunks: Int32 = 0
+    /// Set for connections that are mostly idle between writes (WebSockets): their ring is
+    /// released at every drain, so an idle connection holds no queue storage. A malloc per
+    /// flush is noise next to the system call; HTTP keeps its ring for the next response.
+    public var releasesWhenDrained = false
 
     public init() {}
 
@@ -46,14 +50,14 @@ public struct WriteQueue {
         guard !bytes.isEmpty else { return }
         byteCount += bytes.count
         chunks.append(.owned(bytes))
-        peakChunks = max(peakChunks, chunks.count)
+        peakChunks = max(peakChunks, Int32(truncatingIfNeeded: chunks.count))
     }
 
     public mutating func append(_ shared: SharedBytes) {
         guard shared.count > 0 else { return }
         byteCount += shared.count
         chunks.append(.shared(shared))
-        peakChunks = max(peakChunks, chunks.count)
+        peakChunks = max(peakChunks, Int32(truncatingIfNeeded: chunks.count))
     }
 
     public mutating func removeAll() {
@@ -80,7 +84,7 @@ public struct WriteQueue {
             consume(written)
         }
         // Keep a small ring for the next response; one that grew large is released.
-        if peakChunks > 16 {
+        if peakChunks > 16 || releasesWhenDrained {
             chunks = Deque()
             peakChunks = 0
         }

@@ -11,17 +11,31 @@ enum SystemAPI {
         let available = store.isAvailable
         let busUp = hub.busIsUp
         let server = hub.server
-        // Written by hand: this is the load balancer's hot path.
-        var out = Array("{\"status\":\"".utf8)
-        out.append(contentsOf: (available && busUp ? "ok" : "degraded").utf8)
-        out.append(contentsOf: "\",\"instanceId\":".utf8)
+        // Written by hand, bytes only (no string interpolation): the load balancer's hot path.
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(contentsOf: (available && busUp ? healthOK : healthDegraded))
         JSONString.append(hub.configuration.instanceId, to: &out)
-        out.append(contentsOf: ",\"uptimeSeconds\":\((MonotonicClock.now() - hub.startedAt) / 1_000_000_000)".utf8)
-        out.append(contentsOf: ",\"storage\":\"\(store.kind.rawValue)\",\"redis\":{\"connected\":\(store.kind == .redis && available),\"subscribed\":\(store.kind == .redis && busUp)}".utf8)
-        out.append(contentsOf: ",\"connections\":\(server?.connectionCount ?? 0),\"websockets\":\(server?.webSocketCount ?? 0)".utf8)
-        out.append(contentsOf: ",\"draining\":\(hub.isDraining)}".utf8)
+        out.append(contentsOf: ",\"uptimeSeconds\":".utf8)
+        JSONNumber.append((MonotonicClock.now() - hub.startedAt) / 1_000_000_000, to: &out)
+        out.append(contentsOf: ",\"storage\":\"".utf8)
+        out.append(contentsOf: store.kind.rawValue.utf8)
+        out.append(contentsOf: "\",\"redis\":{\"connected\":".utf8)
+        JSONNumber.append(store.kind == .redis && available, to: &out)
+        out.append(contentsOf: ",\"subscribed\":".utf8)
+        JSONNumber.append(store.kind == .redis && busUp, to: &out)
+        out.append(contentsOf: "},\"connections\":".utf8)
+        JSONNumber.append(server?.connectionCount ?? 0, to: &out)
+        out.append(contentsOf: ",\"websockets\":".utf8)
+        JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
+        out.append(contentsOf: ",\"draining\":".utf8)
+        JSONNumber.append(hub.isDraining, to: &out)
+        out.append(UInt8(ascii: "}"))
         return Reply.raw(200, out)
     }
+
+    private static let healthOK = Array("{\"status\":\"ok\",\"instanceId\":".utf8)
+    private static let healthDegraded = Array("{\"status\":\"degraded\",\"instanceId\":".utf8)
 
     static func ready(_ hub: Hub, store: any Store) -> HTTPResponse {
         if hub.isDraining {

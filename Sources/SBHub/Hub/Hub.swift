@@ -16,6 +16,9 @@ public final class Hub: BusListener, Sendable {
     let logger: Logger
     let metrics: HubMetrics
     let policy: HubPolicy
+    /// The per-connection WebSocket message limit (nil: off), rate and burst both
+    /// `WS_RATE_LIMIT`; each client keeps only its bucket's state.
+    let wsMessageRate: TokenRate?
     private let drainingFlag = Atomic<Bool>(false)
     private let serverBox = Locked<Server?>(nil)
     /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
@@ -33,6 +36,8 @@ public final class Hub: BusListener, Sendable {
         self.logger = logger
         self.metrics = HubMetrics()
         self.policy = HubPolicy(configuration: configuration)
+        self.wsMessageRate = configuration.wsMessagesPerSecond > 0
+            ? TokenRate(rate: configuration.wsMessagesPerSecond, burst: configuration.wsMessagesPerSecond) : nil
         var hubs: [LoopHub] = []
         for loop in group.loops {
             hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))

@@ -13,32 +13,30 @@ struct RateLimiter {
         var lastSeen: UInt64
     }
 
-    let rate: Double
-    let burst: Double
+    let limit: TokenRate
     let capacity: Int
     private(set) var entries: [String: Entry] = [:]
     private var lastSweep: UInt64 = 0
     static let sweepInterval: UInt64 = 10_000_000_000
 
     init(rate: Double, burst: Double, capacity: Int = 100_000) {
-        self.rate = rate
-        self.burst = max(burst, rate, 1)
+        self.limit = TokenRate(rate: rate, burst: max(burst, rate, 1))
         self.capacity = max(capacity, 2)
     }
 
     /// Nanoseconds after which an untouched bucket is full again.
-    var idleAfter: UInt64 { UInt64(burst / max(rate, 1e-9) * 1e9) + 1_000_000_000 }
+    var idleAfter: UInt64 { UInt64(limit.burst / max(limit.rate, 1e-9) * 1e9) + 1_000_000_000 }
 
     /// nil when the request may go on, else the seconds to wait.
     mutating func take(_ client: String, now: UInt64) -> Int? {
         if entries.count >= capacity || now &- lastSweep > Self.sweepInterval {
             sweep(now: now)
         }
-        var entry = entries.removeValue(forKey: client) ?? Entry(bucket: TokenBucket(rate: rate, burst: burst), lastSeen: now)
+        var entry = entries.removeValue(forKey: client) ?? Entry(bucket: TokenBucket(limit), lastSeen: now)
         entry.lastSeen = now
-        let allowed = entry.bucket.take(now: now)
+        let allowed = entry.bucket.take(now: now, limit)
         entries[client] = entry
-        return allowed ? nil : entry.bucket.secondsUntilNext()
+        return allowed ? nil : entry.bucket.secondsUntilNext(limit)
     }
 
     private mutating func sweep(now: UInt64) {

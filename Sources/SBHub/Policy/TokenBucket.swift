@@ -1,33 +1,39 @@
-/// A token bucket on monotonic nanoseconds: `rate` tokens per second, at most `burst` banked.
-struct TokenBucket {
+/// A token-bucket limit: `rate` tokens per second, at most `burst` banked. One value per limit,
+/// shared by all its buckets.
+struct TokenRate: Sendable {
     let rate: Double
     let burst: Double
-    private var tokens: Double
-    private var updatedAt: UInt64 = 0
 
     init(rate: Double, burst: Double) {
         self.rate = rate
         self.burst = max(burst, 1)
-        self.tokens = max(burst, 1)
+    }
+}
+
+/// One client's bucket on monotonic nanoseconds. Holds only its own state (16 bytes): the limit
+/// is passed in, so a bucket per connection or per client address costs no copy of it.
+struct TokenBucket {
+    private var tokens: Double
+    private var updatedAt: UInt64 = 0
+
+    /// A full bucket.
+    init(_ limit: TokenRate) {
+        tokens = limit.burst
     }
 
     /// Takes one token if there is one.
-    mutating func take(now: UInt64) -> Bool {
-        refill(now: now)
+    mutating func take(now: UInt64, _ limit: TokenRate) -> Bool {
+        if updatedAt != 0, now > updatedAt {
+            tokens = min(limit.burst, tokens + Double(now - updatedAt) / 1e9 * limit.rate)
+        }
+        updatedAt = now
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
     }
 
     /// Seconds until one token is available (for Retry-After).
-    func secondsUntilNext() -> Int {
-        max(1, Int(((1 - tokens) / rate).rounded(.up)))
-    }
-
-    private mutating func refill(now: UInt64) {
-        if updatedAt != 0, now > updatedAt {
-            tokens = min(burst, tokens + Double(now - updatedAt) / 1e9 * rate)
-        }
-        updatedAt = now
+    func secondsUntilNext(_ limit: TokenRate) -> Int {
+        max(1, Int(((1 - tokens) / limit.rate).rounded(.up)))
     }
 }

@@ -15,25 +15,21 @@ extension HubClient {
 
     func startTokenExpiry() {
         guard case .token(let grant) = access else { return }
-        var machine = TokenExpiryStateMachine(expiresAtMillis: grant.expiresAtMillis,
-                                              noticeSeconds: loopHub.hub.configuration.tokens?.expiryNoticeSeconds ?? 60)
-        let actions = machine.opened(nowMillis: MonotonicClock.wallMilliseconds())
-        tokenExpiry = machine
-        perform(actions)
+        let lease = TokenLease(machine: TokenExpiryStateMachine(
+            expiresAtMillis: grant.expiresAtMillis, noticeSeconds: loopHub.hub.configuration.tokens?.expiryNoticeSeconds ?? 60))
+        tokenLease = lease
+        perform(lease.machine.opened(nowMillis: MonotonicClock.wallMilliseconds()))
     }
 
     func stopTokenExpiry() {
-        if let tokenTimer { loopHub.loop.cancel(tokenTimer) }
-        tokenTimer = nil
-        tokenExpiry = nil
+        if let timer = tokenLease?.timer { loopHub.loop.cancel(timer) }
+        tokenLease = nil
     }
 
     private func tokenTimerFired() {
-        tokenTimer = nil
-        guard var machine = tokenExpiry else { return }
-        let actions = machine.timerFired(nowMillis: MonotonicClock.wallMilliseconds())
-        tokenExpiry = machine
-        perform(actions)
+        guard let lease = tokenLease else { return }
+        lease.timer = nil
+        perform(lease.machine.timerFired(nowMillis: MonotonicClock.wallMilliseconds()))
     }
 
     private func perform(_ actions: [TokenExpiryStateMachine.Action]) {
@@ -46,11 +42,12 @@ extension HubClient {
                 stopTokenExpiry()
                 connection?.close(code: 1008, reason: "token expired")
             case .wake(let at):
-                if let tokenTimer { loopHub.loop.cancel(tokenTimer) }
+                guard let lease = tokenLease else { break }
+                if let timer = lease.timer { loopHub.loop.cancel(timer) }
                 // At most a day at a time: an `exp` centuries away would overflow the loop's
                 // nanosecond deadline; the machine simply re-arms when the timer fires early.
                 let delay = min(max(at - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
-                tokenTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.tokenTimerFired() }
+                lease.timer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.tokenTimerFired() }
             }
         }
     }
@@ -58,7 +55,7 @@ extension HubClient {
     /// `{"type":"refresh","token":…}`: a verified token for the same `sub` replaces the old
     /// one; subscriptions it no longer grants end with `unsubscribed`.
     func refresh(_ message: [String: Any]) {
-        guard case .token(let current) = access, var machine = tokenExpiry else {
+        guard case .token(let current) = access, let lease = tokenLease else {
             sendError("refresh applies to connections opened with a token", code: "invalid_refresh")
             return
         }
@@ -84,10 +81,20 @@ extension HubClient {
             loopHub.remove(subscription)
             send(["type": "unsubscribed", "sessionId": sessionId, "reason": "not granted by the refreshed token"])
         }
-        let actions = machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: MonotonicClock.wallMilliseconds())
-        tokenExpiry = machine
+        let actions = lease.machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: MonotonicClock.wallMilliseconds())
         send(["type": "token_refreshed",
               "payload": ["expiresAt": ISO8601.format(milliseconds: grant.expiresAtMillis), "exp": grant.expiresAtMillis / 1000]])
         perform(actions)
+    }
+}
+
+/// A token connection's expiry machine and timer, in their own allocation: connections on the
+/// API key (most server-side clients) carry one word for it.
+final class TokenLease {
+    var machine: TokenExpiryStateMachine
+    var timer: TimerHandle?
+
+    init(machine: TokenExpiryStateMachine) {
+        self.machine = machine
     }
 }

@@ -8,15 +8,19 @@ import SBStore
 /// One dashboard on `/ws`: its subscriptions and its message handling. Lives on its loop.
 final class HubClient: WebSocketHandler {
     unowned let loopHub: LoopHub
-    let clientId: String
-    weak var connection: (any WebSocketConnection)?
-    var subscriptions: [String: Subscription] = [:]
+    /// The client id's 128 bits; the text is made only when a message carries it.
+    private let clientIdBits: (UInt64, UInt64)
+    /// Strong, and cleared in `closed`: a weak reference would give every connection a
+    /// side table for its whole life (idle memory per connection).
+    var connection: (any WebSocketConnection)?
+    var subscriptions = SubscriptionSet()
     /// The key (`.full`) or the token this connection opened with, replaced by each `refresh`.
     var access: Access
-    var tokenExpiry: TokenExpiryStateMachine?
-    var tokenTimer: TimerHandle?
+    /// Only for connections opened with a token: its expiry machine and timer.
+    var tokenLease: TokenLease?
+    /// The limit is the hub's (`wsMessageRate`); only the bucket's state is per connection.
     private var limiter: TokenBucket?
-    private var strikes = 0
+    private var strikes: Int32 = 0
     /// History reads wait here for their turn: one page in flight per client, and only while
     /// its unsent bytes are at or below the low-water mark, so a replay never outruns the
     /// client's reading and never gets it cut off.
@@ -25,14 +29,14 @@ final class HubClient: WebSocketHandler {
     private var waitingForDrain = false
     private var pumpScheduled = false
 
-    init(loopHub: LoopHub, access: Access, messagesPerSecond: Double) {
+    init(loopHub: LoopHub, access: Access) {
         self.loopHub = loopHub
         self.access = access
-        self.clientId = IDGenerator.next()
-        if messagesPerSecond > 0 {
-            limiter = TokenBucket(rate: messagesPerSecond, burst: messagesPerSecond)
-        }
+        self.clientIdBits = IDGenerator.nextBits()
+        if let rate = loopHub.hub.wsMessageRate { limiter = TokenBucket(rate) }
     }
+
+    var clientId: String { IDGenerator.format(uuid: clientIdBits) }
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
@@ -46,6 +50,7 @@ final class HubClient: WebSocketHandler {
         for subscription in subscriptions.values { loopHub.remove(subscription) }
         subscriptions.removeAll()
         readQueue.removeAll()
+        self.connection = nil
     }
 
     func sendQueueDrained(_ connection: any WebSocketConnection) {
@@ -117,10 +122,10 @@ final class HubClient: WebSocketHandler {
     }
 
     func received(text: [UInt8], from connection: any WebSocketConnection) {
-        if limiter != nil, !limiter!.take(now: MonotonicClock.now()) {
+        if limiter != nil, let rate = loopHub.hub.wsMessageRate, !limiter!.take(now: MonotonicClock.now(), rate) {
             strikes += 1
             // Sustained abuse (a second of messages past the limit) ends the connection.
-            if strikes > Int(limiter!.rate) {
+            if Double(strikes) > rate.rate {
                 connection.close(code: 1008, reason: "message rate limit exceeded")
             } else {
                 sendError("rate limit exceeded: message ignored", code: "rate_limited")

@@ -62,7 +62,7 @@ extension LoopHub: HTTPResponder {
             case .failure(let denied): return .reject(Reply.error(denied))
             case .success(let found): access = found
             }
-            return .accept(HubClient(loopHub: self, access: access, messagesPerSecond: hub.configuration.wsMessagesPerSecond),
+            return .accept(HubClient(loopHub: self, access: access),
                            maxMessageBytes: hub.configuration.maxMessageBytes)
         case .route(.echo):
             return .accept(EchoHandler(), maxMessageBytes: max(hub.configuration.maxMessageBytes, 16 << 20))

@@ -24,7 +24,8 @@ enum Route {
     }
 
     static func match(method: HTTPMethod, path: String) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split as bytes: splitting a String by Character walks grapheme clusters.
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
         let table = candidates(parts)
         guard !table.isEmpty else { return .notFound }
         // HEAD is served as GET without a body.

@@ -43,10 +43,17 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// queries; lifetimes refreshed (the epoch outlives the seq by a minute, so a seq that
     /// expires first always starts a new epoch); PUBLISH (RedisChannelMessage). Returns
     /// {seq, 0} per stored event.
+    /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
+    /// costs more in the script engine than the command itself, and a Lua number argument is
+    /// formatted with sprintf on each call. So numbers cross as the strings they came in as,
+    /// GETEX reads and refreshes a lifetime in one call (Redis 6.2+), and LTRIM runs only
+    /// when RPUSH reports the list over the limit.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
-        local ttl = tonumber(ARGV[2])
+        local ttl = ARGV[2]
+        local epochTtl = tostring(tonumber(ttl) + 60)
+        local trimFrom = '-' .. ARGV[1]
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
@@ -57,23 +64,26 @@ public enum RedisScript: String, CaseIterable, Sendable {
             local colon = string.find(first, ':', 1, true)
             out[i] = {tonumber(string.sub(first, 1, colon - 1)), 1, string.sub(first, colon + 1)}
           else
-            local epoch = redis.call('GET', KEYS[k + 4])
-            if redis.call('EXISTS', KEYS[k + 1]) == 0 or not epoch then
-              epoch = ARGV[5]
-              redis.call('SET', KEYS[k + 4], epoch)
+            local seq, epoch
+            if redis.call('GETEX', KEYS[k + 1], 'EX', ttl) then
+              seq = redis.call('INCR', KEYS[k + 1])
+              epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
+            else
+              seq = 1
+              redis.call('SET', KEYS[k + 1], '1', 'EX', ttl)
             end
-            local seq = redis.call('INCR', KEYS[k + 1])
-            local stored = \(StoredEventJSON.luaExpression(seq: "seq", body: "body"))
-            redis.call('RPUSH', KEYS[k + 2], stored)
-            redis.call('LTRIM', KEYS[k + 2], -limit, -1)
-            redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5])
-            redis.call('LTRIM', KEYS[k + 3], -limit, -1)
-            redis.call('EXPIRE', KEYS[k + 1], ttl)
+            if not epoch then
+              epoch = ARGV[5]
+              redis.call('SET', KEYS[k + 4], epoch, 'EX', epochTtl)
+            end
+            local seqText = tostring(seq)
+            local stored = \(StoredEventJSON.luaExpression(seq: "seqText", body: "body"))
+            if redis.call('RPUSH', KEYS[k + 2], stored) > limit then redis.call('LTRIM', KEYS[k + 2], trimFrom, -1) end
             redis.call('EXPIRE', KEYS[k + 2], ttl)
+            if redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5]) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
             redis.call('EXPIRE', KEYS[k + 3], ttl)
-            redis.call('EXPIRE', KEYS[k + 4], ttl + 60)
-            if keyed then redis.call('SET', KEYS[k + 5], seq .. ':' .. eventId, 'EX', ARGV[6]) end
-            redis.call('PUBLISH', ARGV[3], \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seq", epoch: "epoch")))
+            if keyed then redis.call('SET', KEYS[k + 5], seqText .. ':' .. eventId, 'EX', ARGV[6]) end
+            redis.call('PUBLISH', ARGV[3], \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch")))
             out[i] = {seq, 0}
           end
         end
