@@ -60,6 +60,15 @@ final class EventsBodyTests: XCTestCase {
         }
     }
 
+    func testMediaTypes() {
+        let accepted = ["application/json", "Application/JSON", " application/json ; charset=utf-8", "\tapplication/json\t",
+                        "application/vnd.api+json", "application/problem+JSON;q=1", "text/x+json"]
+        let refused = ["text/plain", "application/jsonx", "application/json-patch", "json", "", "application/ json",
+                       "xapplication/json", "application/x-www-form-urlencoded", "application/json\u{A0}", "+jso"]
+        for value in accepted { XCTAssertTrue(JSONBody.isJSONMediaType(value), value) }
+        for value in refused { XCTAssertFalse(JSONBody.isJSONMediaType(value), value) }
+    }
+
     func testByteOrderMarkIsNotStored() throws {
         let body: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(" {\(Self.ok),\"eventId\":\"e\\u0031\"} ".utf8)
         let (events, isBatch) = try EventsAPI.parseEvents(request(body)).get()

@@ -17,8 +17,33 @@ enum JSONBody {
     /// read as JSON, since many agents omit it.
     static func checkMediaType(_ request: HTTPRequest) -> Failure? {
         guard let type = request.head.headers["content-type"] else { return nil }
-        let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return media == "application/json" || media.hasSuffix("+json") ? nil : .unsupportedMediaType
+        return isJSONMediaType(type) ? nil : .unsupportedMediaType
+    }
+
+    /// The media type (before any `;`, without surrounding spaces and tabs, ASCII case
+    /// folded) is `application/json` or ends in `+json`. Compared as bytes: this runs on
+    /// every POST.
+    static func isJSONMediaType(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8(isJSONMediaType)
+    }
+
+    private static let applicationJSON = Array("application/json".utf8)
+    private static let plusJSON = Array("+json".utf8)
+
+    static func isJSONMediaType(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+        var start = 0
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+        func endsWith(_ suffix: [UInt8]) -> Bool {
+            guard end - start >= suffix.count else { return false }
+            let from = end - suffix.count
+            for k in 0..<suffix.count where lower(bytes[from + k]) != suffix[k] { return false }
+            return true
+        }
+        return endsWith(plusJSON) || (end - start == applicationJSON.count && endsWith(applicationJSON))
     }
 
     /// The hot path (events): one pass of `JSONScanner` validates the body and finds the
