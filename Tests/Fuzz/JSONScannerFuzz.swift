@@ -65,5 +65,5 @@ func checkMembers(_ document: JSONDocument, _ element: JSONElement, _ object: [S
 }
 
 func rescan(_ slice: ArraySlice<UInt8>) -> JSONDocument? {
-    try? JSONScanner.scan(Array(slice), keys: keys).get()
+    try? JSONScanner.scan(Array(slice), keys: keys, maxElements: 0).get()
 }

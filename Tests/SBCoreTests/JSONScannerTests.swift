@@ -6,11 +6,11 @@ final class JSONScannerTests: XCTestCase {
     let keys = JSONKeyTable(["sessionId", "eventId", "type", "timestamp", "seq"])
 
     func scan(_ text: String) -> Result<JSONDocument, JSONScanError> {
-        JSONScanner.scan(Array(text.utf8), keys: keys)
+        JSONScanner.scan(Array(text.utf8), keys: keys, maxElements: 100)
     }
 
     func reason(_ bytes: [UInt8]) -> JSONScanError.Reason? {
-        if case .failure(let error) = JSONScanner.scan(bytes, keys: keys) { return error.reason }
+        if case .failure(let error) = JSONScanner.scan(bytes, keys: keys, maxElements: 100) { return error.reason }
         return nil
     }
 
@@ -87,7 +87,7 @@ final class JSONScannerTests: XCTestCase {
         ]
         for text in texts {
             let bytes = Array(text.utf8)
-            XCTAssertNotNil(try? JSONScanner.scan(bytes, keys: keys).get())
+            XCTAssertNotNil(try? JSONScanner.scan(bytes, keys: keys, maxElements: 100).get())
             let end = bytes.lastIndex { $0 != 0x20 }! + 1
             for cut in 0..<end { XCTAssertNotNil(reason(Array(bytes[..<cut])), "prefix of \(cut) bytes accepted") }
         }
@@ -156,7 +156,7 @@ final class JSONScannerTests: XCTestCase {
     func testArrayElementsKeepTheirBytes() throws {
         let text = " [ {\"x\":\"a\\\"b,c\",\"type\":\"t\"} , 3 , \"s\" , null,{\"type\":\"u\",\"type\":\"v\"},[{\"type\":1}] ] "
         let bytes = Array(text.utf8)
-        let document = try JSONScanner.scan(bytes, keys: keys).get()
+        let document = try JSONScanner.scan(bytes, keys: keys, maxElements: 100).get()
         XCTAssertEqual(document.root.kind, .array)
         XCTAssertEqual(document.elementCount, 6)
         XCTAssertEqual(document.elements.map { String(decoding: bytes[$0.range], as: UTF8.self) },
@@ -166,7 +166,7 @@ final class JSONScannerTests: XCTestCase {
         XCTAssertEqual(document.elements[4].repeatedKey, 2)
         XCTAssertFalse(document.member(2, of: document.elements[5]).isPresent, "members of nested arrays are not reported")
         XCTAssertFalse(document.member(2, of: document.root).isPresent)
-        XCTAssertEqual(try JSONScanner.scan(Array("[]".utf8), keys: keys).get().elementCount, 0)
+        XCTAssertEqual(try JSONScanner.scan(Array("[]".utf8), keys: keys, maxElements: 100).get().elementCount, 0)
     }
 
     func testElementsPastTheLimitAreValidatedAndCounted() throws {
@@ -174,6 +174,11 @@ final class JSONScannerTests: XCTestCase {
         let document = try JSONScanner.scan(bytes, keys: keys, maxElements: 3).get()
         XCTAssertEqual(document.elementCount, 10)
         XCTAssertEqual(document.elements.count, 3)
+        XCTAssertEqual(document.member(2, of: document.elements[2]).kind, .string)
+        let none = try JSONScanner.scan(bytes, keys: keys, maxElements: 0).get()
+        XCTAssertEqual(none.elementCount, 10)
+        XCTAssertTrue(none.elements.isEmpty)
+        XCTAssertFalse(none.member(2, of: none.root).isPresent)
         let bad = Array(("[" + Array(repeating: "{}", count: 10).joined(separator: ",") + ",{]").utf8)
         if case .success = JSONScanner.scan(bad, keys: keys, maxElements: 3) { XCTFail("a bad element past the limit is still refused") }
     }
@@ -181,13 +186,13 @@ final class JSONScannerTests: XCTestCase {
     func testStartOffsetSkipsAPrefix() throws {
         let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(#"{"type":"t"}"#.utf8)
         XCTAssertEqual(reason(bytes), .syntax, "a byte order mark is the caller's to skip")
-        let document = try JSONScanner.scan(bytes, from: 3, keys: keys).get()
+        let document = try JSONScanner.scan(bytes, from: 3, keys: keys, maxElements: 0).get()
         XCTAssertEqual(document.root.range, 3..<bytes.count)
         XCTAssertEqual(document.string(document.member(2, of: document.root)), "t")
     }
 
     func testNoKeysValidatesOnly() throws {
-        let document = try JSONScanner.scan(Array(#"{"type":"t"}"#.utf8), keys: .none).get()
+        let document = try JSONScanner.scan(Array(#"{"type":"t"}"#.utf8), keys: .none, maxElements: 0).get()
         XCTAssertEqual(document.root.kind, .object)
         XCTAssertNil(document.root.repeatedKey)
     }

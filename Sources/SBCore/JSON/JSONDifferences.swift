@@ -33,7 +33,7 @@ public enum JSONDifferences {
             } else {
                 return false
             }
-            switch JSONScanner.scan(text, keys: .none) {
+            switch JSONScanner.scan(text, keys: .none, maxElements: 0) {
             case .success: return true
             case .failure(let next): failure = next
             }

@@ -60,7 +60,7 @@ public struct JSONElement: Sendable, Equatable {
     /// The value's bytes, without surrounding whitespace.
     public let range: Range<Int>
     /// Where this object's members start in the document's member table; -1 when not recorded.
-    let membersStart: Int32
+    let membersStart: Int
     let repeated: Int8
 
     /// The index (in the key table) of the first asked-for name that this object gives twice;
@@ -81,7 +81,7 @@ public struct JSONDocument: Sendable {
     /// Member `key` (an index into `keys`) of an object element; `.absent` for other kinds.
     public func member(_ key: Int, of element: JSONElement) -> JSONMember {
         guard element.membersStart >= 0 else { return .absent }
-        return members[Int(element.membersStart) + key]
+        return members[element.membersStart + key]
     }
 
     /// The decoded text of a string member; nil for any other kind.

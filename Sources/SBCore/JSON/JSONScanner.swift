@@ -21,9 +21,10 @@ public enum JSONScanner {
     public static let maxDepth = 512
 
     /// Scans `bytes[from...]` as one JSON text. Elements of a top-level array past
-    /// `maxElements` are validated and counted but not kept.
+    /// `maxElements` are validated and counted but not kept (nor their members): the tables
+    /// grow with what the caller can use, not with what a client sends.
     public static func scan(_ bytes: [UInt8], from start: Int = 0, keys: JSONKeyTable,
-                            maxElements: Int = .max) -> Result<JSONDocument, JSONScanError> {
+                            maxElements: Int) -> Result<JSONDocument, JSONScanError> {
         bytes.withUnsafeBufferPointer { text in
             keys.flat.withUnsafeBufferPointer { flat in
                 keys.bounds.withUnsafeBufferPointer { bounds in
@@ -61,7 +62,7 @@ private struct Walker {
     var lastKind: JSONKind = .null
     var lastString: Range<Int> = 0..<0
     var lastEscaped = false
-    var lastMembersStart: Int32 = -1
+    var lastMembersStart = -1
     var lastRepeated: Int8 = -1
     /// Escaped member names are decoded here to be compared (rare).
     var scratch: [UInt8] = []
@@ -215,7 +216,7 @@ private struct Walker {
             i += 1
         }
         lastKind = .object
-        lastMembersStart = records ? Int32(base) : -1
+        lastMembersStart = records ? base : -1
         lastRepeated = repeated
         return true
     }

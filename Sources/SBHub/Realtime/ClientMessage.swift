@@ -22,7 +22,7 @@ struct ClientMessage {
     /// A leading byte order mark is skipped, as for request bodies (RFC 8259 §8.1).
     static func parse(_ text: [UInt8]) -> Result<ClientMessage, Failure> {
         let bom = text.count >= 3 && text[0] == 0xEF && text[1] == 0xBB && text[2] == 0xBF ? 3 : 0
-        guard case .success(let document) = JSONScanner.scan(text, from: bom, keys: Key.table), document.root.kind == .object else {
+        guard case .success(let document) = JSONScanner.scan(text, from: bom, keys: Key.table, maxElements: 0), document.root.kind == .object else {
             return .failure(.notAnObject)
         }
         if let repeated = document.root.repeatedKey { return .failure(.repeated(Key.table.names[repeated])) }
