@@ -1,6 +1,6 @@
-/// What `JSONScanner` reports about one JSON text: the kind and bytes of its top-level value,
-/// the elements of a top-level array, and for the top-level object (or each object element of a
-/// top-level array) the members a caller asked for in a `JSONKeyTable`. Positions index `bytes`.
+// What `JSONScanner` reports about one JSON text: the kind and bytes of its top-level value,
+// the elements of a top-level array, and for the top-level object (or each object element of a
+// top-level array) the members a caller asked for in a `JSONKeyTable`. Positions index `bytes`.
 
 /// The six JSON value kinds (RFC 8259 §3), with `true` and `false` apart.
 public enum JSONKind: UInt8, Sendable {
