@@ -89,7 +89,11 @@ let package = Package(
         // Tests.
         .target(name: "SBTestSupport", dependencies: ["SBCore", "SBHTTP", "SBWebSocket"],
                 path: "Tests/SBTestSupport", swiftSettings: strict),
+        .testTarget(name: "SBCoreTests", dependencies: ["SBCore", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBHTTPTests", dependencies: ["SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        // The JSON scanner (and Foundation beside it) as a stdin/stdout filter for the
+        // differential test against Python's json.
+        .executableTarget(name: "sb-json-scan", dependencies: ["SBCore", "SBTestSupport"], path: "Tests/JSONScanHarness", swiftSettings: strict),
         // The HTTP parser as a stdin/stdout filter for the differential test against h11.
         .executableTarget(name: "sb-http-parse", dependencies: ["SBHTTP"], path: "Tests/HTTPParseHarness", swiftSettings: strict),
         .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
