@@ -26,10 +26,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // Layer 0: C shims and system libraries. Each is imported by exactly one Swift module.
+        // Layer 0: C shims and system libraries. Each is imported by one Swift module; OpenSSL by
+        // two with separate rooms: SBCrypto (hashes, signatures) and SBTLS (sessions on sockets).
         .target(name: "CSBLinux", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Layer 1: shared primitives.
         .target(name: "SBCore", dependencies: [
@@ -45,8 +46,10 @@ let package = Package(
         .target(name: "SBHTTP", dependencies: ["SBCore"], swiftSettings: hotPath),
         .target(name: "SBCrypto", dependencies: ["COpenSSL", "SBCore"], swiftSettings: strict),
 
-        // Layer 3: WebSocket codec, Redis client (only owner of CHiredis).
+        // Layer 3: WebSocket codec, Redis client (only owner of CHiredis), TLS sessions on the
+        // loop's sockets.
         .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto"], swiftSettings: strict),
+        .target(name: "SBTLS", dependencies: ["COpenSSL", "SBEventLoop"], swiftSettings: strict),
         .target(name: "SBRedis", dependencies: [
             "CHiredis", "SBCore", "SBEventLoop",
             .product(name: "DequeModule", package: "swift-collections"),
@@ -55,7 +58,7 @@ let package = Package(
 
         // Layer 4: sockets glued to the codecs; the storage contract.
         .target(name: "SBServer", dependencies: [
-            "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket",
+            "SBCore", "SBEventLoop", "SBHTTP", "SBWebSocket", "SBTLS",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotPath),
@@ -76,7 +79,7 @@ let package = Package(
 
         // Layer 6: the executable.
         .executableTarget(name: "switchboard", dependencies: [
-            "SBCore", "SBEventLoop", "SBHTTP", "SBServer", "SBHub", "SBStore", "SBRedis",
+            "SBCore", "SBEventLoop", "SBHTTP", "SBServer", "SBHub", "SBStore", "SBRedis", "SBTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -86,12 +89,17 @@ let package = Package(
         // Tests.
         .target(name: "SBTestSupport", dependencies: ["SBCore", "SBHTTP", "SBWebSocket"],
                 path: "Tests/SBTestSupport", swiftSettings: strict),
+        .testTarget(name: "SBCoreTests", dependencies: ["SBCore", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBHTTPTests", dependencies: ["SBHTTP", "SBTestSupport"], swiftSettings: strict),
+        // The JSON scanner (and Foundation beside it) as a stdin/stdout filter for the
+        // differential test against Python's json.
+        .executableTarget(name: "sb-json-scan", dependencies: ["SBCore", "SBTestSupport"], path: "Tests/JSONScanHarness", swiftSettings: strict),
         // The HTTP parser as a stdin/stdout filter for the differential test against h11.
         .executableTarget(name: "sb-http-parse", dependencies: ["SBHTTP"], path: "Tests/HTTPParseHarness", swiftSettings: strict),
         .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
         .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
+        .testTarget(name: "SBTLSTests", dependencies: ["SBTLS", "SBEventLoop"], swiftSettings: strict),
         .testTarget(name: "SBRedisTests", dependencies: [
             "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

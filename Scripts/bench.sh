@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks in one go, same load generators, same machine: Switchboard (release)
 # vs the Hummingbird and aiohttp peers in ../shared/peers.
-#   Scripts/bench.sh [http|fanout|idle|redis|all]   (default all; redis is not part of all)
+#   Scripts/bench.sh [http|fanout|idle|redis|tls|all]   (default all; redis and tls are not part of all)
 # Switchboard runs twice: with its default THREADS (= CPU count) and with THREADS=1. On a
 # 2-core machine the load generator needs one core, so one loop thread is the better setting
 # there (see README, Performance); both are shown so neither is hidden.
@@ -12,6 +12,11 @@
 #   BENCH_BASELINE=<git rev>: also build that revision (release, in a worktree under /tmp) and
 #   run it as one more server, "base", with an sb/base ratio: did a change make anything slower?
 #   BENCH_SERVERS="sb base": only these servers (default: all, plus base when set).
+# tls: the same fan-out over plain ws/http and over native TLS (wss/https), interleaved rounds of
+# the TLS-capable wsload copy in Scripts/bench/wsload against fresh instances of one release
+# build, quoted as TLS/plain; then the TLS handshake rate (parallel `openssl s_time -new`).
+#   BENCH_TLS_FIXED_RATE (200 events/s), BENCH_IDLE_CONNS (5000), BENCH_HANDSHAKE_CLIENTS (8),
+#   BENCH_HANDSHAKE_SECONDS (5)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -36,6 +41,7 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
     servers+=(base)
 fi
 [[ -n ${BENCH_SERVERS:-} ]] && read -r -a servers <<< "$BENCH_SERVERS"
+[[ $mode == tls ]] && servers=()  # its own two instances, below
 has() { [[ " ${servers[*]} " == *" $1 "* ]]; }
 
 (cd "$root" && swift build -c release --product switchboard >&2)
@@ -76,8 +82,100 @@ row() {  # row LABEL assoc-array-name [ratios]
     printf "\n"
 }
 
-if [[ $mode != redis ]]; then
+if [[ $mode != redis && $mode != tls ]]; then
     for s in "${servers[@]}"; do launch "$s"; done
+fi
+
+# A port another process already listens on would be shared through SO_REUSEPORT (same user):
+# the kernel would split the load generator's connections between the two servers.
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+if [[ $mode == tls ]]; then
+    ensure_packages openssl iproute2
+    tls_wsload="$root/Scripts/bench/wsload/run"
+    pki=$(mktemp -d /tmp/switchboard-bench-tls.XXXXXX)
+    trap 'cleanup; rm -rf "$pki"' EXIT
+    read -r chain key _ < <(python3 - "$root/Tests/python" "$pki" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from tls_certs import ThrowawayPKI
+print(*ThrowawayPKI(sys.argv[2]).leaf("bench"))
+EOF
+)
+    PP=16130 TP=16131
+    for p in $PP $TP; do port_free $p || { echo "port $p is in use: stop that server or pick other ports" >&2; exit 1; }; done
+    start_one() {  # start_one plain|tls: a fresh instance, waits until it answers
+        if [[ $1 == plain ]]; then
+            LOG_LEVEL=warning "$sb_bin" --host 127.0.0.1 --port $PP >/tmp/bench-sb-plain.log 2>&1 & pids+=($!); one_pid=$!
+            wait_port $PP
+        else
+            LOG_LEVEL=warning TLS_CERT_FILE="$chain" TLS_KEY_FILE="$key" "$sb_bin" --host 127.0.0.1 --port $TP >/tmp/bench-sb-tls.log 2>&1 & pids+=($!); one_pid=$!
+            for _ in $(seq 1 300); do curl -sf --cacert "$pki/root.pem" "https://127.0.0.1:$TP/health" >/dev/null && break; sleep 0.1; done
+        fi
+    }
+    stop_one() { kill $one_pid; wait $one_pid 2>/dev/null || true; }
+    cpu() { awk '{print $14 + $15}' "/proc/$one_pid/stat"; }  # the server's utime + stime, clock ticks
+    per_cpu() { python3 -c "import sys; print(round(float(sys.argv[1]) * int(sys.argv[4]) / max(1, int(sys.argv[3]) - int(sys.argv[2]))))" "$@" "$(getconf CLK_TCK)"; }
+    rounds="${BENCH_ROUNDS:-3}"
+    rate="${BENCH_TLS_FIXED_RATE:-200}"
+    echo "== fan-out, plain vs TLS: 1000 subscribers, 10 sessions, 200-byte events, ${duration}s at max rate and at $rate events/s; medians of $rounds interleaved rounds =="
+    declare -A d_all=() p_all=() l_all=() f_all=() e_all=()
+    for round in $(seq 1 "$rounds"); do
+        for kind in plain tls; do
+            if [[ $kind == plain ]]; then sub="ws://127.0.0.1:$PP/ws" pub="http://127.0.0.1:$PP"; else sub="wss://127.0.0.1:$TP/ws" pub="https://127.0.0.1:$TP"; fi
+            start_one $kind
+            c0=$(cpu)
+            out=$("$tls_wsload" fanout --sub-url "$sub" --pub-url "$pub" --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
+            e_all[$kind]+="$(per_cpu "$(echo "$out" | field delivered)" "$c0" "$(cpu)") "
+            fixed=$("$tls_wsload" fanout --sub-url "$sub" --pub-url "$pub" --subs 1000 --sessions 10 --size 200 --rate $rate --duration $duration --json 2>/dev/null)
+            d_all[$kind]+="$(echo "$out" | field deliveries_per_s) "; p_all[$kind]+="$(echo "$out" | field lat_p99_ms) "
+            f_all[$kind]+="$(echo "$fixed" | field lat_p99_ms) "
+            l_all[$kind]=$(( ${l_all[$kind]:-0} + $(echo "$out" | field lost) + $(echo "$fixed" | field lost) ))
+            echo "  round $round $kind: $(echo "$out" | field deliveries_per_s) deliveries/s ($(echo "${e_all[$kind]}" | awk '{print $NF}') per server CPU-second), p99 $(echo "$out" | field lat_p99_ms) ms; at $rate events/s p99 $(echo "$fixed" | field lat_p99_ms) ms" >&2
+            stop_one
+        done
+    done
+    printf "%-28s %14s %14s %10s\n" metric plain tls tls/plain
+    dp=$(median "${d_all[plain]}") dt=$(median "${d_all[tls]}")
+    printf "%-28s %14s %14s %10s\n" "deliveries/s (max rate)" "$dp" "$dt" "$(ratio "$dt" "$dp")"
+    ep=$(median "${e_all[plain]}") et=$(median "${e_all[tls]}")
+    printf "%-28s %14s %14s %10s\n" "deliveries/server CPU-s" "$ep" "$et" "$(ratio "$et" "$ep")"
+    pp=$(median "${p_all[plain]}") pt=$(median "${p_all[tls]}")
+    printf "%-28s %14s %14s %10s\n" "p99 ms (max rate)" "$pp" "$pt" "$(ratio "$pt" "$pp")"
+    fp=$(median "${f_all[plain]}") ft=$(median "${f_all[tls]}")
+    printf "%-28s %14s %14s %10s\n" "p99 ms @$rate events/s" "$fp" "$ft" "$(ratio "$ft" "$fp")"
+    printf "%-28s %14s %14s\n" "lost (all runs)" "${l_all[plain]}" "${l_all[tls]}"
+
+    conns="${BENCH_IDLE_CONNS:-5000}"
+    echo "== idle: $conns subscribed connections, server RSS growth per connection =="
+    declare -A per=()
+    for kind in plain tls; do
+        if [[ $kind == plain ]]; then url="ws://127.0.0.1:$PP/ws"; else url="wss://127.0.0.1:$TP/ws"; fi
+        start_one $kind
+        per[$kind]=$("$tls_wsload" idle --url "$url" --conns "$conns" --sessions 100 --hold 3 --pid "$one_pid" --json 2>/dev/null | field rss_per_conn_bytes)
+        stop_one
+    done
+    printf "%-28s %14s %14s %10s\n" "RSS bytes per idle conn" "${per[plain]}" "${per[tls]}" "$(ratio "${per[tls]}" "${per[plain]}")"
+
+    clients="${BENCH_HANDSHAKE_CLIENTS:-8}" seconds="${BENCH_HANDSHAKE_SECONDS:-5}"
+    echo "== TLS handshake rate: $clients parallel 'openssl s_time -new' (full TLS 1.3 handshakes, no resumption), ${seconds}s, ECDSA P-256 certificate =="
+    echo "   (clients and server share the machine: the wall rate is bounded by the clients; the server's CPU time per handshake is not)"
+    start_one tls
+    c0=$(cpu)
+    t0=$(date +%s.%N)
+    clients_pids=()
+    for i in $(seq 1 "$clients"); do
+        openssl s_time -connect "127.0.0.1:$TP" -new -time "$seconds" > "$pki/s_time.$i" 2>&1 & clients_pids+=($!)
+    done
+    wait "${clients_pids[@]}" || true
+    t1=$(date +%s.%N)
+    total=$(cat "$pki"/s_time.* | awk '/connections in .* real seconds/ {n += $1} END {print n+0}')
+    ok=$(curl -sf --cacert "$pki/root.pem" "https://127.0.0.1:$TP/metrics" | awk '/^switchboard_tls_handshakes\{result="ok"\}/ {print $2}')
+    c1=$(cpu)
+    python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); n=int(sys.argv[3]); cpu=(int(sys.argv[6])-int(sys.argv[5]))/int(sys.argv[7]); \
+print(f'handshakes: {n} in {t:.1f}s = {n/t:.0f}/s wall (server counted ok: {sys.argv[4]}); server CPU {cpu:.2f}s = {cpu/n*1e6:.0f} us per handshake = {n/cpu:.0f} handshakes per server CPU-second')" \
+        "$t0" "$t1" "$total" "${ok:-?}" "$c0" "$c1" "$(getconf CLK_TCK)"
+    stop_one
 fi
 
 if [[ $mode == http || $mode == all ]]; then

@@ -23,5 +23,18 @@ ensure_swift() {
     command -v swift >/dev/null 2>&1 || { echo "swift 6 toolchain not found on PATH" >&2; exit 1; }
 }
 
+# ensure_python_clients — the independent clients the Python tests drive (pip, only when missing).
+ensure_python_clients() {
+    if ! python3 -c 'import websockets, selenium, pytest, h11, jwt, cryptography, schemathesis, openapi_spec_validator' >/dev/null 2>&1; then
+        echo "installing Python test clients (websockets, selenium, pytest, h11, PyJWT, cryptography, schemathesis, openapi-spec-validator)" >&2
+        python3 -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' \
+            'schemathesis>=4.0,<5' 'openapi-spec-validator>=0.7' >&2
+    fi
+}
+
+# What the TLS tests use besides the Python clients: the openssl CLI makes the throwaway PKI,
+# curl and sslscan check the server, Chromium subscribes over wss://.
+TLS_TEST_PACKAGES=(openssl curl sslscan chromium chromium-driver)
+
 # The system libraries every build needs.
 BUILD_PACKAGES=(libhiredis-dev libssl-dev pkg-config)

@@ -6,15 +6,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/Scripts/lib.sh"
 ensure_swift
-ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools redis-sentinel nginx prometheus chromium chromium-driver curl
+ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools redis-sentinel nginx prometheus chromium chromium-driver curl "${TLS_TEST_PACKAGES[@]}"
 cd "$root"
 
 python=python3
-if ! "$python" -c 'import websockets, selenium, pytest, h11, jwt, cryptography, schemathesis, openapi_spec_validator' >/dev/null 2>&1; then
-    echo "installing Python test clients (websockets, selenium, pytest, h11, PyJWT, cryptography, schemathesis, openapi-spec-validator)" >&2
-    "$python" -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' \
-        'schemathesis>=4.0,<5' 'openapi-spec-validator>=0.7' >&2
-fi
+ensure_python_clients
 
 status=0
 # The module graph: every import declared in Package.swift (products too, which SwiftPM's own

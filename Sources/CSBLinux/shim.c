@@ -63,11 +63,14 @@ int CSBLinux_eventfd_drain(int fd) {
 
 void CSBLinux_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
-int CSBLinux_signalfd_term_int(void) {
+const int CSBLinux_SIGHUP = SIGHUP;
+
+int CSBLinux_signalfd_term_int(int with_hangup) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    if (with_hangup) sigaddset(&set, SIGHUP);
     // Block in this thread before any other thread starts, so every thread inherits the mask
     // and the signals are only ever seen through the fd.
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;

@@ -56,7 +56,7 @@ extension Connection {
             case .flush:
                 server.scheduleFlush(self)
             case .shutdownWrite:
-                SocketIO.shutdownWrite(fd: fd)
+                shutdownOutput()
             case .close:
                 close()
             }

@@ -57,7 +57,7 @@ extension Connection: WebSocketConnection {
             case .flush:
                 if closed { break }
                 // Written now, not at the end of the turn: a cut-off client is closed right after.
-                _ = writeQueue.flush(fd: fd)
+                _ = writeQueued()
                 server.scheduleFlush(self)
             case .close:
                 close()

@@ -3,6 +3,7 @@ import Synchronization
 import SBEventLoop
 import SBHTTP
 import SBWebSocket
+import SBTLS
 import Logging
 
 /// One accepted socket, HTTP first and perhaps WebSocket after an upgrade. Confined to its
@@ -38,6 +39,8 @@ final class Connection: IOHandler {
     var registration: Registration?
     var proto: Mode
     var ws: WebSocketConnectionStateMachine?
+    /// Set when the listener speaks TLS: every byte in and out goes through it.
+    var tls: TLSSession?
     var writeQueue = WriteQueue()
     var inFlushList = false
     var closed = false
@@ -48,8 +51,9 @@ final class Connection: IOHandler {
     var processingHTTP = false
     var drainNotifyPending = false
 
-    init(id: UInt64, fd: Int32, peer: String, server: LoopServer) {
+    init(id: UInt64, fd: Int32, peer: String, server: LoopServer, tls: TLSSession? = nil) {
         self.id = id
+        self.tls = tls
         self.fd = fd
         self.peer = peer
         self.server = server
@@ -74,6 +78,7 @@ final class Connection: IOHandler {
     // MARK: Readiness
 
     func handleIO(_ events: IOEvents) {
+        guard let events = tlsReadiness(events) else { return syncInterest() }
         if events.contains(.writable) {
             flush()
         }
@@ -96,7 +101,7 @@ final class Connection: IOHandler {
             rounds += 1
             let result: IOResult
             do {
-                result = try SocketIO.read(fd: fd, into: buffer)
+                result = try readInput(into: buffer)
             } catch {
                 close()
                 return
@@ -150,7 +155,7 @@ final class Connection: IOHandler {
     func flush() {
         guard !closed else { return }
         let wasArmed = writeArmed
-        switch writeQueue.flush(fd: fd) {
+        switch writeQueued() {
         case .failed:
             close()
             return
@@ -185,7 +190,7 @@ final class Connection: IOHandler {
         var interest: IOEvents = []
         if wantRead { interest.insert(.readable) }
         if writeArmed { interest.insert(.writable) }
-        loop.setInterest(interest, for: registration)
+        loop.setInterest(tls?.machine.interest(connection: interest) ?? interest, for: registration)
     }
 
     // MARK: Closing
@@ -195,6 +200,7 @@ final class Connection: IOHandler {
         closed = true
         if let registration { loop.deregister(registration) }
         registration = nil
+        tls?.close()
         SocketIO.close(fd: fd)
         writeQueue.removeAll()
         server.forget(self)
@@ -212,6 +218,7 @@ final class Connection: IOHandler {
     // MARK: Timers and shutdown
 
     func checkTimeouts(now: UInt64) {
+        tlsTimerFired(now: now)
         if ws != nil {
             performWS(ws!.timerFired(now: now))
         } else if let http {

@@ -2,6 +2,7 @@ import DequeModule
 import SBCore
 import Synchronization
 import SBEventLoop
+import SBTLS
 import Logging
 
 /// Everything one loop owns: its listener, its connections, the connections with bytes to
@@ -22,6 +23,10 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     private var warnings = WarningLimiter(interval: 10_000_000_000)
     let httpMachineConfiguration: HTTPConnectionStateMachine.Configuration
     let webSocketMachineConfiguration: WebSocketConnectionStateMachine.Configuration
+    /// With TLS on: the context new connections start with (replaced by a SIGHUP reload).
+    var tlsContext: TLSContext?
+    let tlsHandshakeTimeout: UInt64
+    lazy var tlsStaging = TLSWriteStaging()
 
     init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, responder: any HTTPResponder) {
         self.loop = loop
@@ -38,6 +43,8 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             closeTimeout: UInt64(configuration.closeHandshakeTimeoutSeconds) * second,
             silenceLimit: UInt64(max(configuration.heartbeatSeconds, 0)) * 2 * second,
             sendQueueLimit: configuration.sendQueueBytes)
+        tlsContext = configuration.tls
+        tlsHandshakeTimeout = UInt64(configuration.tlsHandshakeTimeoutSeconds) * second
     }
 
     func start() {
@@ -78,7 +85,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             case .outOfDescriptors(let code):
                 warn(.descriptorsExhausted, "connection refused: out of file descriptors (\(code == 24 /* EMFILE */ ? "EMFILE: the process's open-file limit RLIMIT_NOFILE" : "ENFILE: the system-wide file table") is reached, not MAX_CONNECTIONS): new connections get 503 until some close",
                      metadata: ["open": "\(connections.count)"])
-                if listener.shedOne(response: Self.busyResponse) { continue }
+                if listener.shedOne(response: refusalResponse) { continue }
                 pauseListener()
                 return
             }
@@ -117,17 +124,28 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             } else {
                 warn(.maxConnections, "connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
             }
-            Self.busyResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
+            refusalResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
             SocketIO.close(fd: fd)
             return
         }
         nextConnectionID += 1
         let id = UInt64(loop.index) << 48 | nextConnectionID
-        let connection = Connection(id: id, fd: fd, peer: peer, server: self)
+        var tls: TLSSession?
+        if let context = tlsContext {
+            guard let session = makeTLSSession(fd: fd, context: context) else {
+                warn(.registerFailed, "cannot start a TLS session (out of memory?): connection refused")
+                owner.openConnections.subtract(1, ordering: .relaxed)
+                SocketIO.close(fd: fd)
+                return
+            }
+            tls = session
+        }
+        let connection = Connection(id: id, fd: fd, peer: peer, server: self, tls: tls)
         do {
             connection.registration = try loop.register(fd: fd, interest: .readable, handler: connection)
         } catch {
             warn(.registerFailed, "cannot register connection: \(error)")
+            tls?.close()
             owner.openConnections.subtract(1, ordering: .relaxed)
             SocketIO.close(fd: fd)
             return

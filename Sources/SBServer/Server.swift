@@ -15,6 +15,7 @@ public final class Server: @unchecked Sendable {
     let openWebSockets = Atomic<Int>(0)
     let openStreams = Atomic<Int>(0)
     let cutOffClients = Atomic<Int>(0)
+    let tlsStats = TLSStats()
     private let boundPort = Atomic<Int>(0)
 
     public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,

@@ -1,4 +1,5 @@
 public import SBHTTP
+public import SBTLS
 
 /// Socket-level limits and timers. Product rules (auth, routes) live above, in SBHub.
 public struct ServerConfiguration: Sendable {
@@ -17,6 +18,11 @@ public struct ServerConfiguration: Sendable {
     /// A WebSocket close handshake (waiting for the peer's close, or for our last bytes to be
     /// taken) that takes longer than this ends with the socket closed.
     public var closeHandshakeTimeoutSeconds: Int
+    /// Set: the listener speaks TLS (HTTPS and WSS on the same port). Replaced at run time by
+    /// `Server.replaceTLSContext` (SIGHUP).
+    public var tls: TLSContext?
+    /// A TLS handshake not done within this is closed (a stalled client holds no slot for long).
+    public var tlsHandshakeTimeoutSeconds: Int
     /// Set when `maxConnections` was lowered to fit the open-file limit: the refusal log then
     /// names the file limit, not MAX_CONNECTIONS, as what refuses connections.
     public internal(set) var openFileCap: OpenFileCap?
@@ -30,7 +36,7 @@ public struct ServerConfiguration: Sendable {
         host: String = "0.0.0.0", port: Int = 3001, httpLimits: HTTPLimits = .init(),
         maxMessageBytes: Int = 1 << 20, sendQueueBytes: Int = 8 << 20, maxConnections: Int = 100_000,
         heartbeatSeconds: Int = 30, headerTimeoutSeconds: Int = 10, idleTimeoutSeconds: Int = 120,
-        closeHandshakeTimeoutSeconds: Int = 3
+        closeHandshakeTimeoutSeconds: Int = 3, tls: TLSContext? = nil, tlsHandshakeTimeoutSeconds: Int = 10
     ) {
         self.host = host
         self.port = port
@@ -42,5 +48,7 @@ public struct ServerConfiguration: Sendable {
         self.headerTimeoutSeconds = headerTimeoutSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.closeHandshakeTimeoutSeconds = closeHandshakeTimeoutSeconds
+        self.tls = tls
+        self.tlsHandshakeTimeoutSeconds = tlsHandshakeTimeoutSeconds
     }
 }

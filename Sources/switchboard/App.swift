@@ -6,16 +6,19 @@ import SBHTTP
 import SBHub
 import SBServer
 import SBStore
+import SBTLS
 
 /// Wiring and lifecycle: build the loops, store, hub and server; run until a signal; drain.
 final class App {
     let configuration: Configuration
     let tokens: TokenSettings?
+    let tls: TLSContext?
     let logger: Logger
 
-    init(configuration: Configuration, tokens: TokenSettings?) {
+    init(configuration: Configuration, tokens: TokenSettings?, tls: TLSContext?) {
         self.configuration = configuration
         self.tokens = tokens
+        self.tls = tls
         let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
         let json = configuration.logFormat.lowercased() == "json"
         LoggingSystem.bootstrap { label in
@@ -25,8 +28,9 @@ final class App {
     }
 
     func run() throws {
-        // Block SIGTERM/SIGINT before any thread starts so they arrive only through the signalfd.
-        let signalFD = try SignalSource.blockTerminationSignals()
+        // Block SIGTERM/SIGINT (and SIGHUP, which reloads the certificate, with TLS on) before any
+        // thread starts so they arrive only through the signalfd.
+        let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil)
         let fileLimit = ProcessSignals.raiseOpenFileLimit()
         let group = try EventLoopGroup(count: configuration.threads)
         let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -51,7 +55,8 @@ final class App {
             httpLimits: HTTPLimits(maxBodyBytes: configuration.maxBodyBytes),
             maxMessageBytes: configuration.maxMessageBytes, sendQueueBytes: configuration.sendQueueBytes,
             maxConnections: configuration.maxConnections, heartbeatSeconds: configuration.heartbeatSeconds,
-            headerTimeoutSeconds: configuration.headerTimeout, idleTimeoutSeconds: configuration.idleTimeout)
+            headerTimeoutSeconds: configuration.headerTimeout, idleTimeoutSeconds: configuration.idleTimeout,
+            tls: tls, tlsHandshakeTimeoutSeconds: configuration.tlsHandshakeTimeout)
         let server = Server(configuration: serverConfiguration, group: group, logger: logger, responderFactory: hub.responder(for:))
         hub.attach(server: server)
         let port = try server.bind()
@@ -60,9 +65,12 @@ final class App {
                                 timeoutSeconds: configuration.shutdownTimeout)
         let loop0 = group.loops[0]
         let logger = self.logger
+        let reloader = tls.map { TLSReloader(server: server, current: $0, logger: logger) }
         loop0.execute {
             do {
-                let source = try SignalSource(fd: signalFD, loop: loop0) { signal in shutdown.signalReceived(signal) }
+                let source = try SignalSource(fd: signalFD, loop: loop0) { signal in
+                    if signal == SignalSource.hangup, let reloader { reloader.reload() } else { shutdown.signalReceived(signal) }
+                }
                 shutdown.retain(source)
             } catch {
                 logger.critical("cannot watch signals: \(error)")
@@ -73,7 +81,10 @@ final class App {
         }
         storage.start()
         server.start()
-        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off")")
+        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off") tls=\(tls.map(TLSReloader.describe) ?? "off")")
+        if let days = tls?.daysUntilExpiry, days < 14 {
+            logger.warning("the TLS certificate \(days < 0 ? "expired \(-days) days ago" : "expires in \(days) days"): replace \(configuration.tlsCertFile ?? "") and send SIGHUP")
+        }
         group.waitUntilStopped()
         logger.info("stopped")
         exit(shutdown.exitCode)

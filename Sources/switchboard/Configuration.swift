@@ -1,5 +1,6 @@
 import Foundation
 import SBHub
+import SBTLS
 
 /// Resolved settings. Precedence: command-line flag > environment > `.env` file > default.
 struct Configuration {
@@ -44,6 +45,9 @@ struct Configuration {
     var tokenAudience: String?
     var tokenLeeway = 30
     var tokenExpiryNotice = 60
+    var tlsCertFile: String?
+    var tlsKeyFile: String?
+    var tlsHandshakeTimeout = 10
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -81,6 +85,25 @@ extension Configuration {
         }
         return try TokenSettings(secret: tokenSecret, publicKeyPEM: pem, issuer: tokenIssuer, audience: tokenAudience,
                                  leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice)
+    }
+}
+
+extension Configuration {
+    /// TLS_CERT_FILE and TLS_KEY_FILE: read and checked here, at startup, so a missing,
+    /// unreadable or mismatched file stops the start with a message naming it.
+    func tlsContext() throws -> TLSContext? {
+        switch (tlsCertFile, tlsKeyFile) {
+        case (nil, nil):
+            return nil
+        case (let cert?, let key?):
+            do {
+                return try TLSContext(certificateFile: cert, keyFile: key)
+            } catch {
+                throw Invalid(description: error.description)
+            }
+        default:
+            throw Invalid(description: "TLS_CERT_FILE and TLS_KEY_FILE must be set together (TLS needs both the certificate and its key)")
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import SBHub
 import Foundation
 import SBStore
+import SBTLS
 
 @main
 struct Switchboard: ParsableCommand {
@@ -62,6 +63,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Required aud claim (string or array member) of tokens; unset = not checked (TOKEN_AUDIENCE).") var tokenAudience: String?
     @Option(help: "Clock skew in seconds allowed on exp and nbf (TOKEN_LEEWAY, default 30).") var tokenLeeway: Int?
     @Option(help: "Seconds before exp a WebSocket gets token_expiring (TOKEN_EXPIRY_NOTICE, default 60).") var tokenExpiryNotice: Int?
+
+    @Option(help: "PEM certificate (leaf first, then intermediates); with --tls-key-file the port speaks HTTPS/WSS (TLS_CERT_FILE).") var tlsCertFile: String?
+    @Option(help: "PEM private key (unencrypted) of the certificate (TLS_KEY_FILE). SIGHUP reloads both.") var tlsKeyFile: String?
+    @Option(help: "Seconds a client has to finish the TLS handshake (TLS_HANDSHAKE_TIMEOUT, default 10).") var tlsHandshakeTimeout: Int?
 
     func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
         var c = Configuration()
@@ -125,6 +130,9 @@ struct Serve: ParsableCommand {
         s.optionalString(tokenAudience, "TOKEN_AUDIENCE", into: &c.tokenAudience)
         try s.int(tokenLeeway, "TOKEN_LEEWAY", range: 0...3600, into: &c.tokenLeeway)
         try s.int(tokenExpiryNotice, "TOKEN_EXPIRY_NOTICE", range: 0...86400, into: &c.tokenExpiryNotice)
+        s.optionalString(tlsCertFile, "TLS_CERT_FILE", into: &c.tlsCertFile)
+        s.optionalString(tlsKeyFile, "TLS_KEY_FILE", into: &c.tlsKeyFile)
+        try s.int(tlsHandshakeTimeout, "TLS_HANDSHAKE_TIMEOUT", range: 1...300, into: &c.tlsHandshakeTimeout)
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
             throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -143,12 +151,14 @@ struct Serve: ParsableCommand {
             throw ValidationError(invalid.description)
         }
         let tokens: TokenSettings?
+        let tls: TLSContext?
         do {
             tokens = try configuration.tokenSettings()
+            tls = try configuration.tlsContext()
         } catch {
             throw ValidationError("\(error)")
         }
-        try App(configuration: configuration, tokens: tokens).run()
+        try App(configuration: configuration, tokens: tokens, tls: tls).run()
     }
 }
 

@@ -49,6 +49,66 @@ final class WebSocketHubTests: XCTestCase {
         XCTAssertEqual(try ws.next(type: "pong")["type"] as? String, "pong")
     }
 
+    /// Each bad message gets its error code and message, and the connection stays usable.
+    func testMessageErrorsTable() throws {
+        let ws = try TestWebSocketClient(port: server.port)
+        _ = try ws.nextJSON()
+        let rows: [(String, String, String)] = [
+            ("{not json", "invalid_json", "message is not a JSON object"),
+            ("[1,2]", "invalid_json", "message is not a JSON object"),
+            ("{\"type\":\"ping\",}", "invalid_json", "message is not a JSON object"),
+            ("\"ping\"", "invalid_json", "message is not a JSON object"),
+            ("{\"type\":5}", "invalid_message", "type is required and must be a string"),
+            ("{\"sessionId\":\"s\"}", "invalid_message", "type is required and must be a string"),
+            ("{\"type\":\"ping\",\"type\":\"subscribe\"}", "invalid_message", "type appears more than once; each field may be given once"),
+            ("{\"type\":\"teleport\"}", "unknown_type", "unknown message type 'teleport'"),
+            ("{\"type\":\"subscribe\"}", "invalid_session_id", "sessionId must be 1-200 characters of [A-Za-z0-9._:-]"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"a b\"}", "invalid_session_id", "sessionId must be 1-200 characters of [A-Za-z0-9._:-]"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"lastEventId\":-1}", "invalid_last_event_id", "lastEventId must be a non-negative integer"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"lastEventId\":1.5}", "invalid_last_event_id", "lastEventId must be a non-negative integer"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"lastEventId\":\"3\"}", "invalid_last_event_id", "lastEventId must be a non-negative integer"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"lastEventId\":true}", "invalid_last_event_id", "lastEventId must be a non-negative integer"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"epoch\":\"\"}", "invalid_epoch", "epoch must be a string of 1-64 characters"),
+            ("{\"type\":\"subscribe\",\"sessionId\":\"s\",\"epoch\":7}", "invalid_epoch", "epoch must be a string of 1-64 characters"),
+            ("{\"type\":\"refresh\",\"token\":\"t\"}", "invalid_refresh", "refresh applies to connections opened with a token"),
+        ]
+        for (text, code, message) in rows {
+            try ws.sendText(text)
+            let payload = try ws.next(type: "error")["payload"] as? [String: Any]
+            XCTAssertEqual(payload?["code"] as? String, code, text)
+            XCTAssertEqual(payload?["message"] as? String, message, text)
+        }
+        // Accepted forms: an escaped name, a byte order mark, an integral lastEventId as 2e0,
+        // null for the optional fields.
+        try ws.sendText("\u{FEFF}{\"typ\\u0065\":\"ping\"}")
+        XCTAssertEqual(try ws.next(type: "pong")["type"] as? String, "pong")
+        try ws.sendText("{\"type\":\"subscribe\",\"sessionId\":\"ws-table\",\"lastEventId\":2e0,\"epoch\":null}")
+        XCTAssertEqual(try ws.next(type: "subscription_confirmed")["sessionId"] as? String, "ws-table")
+        try ws.sendText("{\"type\":\"unsubscribe\",\"sessionId\":\"ws-table\"}")
+        XCTAssertEqual(try ws.next(type: "unsubscribed")["sessionId"] as? String, "ws-table")
+    }
+
+    /// `input` passes its payload on as JSON values, whatever their kind.
+    func testInputPayloadIsPassedOn() throws {
+        let ws = try TestWebSocketClient(port: server.port)
+        _ = try ws.nextJSON()
+        try ws.sendText(#"{"payload":{"text":"hi é","n":[1,2.5,null,true]},"type":"input","sessionId":"ws-input"}"#)
+        XCTAssertEqual(try ws.next(type: "input_queued")["sessionId"] as? String, "ws-input")
+        try ws.sendText(#"{"type":"input","sessionId":"ws-input","payload":"plain"}"#)
+        _ = try ws.next(type: "input_queued")
+        try ws.sendText(#"{"type":"input","sessionId":"ws-input"}"#)
+        _ = try ws.next(type: "input_queued")
+        let http = try TestHTTPClient(port: server.port)
+        let drained = try http.request("GET", "/api/sessions/ws-input/input")
+        let inputs = drained.object["inputs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(inputs.count, 3, drained.text)
+        let first = inputs.first?["input"] as? [String: Any]
+        XCTAssertEqual(first?["text"] as? String, "hi é")
+        XCTAssertEqual((first?["n"] as? [Any])?.count, 4)
+        XCTAssertEqual(inputs.dropFirst().first?["input"] as? String, "plain")
+        XCTAssertTrue(inputs.last?["input"] is NSNull, drained.text)
+    }
+
     func testOnlySubscribedSessionsAreDelivered() throws {
         let a = try TestWebSocketClient(port: server.port)
         let b = try TestWebSocketClient(port: server.port)

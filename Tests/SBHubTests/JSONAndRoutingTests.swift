@@ -5,30 +5,81 @@ import XCTest
 import SBHTTP
 import SBStore
 
-final class JSONSplitterTests: XCTestCase {
-    func elements(_ text: String) -> [String]? {
-        let bytes = Array(text.utf8)
-        return JSONSplitter.arrayElements(bytes)?.map { String(decoding: bytes[$0], as: UTF8.self) }
+/// `POST /api/events` bodies through the scanner: the stored bytes, and the same messages as
+/// when Foundation parsed them.
+final class EventsBodyTests: XCTestCase {
+    func request(_ body: [UInt8], headers: [(String, String)] = [("content-type", "application/json")]) -> HTTPRequest {
+        var head = HTTPRequestHead(method: .post, target: "/api/events")
+        head.headers = HTTPHeaders(headers)
+        return HTTPRequest(head: head, body: body)
     }
 
-    func testSplitsTopLevelElementsKeepingBytes() {
-        XCTAssertEqual(elements("[{\"a\":1},{\"b\":[1,2,{\"c\":\"]}\"}]}]"), ["{\"a\":1}", "{\"b\":[1,2,{\"c\":\"]}\"}]}"])
-        XCTAssertEqual(elements(" [ {\"x\":\"a\\\"b,c\"} , 3 , \"s\" , null ] "), ["{\"x\":\"a\\\"b,c\"}", "3", "\"s\"", "null"])
-        XCTAssertEqual(elements("[]"), [])
-        XCTAssertNil(elements("{\"a\":1}"))
+    func message(_ body: [UInt8]) -> String? {
+        if case .failure(let error) = EventsAPI.parseEvents(request(body)) { return error.message }
+        return nil
     }
 
-    func testTrimmedValue() {
-        let bytes = Array("  {\"a\":1}\n".utf8)
-        XCTAssertEqual(String(decoding: bytes[JSONSplitter.trimmedValue(bytes)], as: UTF8.self), "{\"a\":1}")
+    static let ok = #""sessionId":"s","type":"t","timestamp":"2026-11-24T12:00:00Z""#
+
+    func testMessagesAsBefore() {
+        let notJSON = "request body is not valid JSON"
+        let notUTF8 = "request body must be JSON encoded as UTF-8 (RFC 8259 §8.1); UTF-16, UTF-32 and other encodings are refused"
+        let rows: [([UInt8], String?)] = [
+            (Array("{\(Self.ok)}".utf8), nil),
+            (Array("{not json".utf8), notJSON),
+            (Array("".utf8), "request body is empty; expected JSON"),
+            ([0xEF, 0xBB, 0xBF], "request body is empty; expected JSON"),
+            (Array("  ".utf8), notJSON),
+            (Array("{\(Self.ok),}".utf8), notJSON),                        // trailing comma (Foundation took it)
+            (Array("[{\(Self.ok)},]".utf8), notJSON),
+            (Array("{\"sessionId\":\"s\",\"type\":\"".utf8) + [0xFF, 0xFE] + Array("\"}".utf8), notUTF8),
+            (Array("{oops".utf8) + [0xFF], notUTF8),                           // encoding is reported before syntax
+            (Array("[1]".utf8) + [0x00], notUTF8),
+            ([0x5B, 0x00, 0x5D, 0x00], notUTF8),                               // UTF-16LE `[]`
+            (Array("\"hello\"".utf8), "event must be a JSON object or an array of objects"),
+            (Array("[]".utf8), "event array is empty"),
+            (Array("[1,2]".utf8), "events[0] must be a JSON object"),
+            (Array("[{\(Self.ok)},{\"sessionId\":\"s\"}]".utf8), "events[1].type is required and must be a string"),
+            (Array("{\(Self.ok),\"type\":\"u\"}".utf8), "type appears more than once; each field may be given once"),
+            (Array("{\"session\\u0049d\":\"a\",\(Self.ok)}".utf8), "sessionId appears more than once; each field may be given once"),
+            (Array("{\(Self.ok),\"seq\":null}".utf8), "seq is assigned by the server and must not be sent"),
+            (Array("{\(Self.ok),\"eventId\":null}".utf8), "eventId must be a string of 1-200 characters"),
+            (Array("{\"sessionId\":5,\"type\":\"t\"}".utf8), "sessionId is required and must be a string"),
+            (Array("{\"sessionId\":\"a b\",\"type\":\"t\"}".utf8), "sessionId must be 1-200 characters of [A-Za-z0-9._:-]"),
+            (Array("{\"sessionId\":\"s\",\"type\":\"\",\"timestamp\":1}".utf8), "type must be 1-200 characters"),
+            (Array("{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":1}".utf8), "timestamp is required and must be an ISO-8601 string"),
+            (Array("{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"soon\"}".utf8), "timestamp 'soon' is not an ISO-8601 date-time"),
+            (Array("[\(Array(repeating: "{\(Self.ok)}", count: 1001).joined(separator: ","))]".utf8), "at most 1000 events per request, got 1001"),
+            (Array(String(repeating: "[", count: 100_000).utf8), notJSON),
+        ]
+        for (body, expected) in rows { XCTAssertEqual(message(body), expected, String(decoding: body.prefix(80), as: UTF8.self)) }
+        if case .failure(let error) = EventsAPI.parseEvents(request(Array("{}".utf8), headers: [("content-type", "text/plain")])) {
+            XCTAssertEqual(error.status, 415)
+        } else {
+            XCTFail("text/plain is refused")
+        }
+    }
+
+    func testMediaTypes() {
+        let accepted = ["application/json", "Application/JSON", " application/json ; charset=utf-8", "\tapplication/json\t",
+                        "application/vnd.api+json", "application/problem+JSON;q=1", "text/x+json"]
+        let refused = ["text/plain", "application/jsonx", "application/json-patch", "json", "", "application/ json",
+                       "xapplication/json", "application/x-www-form-urlencoded", "application/json\u{A0}", "+jso"]
+        for value in accepted { XCTAssertTrue(JSONBody.isJSONMediaType(value), value) }
+        for value in refused { XCTAssertFalse(JSONBody.isJSONMediaType(value), value) }
+    }
+
+    func testByteOrderMarkIsNotStored() throws {
+        let body: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(" {\(Self.ok),\"eventId\":\"e\\u0031\"} ".utf8)
+        let (events, isBatch) = try EventsAPI.parseEvents(request(body)).get()
+        XCTAssertFalse(isBatch)
+        XCTAssertEqual(events[0].eventId, "e1")
+        XCTAssertEqual(String(decoding: events[0].body, as: UTF8.self), "{\(Self.ok),\"eventId\":\"e\\u0031\"}")
     }
 
     func testParseEventsSplicesEventIdAndValidates() throws {
         let body = Array("[{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"2026-11-24T12:00:00Z\",\"z\":1},{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"2026-11-24T12:00:00.5+01:00\",\"eventId\":\"mine\"}]".utf8)
-        var head = HTTPRequestHead(method: .post, target: "/api/events")
-        head.headers = HTTPHeaders([("content-type", "application/json")])
-        let request = HTTPRequest(head: head, body: body)
-        let (events, isBatch) = try EventsAPI.parseEvents(request).get()
+        let (events, isBatch) = try EventsAPI.parseEvents(request(body)).get()
         XCTAssertTrue(isBatch)
         XCTAssertEqual(events.count, 2)
         let first = String(decoding: events[0].body, as: UTF8.self)

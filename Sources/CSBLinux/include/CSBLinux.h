@@ -28,8 +28,10 @@ int CSBLinux_eventfd(void);
 int CSBLinux_eventfd_signal(int fd);
 int CSBLinux_eventfd_drain(int fd);
 
-// Blocks SIGTERM/SIGINT/SIGPIPE-as-ignored for the process and returns a signalfd for TERM/INT.
-int CSBLinux_signalfd_term_int(void);
+// Blocks SIGTERM/SIGINT (and SIGHUP when with_hangup), ignores SIGPIPE, and returns a signalfd
+// for the blocked signals.
+int CSBLinux_signalfd_term_int(int with_hangup);
+extern const int CSBLinux_SIGHUP;
 // Reads one signal from a signalfd; returns the signal number, 0 when none, -1 on error.
 int CSBLinux_signalfd_read(int fd);
 void CSBLinux_ignore_sigpipe(void);

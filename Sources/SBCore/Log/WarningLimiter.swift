@@ -9,6 +9,7 @@ public struct WarningLimiter: Sendable {
         case registerFailed
         case slowClientCutOff
         case malformedChannelMessage
+        case tlsHandshakeFailed
     }
 
     public let interval: UInt64

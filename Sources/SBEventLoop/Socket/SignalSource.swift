@@ -1,15 +1,19 @@
 import CSBLinux
 
-/// SIGTERM/SIGINT delivered as readable bytes on a signalfd, so shutdown starts on a loop thread
-/// like any other event instead of inside an async-signal handler.
+/// SIGTERM/SIGINT (and SIGHUP, when asked for) delivered as readable bytes on a signalfd, so
+/// shutdown or a reload starts on a loop thread like any other event instead of inside an
+/// async-signal handler.
 public final class SignalSource: IOHandler {
     private let fd: Int32
     private var registration: Registration?
     private let onSignal: (Int32) -> Void
 
+    public static let hangup = CSBLinux_SIGHUP
+
     /// Must be called before any other thread starts, so every thread inherits the blocked mask.
-    public static func blockTerminationSignals() throws(IOError) -> Int32 {
-        let fd = CSBLinux_signalfd_term_int()
+    /// `includingHangup`: SIGHUP arrives on the fd too (a reload) instead of ending the process.
+    public static func blockTerminationSignals(includingHangup: Bool = false) throws(IOError) -> Int32 {
+        let fd = CSBLinux_signalfd_term_int(includingHangup ? 1 : 0)
         guard fd >= 0 else { throw IOError(call: "signalfd", errno: CSBLinux_errno()) }
         return fd
     }

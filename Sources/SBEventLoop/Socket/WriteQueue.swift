@@ -32,11 +32,11 @@ public struct WriteQueue {
         case failed
     }
 
-    private var chunks = Deque<Chunk>()
+    var chunks = Deque<Chunk>()
     /// Bytes of the first chunk already written.
-    private var headOffset = 0
+    var headOffset = 0
     public private(set) var byteCount = 0
-    private var peakChunks: Int32 = 0
+    var peakChunks: Int32 = 0
     /// Set for connections that are mostly idle between writes (WebSockets): their ring is
     /// released at every drain, so an idle connection holds no queue storage. A malloc per
     /// flush is noise next to the system call; HTTP keeps its ring for the next response.
@@ -91,7 +91,7 @@ public struct WriteQueue {
         return .drained
     }
 
-    private mutating func consume(_ count: Int) {
+    mutating func consume(_ count: Int) {
         var remaining = count
         byteCount -= count
         while remaining > 0, let first = chunks.first {

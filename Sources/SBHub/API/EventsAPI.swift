@@ -54,14 +54,22 @@ enum EventsAPI {
         }
     }
 
+    /// Top-level fields the server reads, found by the scanner in the same pass that validates.
+    /// Foundation would keep the last of repeated keys while the stored bytes keep all, so a
+    /// consumer taking the first would see another session than the one checked: a repeat of
+    /// any of these is refused.
+    enum Key {
+        static let table = JSONKeyTable(["sessionId", "eventId", "type", "timestamp", "seq"])
+        static let sessionId = 0, eventId = 1, type = 2, timestamp = 3, seq = 4
+    }
+
     /// Validates the whole body before anything is stored: one bad event rejects the batch.
     static func parseEvents(_ request: HTTPRequest) -> Result<([NewEvent], Bool), HubError> {
-        let value: Any
-        switch JSONBody.parse(request) {
+        let document: JSONDocument
+        switch JSONBody.scan(request, keys: Key.table, maxElements: maxBatch) {
         case .failure(let failure): return .failure(.from(failure))
-        case .success(let parsed): value = parsed
+        case .success(let scanned): document = scanned
         }
-        let body = JSONBody.withoutByteOrderMark(request.body)
         var headerKey: String?
         if let key = request.head.headers["idempotency-key"] {
             guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
@@ -69,26 +77,25 @@ enum EventsAPI {
             }
             headerKey = key
         }
-        if let array = value as? [Any] {
+        if document.root.kind == .array {
             guard headerKey == nil else {
                 return .failure(.badRequest("Idempotency-Key applies to a single event; give each event of a batch its own eventId"))
             }
-            guard !array.isEmpty else { return .failure(.badRequest("event array is empty")) }
-            guard array.count <= maxBatch else { return .failure(.badRequest("at most \(maxBatch) events per request, got \(array.count)")) }
-            guard let ranges = JSONSplitter.arrayElements(body), ranges.count == array.count else {
-                return .failure(.badRequest("request body is not valid JSON"))
+            guard document.elementCount > 0 else { return .failure(.badRequest("event array is empty")) }
+            guard document.elementCount <= maxBatch else {
+                return .failure(.badRequest("at most \(maxBatch) events per request, got \(document.elementCount)"))
             }
             var events: [NewEvent] = []
-            events.reserveCapacity(array.count)
-            for (i, element) in array.enumerated() {
-                switch makeEvent(element, bytes: body[ranges[i]], label: "events[\(i)].") {
+            events.reserveCapacity(document.elements.count)
+            for (i, element) in document.elements.enumerated() {
+                switch makeEvent(document, element, index: i) {
                 case .failure(let error): return .failure(error)
                 case .success(let event): events.append(event)
                 }
             }
             return .success((events, true))
         }
-        switch makeEvent(value, bytes: body[JSONSplitter.trimmedValue(body)], label: "") {
+        switch makeEvent(document, document.root, index: nil) {
         case .failure(let error): return .failure(error)
         case .success(var event):
             if let headerKey { event.idempotencyKey = "k:" + headerKey }
@@ -96,37 +103,41 @@ enum EventsAPI {
         }
     }
 
-    /// Top-level fields the server reads. Foundation keeps the last of repeated keys while the
-    /// stored bytes keep all, so a consumer taking the first would see another session than
-    /// the one checked: a repeat is refused.
-    static let readFields: Set<String> = ["sessionId", "eventId", "type", "timestamp", "seq"]
-
-    private static func makeEvent(_ value: Any, bytes: ArraySlice<UInt8>, label: String) -> Result<NewEvent, HubError> {
-        guard let object = value as? [String: Any] else {
-            return .failure(.badRequest(label.isEmpty ? "event must be a JSON object or an array of objects" : "\(label.dropLast()) must be a JSON object"))
+    /// `index` is the element's place in a batch (nil for a single event), for the messages.
+    private static func makeEvent(_ document: JSONDocument, _ element: JSONElement, index: Int?) -> Result<NewEvent, HubError> {
+        func failure(_ message: String) -> Result<NewEvent, HubError> {
+            .failure(.badRequest(index.map { "events[\($0)].\(message)" } ?? message))
         }
-        if let repeated = TopLevelKeys.firstRepeated(in: bytes, among: readFields) {
-            return .failure(.badRequest("\(label)\(repeated) appears more than once; each field may be given once"))
+        guard element.kind == .object else {
+            return .failure(.badRequest(index.map { "events[\($0)] must be a JSON object" } ?? "event must be a JSON object or an array of objects"))
         }
-        guard let sessionId = object["sessionId"] as? String else {
-            return .failure(.badRequest("\(label)sessionId is required and must be a string"))
+        if let repeated = element.repeatedKey {
+            return failure("\(Key.table.names[repeated]) appears more than once; each field may be given once")
         }
-        guard Field.isValidSessionId(sessionId) else { return .failure(.badRequest("\(label)sessionId \(Field.sessionIdRule)")) }
-        guard let type = object["type"] as? String else { return .failure(.badRequest("\(label)type is required and must be a string")) }
-        guard !type.isEmpty, type.utf8.count <= 200 else { return .failure(.badRequest("\(label)type must be 1-200 characters")) }
-        guard let timestamp = object["timestamp"] as? String else {
-            return .failure(.badRequest("\(label)timestamp is required and must be an ISO-8601 string"))
+        guard let sessionId = document.string(document.member(Key.sessionId, of: element)) else {
+            return failure("sessionId is required and must be a string")
+        }
+        guard Field.isValidSessionId(sessionId) else { return failure("sessionId \(Field.sessionIdRule)") }
+        guard let type = document.string(document.member(Key.type, of: element)) else {
+            return failure("type is required and must be a string")
+        }
+        guard !type.isEmpty, type.utf8.count <= 200 else { return failure("type must be 1-200 characters") }
+        guard let timestamp = document.string(document.member(Key.timestamp, of: element)) else {
+            return failure("timestamp is required and must be an ISO-8601 string")
         }
         guard let millis = ISO8601.parse(timestamp) else {
-            return .failure(.badRequest("\(label)timestamp '\(timestamp.prefix(64))' is not an ISO-8601 date-time"))
+            return failure("timestamp '\(timestamp.prefix(64))' is not an ISO-8601 date-time")
         }
-        if object["seq"] != nil { return .failure(.badRequest("\(label)seq is assigned by the server and must not be sent")) }
+        // Present at all, even `null`, as before (Foundation gave NSNull for it).
+        if document.member(Key.seq, of: element).isPresent { return failure("seq is assigned by the server and must not be sent") }
+        let bytes = document.bytes[element.range]
         var body: [UInt8]
         let eventId: String
         var idempotencyKey: String?
-        if let given = object["eventId"] {
-            guard let id = given as? String, !id.isEmpty, id.utf8.count <= 200 else {
-                return .failure(.badRequest("\(label)eventId must be a string of 1-200 characters"))
+        let given = document.member(Key.eventId, of: element)
+        if given.isPresent {
+            guard let id = document.string(given), !id.isEmpty, id.utf8.count <= 200 else {
+                return failure("eventId must be a string of 1-200 characters")
             }
             eventId = id
             body = Array(bytes)

@@ -59,6 +59,9 @@ enum SystemAPI {
         hub.metrics.webSockets.record(hub.server?.webSocketCount ?? 0)
         hub.metrics.slowClientsCutOff.record(hub.server?.cutOffCount ?? 0)
         hub.metrics.storeUp.record(hub.loopHubs[0].store.isAvailable ? 1 : 0)
+        if let server = hub.server, server.isTLS {
+            hub.metrics.recordTLS(handshakes: server.tlsHandshakeCounts, reloads: server.tlsReloadCounts)
+        }
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: hub.metrics.render())
     }
 }

@@ -41,6 +41,8 @@ final class HubMetrics: Sendable {
             "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
             "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
+            "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
+            "switchboard_tls_reloads": "Certificate reloads on SIGHUP since start by result (ok, failed: the previous certificate stays). Only with TLS on.",
         ])
         self.factory = factory
         eventsAccepted = CoreMetrics.Counter(label: "switchboard_events_accepted_total", factory: factory)
@@ -97,6 +99,16 @@ final class HubMetrics: Sendable {
         if publishedAt != 0 {
             deliveryLatency.recordNanoseconds(Int64(MonotonicClock.now() &- publishedAt))
         }
+    }
+
+    /// TLS totals read from the server at scrape time (like the cut-off count). The `result`
+    /// values are a closed set, so the registry's instruments are found again, not grown.
+    func recordTLS(handshakes: [(result: String, count: Int)], reloads: (ok: Int, failed: Int)) {
+        for (result, count) in handshakes {
+            CoreMetrics.Gauge(label: "switchboard_tls_handshakes", dimensions: [("result", result)], factory: factory).record(count)
+        }
+        CoreMetrics.Gauge(label: "switchboard_tls_reloads", dimensions: [("result", "ok")], factory: factory).record(reloads.ok)
+        CoreMetrics.Gauge(label: "switchboard_tls_reloads", dimensions: [("result", "failed")], factory: factory).record(reloads.failed)
     }
 
     func counter(_ label: String) -> CoreMetrics.Counter {

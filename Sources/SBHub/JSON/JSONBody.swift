@@ -1,4 +1,5 @@
 import Foundation
+import SBCore
 import SBHTTP
 import SBWebSocket
 
@@ -9,32 +10,81 @@ enum JSONBody {
         case invalid(String)
     }
 
+    static let notUTF8 = "request body must be JSON encoded as UTF-8 (RFC 8259 §8.1); UTF-16, UTF-32 and other encodings are refused"
+    static let notJSON = "request body is not valid JSON"
+
     /// Accepts `application/json` (any parameters) and `*+json`; a missing Content-Type is
     /// read as JSON, since many agents omit it.
-    static func parse(_ request: HTTPRequest) -> Result<Any, Failure> {
-        if let type = request.head.headers["content-type"] {
-            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-            guard media == "application/json" || media.hasSuffix("+json") else { return .failure(.unsupportedMediaType) }
+    static func checkMediaType(_ request: HTTPRequest) -> Failure? {
+        guard let type = request.head.headers["content-type"] else { return nil }
+        return isJSONMediaType(type) ? nil : .unsupportedMediaType
+    }
+
+    /// The media type (before any `;`, without surrounding spaces and tabs, ASCII case
+    /// folded) is `application/json` or ends in `+json`. Compared as bytes: this runs on
+    /// every POST.
+    static func isJSONMediaType(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8(isJSONMediaType)
+    }
+
+    private static let applicationJSON = Array("application/json".utf8)
+    private static let plusJSON = Array("+json".utf8)
+
+    static func isJSONMediaType(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+        var start = 0
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+        func endsWith(_ suffix: [UInt8]) -> Bool {
+            guard end - start >= suffix.count else { return false }
+            let from = end - suffix.count
+            for k in 0..<suffix.count where lower(bytes[from + k]) != suffix[k] { return false }
+            return true
         }
+        return endsWith(plusJSON) || (end - start == applicationJSON.count && endsWith(applicationJSON))
+    }
+
+    /// The hot path (events): one pass of `JSONScanner` validates the body and finds the
+    /// members `keys` names, with no object tree. A leading byte order mark is skipped (the
+    /// ranges index `request.body` itself). Same failures and messages as `parse`.
+    static func scan(_ request: HTTPRequest, keys: JSONKeyTable, maxElements: Int) -> Result<JSONDocument, Failure> {
+        if let failure = checkMediaType(request) { return .failure(failure) }
         let bomLength = hasByteOrderMark(request.body) ? 3 : 0
         guard request.body.count > bomLength else { return .failure(.invalid("request body is empty; expected JSON")) }
-        // JSONSerialization would guess UTF-16 or UTF-32 from NUL bytes and accept it; what we
-        // store and send must be UTF-8, so those are refused here (a NUL is never valid JSON
-        // text in UTF-8: outside strings it is not whitespace, inside it must be escaped).
-        let isUTF8 = request.body.withUnsafeBytes { bytes in
-            let text = UnsafeRawBufferPointer(rebasing: bytes[bomLength...])
+        switch JSONScanner.scan(request.body, from: bomLength, keys: keys, maxElements: maxElements) {
+        case .success(let document): return .success(document)
+        case .failure:
+            // A scanned document is UTF-8 without NULs; on failure, say which kind of wrong
+            // the body is the way `parse` does: encoding first (the whole body), then syntax.
+            return .failure(.invalid(isUTF8(request.body, from: bomLength) ? notJSON : notUTF8))
+        }
+    }
+
+    /// UTF-8 without NUL bytes: JSONSerialization would guess UTF-16 or UTF-32 from NUL bytes
+    /// and accept it; what we store and send must be UTF-8 (a NUL is never valid JSON text in
+    /// UTF-8: outside strings it is not whitespace, inside it must be escaped).
+    static func isUTF8(_ body: [UInt8], from start: Int) -> Bool {
+        body.withUnsafeBytes { bytes in
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start...])
             var validator = UTF8Validator()
             return !containsNUL(text) && validator.validate(text) && validator.isComplete
         }
-        guard isUTF8 else {
-            return .failure(.invalid("request body must be JSON encoded as UTF-8 (RFC 8259 §8.1); UTF-16, UTF-32 and other encodings are refused"))
-        }
+    }
+
+    /// The cold routes (sessions, queues, tokens) keep a Foundation tree, since they pass
+    /// values on; the scanner validates first, so every route accepts exactly the same JSON
+    /// (Foundation alone would take trailing commas, for one).
+    static func parse(_ request: HTTPRequest) -> Result<Any, Failure> {
+        if case .failure(let failure) = scan(request, keys: .none, maxElements: 0) { return .failure(failure) }
+        let bomLength = hasByteOrderMark(request.body) ? 3 : 0
         do {
             let data = bomLength == 0 ? Data(request.body) : Data(request.body[bomLength...])
             let value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
             return .success(value)
         } catch {
-            return .failure(.invalid("request body is not valid JSON"))
+            return .failure(.invalid(notJSON))
         }
     }
 
@@ -42,11 +92,6 @@ enum JSONBody {
     /// dropped, so what is stored never starts with one.
     static func hasByteOrderMark(_ body: [UInt8]) -> Bool {
         body.count >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF
-    }
-
-    /// The body with a leading byte order mark dropped (a copy only when there is one).
-    static func withoutByteOrderMark(_ body: [UInt8]) -> [UInt8] {
-        hasByteOrderMark(body) ? Array(body[3...]) : body
     }
 
     /// Eight bytes at a time: a word has a zero byte iff (w - 0x01…01) & ~w & 0x80…80 ≠ 0.

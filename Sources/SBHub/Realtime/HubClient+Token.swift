@@ -54,12 +54,12 @@ extension HubClient {
 
     /// `{"type":"refresh","token":…}`: a verified token for the same `sub` replaces the old
     /// one; subscriptions it no longer grants end with `unsubscribed`.
-    func refresh(_ message: [String: Any]) {
+    func refresh(_ message: ClientMessage) {
         guard case .token(let current) = access, let lease = tokenLease else {
             sendError("refresh applies to connections opened with a token", code: "invalid_refresh")
             return
         }
-        guard let token = message["token"] as? String else {
+        guard let token = message.string(.token) else {
             sendError("token is required and must be a string", code: "invalid_refresh")
             return
         }

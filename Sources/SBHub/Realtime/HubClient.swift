@@ -1,5 +1,4 @@
 import DequeModule
-import Foundation
 import SBCore
 import SBWebSocket
 import SBEventLoop
@@ -88,11 +87,17 @@ final class HubClient: WebSocketHandler, Subscriber {
             return
         }
         strikes = 0
-        guard let value = try? JSONSerialization.jsonObject(with: Data(text)), let message = value as? [String: Any] else {
+        let message: ClientMessage
+        switch ClientMessage.parse(text) {
+        case .success(let parsed): message = parsed
+        case .failure(.notAnObject):
             sendError("message is not a JSON object", code: "invalid_json")
             return
+        case .failure(.repeated(let name)):
+            sendError("\(name) appears more than once; each field may be given once", code: "invalid_message")
+            return
         }
-        guard let type = message["type"] as? String else {
+        guard let type = message.string(.type) else {
             sendError("type is required and must be a string", code: "invalid_message")
             return
         }
@@ -106,28 +111,27 @@ final class HubClient: WebSocketHandler, Subscriber {
         }
     }
 
-    private func sessionId(_ message: [String: Any]) -> String? {
-        guard let id = message["sessionId"] as? String, Field.isValidSessionId(id) else {
+    private func sessionId(_ message: ClientMessage) -> String? {
+        guard let id = message.string(.sessionId), Field.isValidSessionId(id) else {
             sendError("sessionId \(Field.sessionIdRule)", code: "invalid_session_id")
             return nil
         }
         return id
     }
 
-    private func subscribe(_ message: [String: Any]) {
+    private func subscribe(_ message: ClientMessage) {
         guard let sessionId = sessionId(message), permits(.subscribe, sessionId) else { return }
         var lastEventId: Int64?
-        if let raw = message["lastEventId"], !(raw is NSNull) {
-            guard let number = (raw as? NSNumber).flatMap({ Int64(exactly: $0.doubleValue) }), number >= 0,
-                  !Field.isJSONBoolean(raw) else {
-                sendError("lastEventId must be a non-negative integer", code: "invalid_last_event_id")
-                return
-            }
-            lastEventId = number
+        switch message.nonNegativeInteger(.lastEventId) {
+        case .absent: break
+        case .value(let number): lastEventId = number
+        case .invalid:
+            sendError("lastEventId must be a non-negative integer", code: "invalid_last_event_id")
+            return
         }
         var epoch: String?
-        if let raw = message["epoch"], !(raw is NSNull) {
-            guard let text = raw as? String, !text.isEmpty, text.utf8.count <= 64 else {
+        if message.member(.epoch).isGiven {
+            guard let text = message.string(.epoch), !text.isEmpty, text.utf8.count <= 64 else {
                 sendError("epoch must be a string of 1-64 characters", code: "invalid_epoch")
                 return
             }
@@ -161,7 +165,7 @@ final class HubClient: WebSocketHandler, Subscriber {
               "payload": ["sessionId": sessionId, "epoch": epoch]])
     }
 
-    private func unsubscribe(_ message: [String: Any]) {
+    private func unsubscribe(_ message: ClientMessage) {
         guard let sessionId = sessionId(message) else { return }
         if let subscription = subscriptions.removeValue(forKey: sessionId) {
             loopHub.remove(subscription)
@@ -169,9 +173,11 @@ final class HubClient: WebSocketHandler, Subscriber {
         send(["type": "unsubscribed", "sessionId": sessionId])
     }
 
-    private func input(_ message: [String: Any]) {
+    private func input(_ message: ClientMessage) {
         guard let sessionId = sessionId(message), permits(.input, sessionId) else { return }
-        let payload = message["payload"] ?? NSNull()
+        // The payload is passed on re-serialized inside the queued item: a Foundation value,
+        // built from its bytes only here (input is rare next to subscribe and ping).
+        let payload = message.foundationValue(.payload)
         let item = QueueAPI.inputItem(sessionId: sessionId, input: payload, prompt: nil)
         loopHub.store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json), push: item.push) { [weak self] result in
             switch result {

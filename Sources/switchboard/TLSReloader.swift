@@ -1,0 +1,36 @@
+import Logging
+import SBServer
+import SBTLS
+
+/// SIGHUP with TLS on: reads TLS_CERT_FILE and TLS_KEY_FILE again. A good pair becomes the
+/// context of new connections (open ones keep theirs, so nothing is dropped); a bad one is
+/// logged and the previous pair stays. Runs on loop 0, where signals arrive: loading a PEM
+/// pair takes about a millisecond.
+final class TLSReloader: @unchecked Sendable {  // confined to loop 0
+    private let server: Server
+    private let logger: Logger
+    private var current: TLSContext
+
+    init(server: Server, current: TLSContext, logger: Logger) {
+        self.server = server
+        self.current = current
+        self.logger = logger
+    }
+
+    func reload() {
+        do {
+            let context = try TLSContext(certificateFile: current.certificateFile, keyFile: current.keyFile)
+            current = context
+            server.replaceTLSContext(context)
+            logger.info("SIGHUP: TLS certificate reloaded (\(Self.describe(context))); new connections use it, open ones keep theirs")
+        } catch {
+            server.tlsReloadFailed()
+            logger.error("SIGHUP: TLS reload failed, keeping the previous certificate: \(error)")
+        }
+    }
+
+    static func describe(_ context: TLSContext) -> String {
+        let expiry = context.daysUntilExpiry.map { $0 < 0 ? "expired" : "expires in \($0) days" } ?? "expiry unknown"
+        return "\(context.certificateFile), \(expiry)"
+    }
+}
