@@ -27,8 +27,9 @@ final class HiredisAdapter: IOHandler {
     private(set) var released = false
     /// True once connected: write requests are batched into one flush per loop turn.
     var corked = false
-    /// A SUBSCRIBE on this context holds a +1 reference to its subscriber (see RedisSubscriber).
-    var hasSubscription = false
+    /// Where Pub/Sub replies on this context go (see RedisSubscriber): hiredis calls the
+    /// channel callbacks with this adapter as privdata.
+    var pushHandler: ((RedisReply) -> Void)?
 
     private var registration: Registration?
     private var reading = false

@@ -15,6 +15,9 @@ extension RedisConnection {
             steps.append(("AUTH", auth, nil))
         }
         if url.db != 0 { steps.append(("SELECT", ["SELECT", String(url.db)], nil)) }
+        // With Sentinel, its answer may be stale (a failover under way, a demoted master back
+        // up): only a server that says it is the master is used.
+        if usesSentinel { steps.append(("ROLE", ["ROLE"], nil)) }
         for script in scripts { steps.append(("SCRIPT LOAD", ["SCRIPT", "LOAD", script.source], script)) }
         // PING last: proves the server answers before we call it ready.
         steps.append(("PING", ["PING"], nil))
@@ -28,6 +31,10 @@ extension RedisConnection {
                 case .success(.error(let message)):
                     // Never log the AUTH arguments; the server's message names no secret.
                     failure = failure ?? "\(step.name): \(message)"
+                case .success(let reply) where step.name == "ROLE":
+                    if reply.array?.first?.bytes != Array("master".utf8) {
+                        failure = failure ?? "ROLE: the server at \(address.map(String.init(describing:)) ?? "?") is not a master"
+                    }
                 case .success(let reply):
                     if let script = step.script, let sha = reply.bytes { scriptSHAs[script.name] = sha }
                 case .failure(let error):
@@ -36,7 +43,7 @@ extension RedisConnection {
                 remaining -= 1
                 guard remaining == 0, let adapter, adapter === current else { return }
                 if let failure {
-                    logger.error("redis handshake failed", metadata: ["redis": "\(url)", "error": "\(failure)"])
+                    logger.error("redis handshake failed", metadata: ["redis": "\(endpointName)", "error": "\(failure)"])
                 }
                 apply(machine.handshakeFinished(ok: failure == nil))
             }

@@ -26,7 +26,17 @@ public final class RedisConnection: @unchecked Sendable {
     public typealias Completion = (Result<RedisReply, RedisError>) -> Void
 
     public let loop: EventLoop
+    /// Credentials and database (and, without Sentinel, the configured host and port).
     public let url: RedisURL
+    /// Where the server is found on every (re)connect.
+    public let endpoint: RedisEndpoint
+    let resolver: any RedisResolver
+    /// The address the current (or last) context connects to.
+    public private(set) var address: RedisAddress?
+    /// With Sentinel: how often a ready connection asks the sentinels whether the master moved.
+    let masterCheckInterval: Duration
+    private var masterCheckTimer: TimerHandle?
+    private var masterCheckRunning = false
     public let scripts: [LuaScript]
     let logger: Logger
     let clock: any MonotonicClockSource
@@ -47,16 +57,35 @@ public final class RedisConnection: @unchecked Sendable {
     /// Called on the loop after each change of `state`.
     public var onStateChange: ((State) -> Void)?
 
+    /// `sentinel` set: the master is found through Sentinel and confirmed with ROLE on every
+    /// connect; `url` then only gives credentials and database.
     public init(loop: EventLoop, url: RedisURL, logger: Logger, scripts: [LuaScript] = [],
                 commandTimeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(2),
+                sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(),
+                masterCheckInterval: Duration = .seconds(2),
                 clock: any MonotonicClockSource = SystemMonotonicClock()) {
         self.loop = loop
         self.url = url
+        endpoint = sentinel.map { .sentinel($0) } ?? .direct(host: url.host, port: url.port)
+        self.resolver = resolver
+        self.masterCheckInterval = masterCheckInterval
         self.logger = logger
         self.scripts = scripts
         self.clock = clock
+        // A lookup asks each sentinel with its own timeouts (connect + up to three replies);
+        // a host name gets a few seconds of DNS.
+        let discovery: Duration = switch endpoint {
+        case .direct: .seconds(5)
+        case .sentinel(let settings): .milliseconds(settings.sentinels.count * settings.queryTimeoutMilliseconds * 4 + 1000)
+        }
         machine = RedisConnectionStateMachine(connectTimeout: Self.nanoseconds(connectTimeout),
-                                              commandTimeout: Self.nanoseconds(commandTimeout))
+                                              commandTimeout: Self.nanoseconds(commandTimeout),
+                                              discoveryTimeout: Self.nanoseconds(discovery))
+    }
+
+    var usesSentinel: Bool {
+        if case .sentinel = endpoint { return true }
+        return false
     }
 
     /// True while commands can be sent (connected, authenticated, scripts loaded). Any thread.
@@ -68,12 +97,17 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Starts connecting. Loop thread.
     public func start() {
+        if usesSentinel, masterCheckTimer == nil {
+            masterCheckTimer = loop.scheduleRepeating(every: masterCheckInterval) { [weak self] in self?.checkMaster() }
+        }
         apply(machine.start(now: clock.nowNanoseconds()))
     }
 
     /// Closes for good: replies already pending still arrive, later commands get `.unavailable`,
     /// and there is no reconnect. Loop thread.
     public func close() {
+        if let masterCheckTimer { loop.cancel(masterCheckTimer) }
+        masterCheckTimer = nil
         apply(machine.close())
     }
 
@@ -83,14 +117,18 @@ public final class RedisConnection: @unchecked Sendable {
         switch action {
         case .none:
             break
+        case .discover(let attempt):
+            discover(attempt: attempt)
         case .connect:
             openContext()
         case .handshake:
             if let current { handshake(on: current) }
         case .becomeReady:
+            // ROLE confirmed it: the other connections of this master may trust this answer.
+            if case .sentinel(let settings) = endpoint, let address { settings.remember(address, now: clock.nowNanoseconds()) }
             if everReady { reconnectCount.add(1, ordering: .relaxed) }
             everReady = true
-            logger.info("redis connected", metadata: ["redis": "\(url)"])
+            logger.info("redis connected", metadata: ["redis": "\(endpointName)", "address": "\(address.map(String.init(describing:)) ?? "?")"])
         case .drop(let reason):
             drop(reason)
         case .reconnect(let milliseconds):
@@ -106,8 +144,85 @@ public final class RedisConnection: @unchecked Sendable {
         armWatchdog()
     }
 
+    /// A numeric address is used at once; anything else is looked up by the resolver, off this
+    /// loop, and the answer comes back here.
+    private func discover(attempt: Int) {
+        if let immediate = endpoint.immediateAddress {
+            return addressLookedUp(.success(immediate), attempt: attempt)
+        }
+        resolver.resolve(endpoint, on: loop) { [weak self] result in
+            self?.addressLookedUp(result, attempt: attempt)
+        }
+    }
+
+    private func addressLookedUp(_ result: Result<RedisAddress, RedisDiscoveryError>, attempt: Int) {
+        switch result {
+        case .success(let found):
+            let action = machine.addressFound(attempt: attempt, now: clock.nowNanoseconds())
+            if action == .connect {
+                if let address, address != found {
+                    logger.info("redis address changed", metadata: ["from": "\(address)", "to": "\(found)", "redis": "\(endpointName)"])
+                }
+                address = found
+            }
+            apply(action)
+        case .failure(let error):
+            logger.warning("redis address lookup failed", metadata: ["redis": "\(endpointName)", "error": "\(error)"])
+            apply(machine.discoveryFailed(attempt: attempt, random: Double.random(in: 0..<1)))
+        }
+    }
+
+    /// For logs: the configured server, or the Sentinel master name.
+    var endpointName: String {
+        switch endpoint {
+        case .direct: "\(url)"
+        case .sentinel(let settings): "sentinel master \(settings.masterName)"
+        }
+    }
+
+    /// A hint (`+switch-master`) that the master moved: a ready connection checks at once; one
+    /// waiting out its backoff looks the master up now instead. Loop thread.
+    public func masterMayHaveMoved() {
+        if machine.state == .waiting {
+            apply(machine.reconnectDue(now: clock.nowNanoseconds()))
+        } else {
+            checkMaster(force: true)
+        }
+    }
+
+    /// With Sentinel, a ready connection asks the sentinels (off the loop) where the master is;
+    /// if it moved, the connection is dropped and reconnects there. Runs on a timer (a failover
+    /// does not always close our connections: Sentinel leaves Pub/Sub clients alone) and, with
+    /// `force`, on a `+switch-master` hint. The timed checks of all connections of a master
+    /// share one lookup per interval (`SentinelSettings` keeps the last answer). Loop thread.
+    public func checkMaster(force: Bool = false) {
+        guard case .sentinel(let settings) = endpoint, machine.isReady, !masterCheckRunning, let connectedTo = address else { return }
+        if !force {
+            if let recent = settings.recentMaster(now: clock.nowNanoseconds(), maxAge: Self.nanoseconds(masterCheckInterval)) {
+                return masterAnswered(recent, connectedTo: connectedTo)
+            }
+            guard settings.beginCheck() else { return }  // another connection is asking; its answer is shared
+        }
+        masterCheckRunning = true
+        resolver.resolve(endpoint, on: loop) { [weak self] result in
+            if !force { settings.endCheck() }
+            guard let self else { return }
+            masterCheckRunning = false
+            guard case .success(let master) = result else { return }
+            settings.remember(master, now: clock.nowNanoseconds())
+            masterAnswered(master, connectedTo: connectedTo)
+        }
+    }
+
+    private func masterAnswered(_ master: RedisAddress, connectedTo: RedisAddress) {
+        guard master != connectedTo, address == connectedTo, machine.isReady else { return }
+        logger.warning("redis master moved: reconnecting", metadata: ["from": "\(connectedTo)", "to": "\(master)", "redis": "\(endpointName)"])
+        drop(.disconnected)
+    }
+
     private func openContext() {
-        guard let context = redisAsyncConnect(url.host, Int32(url.port)) else {
+        guard let target = address ?? endpoint.immediateAddress,
+              let context = redisAsyncConnect(target.host, Int32(target.port)) else {
             return apply(machine.contextLost(random: Double.random(in: 0..<1)))
         }
         if context.pointee.err != 0 {
@@ -141,7 +256,7 @@ public final class RedisConnection: @unchecked Sendable {
         guard adapter === current else { return }
         current = nil
         if machine.isReady {
-            logger.warning("redis connection lost", metadata: ["redis": "\(url)", "reason": "\(adapter.failure)"])
+            logger.warning("redis connection lost", metadata: ["redis": "\(endpointName)", "reason": "\(adapter.failure)"])
         }
         apply(machine.contextLost(random: Double.random(in: 0..<1)))
     }
@@ -186,7 +301,7 @@ public final class RedisConnection: @unchecked Sendable {
         let now: State
         switch machine.state {
         case .idle, .waiting: now = .down
-        case .connecting, .handshaking: now = .connecting
+        case .discovering, .connecting, .handshaking: now = .connecting
         case .ready: now = .ready
         case .closed: now = .closed
         }
@@ -213,7 +328,8 @@ public final class RedisConnection: @unchecked Sendable {
             guard let self else { return }
             watchdog = nil
             watchdogDeadline = nil
-            let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.inFlight.first)
+            let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.inFlight.first,
+                                      random: Double.random(in: 0..<1))
             if case .drop = action {
                 logger.warning("redis did not answer in time: dropping the connection",
                                metadata: ["redis": "\(url)", "pending": "\(current?.inFlight.count ?? 0)"])

@@ -4,9 +4,9 @@ import Glibc
 
 /// `redis://[user][:password]@host[:port][/db]`.
 ///
-/// `localhost` is taken as 127.0.0.1. Other host names are kept here and turned into an address
-/// once, at startup, by `resolved()` (hiredis would resolve them with a blocking `getaddrinfo`
-/// on the event loop at every reconnect). User and password may be percent-encoded (`%40`).
+/// `localhost` is taken as 127.0.0.1. Other host names are kept and resolved on every
+/// (re)connect by a `RedisResolver`, off the loop threads (hiredis would otherwise call the
+/// blocking `getaddrinfo` on the event loop). User and password may be percent-encoded (`%40`).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -69,39 +69,17 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The same URL with its host name resolved to a numeric address (the first one
-    /// `getaddrinfo` gives). Blocking: call it at startup, before the loops run, because hiredis
-    /// would otherwise resolve the name inside `redisAsyncConnect` on an event-loop thread at
-    /// every reconnect. A numeric host is returned as is.
+    /// `getaddrinfo` gives). Blocking: only for startup checks and tools; connections resolve
+    /// on every reconnect through a `RedisResolver`, off the loop threads.
     public func resolved() throws(Invalid) -> RedisURL {
-        guard !Self.isNumericAddress(host) else { return self }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, nil, &hints, &result)
-        guard status == 0, let first = result else {
-            throw Invalid(description: "REDIS_URL host \(host) could not be resolved: \(String(cString: gai_strerror(status)))")
+        switch RedisDiscovery.numericAddress(of: host) {
+        case .success(let address):
+            var copy = self
+            copy.host = address
+            return copy
+        case .failure(let error):
+            throw Invalid(description: "REDIS_URL \(error.description)")
         }
-        defer { freeaddrinfo(result) }
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let family = first.pointee.ai_family
-        let ok: Bool = switch family {
-        case AF_INET:
-            first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
-                var raw = address.pointee.sin_addr
-                return inet_ntop(AF_INET, &raw, &buffer, socklen_t(buffer.count)) != nil
-            }
-        case AF_INET6:
-            first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
-                var raw = address.pointee.sin6_addr
-                return inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count)) != nil
-            }
-        default:
-            false
-        }
-        guard ok else { throw Invalid(description: "REDIS_URL host \(host) resolved to no usable address") }
-        var copy = self
-        copy.host = String(cString: buffer)
-        return copy
     }
 
     /// The URL without its password, for logs.

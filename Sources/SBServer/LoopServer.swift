@@ -83,7 +83,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             case .accepted(let fd, let peer):
                 admit(fd: fd, peer: peer)
             case .outOfDescriptors(let code):
-                warn(.descriptorsExhausted, "out of file descriptors (errno \(code)): new connections get 503 until some close",
+                warn(.descriptorsExhausted, "connection refused: out of file descriptors (\(code == 24 /* EMFILE */ ? "EMFILE: the process's open-file limit RLIMIT_NOFILE" : "ENFILE: the system-wide file table") is reached, not MAX_CONNECTIONS): new connections get 503 until some close",
                      metadata: ["open": "\(connections.count)"])
                 if listener.shedOne(response: refusalResponse) { continue }
                 pauseListener()
@@ -118,7 +118,12 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         let count = owner.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if count > configuration.maxConnections {
             owner.openConnections.subtract(1, ordering: .relaxed)
-            warn(.maxConnections, "connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
+            if let cap = configuration.openFileCap {
+                warn(.maxConnections, "connection refused: the open-file limit (RLIMIT_NOFILE \(cap.openFileLimit)) is reached, not MAX_CONNECTIONS (\(cap.configuredMaxConnections)): raise `ulimit -n` to hold more",
+                     metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
+            } else {
+                warn(.maxConnections, "connection refused: MAX_CONNECTIONS reached", metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
+            }
             refusalResponse.withUnsafeBytes { _ = try? SocketIO.write(fd: fd, $0) }
             SocketIO.close(fd: fd)
             return

@@ -21,9 +21,13 @@ public final class Server: @unchecked Sendable {
     public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,
                 responderFactory: (EventLoop) -> any HTTPResponder) {
         var configuration = configuration
+        let configured = configuration.maxConnections
+        let openFileLimit = ProcessSignals.openFileLimit()
         configuration.maxConnections = Self.cappedMaxConnections(
-            configured: configuration.maxConnections, openFileLimit: ProcessSignals.openFileLimit(),
-            loops: group.loops.count, logger: logger)
+            configured: configured, openFileLimit: openFileLimit, loops: group.loops.count, logger: logger)
+        if configuration.maxConnections < configured {
+            configuration.openFileCap = .init(openFileLimit: openFileLimit, configuredMaxConnections: configured)
+        }
         self.configuration = configuration
         self.group = group
         var servers: [LoopServer] = []

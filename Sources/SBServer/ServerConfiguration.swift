@@ -23,6 +23,14 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSContext?
     /// A TLS handshake not done within this is closed (a stalled client holds no slot for long).
     public var tlsHandshakeTimeoutSeconds: Int
+    /// Set when `maxConnections` was lowered to fit the open-file limit: the refusal log then
+    /// names the file limit, not MAX_CONNECTIONS, as what refuses connections.
+    public internal(set) var openFileCap: OpenFileCap?
+
+    public struct OpenFileCap: Sendable, Equatable {
+        public let openFileLimit: Int
+        public let configuredMaxConnections: Int
+    }
 
     public init(
         host: String = "0.0.0.0", port: Int = 3001, httpLimits: HTTPLimits = .init(),

@@ -70,6 +70,12 @@ public protocol BusListener: AnyObject, Sendable {
     /// The bus lost messages it cannot replay itself (Redis subscription was re-established):
     /// the hub refills every locally subscribed session from history.
     func busResynchronized()
+    /// The bus may have missed messages of one session (its channel was just joined).
+    func busResynchronized(sessionId: String)
+}
+
+extension BusListener {
+    public func busResynchronized(sessionId: String) { busResynchronized() }
 }
 
 /// Limits and lifetimes shared by both stores.

@@ -8,6 +8,12 @@ struct Configuration {
     var port = 3001
     var redisURL: String?
     var redisPrefix = "afw:"
+    var redisSentinels: String?
+    var redisSentinelMaster: String?
+    var redisSentinelPassword: String?
+    var redisMinReplicas = 0
+    var redisReplicaTimeout = 1000
+    var redisChannelMode = "shared"
     var logLevel = "info"
     var logFormat = "text"
     var apiKey: String?

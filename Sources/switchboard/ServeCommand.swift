@@ -11,7 +11,7 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "Multi-instance event broadcast hub: REST in, WebSocket out, Redis between instances.",
         version: version,
-        subcommands: [Serve.self, RedisScriptCommand.self],
+        subcommands: [Serve.self, RedisScriptCommand.self, ReshardCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -23,7 +23,13 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Port for HTTP and WebSocket (PORT, default 3001).") var port: Int?
     @Option(help: "Address to listen on (HOST, default 0.0.0.0).") var host: String?
-    @Option(help: "redis://[user][:password]@host:port[/db]; unset = in-memory store (REDIS_URL).") var redisUrl: String?
+    @Option(help: "redis://[user][:password]@host:port[/db]; a comma list = one shard each; unset = in-memory store (REDIS_URL).") var redisUrl: String?
+    @Option(help: "Comma list of Sentinel host:port; the master is found through them (REDIS_SENTINELS).") var redisSentinels: String?
+    @Option(help: "Master name(s) Sentinel monitors; a comma list = one shard each (REDIS_SENTINEL_MASTER).") var redisSentinelMaster: String?
+    @Option(help: "Password of the sentinels themselves (REDIS_SENTINEL_PASSWORD).") var redisSentinelPassword: String?
+    @Option(help: "Replicas that must confirm an append (WAIT) before 2xx; 0 = do not wait (REDIS_MIN_REPLICAS, default 0).") var redisMinReplicas: Int?
+    @Option(help: "Milliseconds to wait for those replicas before 503 (REDIS_REPLICA_TIMEOUT, default 1000).") var redisReplicaTimeout: Int?
+    @Option(help: "shared: every instance hears every event on <prefix>events; session: each instance hears only the sessions its clients watch (REDIS_CHANNEL_MODE, default shared).") var redisChannelMode: String?
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
     @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
@@ -69,6 +75,22 @@ struct Serve: ParsableCommand {
         try s.int(port, "PORT", range: 0...65535, into: &c.port)
         s.optionalString(redisUrl, "REDIS_URL", into: &c.redisURL)
         s.string(redisPrefix, "REDIS_PREFIX", into: &c.redisPrefix)
+        s.optionalString(redisSentinels, "REDIS_SENTINELS", into: &c.redisSentinels)
+        s.optionalString(redisSentinelMaster, "REDIS_SENTINEL_MASTER", into: &c.redisSentinelMaster)
+        s.optionalString(redisSentinelPassword, "REDIS_SENTINEL_PASSWORD", into: &c.redisSentinelPassword)
+        try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, into: &c.redisMinReplicas)
+        try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, into: &c.redisReplicaTimeout)
+        s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
+        c.redisChannelMode = c.redisChannelMode.lowercased()
+        guard ["shared", "session"].contains(c.redisChannelMode) else {
+            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
+        }
+        if c.redisChannelMode == "session" && c.threads > 64 {
+            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE=session supports THREADS up to 64")
+        }
+        if (c.redisSentinels == nil) != (c.redisSentinelMaster == nil) {
+            throw Configuration.Invalid(description: "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+        }
         s.string(logLevel, "LOG_LEVEL", into: &c.logLevel)
         s.string(logFormat, "LOG_FORMAT", into: &c.logFormat)
         s.optionalString(apiKey, "API_KEY", "AFW_API_KEY", into: &c.apiKey)

@@ -1,63 +1,160 @@
+import Foundation
 import Logging
 import SBEventLoop
 import SBHub
 import SBRedis
 import SBStore
 
-/// Chooses and owns the store: the embedded MemoryStore, or, with REDIS_URL, one RedisStore per
-/// event loop plus the instance's event feed (the Pub/Sub subscription) on loop 0.
+/// Chooses and owns the store: the embedded MemoryStore, or, with Redis, per event loop one
+/// RedisStore per shard (a `ShardedRedisStore` over them when there are several), plus one
+/// event feed (Pub/Sub subscription) per shard, spread over the loops.
 final class StorageWiring: @unchecked Sendable {
     let kind: StorageKind
     private let group: EventLoopGroup
     private let memory: MemoryStore?
+    /// Per loop: the store its requests use.
+    private let loopStores: [any Store]
+    /// Every RedisStore, for start and close.
     private let redisStores: [RedisStore]
-    private let redisURL: RedisURL?
+    private let shards: [RedisShard]
     private let prefix: String
+    private let sessionChannels: Bool
     private let logger: Logger
-    private var feed: RedisEventFeed?
+    private var feeds: [RedisEventFeed] = []
+    /// With Sentinel: one subscription to `+switch-master` per sentinel.
+    private var sentinelWatches: [RedisSubscriber] = []
 
-    private init(kind: StorageKind, group: EventLoopGroup, memory: MemoryStore?, redisStores: [RedisStore],
-                 redisURL: RedisURL?, prefix: String, logger: Logger) {
+    /// One shard: where its master is found, and the credentials/database to use there.
+    struct RedisShard {
+        let url: RedisURL
+        let sentinel: SentinelSettings?
+    }
+
+    private init(kind: StorageKind, group: EventLoopGroup, memory: MemoryStore?, loopStores: [any Store], redisStores: [RedisStore],
+                 shards: [RedisShard], prefix: String, sessionChannels: Bool = false, logger: Logger) {
         self.kind = kind
         self.group = group
         self.memory = memory
+        self.loopStores = loopStores
         self.redisStores = redisStores
-        self.redisURL = redisURL
+        self.shards = shards
         self.prefix = prefix
+        self.sessionChannels = sessionChannels
         self.logger = logger
     }
 
     static func make(configuration: Configuration, settings: StoreSettings, group: EventLoopGroup, logger: Logger) throws -> StorageWiring {
-        guard let text = configuration.redisURL else {
-            return StorageWiring(kind: .memory, group: group, memory: MemoryStore(settings: settings), redisStores: [],
-                                 redisURL: nil, prefix: configuration.redisPrefix, logger: logger)
+        let shards = try redisShards(configuration)
+        guard !shards.isEmpty else {
+            let memory = MemoryStore(settings: settings)
+            return StorageWiring(kind: .memory, group: group, memory: memory, loopStores: group.loops.map { _ in memory },
+                                 redisStores: [], shards: [], prefix: configuration.redisPrefix, logger: logger)
         }
-        let url: RedisURL
+        let replicas = ReplicaAcknowledgement(minReplicas: configuration.redisMinReplicas,
+                                              timeoutMilliseconds: configuration.redisReplicaTimeout)
+        let sessionChannels = configuration.redisChannelMode == "session"
+        var all: [RedisStore] = []
+        var loopStores: [any Store] = []
+        for loop in group.loops {
+            let stores = shards.map {
+                RedisStore(loop: loop, url: $0.url, prefix: configuration.redisPrefix, settings: settings, logger: logger,
+                           sentinel: $0.sentinel, replicas: replicas, sessionChannels: sessionChannels)
+            }
+            all += stores
+            loopStores.append(stores.count == 1 ? stores[0] : ShardedRedisStore(shards: stores))
+        }
+        if shards.count > 1 {
+            logger.info("redis sharding: \(shards.count) shards, sessions placed by jump hash of their id")
+        }
+        if sessionChannels {
+            logger.info("redis channel mode: session (each instance subscribes only to the sessions its clients watch; events still go to \(configuration.redisPrefix)events too)")
+        }
+        return StorageWiring(kind: .redis, group: group, memory: nil, loopStores: loopStores, redisStores: all,
+                             shards: shards, prefix: configuration.redisPrefix, sessionChannels: sessionChannels, logger: logger)
+    }
+
+    /// REDIS_URL (a comma list = shards) or, with REDIS_SENTINELS, one shard per name in
+    /// REDIS_SENTINEL_MASTER (REDIS_URL then gives only credentials and database). Host names
+    /// are not resolved here: every connection resolves them again on each reconnect.
+    static func redisShards(_ configuration: Configuration) throws -> [RedisShard] {
         do {
-            url = try RedisURL(parsing: text).resolved()
+            let urls = try (configuration.redisURL ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                .map { text throws(RedisURL.Invalid) in try RedisURL(parsing: text) }
+            guard let sentinels = configuration.redisSentinels, let masters = configuration.redisSentinelMaster else {
+                return urls.map { RedisShard(url: $0, sentinel: nil) }
+            }
+            guard urls.count <= 1 else {
+                throw Configuration.Invalid(description: "with REDIS_SENTINELS, REDIS_URL gives only credentials and database: one URL, not a list (list shards in REDIS_SENTINEL_MASTER)")
+            }
+            let addresses = try SentinelSettings.parseAddresses(sentinels)
+            let names = masters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !names.isEmpty else { throw Configuration.Invalid(description: "REDIS_SENTINEL_MASTER is empty") }
+            return names.map {
+                RedisShard(url: urls.first ?? RedisURL(),
+                           sentinel: SentinelSettings(sentinels: addresses, masterName: $0, password: configuration.redisSentinelPassword))
+            }
         } catch {
             throw Configuration.Invalid(description: "\(error)")
         }
-        let stores = group.loops.map { RedisStore(loop: $0, url: url, prefix: configuration.redisPrefix, settings: settings, logger: logger) }
-        return StorageWiring(kind: .redis, group: group, memory: nil, redisStores: stores, redisURL: url,
-                             prefix: configuration.redisPrefix, logger: logger)
     }
 
-    func storeFor(_ loop: EventLoop) -> any Store {
-        if let memory { return memory }
-        return redisStores[loop.index]
-    }
+    func storeFor(_ loop: EventLoop) -> any Store { loopStores[loop.index] }
 
     func connect(_ hub: Hub) {
         memory?.setListener(hub)
-        if let redisURL {
-            feed = RedisEventFeed(loop: group.loops[0], url: redisURL, prefix: prefix, logger: logger, listener: hub)
+        feeds = shards.enumerated().map { index, shard in
+            RedisEventFeed(loop: group.loops[index % group.loops.count], url: shard.url, sentinel: shard.sentinel,
+                           prefix: prefix, logger: logger, listener: hub, sessionChannels: sessionChannels)
+        }
+        if sessionChannels {
+            // A session's channel is on its shard; whichever loop saw the change, the feed's own
+            // loop reads the current interest and holds or lets go of the channel.
+            let feeds = self.feeds
+            let router = ShardRouter(count: feeds.count)
+            hub.observeInterest { [weak hub] sessionId in
+                guard let hub else { return }
+                let feed = feeds[router.shard(of: sessionId)]
+                feed.loop.execute {
+                    if hub.isInterested(in: sessionId) {
+                        feed.watch(sessionId: sessionId)
+                    } else {
+                        feed.unwatch(sessionId: sessionId)
+                    }
+                }
+            }
+        }
+        watchSwitchMaster()
+    }
+
+    /// `+switch-master <name> <old ip> <old port> <new ip> <new port>` from any sentinel makes
+    /// every connection of that master check at once (off the loop) where the master is. Only a
+    /// hint: connections also check on their own timer, and a sentinel may be unreachable.
+    private func watchSwitchMaster() {
+        guard let first = shards.first?.sentinel else { return }
+        let connections = redisStores.map(\.connection) + feeds.map(\.subscriber.connection)
+        let logger = self.logger
+        sentinelWatches = first.sentinels.enumerated().map { index, sentinel in
+            RedisSubscriber(
+                loop: group.loops[index % group.loops.count],
+                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password),
+                channel: "+switch-master", logger: logger,
+                onMessage: { payload in
+                    let name = String(decoding: payload.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                    logger.info("sentinel announced +switch-master", metadata: ["announcement": "\(String(decoding: payload, as: UTF8.self))"])
+                    for connection in connections {
+                        guard case .sentinel(let settings) = connection.endpoint, settings.masterName == name else { continue }
+                        connection.loop.execute { connection.masterMayHaveMoved() }
+                    }
+                },
+                onResubscribed: {})
         }
     }
 
     /// True while cross-instance delivery works: always for memory; with Redis, while the
-    /// instance's Pub/Sub subscription is in place (any thread).
-    var busIsUp: Bool { feed?.isSubscribed ?? (memory != nil) }
+    /// Pub/Sub subscription of some shard is in place (a down shard fails only its own
+    /// sessions, so it must not take the instance out of the balancer). Any thread.
+    var busIsUp: Bool { memory != nil || feeds.contains { $0.isSubscribed } }
 
     /// Starts connections, each on its own loop, and the memory store's expiry sweep.
     func start() {
@@ -69,8 +166,11 @@ final class StorageWiring: @unchecked Sendable {
         for store in redisStores {
             store.connection.loop.execute { store.start() }
         }
-        if let feed {
-            group.loops[0].execute { feed.start() }
+        for feed in feeds {
+            feed.loop.execute { feed.start() }
+        }
+        for watch in sentinelWatches {
+            watch.connection.loop.execute { watch.start() }
         }
     }
 
@@ -79,8 +179,11 @@ final class StorageWiring: @unchecked Sendable {
         for store in redisStores {
             store.connection.loop.execute { store.close() }
         }
-        if let feed {
-            group.loops[0].execute { feed.close() }
+        for feed in feeds {
+            feed.loop.execute { feed.close() }
+        }
+        for watch in sentinelWatches {
+            watch.connection.loop.execute { watch.close() }
         }
     }
 }

@@ -190,6 +190,9 @@ final class ConnectionLifecycleTests: XCTestCase {
             if n > 0, String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("HTTP/1.1 503") { refused += 1 }
         }
         XCTAssertEqual(refused, 20, "exactly the connections beyond MAX_CONNECTIONS (\(max)) get 503")
+        let refusal = server.log().split(separator: "\n").first { $0.contains("connection refused") }.map(String.init) ?? ""
+        XCTAssertTrue(refusal.contains("open-file limit (RLIMIT_NOFILE 256) is reached, not MAX_CONNECTIONS"),
+                      "the log says the file limit, not MAX_CONNECTIONS, refused them: \(refusal)")
         XCTAssertLessThan(Self.cpuShare(pid: server.pid, over: 1.0), 0.3)
         for socket in sockets { socket.close() }
         XCTAssertTrue(waitFor(timeout: 10) {

@@ -13,7 +13,10 @@ final class RedisClusterTests: XCTestCase {
     func instance(_ redis: RedisTestServer, _ extra: [String: String] = [:]) throws -> ServerProcess {
         var env = ["REDIS_URL": redis.url]
         for (k, v) in extra { env[k] = v }
-        return try ServerProcess(environment: env)
+        let server = try ServerProcess(environment: env)
+        // /health answers before Redis is connected; these tests need the store.
+        XCTAssertTrue(waitFor(timeout: 10) { (try? TestHTTPClient(port: server.port, timeoutSeconds: 2).request("GET", "/ready").status) == 200 })
+        return server
     }
 
     func event(_ session: String, _ n: Int) -> [String: Any] {

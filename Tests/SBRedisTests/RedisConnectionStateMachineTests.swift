@@ -11,8 +11,9 @@ final class RedisConnectionStateMachineTests: XCTestCase {
 
     func testHappyPathToReady() {
         var machine = makeMachine()
-        XCTAssertEqual(machine.start(now: 0), .connect)
+        XCTAssertEqual(machine.start(now: 0), .discover(attempt: 1), "the address is looked up off the loop first")
         XCTAssertEqual(machine.start(now: 1), .none, "start is idempotent")
+        XCTAssertEqual(machine.addressFound(attempt: 1, now: 0), .connect)
         XCTAssertEqual(machine.state, .connecting(deadline: 2 * second))
         XCTAssertEqual(machine.connected(now: second), .handshake)
         XCTAssertEqual(machine.state, .handshaking(deadline: 3 * second))
@@ -24,23 +25,28 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     func testFailedHandshakeDropsAndBacksOff() {
         var machine = makeMachine()
         _ = machine.start(now: 0)
+        _ = machine.addressFound(attempt: 1, now: 0)
         _ = machine.connected(now: 0)
         XCTAssertEqual(machine.handshakeFinished(ok: false), .drop(.disconnected))
         XCTAssertEqual(machine.contextLost(random: 0.5), .reconnect(afterMilliseconds: 100))
         XCTAssertEqual(machine.state, .waiting)
-        XCTAssertEqual(machine.reconnectDue(now: 10 * second), .connect)
+        XCTAssertEqual(machine.reconnectDue(now: 10 * second), .discover(attempt: 2), "every reconnect looks the address up again")
+        XCTAssertEqual(machine.addressFound(attempt: 2, now: 10 * second), .connect)
         XCTAssertEqual(machine.state, .connecting(deadline: 12 * second))
     }
 
     func testBackoffDoublesToTheCapAndResetsWhenReady() {
         var machine = makeMachine()
-        _ = machine.start(now: 0)
+        guard case .discover(var attempt) = machine.start(now: 0) else { return XCTFail("expected a lookup") }
         var delays: [Int] = []
         for _ in 0..<8 {
+            XCTAssertEqual(machine.addressFound(attempt: attempt, now: 0), .connect)
             guard case .reconnect(let ms) = machine.contextLost(random: 0.5) else { return XCTFail("expected a reconnect") }
             delays.append(ms)
-            XCTAssertEqual(machine.reconnectDue(now: 0), .connect)
+            guard case .discover(let next) = machine.reconnectDue(now: 0) else { return XCTFail("expected a lookup") }
+            attempt = next
         }
+        XCTAssertEqual(machine.addressFound(attempt: attempt, now: 0), .connect)
         XCTAssertEqual(delays, [100, 200, 400, 800, 1600, 3000, 3000, 3000])
         _ = machine.connected(now: 0)
         _ = machine.handshakeFinished(ok: true)
@@ -58,6 +64,7 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     func testConnectAndHandshakeTimeouts() {
         var machine = makeMachine()
         _ = machine.start(now: 0)
+        _ = machine.addressFound(attempt: 1, now: 0)
         XCTAssertEqual(machine.nextDeadline(oldestCommand: nil), 2 * second)
         XCTAssertEqual(machine.tick(now: second, oldestCommand: nil), .none)
         XCTAssertEqual(machine.tick(now: 2 * second, oldestCommand: nil), .drop(.timeout))
@@ -69,6 +76,7 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     func testCommandTimeoutUsesTheOldestPendingCommand() {
         var machine = makeMachine()
         _ = machine.start(now: 0)
+        _ = machine.addressFound(attempt: 1, now: 0)
         _ = machine.connected(now: 0)
         _ = machine.handshakeFinished(ok: true)
         XCTAssertNil(machine.nextDeadline(oldestCommand: nil), "nothing can time out while idle")
@@ -82,8 +90,14 @@ final class RedisConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(idle.close(), .none)
         XCTAssertEqual(idle.start(now: 0), .none, "a closed connection never connects again")
 
+        var discovering = makeMachine()
+        _ = discovering.start(now: 0)
+        XCTAssertEqual(discovering.close(), .none, "no context yet")
+        XCTAssertEqual(discovering.addressFound(attempt: 1, now: 0), .none, "a lookup answering after close is ignored")
+
         var connecting = makeMachine()
         _ = connecting.start(now: 0)
+        _ = connecting.addressFound(attempt: 1, now: 0)
         XCTAssertEqual(connecting.close(), .disconnect)
         XCTAssertEqual(connecting.contextLost(random: 0), .none, "no reconnect after close")
 
@@ -100,7 +114,33 @@ final class RedisConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.handshakeFinished(ok: true), .none)
         XCTAssertEqual(machine.contextLost(random: 0), .none)
         _ = machine.start(now: 0)
+        XCTAssertEqual(machine.connected(now: 0), .none, "connected while still looking the address up")
+        XCTAssertEqual(machine.contextLost(random: 0), .none, "no context while discovering")
+        _ = machine.addressFound(attempt: 1, now: 0)
         XCTAssertEqual(machine.handshakeFinished(ok: true), .none, "handshake result before the TCP connect")
         XCTAssertEqual(machine.reconnectDue(now: 0), .none, "reconnect timer while already connecting")
+    }
+
+    func testFailedLookupBacksOffAndLooksAgain() {
+        var machine = makeMachine()
+        XCTAssertEqual(machine.start(now: 0), .discover(attempt: 1))
+        XCTAssertEqual(machine.discoveryFailed(attempt: 1, random: 0.5), .reconnect(afterMilliseconds: 100))
+        XCTAssertEqual(machine.state, .waiting)
+        XCTAssertEqual(machine.reconnectDue(now: second), .discover(attempt: 2))
+        XCTAssertEqual(machine.discoveryFailed(attempt: 1, random: 0.5), .none, "a stale failure changes nothing")
+        XCTAssertEqual(machine.discoveryFailed(attempt: 2, random: 0.5), .reconnect(afterMilliseconds: 200), "backoff grows")
+    }
+
+    func testALookupPastItsDeadlineIsAbandonedAndItsLateAnswerIgnored() {
+        var machine = RedisConnectionStateMachine(connectTimeout: 2 * second, commandTimeout: 3 * second, discoveryTimeout: 5 * second)
+        XCTAssertEqual(machine.start(now: 0), .discover(attempt: 1))
+        XCTAssertEqual(machine.nextDeadline(oldestCommand: nil), 5 * second)
+        XCTAssertEqual(machine.tick(now: 4 * second, oldestCommand: nil), .none)
+        XCTAssertEqual(machine.tick(now: 5 * second, oldestCommand: nil, random: 0.5), .reconnect(afterMilliseconds: 100))
+        XCTAssertEqual(machine.state, .waiting)
+        XCTAssertEqual(machine.addressFound(attempt: 1, now: 6 * second), .none, "the abandoned lookup answers late")
+        XCTAssertEqual(machine.reconnectDue(now: 6 * second), .discover(attempt: 2))
+        XCTAssertEqual(machine.addressFound(attempt: 1, now: 6 * second), .none, "still stale during the next lookup")
+        XCTAssertEqual(machine.addressFound(attempt: 2, now: 6 * second), .connect)
     }
 }

@@ -214,3 +214,86 @@ final class RedisStoreContractTests: StoreContract {
         XCTAssertEqual(try call { $0.appendEvents([self.event("c-down", "e2")], $1) }.map(\.seq), [1])
     }
 }
+
+/// The whole contract against two shards: sessions spread by jump hash, acks and chain reads
+/// asked of both, listings merged.
+final class ShardedRedisStoreContractTests: StoreContract {
+    var shards: [RedisTestServer] = []
+
+    override func tearDown() {
+        super.tearDown()
+        for shard in shards { shard.kill(signal: SIGKILL) }
+        shards = []
+    }
+
+    override func makeStore(loop: EventLoop) throws -> any Store {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        shards = [try RedisTestServer(), try RedisTestServer()]
+        let stores = try shards.map {
+            RedisStore(loop: loop, url: try RedisURL(parsing: $0.url), prefix: "ct:", settings: settings, logger: Logger(label: "test"))
+        }
+        for store in stores { loop.execute { store.start() } }
+        XCTAssertTrue(waitFor(timeout: 10) { stores.allSatisfy(\.connection.isReady) })
+        return ShardedRedisStore(shards: stores)
+    }
+
+    func testSessionsSpreadOverBothShardsAndADownShardFailsOnlyItsOwn() throws {
+        let router = ShardRouter(count: 2)
+        let ids = (0..<40).map { "spread-\($0)" }
+        for id in ids { _ = try call { $0.appendEvents([self.event(id, "e")], $1) } }
+        for (index, shard) in shards.enumerated() {
+            let mine = ids.filter { router.shard(of: $0) == index }
+            XCTAssertFalse(mine.isEmpty)
+            for id in mine { XCTAssertTrue(try shard.command(["EXISTS", "ct:events:\(id)"]).hasSuffix(":1\r\n"), "\(id) on shard \(index)") }
+        }
+        shards[1].kill(signal: SIGKILL)
+        XCTAssertTrue(waitFor(timeout: 5) { (self.store as! ShardedRedisStore).shards[1].isAvailable == false })
+        XCTAssertTrue(store.isAvailable, "the other shard still serves")
+        for id in ids {
+            let result = Result { try call { $0.appendEvents([self.event(id, "again")], $1) } }
+            if router.shard(of: id) == 1 {
+                XCTAssertThrowsError(try result.get(), "\(id) is on the down shard")
+            } else {
+                XCTAssertEqual(try result.get().map(\.seq), [2], "\(id) is untouched")
+            }
+        }
+        XCTAssertThrowsError(try call { $0.listSessions($1) }, "an incomplete listing is refused")
+        XCTAssertThrowsError(try call { $0.acknowledgeCommand(id: "unknown", ack: [], $1) }, "may be on the down shard: not a 404")
+    }
+}
+
+/// The contract with REDIS_MIN_REPLICAS=1 against a master that has a replica: every write
+/// path still behaves, appends wait for the replica and are published after it confirmed.
+final class ReplicatedRedisStoreContractTests: StoreContract {
+    var master: RedisTestServer!
+    var replica: RedisTestServer!
+
+    override func tearDown() {
+        super.tearDown()
+        replica?.kill(signal: SIGKILL)
+        master?.kill(signal: SIGKILL)
+        replica = nil
+        master = nil
+    }
+
+    override func makeStore(loop: EventLoop) throws -> any Store {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        // No 5 s wait for more replicas before a full sync (Redis 7's default diskless delay).
+        master = try RedisTestServer(extraArguments: ["--repl-diskless-sync-delay", "0"])
+        replica = try RedisTestServer(extraArguments: ["--replicaof", "127.0.0.1", String(master.port)])
+        XCTAssertTrue(waitFor(timeout: 10) { ((try? self.replica.command(["INFO", "replication"])) ?? "").contains("master_link_status:up") })
+        let store = RedisStore(loop: loop, url: try RedisURL(parsing: master.url), prefix: "ct:", settings: settings,
+                               logger: Logger(label: "test"), replicas: ReplicaAcknowledgement(minReplicas: 1, timeoutMilliseconds: 3000))
+        loop.execute { store.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { store.connection.isReady })
+        return store
+    }
+
+    func testAnAcknowledgedAppendIsOnTheReplica() throws {
+        _ = try call { $0.appendEvents([self.event("r-1", "e1"), self.event("r-2", "e2")], $1) }
+        XCTAssertTrue(try replica.command(["LLEN", "ct:events:r-1"]).hasSuffix(":1\r\n"))
+        XCTAssertTrue(try replica.command(["LLEN", "ct:events:r-2"]).hasSuffix(":1\r\n"))
+        replica.kill(signal: SIGKILL)
+        XCTAssertThrowsError(try call { $0.appendEvents([self.event("r-1", "e3")], $1) }, "no replica: 503, not 2xx")
+    }
+}

@@ -12,18 +12,19 @@ from conftest import free_port
 
 
 class RedisServer:
-    def __init__(self, appendonly=False):
+    def __init__(self, appendonly=False, extra_args=(), port=None):
         if not shutil.which("redis-server"):
             pytest.fail("redis-server is not installed (Scripts/test.sh installs it)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-redis-")
         self.appendonly = appendonly
+        self.extra_args = list(extra_args)
         self.proc = None
         self.start()
 
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
-                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always"]
+                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -58,3 +59,46 @@ def redis_server():
     server = RedisServer()
     yield server
     server.stop()
+
+
+class SentinelServer:
+    """A real redis-sentinel (Debian `redis-sentinel`) on a free loopback port, watching one
+    master as `name`, with short failover timings so a test stays bounded; stopped by PID."""
+
+    def __init__(self, master_port, name="mymaster", quorum=2, down_after_ms=1000, failover_timeout_ms=3000):
+        binary = shutil.which("redis-sentinel")
+        if not binary:
+            pytest.fail("redis-sentinel is not installed (Scripts/test.sh installs it)")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="switchboard-sentinel-")
+        self.config = os.path.join(self.dir, "sentinel.conf")
+        with open(self.config, "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n"
+                    f"sentinel down-after-milliseconds {name} {down_after_ms}\n"
+                    f"sentinel failover-timeout {name} {failover_timeout_ms}\n"
+                    f"sentinel parallel-syncs {name} 1\n")
+        self.proc = subprocess.Popen([binary, self.config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if "PONG" in self.cli("PING"):
+                    return
+            except (OSError, subprocess.SubprocessError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-sentinel did not start")
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
+    def master_port(self, name="mymaster"):
+        lines = self.cli("SENTINEL", "get-master-addr-by-name", name).split()
+        return int(lines[1]) if len(lines) == 2 else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import SBWebSocket
 public import SBEventLoop
 public import SBStore
@@ -29,6 +30,9 @@ public final class Hub: BusListener, Sendable {
     /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
     /// the loops that have someone to deliver to.
     private let interest = Locked<[String: UInt64]>([:])
+    /// Told (with the session id) when a session gains its first subscriber on this instance or
+    /// loses its last: REDIS_CHANNEL_MODE=session subscribes to its channel then.
+    private let interestObserver = Locked<(@Sendable (String) -> Void)?>(nil)
 
     public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
                 storeFactory: (EventLoop) -> any Store, busStatus: @escaping @Sendable () -> Bool = { true }) {
@@ -107,7 +111,8 @@ public final class Hub: BusListener, Sendable {
         switch message {
         case .event(let sessionId, let seq, let epoch, let json):
             let loops = interestedLoops(sessionId)
-            guard loops != 0 else { return }
+            metrics.busMessages.increment()
+            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
@@ -120,7 +125,8 @@ public final class Hub: BusListener, Sendable {
             }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
-            guard loops != 0 else { return }
+            metrics.busMessages.increment()
+            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(bytes)
             for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0) }
@@ -136,16 +142,38 @@ public final class Hub: BusListener, Sendable {
     /// Called by a loop when its first subscriber of a session arrives / its last one leaves.
     func setInterest(loop: Int, sessionId: String, _ interested: Bool) {
         guard loop < 64 else { return }
-        interest.withLock { map in
+        let changed = interest.withLock { map in
             let bit = UInt64(1) << UInt64(loop)
-            let mask = interested ? (map[sessionId] ?? 0) | bit : (map[sessionId] ?? 0) & ~bit
+            let before = map[sessionId] ?? 0
+            let mask = interested ? before | bit : before & ~bit
             map[sessionId] = mask == 0 ? nil : mask
+            return (before == 0) != (mask == 0)
         }
+        if changed, let observer = interestObserver.withLock({ $0 }) { observer(sessionId) }
+    }
+
+    /// Some loop of this instance has a subscriber of the session (any thread).
+    public func isInterested(in sessionId: String) -> Bool {
+        interest.withLock { $0[sessionId] != nil }
+    }
+
+    /// `observer(sessionId)` runs (on the loop that caused it) whenever `isInterested(in:)`
+    /// may have changed for that session; it should read `isInterested(in:)` when it acts, so
+    /// that notifications from several loops may arrive in any order. Set before serving.
+    public func observeInterest(_ observer: @escaping @Sendable (String) -> Void) {
+        interestObserver.withLock { $0 = observer }
     }
 
     public func busResynchronized() {
         for hub in loopHubs {
             hub.loop.execute { hub.refillFromHistory() }
+        }
+    }
+
+    public func busResynchronized(sessionId: String) {
+        let loops = interestedLoops(sessionId)
+        for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+            hub.loop.execute { hub.refillFromHistory(sessionId: sessionId) }
         }
     }
 }

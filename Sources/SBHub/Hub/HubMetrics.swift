@@ -19,6 +19,8 @@ final class HubMetrics: Sendable {
     let webSockets: CoreMetrics.Gauge
     let slowClientsCutOff: CoreMetrics.Gauge
     let storeUp: CoreMetrics.Gauge
+    let busMessages: CoreMetrics.Counter
+    let busMessagesWithoutSubscriber: CoreMetrics.Counter
 
     init() {
         let fine: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
@@ -35,6 +37,8 @@ final class HubMetrics: Sendable {
             "switchboard_open_websockets": "Open WebSocket connections.",
             "switchboard_slow_clients_cut_off": "WebSocket and Server-Sent Events clients cut off for exceeding SEND_QUEUE_BYTES since start.",
             "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
+            "switchboard_bus_messages_total": "Event and push messages received from the bus (the Redis channel of every shard).",
+            "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
             "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
             "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
@@ -51,6 +55,8 @@ final class HubMetrics: Sendable {
         webSockets = CoreMetrics.Gauge(label: "switchboard_open_websockets", factory: factory)
         slowClientsCutOff = CoreMetrics.Gauge(label: "switchboard_slow_clients_cut_off", factory: factory)
         storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
+        busMessages = CoreMetrics.Counter(label: "switchboard_bus_messages_total", factory: factory)
+        busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
     }
 
     /// Per-loop caches of labelled instruments, so the hot path skips the registry's lock and

@@ -94,4 +94,11 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
             }
         }
     }
+
+    /// The same for one session (its channel was just joined: REDIS_CHANNEL_MODE=session).
+    func refillFromHistory(sessionId: String) {
+        for subscription in index[sessionId] ?? [] where subscription.active {
+            subscription.perform(subscription.machine.resynchronize())
+        }
+    }
 }

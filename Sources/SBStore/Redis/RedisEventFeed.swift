@@ -4,17 +4,27 @@ public import Logging
 public import SBEventLoop
 public import SBRedis
 
-/// The instance's one subscription to `P events`: parses each channel message into a
+/// The instance's subscription to one shard: to `P events`, or (REDIS_CHANNEL_MODE=session) to
+/// the channels of the sessions its clients watch. Parses each channel message into a
 /// `BusMessage` for the hub, and after every resubscribe tells it to refill from history.
 public final class RedisEventFeed: @unchecked Sendable {
-    let subscriber: RedisSubscriber
+    public let subscriber: RedisSubscriber
     let logger: Logger
     private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
-    public init(loop: EventLoop, url: RedisURL, prefix: String, logger: Logger, listener: any BusListener) {
+    let keys: RedisKeys
+    /// REDIS_CHANNEL_MODE=session: subscribed to the channels of watched sessions only (plus a
+    /// heartbeat channel), not to `P events`.
+    public let sessionChannels: Bool
+
+    public init(loop: EventLoop, url: RedisURL, sentinel: SentinelSettings? = nil, prefix: String, logger: Logger,
+                listener: any BusListener, sessionChannels: Bool = false) {
         self.logger = logger
+        let keys = RedisKeys(prefix: prefix)
+        self.keys = keys
+        self.sessionChannels = sessionChannels
         subscriber = RedisSubscriber(
-            loop: loop, url: url, channel: prefix + "events", logger: logger,
+            loop: loop, url: url, channel: sessionChannels ? keys.heartbeatChannel : keys.channel, logger: logger, sentinel: sentinel,
             onMessage: { [logger, warnings] payload in
                 if let message = RedisChannelMessage.parse(payload) {
                     listener.receive(message)
@@ -28,9 +38,20 @@ public final class RedisEventFeed: @unchecked Sendable {
                 logger.info("refilling local subscribers from history after the resubscribe")
                 listener.busResynchronized()
             })
+        let channelPrefix = keys.sessionChannelPrefix
+        subscriber.onChannelSubscribed = { channel, refill in
+            guard refill, channel.hasPrefix(channelPrefix) else { return }
+            listener.busResynchronized(sessionId: String(channel.dropFirst(channelPrefix.count)))
+        }
     }
 
+    /// Session mode: hold / let go of the session's channel (idempotent). Loop thread.
+    public func watch(sessionId: String) { subscriber.watch(keys.sessionChannel(sessionId)) }
+    public func unwatch(sessionId: String) { subscriber.unwatch(keys.sessionChannel(sessionId)) }
+
     public var isSubscribed: Bool { subscriber.isSubscribed }
+
+    public var loop: EventLoop { subscriber.connection.loop }
 
     public func start() { subscriber.start() }
 

@@ -5,6 +5,13 @@ struct RedisKeys: Sendable {
 
     /// Pub/Sub channel of events and pushes: `P events`.
     var channel: String { prefix + "events" }
+    /// REDIS_CHANNEL_MODE=session: a session's own channel, `P channel:{id}`, carrying the same
+    /// messages as `P events` for that session.
+    var sessionChannelPrefix: String { prefix + "channel:" }
+    func sessionChannel(_ sessionId: String) -> String { sessionChannelPrefix + sessionId }
+    /// REDIS_CHANNEL_MODE=session: the channel every subscriber holds for its heartbeat and
+    /// resubscribe detection; nothing is published on it.
+    var heartbeatChannel: String { prefix + "heartbeat" }
     /// ZSET of session ids scored by start time (ms).
     var sessionIndex: String { prefix + "sessions:index" }
     func session(_ id: String) -> String { prefix + "sessions:" + id }

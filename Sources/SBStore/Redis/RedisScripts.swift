@@ -35,16 +35,21 @@ public enum RedisScript: String, CaseIterable, Sendable {
     }
 
     /// KEYS per event: seq, events, times, epoch, idempotency.
-    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, then per
-    /// event: sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
+    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, publish
+    /// ('1': PUBLISH here; '0': return the channel message for the caller to publish once
+    /// replicas confirmed, REDIS_MIN_REPLICAS), session channel prefix ('' unless
+    /// REDIS_CHANNEL_MODE=session: then each message also goes to prefix..sid), then per event:
+    /// sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
-    /// append and changes nothing. Otherwise: a stream whose seq key is gone (never written,
-    /// expired, FLUSHALL, a restart without persistence) or that has no epoch yet starts under
+    /// append and changes nothing (when the caller publishes, also the original's channel
+    /// message, if still kept, so a retry after an unconfirmed first attempt gets it
+    /// published). Otherwise: a stream whose seq key is gone (never written, expired, FLUSHALL,
+    /// a restart without persistence) or that has no epoch yet starts under
     /// the candidate epoch; INCR seq; the stored bytes (StoredEventJSON) RPUSHed and trimmed to
     /// the limit, with the event's timestamp (ms) in the parallel `times` list for `since`
     /// queries; lifetimes refreshed (the epoch outlives the seq by a minute, so a seq that
     /// expires first always starts a new epoch); PUBLISH (RedisChannelMessage). Returns
-    /// {seq, 0} per stored event.
+    /// {seq, 0} per stored event ({seq, 0, '', message} when the caller publishes).
     /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
     /// costs more in the script engine than the command itself, and a Lua number argument is
     /// formatted with sprintf on each call. So numbers cross as the strings they came in as,
@@ -59,12 +64,25 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
-          local a = 6 + 5 * (i - 1)
+          local a = 8 + 5 * (i - 1)
           local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
             local colon = string.find(first, ':', 1, true)
-            out[i] = {tonumber(string.sub(first, 1, colon - 1)), 1, string.sub(first, colon + 1)}
+            local seqText = string.sub(first, 1, colon - 1)
+            local seq = tonumber(seqText)
+            out[i] = {seq, 1, string.sub(first, colon + 1)}
+            if ARGV[7] ~= '1' then
+              -- The caller publishes: hand it the original again, in case the first attempt
+              -- was stored but never published (subscribers drop what they already have).
+              local head = redis.call('LINDEX', KEYS[k + 2], 0)
+              local oldest = head and tonumber(string.match(head, '^{"seq":(%d+),'))
+              local stored = oldest and redis.call('LINDEX', KEYS[k + 2], seq - oldest)
+              local epoch = redis.call('GET', KEYS[k + 4])
+              if stored and epoch and tonumber(string.match(stored, '^{"seq":(%d+),')) == seq then
+                out[i][4] = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
+              end
+            end
           else
             local seq, epoch
             if redis.call('GETEX', KEYS[k + 1], 'EX', ttl) then
@@ -85,8 +103,14 @@ public enum RedisScript: String, CaseIterable, Sendable {
             if redis.call('RPUSH', KEYS[k + 3], ARGV[a + 5]) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
             redis.call('EXPIRE', KEYS[k + 3], ttl)
             if keyed then redis.call('SET', KEYS[k + 5], seqText .. ':' .. eventId, 'EX', ARGV[6]) end
-            redis.call('PUBLISH', ARGV[3], \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch")))
-            out[i] = {seq, 0}
+            local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
+            if ARGV[7] == '1' then
+              redis.call('PUBLISH', ARGV[3], message)
+              if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8] .. sid, message) end
+              out[i] = {seq, 0}
+            else
+              out[i] = {seq, 0, '', message}
+            end
           end
         end
         return out
@@ -193,7 +217,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return items
         """
 
-    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length.
+    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length,
+    /// the session's own channel ('' unless REDIS_CHANNEL_MODE=session).
     /// 0 (nothing queued or published) when the queue is full.
     static let enqueueSource = """
         if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
@@ -201,6 +226,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         redis.call('EXPIRE', KEYS[1], ARGV[2])
         if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
         redis.call('PUBLISH', ARGV[3], ARGV[4])
+        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[4]) end
         return 1
         """
 
@@ -275,7 +301,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel. Removes the session and
+    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel, the session's own channel ('' unless
+    /// REDIS_CHANNEL_MODE=session). Removes the session and
     /// everything under it, starts its stream again (seq 0) under the new epoch and publishes the
     /// reset (RedisChannelMessage); 1 if the session existed.
     static let deleteSessionSource = """
@@ -291,7 +318,9 @@ public enum RedisScript: String, CaseIterable, Sendable {
         redis.call('SET', p .. 'seq:' .. id, 0, 'EX', ARGV[4])
         redis.call('SET', p .. 'epoch:' .. id, epoch, 'EX', tonumber(ARGV[4]) + 60)
         redis.call('ZREM', KEYS[1], id)
-        redis.call('PUBLISH', ARGV[5], \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch")))
+        local reset = \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch"))
+        redis.call('PUBLISH', ARGV[5], reset)
+        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], reset) end
         return existed
         """
 

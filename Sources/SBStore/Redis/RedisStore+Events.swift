@@ -18,6 +18,11 @@ extension RedisStore {
         arguments.append(ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()))
         arguments.append(StreamEpoch.next())
         arguments.append(max(settings.idempotencyTTLSeconds, 1))
+        // With replicas to wait for, the script returns the channel messages instead of
+        // publishing them: nothing is published that a failover could still lose.
+        let deferPublish = replicas.minReplicas > 0
+        arguments.append(deferPublish ? "0" : "1")
+        arguments.append(sessionChannels ? keys.sessionChannelPrefix : "")
         for event in events {
             scriptKeys.append(keys.seq(event.sessionId))
             scriptKeys.append(keys.events(event.sessionId))
@@ -30,7 +35,7 @@ extension RedisStore {
             arguments.append(event.idempotencyKey == nil ? "0" : "1")
             arguments.append(event.timestampMillis)
         }
-        run(.appendEvents, keys: scriptKeys, arguments: arguments) { result in
+        run(.appendEvents, keys: scriptKeys, arguments: arguments) { [self] result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
@@ -40,6 +45,7 @@ extension RedisStore {
                     return done(.failure(.unavailable("unexpected reply to the append script")))
                 }
                 var appended: [AppendedEvent] = []
+                var messages: [(sessionId: String, message: [UInt8])] = []
                 appended.reserveCapacity(rows.count)
                 for (event, row) in zip(events, rows) {
                     guard let fields = row.array, fields.count >= 2, let seq = fields[0].integer else {
@@ -48,10 +54,67 @@ extension RedisStore {
                     let duplicate = fields[1].integer == 1
                     let eventId = duplicate ? fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId : event.eventId
                                             : event.eventId
+                    if fields.count > 3, let message = fields[3].bytes { messages.append((event.sessionId, message)) }
                     appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
                 }
-                done(.success(appended))
+                guard deferPublish else { return done(.success(appended)) }
+                confirmAndPublish(messages) { done($0.map { appended }) }
             }
+        }
+    }
+
+    /// REDIS_MIN_REPLICAS: WAIT until enough replicas hold the append, then publish its channel
+    /// messages; only then is it answered 2xx. Too few replicas in time → `.unavailable` (503):
+    /// the events are stored on the master and may or may not survive a failover, and a retry
+    /// with the same Idempotency-Key (or eventId) is answered from the first append.
+    func confirmAndPublish(_ messages: [(sessionId: String, message: [UInt8])], _ done: @escaping (Result<Void, StoreError>) -> Void) {
+        waitForReplicas { [self] result in
+            switch result {
+            case .failure(let error):
+                done(.failure(error))
+            case .success(let confirmed) where confirmed < Int64(replicas.minReplicas):
+                done(.failure(.unavailable("only \(confirmed) of \(replicas.minReplicas) redis replicas confirmed the write within \(replicas.timeoutMilliseconds) ms; retry with the same Idempotency-Key")))
+            case .success:
+                guard !messages.isEmpty else { return done(.success(())) }
+                var publishes: [RedisArguments] = []
+                for (sessionId, message) in messages {
+                    for channel in [keys.channel, sessionChannel(sessionId)] where !channel.isEmpty {
+                        var publish: RedisArguments = ["PUBLISH", channel]
+                        publish.append(message)
+                        publishes.append(publish)
+                    }
+                }
+                var remaining = publishes.count
+                var failure: StoreError?
+                for publish in publishes {
+                    command(publish) { result in
+                        if case .failure(let error) = result { failure = failure ?? error }
+                        remaining -= 1
+                        if remaining == 0 { done(failure.map { .failure($0) } ?? .success(())) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One WAIT serves every append whose script reply arrived while it was in flight: Redis
+    /// answers a connection in order, so such a script ran before that WAIT and is covered.
+    func waitForReplicas(_ done: @escaping (Result<Int64, StoreError>) -> Void) {
+        if replicaWaiters != nil {
+            replicaWaiters?.append(done)
+            return
+        }
+        replicaWaiters = [done]
+        var wait: RedisArguments = ["WAIT"]
+        wait.append(replicas.minReplicas)
+        wait.append(max(replicas.timeoutMilliseconds, 1))
+        command(wait) { [self] result in
+            let waiters = replicaWaiters ?? []
+            replicaWaiters = nil
+            let outcome = result.flatMap { reply in
+                reply.integer.map { Result<Int64, StoreError>.success($0) } ?? .failure(.unavailable("unexpected reply to WAIT"))
+            }
+            for waiter in waiters { waiter(outcome) }
         }
     }
 

@@ -13,6 +13,7 @@ extension RedisStore {
         arguments.append(keys.channel)
         arguments.append(RedisChannelMessage.push(sessionId: sessionId, message: push))
         arguments.append(max(settings.maxQueueLength, 0))
+        arguments.append(sessionChannel(sessionId))
         let maxLength = settings.maxQueueLength
         run(.enqueue, keys: scriptKeys, arguments: arguments) { result in
             done(result.flatMap { reply in

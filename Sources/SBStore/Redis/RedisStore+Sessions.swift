@@ -77,6 +77,7 @@ extension RedisStore {
         arguments.append(StreamEpoch.next())
         arguments.append(sessionTTL)
         arguments.append(keys.channel)
+        arguments.append(sessionChannel(id))
         run(.deleteSession, keys: [keys.sessionIndex], arguments: arguments) { result in
             done(result.map { $0.integer == 1 })
         }

@@ -18,15 +18,30 @@ public final class RedisStore: Store, @unchecked Sendable {
     let keys: RedisKeys
     let settings: StoreSettings
     let logger: Logger
+    let replicas: ReplicaAcknowledgement
+    /// REDIS_CHANNEL_MODE=session: every message also goes to the session's own channel.
+    let sessionChannels: Bool
+    /// Appends waiting for the WAIT in flight (see `waitForReplicas`); nil when none is.
+    var replicaWaiters: [(Result<Int64, StoreError>) -> Void]?
 
+    /// The command timeout grows with `replicas.timeoutMilliseconds`: a WAIT holds the
+    /// connection's later replies back for up to that long.
     public init(loop: EventLoop, url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
-                commandTimeout: Duration = .seconds(2)) {
+                commandTimeout: Duration = .seconds(2), sentinel: SentinelSettings? = nil,
+                resolver: any RedisResolver = ThreadResolver(), replicas: ReplicaAcknowledgement = .none,
+                sessionChannels: Bool = false) {
+        let timeout = max(commandTimeout, .milliseconds(replicas.timeoutMilliseconds) + .seconds(1))
         connection = RedisConnection(loop: loop, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
-                                     commandTimeout: commandTimeout)
+                                     commandTimeout: timeout, sentinel: sentinel, resolver: resolver)
         keys = RedisKeys(prefix: prefix)
         self.settings = settings
         self.logger = logger
+        self.replicas = replicas
+        self.sessionChannels = sessionChannels
     }
+
+    /// The session's own channel in session mode, else "" (the scripts skip it).
+    func sessionChannel(_ sessionId: String) -> String { sessionChannels ? keys.sessionChannel(sessionId) : "" }
 
     public var loop: EventLoop { connection.loop }
 
@@ -62,4 +77,18 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     var sessionTTL: Int { settings.sessionTTLSeconds }
     var queueTTL: Int { settings.queueTTLSeconds }
+}
+
+/// `REDIS_MIN_REPLICAS` / `REDIS_REPLICA_TIMEOUT`: how many replicas must confirm an append
+/// (Redis `WAIT`) before it is answered 2xx, and how long to wait for them.
+public struct ReplicaAcknowledgement: Sendable, Equatable {
+    public var minReplicas: Int
+    public var timeoutMilliseconds: Int
+
+    public init(minReplicas: Int, timeoutMilliseconds: Int) {
+        self.minReplicas = minReplicas
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    public static let none = ReplicaAcknowledgement(minReplicas: 0, timeoutMilliseconds: 0)
 }

@@ -1,0 +1,310 @@
+"""Sentinel failover with replica-acknowledged writes, on real processes: a master, a replica
+and three redis-sentinel processes; two switchboard instances that find the master through the
+sentinels (REDIS_MIN_REPLICAS=1); publishers retrying with Idempotency-Key; WebSocket
+subscribers on both instances. The master is SIGKILLed mid-stream.
+
+Checked: the instances follow the master to the promoted replica (another port) within the
+failover time; every acknowledged event is in the new master's history; every subscriber got
+exactly that history — each acknowledged event once, in seq order."""
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import websockets
+
+from conftest import binary, free_port, request
+from redis_server import RedisServer, SentinelServer
+
+TS = "2026-11-30T12:00:00Z"
+SESSIONS = ["sentinel-a", "sentinel-b"]
+
+
+class Instance:
+    def __init__(self, env, name):
+        self.port = free_port()
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-sentinel-{name}-", suffix=".log", delete=False)
+        full = dict(os.environ, INSTANCE_ID=name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="info")
+        for key in ("REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
+            full.pop(key, None)
+        full.update(env)
+        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=self.log, stderr=self.log, env=full)
+
+    def wait_ready(self, seconds=20):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                if request(self, "GET", "/ready")[0] == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def log_text(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class Publisher(threading.Thread):
+    """Publishes one keyed event at a time, retrying (same key) until acknowledged."""
+
+    def __init__(self, instance, index, stop):
+        super().__init__(daemon=True)
+        self.instance, self.index, self.stop_event = instance, index, stop
+        self.acknowledged = {}   # key -> (session, seq, time acknowledged)
+        self.rejected = 0
+
+    def run(self):
+        n = 0
+        while not self.stop_event.is_set():
+            key = f"p{self.index}-{n}"
+            session = SESSIONS[n % len(SESSIONS)]
+            body = {"sessionId": session, "type": "tick", "timestamp": TS, "key": key}
+            give_up = time.time() + 60
+            while time.time() < give_up:
+                try:
+                    status, answer = request(self.instance, "POST", "/api/events", body, {"Idempotency-Key": key})
+                except OSError:
+                    status, answer = 0, None
+                if status in (200, 201):
+                    self.acknowledged[key] = (session, answer["seq"], time.time())
+                    break
+                self.rejected += 1
+                time.sleep(0.05)
+            n += 1
+            time.sleep(0.01)
+
+
+async def subscribe(port, received, stop_at):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+        await asyncio.wait_for(ws.recv(), 5)
+        for s in SESSIONS:
+            await ws.send(json.dumps({"type": "subscribe", "sessionId": s}))
+        while time.time() < stop_at():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except asyncio.TimeoutError:
+                continue
+            message = json.loads(raw)
+            if message.get("type") == "event":
+                received.append((message["sessionId"], message["seq"], message["payload"]["key"]))
+
+
+def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_in_order():
+    # No 5 s wait for more replicas before a full sync (Redis 7's default diskless delay): on
+    # either node, since the replica becomes the master the old one resyncs from.
+    fast_sync = ["--repl-diskless-sync-delay", "0"]
+    master = RedisServer(extra_args=fast_sync)
+    replica = RedisServer(extra_args=fast_sync)
+    replica.cli("REPLICAOF", "127.0.0.1", str(master.port))
+    sentinels, instances = [], []
+    old_master_port = master.port
+    try:
+        deadline = time.time() + 10
+        while "master_link_status:up" not in replica.cli("INFO", "replication") and time.time() < deadline:
+            time.sleep(0.1)
+        sentinels = [SentinelServer(master.port) for _ in range(3)]
+        env = {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels), "REDIS_SENTINEL_MASTER": "mymaster",
+               "REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_TIMEOUT": "500", "THREADS": "2"}
+        instances = [Instance(env, f"sentinel-{i}") for i in range(2)]
+        for instance in instances:
+            assert instance.wait_ready(), instance.log_text()
+
+        subscribers = [[] for _ in range(4)]
+        stop = threading.Event()
+        subscribers_stop = [float("inf")]
+
+        async def scenario():
+            tasks = [asyncio.create_task(subscribe(instances[i % 2].port, subscribers[i], lambda: subscribers_stop[0]))
+                     for i in range(4)]
+            await asyncio.sleep(1)   # subscribed before the first event
+            publishers = [Publisher(instances[i], i, stop) for i in range(2)]
+            for p in publishers:
+                p.start()
+            await asyncio.sleep(3)
+            before = sum(len(p.acknowledged) for p in publishers)
+            killed_at = time.time()
+            master.kill(signal.SIGKILL)
+            switched_at = None
+            while time.time() < killed_at + 30:
+                if sentinels[0].master_port() == replica.port:
+                    switched_at = time.time()
+                    break
+                await asyncio.sleep(0.1)
+            assert switched_at, "sentinel promoted the replica"
+            # Both instances' connections (THREADS=2 command connections + 1 subscriber each)
+            # move to the promoted replica, on another port.
+            moved_at = None
+            while time.time() < switched_at + 15:
+                clients = replica.cli("CLIENT", "LIST").splitlines()
+                if sum(1 for c in clients if "cmd=client" not in c and "flags=S" not in c) >= 6:
+                    moved_at = time.time()
+                    break
+                await asyncio.sleep(0.1)
+            assert moved_at, "the instances connected to the promoted replica"
+            # With REDIS_MIN_REPLICAS=1 the new master accepts no acknowledged write until it has
+            # a replica again (503 meanwhile). The old master comes back (empty: no persistence) and Sentinel turns it into a
+            # replica of the new master, so writes can again reach one replica.
+            await asyncio.to_thread(master.start)
+            resumed_at = None
+            while time.time() < switched_at + 30:
+                acknowledged_after = [t for p in publishers for (_, _, t) in p.acknowledged.values() if t > killed_at]
+                if len(acknowledged_after) >= 20:
+                    resumed_at = min(acknowledged_after)
+                    break
+                await asyncio.sleep(0.1)
+            assert resumed_at, "writes resumed on the promoted replica"
+            await asyncio.sleep(2)
+            stop.set()
+            for p in publishers:
+                await asyncio.to_thread(p.join, 70)
+            subscribers_stop[0] = time.time() + 5
+            await asyncio.gather(*tasks)
+            return publishers, before, killed_at, switched_at, moved_at, resumed_at
+
+        publishers, before, killed_at, switched_at, moved_at, resumed_at = asyncio.run(scenario())
+
+        acknowledged = {}
+        for p in publishers:
+            acknowledged.update({k: (s, seq) for k, (s, seq, _) in p.acknowledged.items()})
+        # The new master's own history, read directly from it.
+        new_master = replica
+        assert "role:master" in new_master.cli("INFO", "replication")
+        history = {}
+        for s in SESSIONS:
+            raw = subprocess.run(["redis-cli", "-p", str(new_master.port), "LRANGE", f"afw:events:{s}", "0", "-1"],
+                                 capture_output=True, text=True, timeout=10).stdout.splitlines()
+            history[s] = [(json.loads(line)["seq"], json.loads(line)["key"]) for line in raw if line.strip()]
+            seqs = [seq for seq, _ in history[s]]
+            assert seqs == list(range(1, len(seqs) + 1)), f"dense history on the new master for {s}"
+        stored = {key: (s, seq) for s in SESSIONS for seq, key in history[s]}
+        missing = [k for k, where in acknowledged.items() if stored.get(k) != where]
+        print(f"\nsentinel failover: {len(acknowledged)} acknowledged ({before} before the kill), "
+              f"{sum(p.rejected for p in publishers)} attempts answered 503/failed and retried; "
+              f"sentinel switched {switched_at - killed_at:.1f} s after the kill, "
+              f"both instances on the new master {moved_at - killed_at:.1f} s after the kill, "
+              f"first acknowledged write after the kill at {resumed_at - killed_at:.1f} s")
+        assert before > 20
+        assert missing == [], f"acknowledged but not in the new master's history: {missing[:5]}"
+        for index, received in enumerate(subscribers):
+            for s in SESSIONS:
+                got = [(seq, key) for (sid, seq, key) in received if sid == s]
+                assert got == history[s], (f"subscriber {index} got exactly the new master's history of {s}, once, in order "
+                                           f"(got {len(got)}, history {len(history[s])})")
+        logs = "".join(i.log_text() for i in instances)
+        assert f":{replica.port}" in logs and "redis address changed" in logs, "the instances logged the move to the new master"
+        for instance in instances:
+            assert instance.stop() == 0
+    finally:
+        for instance in instances:
+            instance.stop()
+        for s in sentinels:
+            s.stop()
+        replica.stop()
+        master.stop()
+
+
+def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_published_once():
+    master = RedisServer(extra_args=["--repl-diskless-sync-delay", "0"])
+    replica = None
+    instance = None
+    try:
+        instance = Instance({"REDIS_URL": master.url, "REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_TIMEOUT": "300"}, "wait")
+        assert instance.wait_ready(), instance.log_text()
+        received = []
+        done = [float("inf")]
+
+        async def scenario():
+            task = asyncio.create_task(subscribe(instance.port, received, lambda: done[0]))
+            await asyncio.sleep(0.5)
+            body = {"sessionId": SESSIONS[0], "type": "t", "timestamp": TS, "key": "k1"}
+            started = time.time()
+            status, answer = await asyncio.to_thread(request, instance, "POST", "/api/events", body, {"Idempotency-Key": "k1"})
+            waited = time.time() - started
+            assert status == 503, answer
+            assert "replicas" in answer["error"] and waited >= 0.25, (answer, waited)
+            await asyncio.sleep(1)
+            assert received == [], "nothing is published before a replica holds it"
+            nonlocal replica
+            replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(master.port)])
+            deadline = time.time() + 10
+            while "master_link_status:up" not in replica.cli("INFO", "replication") and time.time() < deadline:
+                await asyncio.sleep(0.1)
+            async def until_acknowledged(payload, key):
+                # What a publisher does: retry with the same key until 2xx (a loaded replica
+                # may miss the first 300 ms window).
+                deadline = time.time() + 15
+                while True:
+                    status, answer = await asyncio.to_thread(request, instance, "POST", "/api/events", payload, {"Idempotency-Key": key})
+                    if status in (200, 201) or time.time() > deadline:
+                        return status, answer
+                    await asyncio.sleep(0.2)
+
+            status, answer = await until_acknowledged(body, "k1")
+            assert status == 200 and answer.get("duplicate") is True and answer["seq"] == 1, answer
+            status, answer = await until_acknowledged(dict(body, key="k2"), "k2")
+            assert status in (200, 201) and answer["seq"] == 2, answer
+            done[0] = time.time() + 2
+            await task
+
+        asyncio.run(scenario())
+        assert [(seq, key) for (_, seq, key) in received] == [(1, "k1"), (2, "k2")], \
+            "the retried event was published once it was confirmed, then the next one"
+        kept = replica.cli("LRANGE", f"afw:events:{SESSIONS[0]}", "0", "-1").splitlines()
+        assert [json.loads(line)["key"] for line in kept] == ["k1", "k2"], "both are on the replica"
+        assert instance.stop() == 0
+    finally:
+        if instance:
+            instance.stop()
+        if replica:
+            replica.stop()
+        master.stop()
+
+
+def test_sentinel_masters_as_shards_each_session_on_its_master():
+    """REDIS_SENTINEL_MASTER with two names: two shards found through the same sentinels."""
+    masters = [RedisServer(), RedisServer()]
+    sentinel = None
+    instance = None
+    try:
+        sentinel = SentinelServer(masters[0].port, name="m1", quorum=1)
+        sentinel.cli("SENTINEL", "MONITOR", "m2", "127.0.0.1", str(masters[1].port), "1")
+        instance = Instance({"REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "m1,m2"}, "sharded")
+        assert instance.wait_ready(), instance.log_text()
+        sessions = [f"sm-{i}" for i in range(40)]
+        for s in sessions:
+            status, _ = request(instance, "POST", "/api/events", {"sessionId": s, "type": "t", "timestamp": TS})
+            assert status == 201
+        counts = [0, 0]
+        for s in sessions:
+            on = [m.cli("LLEN", f"afw:events:{s}") == "1" for m in masters]
+            assert sum(on) == 1, f"{s} is on exactly one master"
+            counts[on.index(True)] += 1
+            status, answer = request(instance, "GET", f"/api/events/{s}")
+            assert status == 200 and answer["count"] == 1
+        assert min(counts) > 5, f"both masters hold sessions: {counts}"
+        assert instance.stop() == 0
+    finally:
+        if instance:
+            instance.stop()
+        if sentinel:
+            sentinel.stop()
+        for m in masters:
+            m.stop()
