@@ -35,7 +35,9 @@ public final class EventLoopGroup: @unchecked Sendable {
                 condition.unlock()
             }
             thread.name = "switchboard-loop-\(loop.index)"
-            thread.stackSize = 1 << 20
+            // 8 MiB of address space (only touched pages cost memory): the JSON scanner recurses
+            // up to its depth limit (512), and debug builds under ASan need ~2 KiB a level.
+            thread.stackSize = 8 << 20
             thread.start()
         }
     }

@@ -87,6 +87,16 @@ final class App {
         }
         group.waitUntilStopped()
         logger.info("stopped")
-        exit(shutdown.exitCode)
+        Self.exitNow(shutdown.exitCode)
+    }
+
+    /// Ends the process without running atexit handlers. The loop threads have left their
+    /// loops but may still be unwinding (releasing closures, OpenSSL's per-thread state), and
+    /// `exit` would run OpenSSL's global cleanup and C++ static destructors concurrently with
+    /// them: a "double free or corruption" abort seen once after "stopped". Storage is closed
+    /// and every connection answered by now; the kernel reclaims the rest.
+    static func exitNow(_ code: Int32) -> Never {
+        fflush(nil)
+        _exit(code)
     }
 }

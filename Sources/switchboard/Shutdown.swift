@@ -34,7 +34,7 @@ final class Shutdown: @unchecked Sendable {
     func signalReceived(_ signal: Int32) {
         if started != 0 {
             logger.warning("second signal \(signal): exiting now")
-            exit(1)
+            App.exitNow(1)
         }
         started = MonotonicClock.now()
         logger.info("signal \(signal): draining (ready=503, listeners closing)")
