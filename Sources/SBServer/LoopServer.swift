@@ -178,13 +178,9 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
 
     /// Connections flushed per iteration while the loop is busy.
     static let flushBatch = 16
-    /// Pending connections above which a busy loop flushes in batches: a pass over this many
-    /// (a few hundred microseconds) is the most a request waits behind a broadcast unbatched.
-    static let batchingThreshold = 128
 
     /// Writes queued bytes, oldest connection first. An idle loop flushes everything now: no
-    /// added latency. A busy one (this iteration had requests or hand-offs) with more than
-    /// `batchingThreshold` connections waiting flushes one batch,
+    /// added latency. A busy one (this iteration had requests or hand-offs) flushes one batch,
     /// yields the CPU, and polls again:
     /// - a request arriving meanwhile (the next POST) waits for a batch, not a whole broadcast;
     /// - frames that keep arriving for a connection still in the list leave together in one
@@ -198,11 +194,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     /// iterations. Returns true when connections are left for the next iteration.
     /// `cpuContended` (below) extends batching to turns without new input.
     private func flushPending(busy: Bool) -> Bool {
-        // Batch only when there is more to write than one pass should take: below that, a
-        // batch and a yield buy no coalescing and cost latency (the yield hands the core to
-        // whatever else is runnable, for up to a scheduler slice).
-        let saturated = flushList.count > Self.batchingThreshold
-        var budget = saturated && (busy || cpuContended) ? Self.flushBatch : Int.max
+        var budget = busy || cpuContended ? Self.flushBatch : Int.max
         while budget > 0, let connection = flushList.popFirst() {
             budget -= 1
             connection.inFlushList = false
