@@ -14,13 +14,7 @@ public struct HTTPResponse: Sendable {
 public enum HTTPResponseEncoder {
     public static func encode(_ response: HTTPResponse, keepAlive: Bool, headRequest: Bool = false, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 128 + response.body.count)
-        out.append(contentsOf: statusLine(response.status))
-        for (name, value) in response.headers {
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: separator)
-            out.append(contentsOf: value.utf8)
-            out.append(contentsOf: crlf)
-        }
+        appendStatusAndHeaders(response, to: &out)
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
             out.append(contentsOf: contentLength)
@@ -33,6 +27,17 @@ public enum HTTPResponseEncoder {
         out.append(contentsOf: crlf)
         if !bodyless && !headRequest {
             out.append(contentsOf: response.body)
+        }
+    }
+
+    /// Status line and the response's own header fields (the framing fields are the caller's).
+    private static func appendStatusAndHeaders(_ response: HTTPResponse, to out: inout [UInt8]) {
+        out.append(contentsOf: statusLine(response.status))
+        for (name, value) in response.headers {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: separator)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: crlf)
         }
     }
 
@@ -53,6 +58,7 @@ public enum HTTPResponseEncoder {
         return makeStatusLine(status)
     }
 
+    /// Not SBCore's `JSONNumber`: SBHTTP's sources compile on their own (Scripts/fuzz.sh).
     private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
         guard value > 0 else {
             out.append(UInt8(ascii: "0"))
@@ -71,13 +77,7 @@ public enum HTTPResponseEncoder {
     /// The head of a streaming response: no length, `Connection: close` (its body is
     /// delimited by the close, RFC 9112 §6.3), so no request after it is answered.
     public static func encodeStreamHead(_ response: HTTPResponse, into out: inout [UInt8]) {
-        out.append(contentsOf: statusLine(response.status))
-        for (name, value) in response.headers {
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: separator)
-            out.append(contentsOf: value.utf8)
-            out.append(contentsOf: crlf)
-        }
+        appendStatusAndHeaders(response, to: &out)
         out.append(contentsOf: connectionClose)
         out.append(contentsOf: crlf)
     }

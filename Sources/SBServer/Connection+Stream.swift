@@ -34,7 +34,7 @@ extension Connection: ResponseStream {
         case .sendHeartbeat:
             if case .stream(_, let handler) = proto { handler.heartbeat(self) }
         case .notifyDrained:
-            scheduleStreamDrainNotification()
+            scheduleDrainNotification()
         case .discardQueue:
             writeQueue.removeAll()
         case .countCutOff:
@@ -51,37 +51,28 @@ extension Connection: ResponseStream {
         handler.closed(self)
     }
 
-    private func scheduleStreamDrainNotification() {
-        guard !drainNotifyPending else { return }
-        drainNotifyPending = true
-        loop.schedule(after: .zero) { [weak self] in
-            guard let self else { return }
-            self.drainNotifyPending = false
-            guard !self.closed, case .stream(_, let handler) = self.proto else { return }
-            handler.sendQueueDrained(self)
-        }
-    }
-
     @discardableResult
     func sendLive(_ bytes: SharedBytes) -> SendStatus {
-        guard !closed, let http else { return .dropped }
-        guard http.machine.mayQueueLive(queued: writeQueue.byteCount) else {
-            performHTTP(http.machine.liveSendRefused(queued: writeQueue.byteCount))
-            return .dropped
-        }
+        guard admitLive() else { return .dropped }
         enqueue(bytes)
         return .queued
     }
 
     @discardableResult
     func sendLive(_ bytes: [UInt8]) -> SendStatus {
-        guard !closed, let http else { return .dropped }
-        guard http.machine.mayQueueLive(queued: writeQueue.byteCount) else {
-            performHTTP(http.machine.liveSendRefused(queued: writeQueue.byteCount))
-            return .dropped
-        }
+        guard admitLive() else { return .dropped }
         enqueue(bytes)
         return .queued
+    }
+
+    /// Whether live bytes may be queued; over the limit, the machine's cut-off happens here.
+    private func admitLive() -> Bool {
+        guard !closed, let http else { return false }
+        guard http.machine.mayQueueLive(queued: writeQueue.byteCount) else {
+            performHTTP(http.machine.liveSendRefused(queued: writeQueue.byteCount))
+            return false
+        }
+        return true
     }
 
     @discardableResult

@@ -66,15 +66,20 @@ extension Connection: WebSocketConnection {
     }
 
     /// `sendQueueDrained` runs on the next loop turn, never inside the write that drained the
-    /// queue, so the handler may send again without re-entering the flush.
-    private func scheduleDrainNotification() {
+    /// queue, so the handler may send again without re-entering the flush. Serves WebSockets and
+    /// streaming responses alike: whichever handler the connection has by then is told.
+    func scheduleDrainNotification() {
         guard !drainNotifyPending else { return }
         drainNotifyPending = true
         loop.schedule(after: .zero) { [weak self] in
             guard let self else { return }
             self.drainNotifyPending = false
-            guard !self.closed, case .webSocket(_, let handler) = self.proto else { return }
-            handler.sendQueueDrained(self)
+            guard !self.closed else { return }
+            switch self.proto {
+            case .webSocket(_, let handler): handler.sendQueueDrained(self)
+            case .stream(_, let handler): handler.sendQueueDrained(self)
+            case .http, .done: break
+            }
         }
     }
 
