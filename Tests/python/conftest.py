@@ -41,6 +41,18 @@ def request(hub, method, path, body=None, headers=None, raw=None):
     return resp.status, payload
 
 
+def stop_process(proc, timeout=15):
+    """SIGTERM (a graceful drain), SIGKILL if it outlasts `timeout`; the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Hub:
     def __init__(self, env=None, port=None):
         self.port = port or free_port()
@@ -76,14 +88,7 @@ class Hub:
             return r.status, json.loads(r.read())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 @pytest.fixture

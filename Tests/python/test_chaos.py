@@ -10,16 +10,15 @@ import http.client
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-import pytest
 import websockets
 
-from conftest import binary, free_port
+from conftest import binary, free_port, stop_process
+from nginx_server import Nginx
 from redis_server import RedisServer
 
 TS = "2026-11-24T12:00:00Z"
@@ -46,72 +45,7 @@ class Instance:
             self.proc.wait(timeout=10)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-class Nginx:
-    def __init__(self, ports):
-        if not shutil.which("nginx"):
-            pytest.fail("nginx is not installed (Scripts/test.sh installs it)")
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="switchboard-chaos-nginx-")
-        os.makedirs(f"{self.dir}/logs")
-        servers = "".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;\n" for p in ports)
-        with open(f"{self.dir}/nginx.conf", "w") as f:
-            f.write(f"""worker_processes 1;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/logs/error.log crit;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {self.dir}/body;
-    proxy_temp_path {self.dir}/proxy;
-    fastcgi_temp_path {self.dir}/fastcgi;
-    uwsgi_temp_path {self.dir}/uwsgi;
-    scgi_temp_path {self.dir}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
-    upstream switchboard {{
-{servers}    }}
-    server {{
-        listen 127.0.0.1:{self.port};
-        location / {{
-            proxy_pass http://switchboard;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_read_timeout 3600s;
-            proxy_next_upstream error timeout;
-        }}
-    }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-c", f"{self.dir}/nginx.conf", "-p", self.dir, "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if get(self.port, "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return stop_process(self.proc)
 
 
 def get(port, path, timeout=5):

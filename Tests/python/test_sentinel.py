@@ -17,7 +17,7 @@ import time
 
 import websockets
 
-from conftest import binary, free_port, request
+from conftest import binary, free_port, request, stop_process
 from redis_server import RedisServer, SentinelServer
 
 TS = "2026-11-30T12:00:00Z"
@@ -52,14 +52,7 @@ class Instance:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 class Publisher(threading.Thread):

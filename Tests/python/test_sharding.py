@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
-from conftest import binary, free_port, request
+from conftest import binary, free_port, request, stop_process
 from redis_server import RedisServer
 
 TS = "2026-11-30T12:00:00Z"
@@ -65,14 +65,7 @@ class Instance:
         raise RuntimeError("instance not ready: " + open(self.log.name).read())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 def exercise(instances, i, session):
