@@ -33,7 +33,8 @@ cp "$corpus"/json/* "$out/json/corpus/"
     Sources/SBWebSocket/WebSocketOpcode.swift Sources/SBWebSocket/WebSocketReadEvent.swift \
     Tests/Fuzz/WebSocketReaderFuzz.swift -o "$out/fuzz-ws" 2>&1 | grep -v "Cannot export local symbol" || true; }
 [[ " $targets " == *" json "* ]] && { swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzJSON \
-    Sources/SBCore/JSON/JSONScanner.swift Sources/SBCore/JSON/JSONDocument.swift \
+    Sources/SBCore/JSON/JSONScanner.swift Sources/SBCore/JSON/JSONWalker.swift Sources/SBCore/JSON/JSONWalker+Tokens.swift \
+    Sources/SBCore/JSON/JSONDocument.swift \
     Sources/SBCore/JSON/JSONStringDecoding.swift Sources/SBCore/JSON/JSONDifferences.swift \
     Tests/Fuzz/JSONScannerFuzz.swift -o "$out/fuzz-json" 2>&1 | grep -v "Cannot export local symbol" || true; }
 
