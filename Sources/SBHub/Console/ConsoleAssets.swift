@@ -1,7 +1,7 @@
 import SBHTTP
 
 /// The built-in console, the JavaScript client and the OpenAPI document, embedded in the
-/// binary (`ConsoleFiles.swift`, generated from `Console/` by Scripts/embed-console.py).
+/// binary (`ConsoleFiles.swift` and `Embedded/`, generated from `Console/` by Scripts/embed-console.py).
 enum ConsoleAssets {
     struct File {
         let contentType: String
