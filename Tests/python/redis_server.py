@@ -11,6 +11,19 @@ import pytest
 from conftest import free_port
 
 
+def wait_for_pong(server, name, seconds=10):
+    """Until `server.cli("PING")` answers PONG; RuntimeError after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if "PONG" in server.cli("PING"):
+                return
+        except (OSError, subprocess.SubprocessError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not start")
+
+
 class RedisServer:
     def __init__(self, appendonly=False, extra_args=(), port=None):
         if not shutil.which("redis-server"):
@@ -26,15 +39,7 @@ class RedisServer:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
                 "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if "PONG" in self.cli("PING"):
-                    return
-            except (OSError, subprocess.SubprocessError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_for_pong(self, "redis-server")
 
     @property
     def url(self):
@@ -79,15 +84,7 @@ class SentinelServer:
                     f"sentinel failover-timeout {name} {failover_timeout_ms}\n"
                     f"sentinel parallel-syncs {name} 1\n")
         self.proc = subprocess.Popen([binary, self.config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if "PONG" in self.cli("PING"):
-                    return
-            except (OSError, subprocess.SubprocessError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-sentinel did not start")
+        wait_for_pong(self, "redis-sentinel")
 
     def cli(self, *args):
         out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)

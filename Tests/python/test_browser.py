@@ -69,15 +69,14 @@ class PageServer:
         self.server.server_close()
 
 
-def test_browser_dashboard_receives_events(hub):
-    if not shutil.which("chromedriver") and not shutil.which("/usr/bin/chromedriver"):
-        pytest.skip("chromium-driver not installed")
+def check_dashboard(driver, hub, ws_url):
+    """The page subscribes to browser-1 over `ws_url`; of events posted to browser-1 and
+    browser-2 it receives exactly browser-1's, in seq order."""
     page = PageServer()
-    driver = chromium_driver()
     try:
         driver.set_script_timeout(15)
         driver.get(page.url)
-        assert driver.execute_async_script(PAGE_SCRIPT, f"ws://127.0.0.1:{hub.port}/ws") == "subscribed"
+        assert driver.execute_async_script(PAGE_SCRIPT, ws_url) == "subscribed"
         for n in range(1, 6):
             hub.post("/api/events", {"sessionId": "browser-1", "type": "t", "timestamp": TS, "n": n})
             hub.post("/api/events", {"sessionId": "browser-2", "type": "t", "timestamp": TS, "n": n})
@@ -91,5 +90,14 @@ def test_browser_dashboard_receives_events(hub):
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
         assert all(e["sessionId"] == "browser-1" for e in events)
     finally:
-        driver.quit()
         page.close()
+
+
+def test_browser_dashboard_receives_events(hub):
+    if not shutil.which("chromedriver") and not shutil.which("/usr/bin/chromedriver"):
+        pytest.skip("chromium-driver not installed")
+    driver = chromium_driver()
+    try:
+        check_dashboard(driver, hub, f"ws://127.0.0.1:{hub.port}/ws")
+    finally:
+        driver.quit()

@@ -188,7 +188,7 @@ def test_chromium_dashboard_over_wss(pki, ec_leaf, tls_hub):
         pytest.skip("chromium-driver not installed")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from test_browser import PAGE_SCRIPT, PageServer
+    from test_browser import check_dashboard
     _, _, leaf = ec_leaf
     profile = tempfile.mkdtemp(prefix="switchboard-chromium-")
     options = webdriver.ChromeOptions()
@@ -199,27 +199,11 @@ def test_chromium_dashboard_over_wss(pki, ec_leaf, tls_hub):
         if shutil.which(candidate):
             options.binary_location = candidate
             break
-    page = PageServer()
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     try:
-        driver.set_script_timeout(15)
-        driver.get(page.url)
-        assert driver.execute_async_script(PAGE_SCRIPT, f"wss://localhost:{tls_hub.port}/ws") == "subscribed"
-        for n in range(1, 6):
-            tls_hub.post("/api/events", {"sessionId": "browser-1", "type": "t", "timestamp": TS, "n": n})
-            tls_hub.post("/api/events", {"sessionId": "browser-2", "type": "t", "timestamp": TS, "n": n})
-        deadline = time.time() + 10
-        events = []
-        while time.time() < deadline:
-            events = driver.execute_script("return window.__msgs.filter(m => m.type === 'event')")
-            if len(events) >= 5:
-                break
-            time.sleep(0.05)
-        assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
-        assert all(e["sessionId"] == "browser-1" for e in events)
+        check_dashboard(driver, tls_hub, f"wss://localhost:{tls_hub.port}/ws")
     finally:
         driver.quit()
-        page.close()
         shutil.rmtree(profile, ignore_errors=True)
     assert metric(tls_hub.metrics(), "switchboard_tls_handshakes", result="ok") >= 1
 
