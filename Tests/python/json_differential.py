@@ -16,7 +16,6 @@ Used by test_json_differential.py and Scripts/json-differential.sh.
 """
 import json
 import math
-import os
 import random
 import subprocess
 import sys

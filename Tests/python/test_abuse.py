@@ -3,7 +3,6 @@ malformed frames and requests. The process must stay up and keep serving everyon
 import json
 import os
 import socket
-import statistics
 import struct
 import subprocess
 import time

@@ -11,7 +11,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from conftest import ROOT, Hub, request
+from conftest import Hub, request
 from nginx_server import Nginx
 from redis_server import RedisServer
 

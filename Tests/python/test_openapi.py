@@ -2,10 +2,8 @@
 to it (schemathesis, a bounded seeded run: no 5xx, no undocumented status, no response that
 breaks its schema, no schema-violating request accepted)."""
 import json
-import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 
 import pytest

@@ -8,7 +8,6 @@ import threading
 import time
 
 import jwt
-import pytest
 
 from conftest import Hub, request
 

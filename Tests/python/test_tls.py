@@ -243,7 +243,6 @@ def test_sslscan_no_protocol_below_tls12_and_no_weak_cipher(tls_hub):
 
 def test_server_cipher_preference_and_alpn(tls_hub):
     # The client lists ChaCha20 first; the server picks by its own order.
-    ctx = tls_hub.context
     ctx12 = ssl.create_default_context(cafile=tls_hub.ca)
     ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx12.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256")
