@@ -79,7 +79,7 @@ let package = Package(
 
         // Layer 6: the executable.
         .executableTarget(name: "switchboard", dependencies: [
-            "SBCore", "SBEventLoop", "SBHTTP", "SBServer", "SBHub", "SBStore", "SBRedis", "SBTLS",
+            "SBCore", "SBEventLoop", "SBHTTP", "SBServer", "SBHub", "SBStore", "SBRedis", "SBTLS", "SBCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -1,15 +1,34 @@
 import COpenSSL
 
 /// SHA-1 for the WebSocket handshake (RFC 6455 §4.2.2), via OpenSSL.
+///
+/// OpenSSL 3's one-shot `SHA1()` looks the algorithm up by name on every call, and its first call
+/// activates the default provider (about 2 MB of libcrypto pages and a few hundred microseconds
+/// on the first client's handshake). The implementation is fetched once, at startup (`prepare`),
+/// and reused: a configuration without SHA-1 then stops the server with a clear error instead of
+/// failing every WebSocket handshake.
 public enum SHA1 {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String { "OpenSSL offers no SHA-1 implementation (needed for the WebSocket handshake)" }
+    }
+
+    /// Immutable and reference-counted by OpenSSL, so one fetched method serves every thread.
+    private nonisolated(unsafe) static let method: OpaquePointer? = EVP_MD_fetch(nil, "SHA1", nil)
+
+    /// Fetches the implementation now (startup) rather than on the first handshake.
+    public static func prepare() throws {
+        guard method != nil else { throw Unavailable() }
+    }
+
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
         let input = Array(bytes)
         var digest = [UInt8](repeating: 0, count: Int(SHA_DIGEST_LENGTH))
-        input.withUnsafeBufferPointer { inputBuffer in
+        let ok = input.withUnsafeBufferPointer { inputBuffer in
             digest.withUnsafeMutableBufferPointer { out in
-                _ = COpenSSL.SHA1(inputBuffer.baseAddress, inputBuffer.count, out.baseAddress)
+                EVP_Digest(inputBuffer.baseAddress, inputBuffer.count, out.baseAddress, nil, method, nil)
             }
         }
+        precondition(ok == 1, "SHA-1 failed")
         return digest
     }
 }
@@ -30,6 +49,12 @@ public enum HMACSHA256 {
 }
 
 public enum SecureRandom {
+    /// Instantiates OpenSSL's random generator now (startup): its first use seeds the DRBG,
+    /// millions of instructions that would otherwise land on the first client.
+    public static func prepare() {
+        _ = bytes(1)
+    }
+
     public static func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         let ok = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }

@@ -84,11 +84,11 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.filter { $0.name == name }.map(\.value)
     }
 
-    /// True when a comma-separated header (e.g. Connection) lists `token` (case-insensitive).
+    /// True when a comma-separated header (e.g. Connection) lists `token` (given in lowercase),
+    /// ignoring case.
     public func contains(_ name: String, token: String) -> Bool {
-        values(name).contains { value in
-            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token }
-        }
+        let lower = Array(token.utf8)
+        return values(name).contains { HeaderList.contains($0, token: lower) }
     }
 
     public var count: Int { fields.count }
@@ -141,8 +141,7 @@ public struct HTTPRequestHead: Sendable {
     mutating func computeFlags() {
         var close = false, keep = false, upgrade = false
         for field in headers.fields where field.name == "connection" {
-            for token in field.value.utf8.split(separator: UInt8(ascii: ",")) {
-                let token = token.trimmingSpaces()
+            HeaderList.forEachElement(field.value) { token in
                 if HeaderName.equalsIgnoringASCIICase(token, Self.closeToken) { close = true }
                 else if HeaderName.equalsIgnoringASCIICase(token, Self.keepAliveToken) { keep = true }
                 else if HeaderName.equalsIgnoringASCIICase(token, Self.upgradeToken) { upgrade = true }
@@ -150,7 +149,7 @@ public struct HTTPRequestHead: Sendable {
         }
         keepAlive = !close && (versionMinor >= 1 || keep)
         expectsContinue = headers["expect"].map { $0.lowercased() == "100-continue" } ?? false
-        isWebSocketUpgrade = upgrade && headers.contains("upgrade", token: "websocket")
+        isWebSocketUpgrade = upgrade && headers.fields.contains { $0.name == "upgrade" && HeaderList.contains($0.value, token: Self.websocketToken) }
     }
 }
 
@@ -187,23 +186,33 @@ extension HTTPRequestHead {
     fileprivate static let closeToken: [UInt8] = Array("close".utf8)
     fileprivate static let keepAliveToken: [UInt8] = Array("keep-alive".utf8)
     fileprivate static let upgradeToken: [UInt8] = Array("upgrade".utf8)
+    fileprivate static let websocketToken: [UInt8] = Array("websocket".utf8)
 }
 
-extension Substring.UTF8View {
-    /// Without leading and trailing spaces and tabs (OWS).
-    func trimmingSpaces() -> Substring.UTF8View {
-        var bytes = self
-        while let f = bytes.first, f == 0x20 || f == 0x09 { bytes = bytes.dropFirst() }
-        while let l = bytes.last, l == 0x20 || l == 0x09 { bytes = bytes.dropLast() }
-        return bytes
+/// A header value that is a comma-separated list (RFC 9110 §5.6.1), read as bytes: elements
+/// split at commas, optional whitespace trimmed, compared ignoring ASCII case, nothing allocated.
+public enum HeaderList {
+    /// Calls `body` with every element (empty ones included), trimmed.
+    public static func forEachElement(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: ",") {
+                var lower = start, upper = end
+                while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+                while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+                body(UnsafeBufferPointer(rebasing: bytes[lower..<upper]))
+                start = end + 1
+            }
+        }
     }
-}
 
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return s
+    /// Whether the list holds `token` (given in lowercase), ignoring case.
+    public static func contains(_ value: String, token: [UInt8]) -> Bool {
+        var found = false
+        forEachElement(value) { element in
+            if !found && HeaderName.equalsIgnoringASCIICase(element, token) { found = true }
+        }
+        return found
     }
 }

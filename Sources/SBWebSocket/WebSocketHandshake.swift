@@ -1,4 +1,5 @@
 import SBCrypto
+import SBHTTP
 
 /// The server side of the opening handshake (RFC 6455 §4.2).
 public enum WebSocketHandshake {
@@ -17,10 +18,10 @@ public enum WebSocketHandshake {
     public static func validate(method: String, versionMinor: Int, header: (String) -> String?) -> Result<String, Failure> {
         guard method == "GET" else { return .failure(.badRequest("WebSocket upgrade must use GET")) }
         guard versionMinor >= 1 else { return .failure(.badRequest("WebSocket upgrade needs HTTP/1.1")) }
-        guard header("upgrade").map({ hasToken($0, "websocket") }) == true else {
+        guard header("upgrade").map({ HeaderList.contains($0, token: websocketToken) }) == true else {
             return .failure(.badRequest("missing Upgrade: websocket"))
         }
-        guard header("connection").map({ hasToken($0, "upgrade") }) == true else {
+        guard header("connection").map({ HeaderList.contains($0, token: upgradeToken) }) == true else {
             return .failure(.badRequest("missing Connection: Upgrade"))
         }
         guard let version = header("sec-websocket-version") else { return .failure(.upgradeRequired) }
@@ -38,9 +39,8 @@ public enum WebSocketHandshake {
         Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n".utf8)
     }
 
-    private static func hasToken(_ value: String, _ token: String) -> Bool {
-        value.split(separator: ",").contains { $0.trimmingSpacesAndTabs().lowercased() == token }
-    }
+    private static let websocketToken: [UInt8] = Array("websocket".utf8)
+    private static let upgradeToken: [UInt8] = Array("upgrade".utf8)
 }
 
 extension StringProtocol {

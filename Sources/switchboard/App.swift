@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SBCore
+import SBCrypto
 import SBEventLoop
 import SBHTTP
 import SBHub
@@ -32,6 +33,8 @@ final class App {
         // thread starts so they arrive only through the signalfd.
         let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil)
         let fileLimit = ProcessSignals.raiseOpenFileLimit()
+        try SHA1.prepare()
+        SecureRandom.prepare()
         let group = try EventLoopGroup(count: configuration.threads)
         let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,

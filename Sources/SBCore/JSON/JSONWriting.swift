@@ -13,14 +13,24 @@ public enum JSONErrorBody {
 /// Minimal JSON string escaping for the bytes we write by hand.
 public enum JSONString {
     public static func append(_ string: String, to out: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { append(utf8: $0, to: &out) }
+    }
+
+    public static func append(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Ids, types and session names never need escaping: one copy, no per-byte switch.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: string.utf8)
+        var plain = true
+        for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            plain = false
+            break
+        }
+        if plain {
+            out.append(contentsOf: bytes)
             out.append(UInt8(ascii: "\""))
             return
         }
-        for byte in string.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
             case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
@@ -77,5 +87,70 @@ public enum JSONNumber {
             } while rest > 0
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
         }
+    }
+}
+
+/// A JSON object written member by member, in order, straight into bytes: the hub's own
+/// messages (confirmations, pongs, errors) without a `[String: Any]` tree, boxing or Foundation.
+/// Member names are literals the caller writes (plain ASCII, nothing to escape).
+public struct JSONObjectWriter {
+    private var bytes: [UInt8]
+    private var empty = true
+
+    public init(capacity: Int = 128) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    private init(continuing bytes: [UInt8]) {
+        self.bytes = bytes
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func name(_ name: StaticString) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func string(_ name: StaticString, _ value: String) {
+        self.name(name)
+        JSONString.append(value, to: &bytes)
+    }
+
+    public mutating func integer(_ name: StaticString, _ value: Int64) {
+        self.name(name)
+        JSONNumber.append(value, to: &bytes)
+    }
+
+    public mutating func bool(_ name: StaticString, _ value: Bool) {
+        self.name(name)
+        JSONNumber.append(value, to: &bytes)
+    }
+
+    /// A nested object, written in place.
+    public mutating func object(_ name: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
+        self.name(name)
+        var inner = JSONObjectWriter(continuing: bytes)
+        bytes = []  // one buffer, uniquely owned by the inner writer while it writes
+        body(&inner)
+        bytes = inner.finish()
+    }
+
+    /// The object's bytes, closed.
+    public consuming func finish() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    /// A whole object in one expression.
+    public static func make(capacity: Int = 128, _ body: (inout JSONObjectWriter) -> Void) -> [UInt8] {
+        var writer = JSONObjectWriter(capacity: capacity)
+        body(&writer)
+        return writer.finish()
     }
 }

@@ -36,8 +36,13 @@ extension HubClient {
         for action in actions {
             switch action {
             case .sendExpiring(let expiresAt):
-                send(["type": "token_expiring",
-                      "payload": ["expiresAt": ISO8601.format(milliseconds: expiresAt), "exp": expiresAt / 1000]])
+                send { message in
+                    message.string("type", "token_expiring")
+                    message.object("payload") { payload in
+                        payload.string("expiresAt", ISO8601.format(milliseconds: expiresAt))
+                        payload.integer("exp", Int64(expiresAt / 1000))
+                    }
+                }
             case .close:
                 stopTokenExpiry()
                 connection?.close(code: 1008, reason: "token expired")
@@ -79,11 +84,20 @@ extension HubClient {
         for (sessionId, subscription) in subscriptions where !grant.allows(.subscribe, on: sessionId) {
             subscriptions[sessionId] = nil
             loopHub.remove(subscription)
-            send(["type": "unsubscribed", "sessionId": sessionId, "reason": "not granted by the refreshed token"])
+            send { message in
+                message.string("type", "unsubscribed")
+                message.string("sessionId", sessionId)
+                message.string("reason", "not granted by the refreshed token")
+            }
         }
         let actions = lease.machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: MonotonicClock.wallMilliseconds())
-        send(["type": "token_refreshed",
-              "payload": ["expiresAt": ISO8601.format(milliseconds: grant.expiresAtMillis), "exp": grant.expiresAtMillis / 1000]])
+        send { message in
+            message.string("type", "token_refreshed")
+            message.object("payload") { payload in
+                payload.string("expiresAt", ISO8601.format(milliseconds: grant.expiresAtMillis))
+                payload.integer("exp", Int64(grant.expiresAtMillis / 1000))
+            }
+        }
         perform(actions)
     }
 }

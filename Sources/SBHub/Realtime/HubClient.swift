@@ -34,8 +34,15 @@ final class HubClient: WebSocketHandler, Subscriber {
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
-        send(["type": "subscription_confirmed",
-              "payload": ["clientId": clientId, "instanceId": loopHub.hub.configuration.instanceId, "message": "connected to switchboard"]])
+        let instanceId = loopHub.hub.configuration.instanceId
+        send { message in
+            message.string("type", "subscription_confirmed")
+            message.object("payload") { payload in
+                payload.string("clientId", clientId)
+                payload.string("instanceId", instanceId)
+                payload.string("message", "connected to switchboard")
+            }
+        }
         startTokenExpiry()
     }
 
@@ -104,7 +111,11 @@ final class HubClient: WebSocketHandler, Subscriber {
         switch type {
         case "subscribe": subscribe(message)
         case "unsubscribe": unsubscribe(message)
-        case "ping": send(["type": "pong", "clientId": clientId])
+        case "ping":
+            send { message in
+                message.string("type", "pong")
+                message.string("clientId", clientId)
+            }
         case "input": input(message)
         case "refresh": refresh(message)
         default: sendError("unknown message type '\(type)'", code: "unknown_type")
@@ -154,15 +165,31 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        send(["type": "subscription_confirmed", "sessionId": sessionId,
-              "payload": ["clientId": clientId, "sessionId": sessionId, "message": "subscribed to \(sessionId)",
-                          "epoch": confirmation.epoch, "lastSeq": confirmation.lastSeq,
-                          "oldestSeq": confirmation.oldestSeq, "recovered": confirmation.recovered]])
+        send(capacity: 256) { message in
+            message.string("type", "subscription_confirmed")
+            message.string("sessionId", sessionId)
+            message.object("payload") { payload in
+                payload.string("clientId", clientId)
+                payload.string("sessionId", sessionId)
+                payload.string("message", "subscribed to " + sessionId)
+                payload.string("epoch", confirmation.epoch)
+                payload.integer("lastSeq", confirmation.lastSeq)
+                payload.integer("oldestSeq", confirmation.oldestSeq)
+                payload.bool("recovered", confirmation.recovered)
+            }
+        }
     }
 
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        send(["type": "session_deleted", "sessionId": sessionId, "epoch": epoch,
-              "payload": ["sessionId": sessionId, "epoch": epoch]])
+        send { message in
+            message.string("type", "session_deleted")
+            message.string("sessionId", sessionId)
+            message.string("epoch", epoch)
+            message.object("payload") { payload in
+                payload.string("sessionId", sessionId)
+                payload.string("epoch", epoch)
+            }
+        }
     }
 
     private func unsubscribe(_ message: ClientMessage) {
@@ -170,7 +197,10 @@ final class HubClient: WebSocketHandler, Subscriber {
         if let subscription = subscriptions.removeValue(forKey: sessionId) {
             loopHub.remove(subscription)
         }
-        send(["type": "unsubscribed", "sessionId": sessionId])
+        send { message in
+            message.string("type", "unsubscribed")
+            message.string("sessionId", sessionId)
+        }
     }
 
     private func input(_ message: ClientMessage) {
@@ -181,20 +211,30 @@ final class HubClient: WebSocketHandler, Subscriber {
         let item = QueueAPI.inputItem(sessionId: sessionId, input: payload, prompt: nil)
         loopHub.store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json), push: item.push) { [weak self] result in
             switch result {
-            case .success: self?.send(["type": "input_queued", "sessionId": sessionId])
+            case .success:
+                self?.send { message in
+                    message.string("type", "input_queued")
+                    message.string("sessionId", sessionId)
+                }
             case .failure: self?.sendError("storage unavailable: input not queued", code: "unavailable")
             }
         }
     }
 
-    func send(_ object: [String: Any]) {
-        connection?.sendText(JSONBody.encode(object))
+    /// One message of the hub's own, written as bytes (`JSONObjectWriter`).
+    func send(capacity: Int = 128, _ write: (inout JSONObjectWriter) -> Void) {
+        connection?.sendText(JSONObjectWriter.make(capacity: capacity, write))
     }
 
-    func sendError(_ message: String, code: String, sessionId: String? = nil) {
-        var payload: [String: Any] = ["message": message, "code": code]
-        if let sessionId { payload["sessionId"] = sessionId }
-        send(["type": "error", "payload": payload])
+    func sendError(_ text: String, code: String, sessionId: String? = nil) {
+        send { message in
+            message.string("type", "error")
+            message.object("payload") { payload in
+                payload.string("message", text)
+                payload.string("code", code)
+                if let sessionId { payload.string("sessionId", sessionId) }
+            }
+        }
     }
 }
 
