@@ -129,7 +129,7 @@ extension Connection {
             var reader = WebSocketReader(maxMessageBytes: maxMessageBytes)
             if !leftover.isEmpty { reader.feed(leftover) }
             ws = WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now())
-            proto = .webSocket(reader, handler)
+            proto = .webSocket(handler, reader)
             writeQueue.releasesWhenDrained = true
             wantRead = true
             server.owner.openWebSockets.add(1, ordering: .relaxed)

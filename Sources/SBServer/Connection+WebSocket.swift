@@ -8,10 +8,10 @@ extension Connection: WebSocketConnection {
     var queuedBytes: Int { writeQueue.byteCount }
 
     func processWebSocket() {
-        while !closed, case .webSocket(var reader, let handler) = proto {
+        while !closed, case .webSocket(let handler, var reader) = proto {
             proto = .done
             let event = reader.next()
-            proto = .webSocket(reader, handler)
+            proto = .webSocket(handler, reader)
             guard let event, ws != nil else { return }
             switch event {
             case .text(let payload):
@@ -76,7 +76,7 @@ extension Connection: WebSocketConnection {
             self.drainNotifyPending = false
             guard !self.closed else { return }
             switch self.proto {
-            case .webSocket(_, let handler): handler.sendQueueDrained(self)
+            case .webSocket(let handler, _): handler.sendQueueDrained(self)
             case .stream(_, let handler): handler.sendQueueDrained(self)
             case .http, .done: break
             }

@@ -14,7 +14,7 @@ import Logging
 final class Connection: IOHandler {
     enum Mode {
         case http(HTTPPhase)
-        case webSocket(WebSocketReader, any WebSocketHandler)
+        case webSocket(any WebSocketHandler, WebSocketReader)
         /// A streaming response (Connection+Stream): input is only watched for EOF.
         case stream(HTTPPhase, any StreamHandler)
         case done
@@ -32,16 +32,21 @@ final class Connection: IOHandler {
         }
     }
 
+    // Stored properties in an order that leaves no padding (widest first, bytes last): one
+    // Connection per socket, and 48 bytes here are 480 KB per 10,000 idle WebSockets.
     let id: UInt64
-    let fd: Int32
     let peer: String
     unowned let server: LoopServer
-    var registration: Registration?
-    var proto: Mode
-    var ws: WebSocketConnectionStateMachine?
     /// Set when the listener speaks TLS: every byte in and out goes through it.
     var tls: TLSSession?
+    var ws: WebSocketConnectionStateMachine?
+    var proto: Mode
     var writeQueue = WriteQueue()
+    /// `.none` until registered and after `close`.
+    var registration = Registration.none
+    let fd: Int32
+    /// Index in the loop server's connection list (O(1) removal); -1 when not in it.
+    var serverIndex: Int32 = -1
     var inFlushList = false
     var closed = false
     /// Read interest as decided by the state machines; applied to epoll once per entry point
@@ -125,11 +130,11 @@ final class Connection: IOHandler {
             if phase.machine.isLingering { return }  // our side is done: discard
             phase.parser.feed(bytes)
             processHTTP()
-        case .webSocket(var reader, let handler):
+        case .webSocket(let handler, var reader):
             ws?.bytesReceived(now: MonotonicClock.now())
             proto = .done
             reader.feed(bytes)
-            proto = .webSocket(reader, handler)
+            proto = .webSocket(handler, reader)
             processWebSocket()
         case .stream, .done:
             break
@@ -186,7 +191,7 @@ final class Connection: IOHandler {
 
     /// Applies the read/write interest decided so far; epoll is only touched on a change.
     func syncInterest() {
-        guard let registration, !closed else { return }
+        guard !closed else { return }
         var interest: IOEvents = []
         if wantRead { interest.insert(.readable) }
         if writeArmed { interest.insert(.writable) }
@@ -198,13 +203,13 @@ final class Connection: IOHandler {
     func close() {
         guard !closed else { return }
         closed = true
-        if let registration { loop.deregister(registration) }
-        registration = nil
+        loop.deregister(registration)
+        registration = .none
         tls?.close()
         SocketIO.close(fd: fd)
         writeQueue.removeAll()
         server.forget(self)
-        if case .webSocket(_, let handler) = proto {
+        if case .webSocket(let handler, _) = proto {
             server.owner.openWebSockets.subtract(1, ordering: .relaxed)
             proto = .done
             handler.closed(self)

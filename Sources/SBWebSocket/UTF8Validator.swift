@@ -2,7 +2,7 @@
 /// the first byte that makes the input invalid — so a bad text message is refused before the
 /// rest of it arrives (RFC 6455 §8.1, Autobahn 6.4.x).
 public struct UTF8Validator: Sendable {
-    private var needed = 0
+    private var needed: UInt8 = 0
     private var lower: UInt8 = 0x80
     private var upper: UInt8 = 0xBF
 

@@ -2,24 +2,27 @@
 /// Every limit is checked from the frame header, before its payload is buffered; text is
 /// validated as payload bytes are unmasked, so invalid UTF-8 fails fast.
 public struct WebSocketReader: Sendable {
+    /// Laid out small (16 bytes): a reader lives in every WebSocket connection.
     struct Frame: Sendable {
+        var remaining: Int
+        /// 0 when the frame is not masked: XOR with 0 changes nothing.
+        var mask: UInt32
+        var maskOffset: UInt8 = 0
         var opcode: WebSocketOpcode
         var fin: Bool
-        var remaining: Int
-        var mask: UInt32?
-        var maskOffset = 0
     }
 
-    let maxMessageBytes: Int
-    let requireMask: Bool
+    // Stored properties widest first, so the reader packs into 56 bytes (idle memory).
     var buffer: [UInt8] = []
     var start = 0
+    var message: [UInt8] = []
+    let maxMessageBytes: Int
     /// The data frame whose payload is being read (payload streams straight into `message`).
     var frame: Frame?
+    var utf8 = UTF8Validator()
     /// Opcode of the fragmented message in progress (text/binary), if any.
     var messageOpcode: WebSocketOpcode?
-    var message: [UInt8] = []
-    var utf8 = UTF8Validator()
+    let requireMask: Bool
     var finished = false
 
     public init(maxMessageBytes: Int, requireMask: Bool = true) {
@@ -118,7 +121,7 @@ public struct WebSocketReader: Sendable {
             guard value <= UInt64(Int.max / 2) else { return .failure(1009, "message too big") }
             length = Int(value)
         }
-        var mask: UInt32?
+        var mask: UInt32 = 0
         if masked {
             let m = start + 2 + extra
             mask = UInt32(buffer[m]) | UInt32(buffer[m + 1]) << 8 | UInt32(buffer[m + 2]) << 16 | UInt32(buffer[m + 3]) << 24
@@ -128,7 +131,7 @@ public struct WebSocketReader: Sendable {
             start += headerLength
             var payload = Array(buffer[start..<(start + length)])
             start += length
-            if let mask { Self.unmask(&payload, from: 0, mask: mask, offset: 0) }
+            if mask != 0 { Self.unmask(&payload, from: 0, mask: mask, offset: 0) }
             return .control(opcode, payload)
         }
         if message.count + length > maxMessageBytes {
@@ -139,7 +142,7 @@ public struct WebSocketReader: Sendable {
             messageOpcode = opcode
             utf8 = UTF8Validator()
         }
-        frame = Frame(opcode: opcode, fin: fin, remaining: length, mask: mask)
+        frame = Frame(remaining: length, mask: mask, opcode: opcode, fin: fin)
         return .dataFrameStarted
     }
 
@@ -152,9 +155,9 @@ public struct WebSocketReader: Sendable {
             let from = message.count
             message.append(contentsOf: buffer[start..<(start + take)])
             start += take
-            if let mask = current.mask {
-                Self.unmask(&message, from: from, mask: mask, offset: current.maskOffset)
-                current.maskOffset = (current.maskOffset + take) & 3
+            if current.mask != 0 {
+                Self.unmask(&message, from: from, mask: current.mask, offset: Int(current.maskOffset))
+                current.maskOffset = UInt8(truncatingIfNeeded: (Int(current.maskOffset) + take) & 3)
             }
             current.remaining -= take
             if messageOpcode == .text {

@@ -142,5 +142,10 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(bucket.secondsUntilNext(limit), 1)
         XCTAssertTrue(bucket.take(now: 1_600_000_000, limit))
         XCTAssertFalse(bucket.take(now: 1_700_000_000, limit), "0.2 tokens refilled in 100 ms is not a whole one")
+
+        var unset = TokenBucket()  // the limit given at first use: full then
+        XCTAssertTrue(unset.take(now: 5_000_000_000, limit))
+        XCTAssertTrue(unset.take(now: 5_000_000_000, limit))
+        XCTAssertFalse(unset.take(now: 5_000_000_000, limit), "a burst of 2, not more")
     }
 }

@@ -37,8 +37,8 @@ final class SubscriptionStateMachineTests: XCTestCase {
         .confirm(Machine.Confirmation(epoch: epoch, lastSeq: last, oldestSeq: oldest, recovered: recovered))
     }
 
-    func live(_ machine: inout Machine, _ seq: Int64?, _ epoch: String? = "E") -> [Action] {
-        switch machine.live(seq: seq, epoch: epoch, frame: frames.frame(seq, epoch)) {
+    func live(_ machine: inout Machine, _ seq: Int64?, _ epoch: String? = "E", heldByteLimit: Int = 1 << 20) -> [Action] {
+        switch machine.live(seq: seq, epoch: epoch, frame: frames.frame(seq, epoch), heldByteLimit: heldByteLimit) {
         case .send: return [.send([frames.frame(seq, epoch)])]
         case .drop: return []
         case .actions(let actions): return actions
@@ -48,7 +48,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     // MARK: Subscribe without lastEventId
 
     func testPlainSubscribeStartsAtTheCurrentLastSeqAndHoldsWhatArrivesMeanwhile() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         XCTAssertEqual(m.subscribe(lastEventId: nil, epoch: nil), [.read(after: 0, events: false)])
         // 5 was stored before the read, 6 after: the read says lastSeq 5.
         XCTAssertEqual(live(&m, 5), [])
@@ -94,7 +94,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
                 expected: [confirm(last: 10), .replay(stored(1...4)), .read(after: 4, events: true)], position: 4, state: .replaying),
         ]
         for row in rows {
-            var m = Machine(heldByteLimit: 1 << 20)
+            var m = Machine()
             XCTAssertEqual(m.subscribe(lastEventId: row.lastEventId, epoch: row.clientEpoch), [.read(after: row.lastEventId, events: true)], row.name)
             XCTAssertEqual(m.pageRead(row.page), row.expected, row.name)
             XCTAssertEqual(m.position, row.position, row.name)
@@ -103,11 +103,11 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testLiveEventsWaitBehindTheReplayAndDuplicatesAreDropped() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: 0, epoch: nil)
         XCTAssertEqual(live(&m, 3), [])
         XCTAssertEqual(m.pageRead(page(last: 2, stored(1...2))), [confirm(last: 2), .replay(stored(1...2)), .send([frames.frame(3)])])
-        var n = Machine(heldByteLimit: 1 << 20)
+        var n = Machine()
         _ = n.subscribe(lastEventId: 0, epoch: nil)
         XCTAssertEqual(live(&n, 2), [], "stored before the read answered: held, then dropped as already replayed")
         XCTAssertEqual(n.pageRead(page(last: 2, stored(1...2))), [confirm(last: 2), .replay(stored(1...2))])
@@ -116,10 +116,10 @@ final class SubscriptionStateMachineTests: XCTestCase {
 
     func testHeldOverflowDropsEventsKeepsPushesAndReadsAgain() {
         let size = frames.frame(1).count
-        var m = Machine(heldByteLimit: size * 2)
+        var m = Machine()
         _ = m.subscribe(lastEventId: 0, epoch: nil)
-        for seq in Int64(1)...4 { XCTAssertEqual(live(&m, seq), []) }
-        XCTAssertEqual(live(&m, nil), [])
+        for seq in Int64(1)...4 { XCTAssertEqual(live(&m, seq, heldByteLimit: size * 2), []) }
+        XCTAssertEqual(live(&m, nil, heldByteLimit: size * 2), [])
         XCTAssertTrue(m.readAgain)
         XCTAssertLessThanOrEqual(m.heldBytes, size * 2, "the hold stays within its bound")
         // The read predates 1...4: they come from history on the next read.
@@ -131,7 +131,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     // MARK: Gaps, resets, resync
 
     func testAGapInLiveEventsIsFilledFromHistory() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: nil, epoch: nil)
         _ = m.pageRead(page(last: 3))
         XCTAssertEqual(live(&m, 6), [.read(after: 3, events: true)])
@@ -142,7 +142,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testDeleteResetFollowsTheNewStream() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: nil, epoch: nil)
         _ = m.pageRead(page(last: 3))
         XCTAssertEqual(m.reset(epoch: "F"), [.announceReset(epoch: "F")])
@@ -152,7 +152,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testAnEventFromAnotherEpochIsCheckedAgainstHistory() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: nil, epoch: nil)
         _ = m.pageRead(page(last: 3))
         // Expiry or FLUSHALL: the next event is seq 1 of a new epoch.
@@ -165,7 +165,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testAStaleEventOfAnOldEpochIsDropped() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: nil, epoch: nil)
         _ = m.pageRead(page(last: 3))
         XCTAssertEqual(live(&m, 9, "OLD"), [.read(after: 3, events: true)])
@@ -175,7 +175,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testResetDuringAReplayIsTakenAfterIt() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: 0, epoch: nil)
         XCTAssertEqual(m.reset(epoch: "F"), [])
         XCTAssertEqual(m.pageRead(page(last: 2, stored(1...2))), [confirm(last: 2), .replay(stored(1...2)), .read(after: 2, events: true)])
@@ -185,7 +185,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testResyncReadsFromTheSubscriptionsOwnPosition() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: nil, epoch: nil)
         _ = m.pageRead(page(last: 200))
         XCTAssertEqual(m.resynchronize(), [.read(after: 200, events: true)], "not from 0: nothing old is sent again")
@@ -197,7 +197,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func testFailedReadsRetryThenGiveUpAndGoLive() {
-        var m = Machine(heldByteLimit: 1 << 20)
+        var m = Machine()
         _ = m.subscribe(lastEventId: 5, epoch: nil)
         XCTAssertEqual(live(&m, 9), [])
         for _ in 0..<Machine.maxReadFailures {

@@ -46,6 +46,10 @@ public struct Registration: Hashable, Sendable {
 
     var packed: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
 
+    /// Never registered (or no longer): every loop call given it does nothing. Lets a holder
+    /// keep a plain value instead of an optional (which pads to 12 bytes).
+    public static let none = Registration(slot: .max, generation: 0)
+
     init(slot: UInt32, generation: UInt32) {
         self.slot = slot
         self.generation = generation

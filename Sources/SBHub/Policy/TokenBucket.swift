@@ -21,9 +21,16 @@ struct TokenBucket {
         tokens = limit.burst
     }
 
+    /// A bucket that is full when first used: the limit is not known yet (or may never be).
+    init() {
+        tokens = 0
+    }
+
     /// Takes one token if there is one.
     mutating func take(now: UInt64, _ limit: TokenRate) -> Bool {
-        if updatedAt != 0, now > updatedAt {
+        if updatedAt == 0 {
+            tokens = limit.burst
+        } else if now > updatedAt {
             tokens = min(limit.burst, tokens + Double(now - updatedAt) / 1e9 * limit.rate)
         }
         updatedAt = now

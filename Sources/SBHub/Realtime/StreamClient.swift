@@ -31,8 +31,7 @@ final class StreamClient: StreamHandler, Subscriber {
     func opened(_ stream: any ResponseStream) {
         self.stream = stream
         stream.sendLive(ServerSentEvents.preamble)
-        let subscription = Subscription(client: self, format: .serverSentEvents, sessionId: sessionId,
-                                        heldByteLimit: loopHub.hub.configuration.replayHeldBytes)
+        let subscription = Subscription(client: self, format: .serverSentEvents, sessionId: sessionId)
         self.subscription = subscription
         loopHub.add(subscription)
         scheduleExpiry()

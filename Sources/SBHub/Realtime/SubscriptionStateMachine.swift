@@ -88,17 +88,16 @@ struct SubscriptionStateMachine {
         var failures = 0
     }
 
-    private(set) var state: State = .starting
+    // Widest first, the one-byte state last: 33 bytes, so the `Subscription` around it packs
+    // its small fields into the tail (idle memory per subscription).
     private(set) var position: Int64 = 0
     private(set) var epoch: String?
     private var catchUp: CatchUp?
-    let heldByteLimit: Int
+    private(set) var state: State = .starting
     static let maxHeldPushes = 256
     static let maxReadFailures = 40
 
-    init(heldByteLimit: Int) {
-        self.heldByteLimit = heldByteLimit
-    }
+    init() {}
 
     private mutating func work() -> CatchUp {
         if let catchUp { return catchUp }
@@ -245,20 +244,23 @@ struct SubscriptionStateMachine {
     }
 
     /// A message from the bus for this session: `seq` nil for pushes (commands, input).
-    mutating func live(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame) -> LiveVerdict {
+    /// `heldByteLimit` bounds what a catching-up subscription holds; passed in rather than
+    /// stored (it is the hub's setting, and a stored copy costs every subscription a word),
+    /// and read only off the fast path.
+    mutating func live(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame, heldByteLimit: @autoclosure () -> Int) -> LiveVerdict {
         if case .live = state, let seq, seq == position + 1, eventEpoch == nil || eventEpoch == epoch {
             position = seq
             return .send
         }
-        let actions = liveSlowPath(seq: seq, epoch: eventEpoch, frame: frame)
+        let actions = liveSlowPath(seq: seq, epoch: eventEpoch, frame: frame, heldByteLimit: heldByteLimit())
         if actions.count == 1, case .send = actions[0] { return .send }
         return actions.isEmpty ? .drop : .actions(actions)
     }
 
-    private mutating func liveSlowPath(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame) -> [Action] {
+    private mutating func liveSlowPath(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame, heldByteLimit: Int) -> [Action] {
         guard state == .live else {
             arrivals &+= 1
-            hold(Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
+            hold(Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), limit: heldByteLimit)
             return []
         }
         guard let seq else { return [.send([frame])] }
@@ -266,13 +268,13 @@ struct SubscriptionStateMachine {
             // Another stream: a reset this instance did not hear, or a stale message. History
             // tells which.
             arrivals &+= 1
-            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
+            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), heldByteLimit: heldByteLimit)
         }
         guard seq > position else { return [] }
         if seq > position + 1 {
             // Missed events (the bus lost messages): fill the gap from history first.
             arrivals &+= 1
-            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals))
+            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), heldByteLimit: heldByteLimit)
         }
         position = seq
         return [.send([frame])]
@@ -308,9 +310,9 @@ struct SubscriptionStateMachine {
         return .read(after: after, events: events)
     }
 
-    private mutating func startCatchUp(holding item: Held) -> [Action] {
+    private mutating func startCatchUp(holding item: Held, heldByteLimit: Int) -> [Action] {
         state = .replaying
-        hold(item)
+        hold(item, limit: heldByteLimit)
         return [issueRead(after: position, events: true)]
     }
 
@@ -341,10 +343,10 @@ struct SubscriptionStateMachine {
         heldBytes = held.reduce(0) { $0 + $1.frame.count }
     }
 
-    private mutating func hold(_ item: Held) {
+    private mutating func hold(_ item: Held, limit: Int) {
         held.append(item)
         heldBytes += item.frame.count
-        guard heldBytes > heldByteLimit else { return }
+        guard heldBytes > limit else { return }
         // Too much arrived during the replay: drop the held events (history has them) and
         // read again before going live; keep the newest pushes, which history does not have.
         held.removeAll { $0.seq != nil }
