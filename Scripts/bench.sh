@@ -5,6 +5,8 @@
 # Switchboard runs twice: with its default THREADS (= CPU count) and with THREADS=1. On a
 # 2-core machine the load generator needs one core, so one loop thread is the better setting
 # there (see README, Performance); both are shown so neither is hidden.
+# http also prints a ceiling: nginx answering a constant 200 from one worker under the same wrk
+# command, i.e. what this load generator can drive on this machine at all.
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
 #   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_CURVE_DURATION (5 s per latency-curve point),
@@ -54,6 +56,8 @@ trap cleanup EXIT
 wait_port() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 launch() {  # launch NAME: start one server and wait until it answers
     local s=$1 p=${PORT[$1]}
+    # Another listener on the port would share it through SO_REUSEPORT and take part of the load.
+    if ss -Hltn "sport = :$p" | grep -q .; then echo "port $p is already in use: stop what listens there first" >&2; exit 1; fi
     case $s in
         sb)  LOG_LEVEL=warning "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb.log 2>&1 & ;;
         sb1) LOG_LEVEL=warning THREADS=1 "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb1.log 2>&1 & ;;
@@ -194,7 +198,21 @@ if [[ $mode == http || $mode == all ]]; then
             [ -n "$non2xx" ] && echo "  note: ${NAME[$s]} answered $non2xx non-2xx responses in $scenario" >&2
         done
         row "$scenario req/s" rps ratios
+        [[ $scenario == health ]] && health_hb=${rps[hb]:-}
     done
+    # What this load generator can drive at all on this machine: nginx answering a constant
+    # 200 from one worker (no parsing of a body, no JSON), same wrk command as above.
+    if command -v nginx >/dev/null && has hb; then
+        ngx=$(mktemp -d /tmp/switchboard-bench-nginx.XXXXXX)
+        ngx_port=16410
+        printf 'worker_processes 1;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 1024; }\nhttp { access_log off; server { listen 127.0.0.1:%s; location / { default_type application/json; return 200 %s; } } }\n' \
+            "$ngx" "$ngx" "$ngx_port" "'{\"status\":\"ok\"}'" > "$ngx/nginx.conf"
+        nginx -c "$ngx/nginx.conf" -p "$ngx" 2>/dev/null & ngx_pid=$!; pids+=("$ngx_pid")
+        for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$ngx_port/" >/dev/null && break; sleep 0.1; done
+        ceiling=$(wrk -t1 -c64 -d${duration}s "http://127.0.0.1:$ngx_port/health" | awk '/Requests\/sec/ {print $2}')
+        kill "$ngx_pid"; wait "$ngx_pid" 2>/dev/null || true; rm -rf "$ngx"
+        echo "ceiling: nginx 'return 200' (1 worker), same wrk: $ceiling req/s, $(ratio "$ceiling" "${health_hb:-}") the Hummingbird peer's health req/s"
+    fi
     for s in "${servers[@]}"; do restart "$s"; done
 fi
 
