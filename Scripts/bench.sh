@@ -10,7 +10,7 @@
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
 #   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_CURVE_DURATION (5 s per latency-curve point),
-#   BENCH_IDLE_CONNS (10000)
+#   BENCH_IDLE_CONNS (10000), BENCH_REDIS_PUB_CONNS (16, redis mode's publisher connections)
 #   BENCH_BASELINE=<git rev>: also build that revision (release, in a worktree under /tmp) and
 #   run it as one more server, "base", with an sb/base ratio: did a change make anything slower?
 #   BENCH_SERVERS="sb base": only these servers (default: all, plus base when set).
@@ -295,6 +295,11 @@ if [[ $mode == redis ]]; then
     RP=16399
     redis-server --port $RP --bind 127.0.0.1 --save "" --appendonly no --daemonize no > /tmp/bench-redis.log 2>&1 & pids+=($!)
     for _ in $(seq 1 50); do redis-cli -p $RP ping >/dev/null 2>&1 && break; sleep 0.1; done
+    # Publisher connections, one request in flight each, for both the memory and the Redis runs.
+    # With wsload's default of 4, the Redis run measures the POST round trip through Redis
+    # (4 / RTT events/s, Redis itself ~12% busy) rather than what the bus can deliver.
+    redis_pub_conns="${BENCH_REDIS_PUB_CONNS:-16}"
+    echo "== fan-out, memory vs two instances on one Redis: 1000 subscribers, 10 sessions, $redis_pub_conns publisher connections =="
     printf "%-40s %14s %10s %10s\n" scenario deliveries/s p99-ms lost
     for threads in default 1; do
         env_threads=(); [[ $threads == 1 ]] && env_threads=(THREADS=1)
@@ -308,8 +313,8 @@ if [[ $mode == redis ]]; then
         rounds="${BENCH_ROUNDS:-3}"
         m_all="" r_all="" m_p99="" r_p99="" lost1=0 lost2=0
         for round in $(seq 1 "$rounds"); do  # interleaved rounds, medians: one sample is noise
-            out1=$("$wsload" fanout --sub-url ws://127.0.0.1:$mem/ws --pub-url http://127.0.0.1:$mem --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
-            out2=$("$wsload" fanout --sub-url ws://127.0.0.1:$r1/ws --sub-url ws://127.0.0.1:$r2/ws --pub-url http://127.0.0.1:$r1 --subs 1000 --sessions 10 --size 200 --duration $duration --json 2>/dev/null)
+            out1=$("$wsload" fanout --sub-url ws://127.0.0.1:$mem/ws --pub-url http://127.0.0.1:$mem --subs 1000 --sessions 10 --size 200 --duration $duration --pub-conns "$redis_pub_conns" --json 2>/dev/null)
+            out2=$("$wsload" fanout --sub-url ws://127.0.0.1:$r1/ws --sub-url ws://127.0.0.1:$r2/ws --pub-url http://127.0.0.1:$r1 --subs 1000 --sessions 10 --size 200 --duration $duration --pub-conns "$redis_pub_conns" --json 2>/dev/null)
             m_all+="$(echo "$out1" | field deliveries_per_s) "; r_all+="$(echo "$out2" | field deliveries_per_s) "
             m_p99+="$(echo "$out1" | field lat_p99_ms) "; r_p99+="$(echo "$out2" | field lat_p99_ms) "
             lost1=$(( lost1 + $(echo "$out1" | field lost) )); lost2=$(( lost2 + $(echo "$out2" | field lost) ))
