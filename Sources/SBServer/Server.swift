@@ -58,6 +58,7 @@ public final class Server: @unchecked Sendable {
     @discardableResult
     public func bind() throws(IOError) -> Int {
         var port = configuration.port
+        if port != 0 { try TCPListener.ensureFree(host: configuration.host, port: port) }
         for server in loopServers {
             let listener = try TCPListener(host: configuration.host, port: port, reusePort: true)
             port = listener.port

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Hub
+from conftest import Hub, binary
 
 WSLOAD = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "bench", "wsload", "run")
 
@@ -173,3 +173,14 @@ def test_stalled_subscriber_is_cut_off_and_others_keep_their_latency():
             raise AssertionError(f"others' p99 more than doubled in every attempt (loaded, base): {attempts}")
     finally:
         assert hub.stop() == 0
+
+
+def test_a_second_process_on_the_same_port_is_refused_and_the_first_keeps_every_connection(hub):
+    """The loops share their port through SO_REUSEPORT; without a check a second process of the
+    same user could bind it too and silently take part of the new connections."""
+    first_id = hub.get("/health")[1]["instanceId"]
+    second = subprocess.run([binary(), "--host", "127.0.0.1", "--port", str(hub.port)], capture_output=True, text=True,
+                            timeout=20, env={**os.environ, "LOG_LEVEL": "warning"}, cwd="/tmp")
+    assert second.returncode != 0, "the second process started on a port in use"
+    assert "Address already in use" in second.stderr and str(hub.port) in second.stderr, second.stderr
+    assert {hub.get("/health")[1]["instanceId"] for _ in range(50)} == {first_id}

@@ -32,6 +32,16 @@ public final class TCPListener {
         reserveFD = CSBLinux_reserve_fd()
     }
 
+    /// Fails with EADDRINUSE when anything listens on `host:port` already. The loops' listeners
+    /// share their port through SO_REUSEPORT, and so would a second process of the same user:
+    /// the kernel would quietly split new connections between the two. A plain bind (no
+    /// SO_REUSEPORT) is refused by any listener there, ours or not; it is closed at once.
+    public static func ensureFree(host: String, port: Int) throws(IOError) {
+        let fd = CSBLinux_listen_tcp(host, Int32(port), 1, 0)
+        guard fd >= 0 else { throw IOError(call: "listen(\(host):\(port)) (is another process listening on this port?)", errno: -fd) }
+        SocketIO.close(fd: fd)
+    }
+
     /// Accepts one connection. The socket comes non-blocking, CLOEXEC and with TCP_NODELAY (we
     /// cork ourselves, so Nagle only adds latency).
     public func accept() throws(IOError) -> AcceptResult {
