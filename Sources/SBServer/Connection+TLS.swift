@@ -50,6 +50,27 @@ extension Connection {
 
     private func tlsFailed(_ reason: TLSHandshakeFailure, _ tls: TLSSession) {
         server.tlsHandshakeFailed(reason, peer: peer, detail: tls.failureDetail)
+        if reason == .plainHTTP { answerPlainHTTP() }
         close()
     }
+
+    /// A client that spoke plain HTTP to the TLS port gets one fixed answer saying so (as
+    /// nginx does), not a reset it cannot explain; its request is never parsed. Best effort
+    /// and bounded: what it sent is drained first (a close with unread input sends RST, which
+    /// would discard the answer), then one non-blocking write and a FIN.
+    private func answerPlainHTTP() {
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<4 {
+            let result = scratch.withUnsafeMutableBytes { buffer in try? SocketIO.read(fd: fd, into: buffer) }
+            guard case .processed(let count)? = result, count > 0 else { break }
+        }
+        Self.plainHTTPAnswer.withUnsafeBytes { bytes in _ = try? SocketIO.write(fd: fd, bytes) }
+        SocketIO.shutdownWrite(fd: fd)
+    }
+
+    static let plainHTTPAnswer: [UInt8] = {
+        let body = #"{"error":"this port speaks TLS: use https:// (or wss://)"}"#
+        return Array(("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body).utf8)
+    }()
 }

@@ -263,21 +263,27 @@ def test_server_cipher_preference_and_alpn(tls_hub):
     cbc.set_ciphers("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384")
     with pytest.raises(ssl.SSLError):
         peer_certificate(tls_hub.port, cbc)
-    # Plain HTTP to the TLS port is refused and counted, not parsed.
+    # Plain HTTP to the TLS port is refused and counted, not parsed: one fixed 400 that says
+    # to use https (never the /health answer), then the end of the stream.
     with socket.create_connection(("127.0.0.1", tls_hub.port), timeout=5) as raw:
         raw.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            answer = raw.recv(100)
-        except ConnectionResetError:  # closed with the rest of the request unread
-            answer = b""
-        assert b"HTTP/1.1" not in answer  # never parsed as HTTP
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), answer
+        assert json.loads(body) == {"error": "this port speaks TLS: use https:// (or wss://)"}, answer
+        assert b"instanceId" not in answer  # the request was never served
+    # curl says the same to a user who typed http://
+    curl = subprocess.run(["curl", "-s", f"http://127.0.0.1:{tls_hub.port}/health"], capture_output=True, text=True, timeout=10)
+    assert "use https://" in curl.stdout, curl
     deadline = time.time() + 5
     while time.time() < deadline:
         text = tls_hub.metrics()
-        if metric(text, "switchboard_tls_handshakes", result="plain_http") == 1:
+        if metric(text, "switchboard_tls_handshakes", result="plain_http") == 2:
             break
         time.sleep(0.05)
-    assert metric(text, "switchboard_tls_handshakes", result="plain_http") == 1, text
+    assert metric(text, "switchboard_tls_handshakes", result="plain_http") == 2, text
     assert metric(text, "switchboard_tls_handshakes", result="alpn") == 1, text
     assert metric(text, "switchboard_tls_handshakes", result="cipher") == 1, text
     assert metric(text, "switchboard_tls_handshakes", result="ok") >= 2, text
