@@ -1,3 +1,4 @@
+import SBCore
 import Synchronization
 
 /// A numeric address and port hiredis can connect to without resolving anything.
@@ -34,10 +35,12 @@ public final class SentinelSettings: Sendable {
     public let password: String?
     /// Per sentinel: connect and reply timeout.
     public let queryTimeoutMilliseconds: Int
-    private let known: Mutex<[RedisAddress]>
+    // `Locked` (pthread), not `Mutex`: ThreadSanitizer cannot see Mutex's futex on Linux and
+    // reported the loops' concurrent `remember` calls as races (see SBCore's Locked).
+    private let known: Locked<[RedisAddress]>
     /// The last answer any connection of this master got, and when (in the connections'
     /// clock): the periodic checks of all of them share one lookup per interval.
-    private let lastAnswer = Mutex<(address: RedisAddress, at: UInt64)?>(nil)
+    private let lastAnswer = Locked<(address: RedisAddress, at: UInt64)?>(nil)
     private let checking = Atomic<Bool>(false)
     /// Sentinels learned from `SENTINEL sentinels` are added up to this many.
     static let maxSentinels = 16
@@ -47,7 +50,7 @@ public final class SentinelSettings: Sendable {
         self.masterName = masterName
         self.password = password
         self.queryTimeoutMilliseconds = queryTimeoutMilliseconds
-        known = Mutex(sentinels)
+        known = Locked(sentinels)
     }
 
     /// The sentinels in the order to ask them (any thread).
