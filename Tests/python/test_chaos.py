@@ -53,9 +53,19 @@ def get(port, path, timeout=5):
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
+        return resp.status, decode(resp.read())
     finally:
         conn.close()
+
+
+def decode(data):
+    """The hub answers JSON; while an instance is down nginx answers POSTs itself with an HTML
+    502 page (it does not retry a non-idempotent request on the other upstream): that is a
+    failed attempt, which the publisher retries, not a broken answer."""
+    try:
+        return json.loads(data or b"null")
+    except ValueError:
+        return data.decode(errors="replace")
 
 
 def post(port, path, body, headers, timeout=5):
@@ -63,7 +73,7 @@ def post(port, path, body, headers, timeout=5):
     try:
         conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers})
         resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"null")
+        return resp.status, decode(resp.read())
     finally:
         conn.close()
 
