@@ -100,6 +100,15 @@ async def subscribe(port, received, stop_at):
                 received.append((message["sessionId"], message["seq"], message["payload"]["key"]))
 
 
+async def poll_until(condition, deadline):
+    """When `condition()` first held (polled every 0.1 s), or None if it did not by `deadline`."""
+    while time.time() < deadline:
+        if condition():
+            return time.time()
+        await asyncio.sleep(0.1)
+    return None
+
+
 def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_in_order():
     # No 5 s wait for more replicas before a full sync (Redis 7's default diskless delay): on
     # either node, since the replica becomes the master the old one resyncs from.
@@ -134,22 +143,14 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
             before = sum(len(p.acknowledged) for p in publishers)
             killed_at = time.time()
             master.kill(signal.SIGKILL)
-            switched_at = None
-            while time.time() < killed_at + 30:
-                if sentinels[0].master_port() == replica.port:
-                    switched_at = time.time()
-                    break
-                await asyncio.sleep(0.1)
+            switched_at = await poll_until(lambda: sentinels[0].master_port() == replica.port, killed_at + 30)
             assert switched_at, "sentinel promoted the replica"
             # Both instances' connections (THREADS=2 command connections + 1 subscriber each)
             # move to the promoted replica, on another port.
-            moved_at = None
-            while time.time() < switched_at + 15:
+            def moved():
                 clients = replica.cli("CLIENT", "LIST").splitlines()
-                if sum(1 for c in clients if "cmd=client" not in c and "flags=S" not in c) >= 6:
-                    moved_at = time.time()
-                    break
-                await asyncio.sleep(0.1)
+                return sum(1 for c in clients if "cmd=client" not in c and "flags=S" not in c) >= 6
+            moved_at = await poll_until(moved, switched_at + 15)
             assert moved_at, "the instances connected to the promoted replica"
             # With REDIS_MIN_REPLICAS=1 the new master accepts no acknowledged write until it has
             # a replica again (503 meanwhile). The old master comes back (empty: no persistence) and Sentinel turns it into a
@@ -157,22 +158,13 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
             # Restart it only once every sentinel knows the new master: a sentinel still on the old
             # configuration would see an empty master come back and could make the promoted node
             # replicate from it (Redis' own warning about masters restarted without persistence).
-            agreed = None
-            while time.time() < switched_at + 15:
-                if all(s.master_port() == replica.port for s in sentinels):
-                    agreed = time.time()
-                    break
-                await asyncio.sleep(0.1)
-            assert agreed, "every sentinel learnt the new master"
+            assert await poll_until(lambda: all(s.master_port() == replica.port for s in sentinels), switched_at + 15), \
+                "every sentinel learnt the new master"
             await asyncio.to_thread(master.start)
-            resumed_at = None
-            while time.time() < switched_at + 30:
-                acknowledged_after = [t for p in publishers for (_, _, t) in p.acknowledged.values() if t > killed_at]
-                if len(acknowledged_after) >= 20:
-                    resumed_at = min(acknowledged_after)
-                    break
-                await asyncio.sleep(0.1)
-            assert resumed_at, "writes resumed on the promoted replica"
+            def acknowledged_after():
+                return [t for p in publishers for (_, _, t) in p.acknowledged.values() if t > killed_at]
+            assert await poll_until(lambda: len(acknowledged_after()) >= 20, switched_at + 30), "writes resumed on the promoted replica"
+            resumed_at = min(acknowledged_after())  # later acknowledgements only add later times
             await asyncio.sleep(2)
             stop.set()
             for p in publishers:
