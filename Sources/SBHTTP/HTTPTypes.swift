@@ -84,13 +84,6 @@ public struct HTTPHeaders: Sendable, Sequence {
         fields.filter { $0.name == name }.map(\.value)
     }
 
-    /// True when a comma-separated header (e.g. Connection) lists `token` (given in lowercase),
-    /// ignoring case.
-    public func contains(_ name: String, token: String) -> Bool {
-        let lower = Array(token.utf8)
-        return values(name).contains { HeaderList.contains($0, token: lower) }
-    }
-
     public var count: Int { fields.count }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
@@ -142,14 +135,14 @@ public struct HTTPRequestHead: Sendable {
         var close = false, keep = false, upgrade = false
         for field in headers.fields where field.name == "connection" {
             HeaderList.forEachElement(field.value) { token in
-                if HeaderName.equalsIgnoringASCIICase(token, Self.closeToken) { close = true }
-                else if HeaderName.equalsIgnoringASCIICase(token, Self.keepAliveToken) { keep = true }
-                else if HeaderName.equalsIgnoringASCIICase(token, Self.upgradeToken) { upgrade = true }
+                if HeaderName.equalsIgnoringASCIICase(token, HeaderList.closeToken) { close = true }
+                else if HeaderName.equalsIgnoringASCIICase(token, HeaderList.keepAliveToken) { keep = true }
+                else if HeaderName.equalsIgnoringASCIICase(token, HeaderList.upgradeToken) { upgrade = true }
             }
         }
         keepAlive = !close && (versionMinor >= 1 || keep)
         expectsContinue = headers["expect"].map { $0.lowercased() == "100-continue" } ?? false
-        isWebSocketUpgrade = upgrade && headers.fields.contains { $0.name == "upgrade" && HeaderList.contains($0.value, token: Self.websocketToken) }
+        isWebSocketUpgrade = upgrade && headers.fields.contains { $0.name == "upgrade" && HeaderList.contains($0.value, token: HeaderList.websocketToken) }
     }
 }
 
@@ -182,16 +175,15 @@ public enum HTTPParserEvent: Sendable {
     case error(HTTPParseError)
 }
 
-extension HTTPRequestHead {
-    fileprivate static let closeToken: [UInt8] = Array("close".utf8)
-    fileprivate static let keepAliveToken: [UInt8] = Array("keep-alive".utf8)
-    fileprivate static let upgradeToken: [UInt8] = Array("upgrade".utf8)
-    fileprivate static let websocketToken: [UInt8] = Array("websocket".utf8)
-}
-
 /// A header value that is a comma-separated list (RFC 9110 §5.6.1), read as bytes: elements
 /// split at commas, optional whitespace trimmed, compared ignoring ASCII case, nothing allocated.
 public enum HeaderList {
+    /// The list tokens the server looks for, lowercase (Connection and Upgrade).
+    public static let closeToken: [UInt8] = Array("close".utf8)
+    public static let keepAliveToken: [UInt8] = Array("keep-alive".utf8)
+    public static let upgradeToken: [UInt8] = Array("upgrade".utf8)
+    public static let websocketToken: [UInt8] = Array("websocket".utf8)
+
     /// Calls `body` with every element (empty ones included), trimmed.
     public static func forEachElement(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         var value = value

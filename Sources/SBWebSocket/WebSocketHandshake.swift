@@ -18,10 +18,10 @@ public enum WebSocketHandshake {
     public static func validate(method: String, versionMinor: Int, header: (String) -> String?) -> Result<String, Failure> {
         guard method == "GET" else { return .failure(.badRequest("WebSocket upgrade must use GET")) }
         guard versionMinor >= 1 else { return .failure(.badRequest("WebSocket upgrade needs HTTP/1.1")) }
-        guard header("upgrade").map({ HeaderList.contains($0, token: websocketToken) }) == true else {
+        guard header("upgrade").map({ HeaderList.contains($0, token: HeaderList.websocketToken) }) == true else {
             return .failure(.badRequest("missing Upgrade: websocket"))
         }
-        guard header("connection").map({ HeaderList.contains($0, token: upgradeToken) }) == true else {
+        guard header("connection").map({ HeaderList.contains($0, token: HeaderList.upgradeToken) }) == true else {
             return .failure(.badRequest("missing Connection: Upgrade"))
         }
         guard let version = header("sec-websocket-version") else { return .failure(.upgradeRequired) }
@@ -38,9 +38,6 @@ public enum WebSocketHandshake {
     public static func response(accept: String) -> [UInt8] {
         Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n".utf8)
     }
-
-    private static let websocketToken: [UInt8] = Array("websocket".utf8)
-    private static let upgradeToken: [UInt8] = Array("upgrade".utf8)
 }
 
 extension StringProtocol {
