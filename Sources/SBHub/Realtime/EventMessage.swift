@@ -28,4 +28,47 @@ enum EventMessage {
         out.append(UInt8(ascii: "}"))
         return out
     }
+
+    /// `subscription_confirmed` for one session, on the WebSocket (with the client id) and on
+    /// Server-Sent Events (with the instance id) alike.
+    static func subscriptionConfirmed(sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation,
+                                      clientId: String? = nil, instanceId: String? = nil) -> [UInt8] {
+        JSONObjectWriter.make(capacity: 256) { message in
+            message.string("type", "subscription_confirmed")
+            message.string("sessionId", sessionId)
+            message.object("payload") { payload in
+                if let clientId { payload.string("clientId", clientId) }
+                payload.string("sessionId", sessionId)
+                payload.string("message", "subscribed to " + sessionId)
+                payload.string("epoch", confirmation.epoch)
+                payload.integer("lastSeq", confirmation.lastSeq)
+                payload.integer("oldestSeq", confirmation.oldestSeq)
+                payload.bool("recovered", confirmation.recovered)
+                if let instanceId { payload.string("instanceId", instanceId) }
+            }
+        }
+    }
+
+    static func sessionDeleted(sessionId: String, epoch: String) -> [UInt8] {
+        JSONObjectWriter.make { message in
+            message.string("type", "session_deleted")
+            message.string("sessionId", sessionId)
+            message.string("epoch", epoch)
+            message.object("payload") { payload in
+                payload.string("sessionId", sessionId)
+                payload.string("epoch", epoch)
+            }
+        }
+    }
+
+    static func error(_ text: String, code: String, sessionId: String?) -> [UInt8] {
+        JSONObjectWriter.make { message in
+            message.string("type", "error")
+            message.object("payload") { payload in
+                payload.string("message", text)
+                payload.string("code", code)
+                if let sessionId { payload.string("sessionId", sessionId) }
+            }
+        }
+    }
 }

@@ -166,31 +166,11 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        send(capacity: 256) { message in
-            message.string("type", "subscription_confirmed")
-            message.string("sessionId", sessionId)
-            message.object("payload") { payload in
-                payload.string("clientId", clientId)
-                payload.string("sessionId", sessionId)
-                payload.string("message", "subscribed to " + sessionId)
-                payload.string("epoch", confirmation.epoch)
-                payload.integer("lastSeq", confirmation.lastSeq)
-                payload.integer("oldestSeq", confirmation.oldestSeq)
-                payload.bool("recovered", confirmation.recovered)
-            }
-        }
+        connection?.sendText(EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
     }
 
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        send { message in
-            message.string("type", "session_deleted")
-            message.string("sessionId", sessionId)
-            message.string("epoch", epoch)
-            message.object("payload") { payload in
-                payload.string("sessionId", sessionId)
-                payload.string("epoch", epoch)
-            }
-        }
+        connection?.sendText(EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
     }
 
     private func unsubscribe(_ message: ClientMessage) {
@@ -223,19 +203,12 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     /// One message of the hub's own, written as bytes (`JSONObjectWriter`).
-    func send(capacity: Int = 128, _ write: (inout JSONObjectWriter) -> Void) {
-        connection?.sendText(JSONObjectWriter.make(capacity: capacity, write))
+    func send(_ write: (inout JSONObjectWriter) -> Void) {
+        connection?.sendText(JSONObjectWriter.make(write))
     }
 
     func sendError(_ text: String, code: String, sessionId: String? = nil) {
-        send { message in
-            message.string("type", "error")
-            message.object("payload") { payload in
-                payload.string("message", text)
-                payload.string("code", code)
-                if let sessionId { payload.string("sessionId", sessionId) }
-            }
-        }
+        connection?.sendText(EventMessage.error(text, code: code, sessionId: sessionId))
     }
 }
 

@@ -63,7 +63,11 @@ final class StreamClient: StreamHandler, Subscriber {
             guard let self, let stream = self.stream else { return }
             self.expiryTimer = nil
             if MonotonicClock.wallMilliseconds() < expiresAtMillis { return self.scheduleExpiry() }
-            self.send(type: "token_expired", ["type": "token_expired", "sessionId": self.sessionId])
+            let sessionId = self.sessionId
+            stream.sendLive(ServerSentEvents.message(type: "token_expired", id: nil, json: JSONObjectWriter.make { message in
+                message.string("type", "token_expired")
+                message.string("sessionId", sessionId)
+            }))
             stream.end()
         }
     }
@@ -77,11 +81,9 @@ final class StreamClient: StreamHandler, Subscriber {
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        send(type: "subscription_confirmed", [
-            "type": "subscription_confirmed", "sessionId": sessionId,
-            "payload": ["sessionId": sessionId, "message": "subscribed to \(sessionId)", "epoch": confirmation.epoch,
-                        "lastSeq": confirmation.lastSeq, "oldestSeq": confirmation.oldestSeq, "recovered": confirmation.recovered,
-                        "instanceId": loopHub.hub.configuration.instanceId]])
+        stream?.sendLive(ServerSentEvents.message(
+            type: "subscription_confirmed", id: nil,
+            json: EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
     }
 
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
@@ -98,19 +100,11 @@ final class StreamClient: StreamHandler, Subscriber {
 
     /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        stream?.sendLive(ServerSentEvents.message(
-            type: "session_deleted", id: 0,
-            json: JSONBody.encode(["type": "session_deleted", "sessionId": sessionId, "epoch": epoch,
-                                   "payload": ["sessionId": sessionId, "epoch": epoch]])))
+        stream?.sendLive(ServerSentEvents.message(type: "session_deleted", id: 0,
+                                                  json: EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
     }
 
     func sendError(_ message: String, code: String, sessionId: String?) {
-        var payload: [String: Any] = ["message": message, "code": code]
-        if let sessionId { payload["sessionId"] = sessionId }
-        send(type: "error", ["type": "error", "payload": payload])
-    }
-
-    private func send(type: String, _ object: [String: Any]) {
-        stream?.sendLive(ServerSentEvents.message(type: type, id: nil, json: JSONBody.encode(object)))
+        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: EventMessage.error(message, code: code, sessionId: sessionId)))
     }
 }
