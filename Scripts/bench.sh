@@ -24,7 +24,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
 source "$root/Scripts/lib.sh"
 ensure_swift
-ensure_packages "${BUILD_PACKAGES[@]}" wrk curl
+ensure_packages "${BUILD_PACKAGES[@]}" wrk curl iproute2
 mode="${1:-all}"
 wsload="$shared/bench/wsload/run"
 duration="${BENCH_DURATION:-10}"
@@ -54,10 +54,12 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 wait_port() { for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+# A port another process already listens on would be shared through SO_REUSEPORT (same user):
+# the kernel would split the load generator's connections between the two servers.
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
 launch() {  # launch NAME: start one server and wait until it answers
     local s=$1 p=${PORT[$1]}
-    # Another listener on the port would share it through SO_REUSEPORT and take part of the load.
-    if ss -Hltn "sport = :$p" | grep -q .; then echo "port $p is already in use: stop what listens there first" >&2; exit 1; fi
+    port_free "$p" || { echo "port $p is already in use: stop what listens there first" >&2; exit 1; }
     case $s in
         sb)  LOG_LEVEL=warning "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb.log 2>&1 & ;;
         sb1) LOG_LEVEL=warning THREADS=1 "$sb_bin" --host 127.0.0.1 --port "$p" >/tmp/bench-sb1.log 2>&1 & ;;
@@ -89,10 +91,6 @@ row() {  # row LABEL assoc-array-name [ratios]
 if [[ $mode != redis && $mode != tls ]]; then
     for s in "${servers[@]}"; do launch "$s"; done
 fi
-
-# A port another process already listens on would be shared through SO_REUSEPORT (same user):
-# the kernel would split the load generator's connections between the two servers.
-port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
 
 if [[ $mode == tls ]]; then
     ensure_packages openssl iproute2
