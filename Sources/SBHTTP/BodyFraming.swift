@@ -2,20 +2,26 @@
 /// in front of us can frame the same bytes differently (request smuggling).
 enum BodyFraming {
     static func mode(_ headers: HTTPHeaders, versionMinor: Int, limits: HTTPLimits) -> Result<HTTPRequestParser.BodyMode, HTTPParseError> {
-        let encodings = headers.values("transfer-encoding")
-        let lengths = headers.values("content-length")
+        var encodings: [ArraySlice<UInt8>] = []
+        headers.forEachValue(HeaderName.transferEncoding) { encodings.append($0) }
+        var lengthCount = 0
+        var lengthValue: ArraySlice<UInt8> = []
+        headers.forEachValue(HeaderName.contentLength) { value in
+            lengthCount += 1
+            lengthValue = value
+        }
         if !encodings.isEmpty {
             // §6.3 ¶3 says "ought to be handled as an error": we do.
-            guard lengths.isEmpty else { return .failure(.bad("Content-Length and Transfer-Encoding both present")) }
+            guard lengthCount == 0 else { return .failure(.bad("Content-Length and Transfer-Encoding both present")) }
             // §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
             guard versionMinor == 1 else { return .failure(.bad("Transfer-Encoding in an HTTP/1.0 request")) }
             return transferCodings(encodings).map { _ in .chunked }
         }
-        guard !lengths.isEmpty else { return .success(.none) }
+        guard lengthCount > 0 else { return .success(.none) }
         // RFC 9110 §8.6 lets a recipient accept identical repeats; we take the safer choice and
         // accept exactly one field holding one 1*DIGIT value (at most 20 digits, like h11).
-        guard lengths.count == 1 else { return .failure(.bad("more than one Content-Length")) }
-        let digits = lengths[0].utf8
+        guard lengthCount == 1 else { return .failure(.bad("more than one Content-Length")) }
+        let digits = lengthValue
         guard !digits.isEmpty, digits.count <= 20, digits.allSatisfy(HTTPSyntax.isDigit) else {
             return .failure(.bad("invalid Content-Length"))
         }
@@ -23,7 +29,7 @@ enum BodyFraming {
         for d in digits {
             length = length * 10 + Int(d - UInt8(ascii: "0"))
             guard length <= limits.maxBodyBytes else {
-                return .failure(HTTPParseError(status: 413, message: "body of \(lengths[0]) bytes is over the \(limits.maxBodyBytes)-byte limit"))
+                return .failure(HTTPParseError(status: 413, message: "body of \(String(decoding: digits, as: UTF8.self)) bytes is over the \(limits.maxBodyBytes)-byte limit"))
             }
         }
         return .success(length == 0 ? .none : .length(length))
@@ -35,10 +41,9 @@ enum BodyFraming {
     /// parameters on chunked and a chunked that is not final are 400 — §6.3 requires 400 when
     /// chunked is not final, so `gzip` alone is a 400 too; an unknown coding before a final chunked
     /// is 501 (§6.1).
-    static func transferCodings(_ fields: [String]) -> Result<Void, HTTPParseError> {
+    static func transferCodings(_ fields: [ArraySlice<UInt8>]) -> Result<Void, HTTPParseError> {
         var names: [String] = []
-        for field in fields {
-            let bytes = ArraySlice(Array(field.utf8))
+        for bytes in fields {
             var i = bytes.startIndex
             while true {
                 i = HTTPSyntax.whitespace(bytes, from: i)

@@ -34,11 +34,19 @@ public enum HTTPResponseEncoder {
     private static func appendStatusAndHeaders(_ response: HTTPResponse, to out: inout [UInt8]) {
         out.append(contentsOf: statusLine(response.status))
         for (name, value) in response.headers {
-            out.append(contentsOf: name.utf8)
+            appendUTF8(name, to: &out)
             out.append(contentsOf: separator)
-            out.append(contentsOf: value.utf8)
+            appendUTF8(value, to: &out)
             out.append(contentsOf: crlf)
         }
+    }
+
+    /// A string's bytes by one copy from its storage (the generic `append(contentsOf: s.utf8)`
+    /// walks them one at a time).
+    @inline(__always)
+    private static func appendUTF8(_ string: String, to out: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { out.append(contentsOf: $0) }
     }
 
     // Prebuilt pieces: a response is assembled by copying bytes, with no string interpolation.

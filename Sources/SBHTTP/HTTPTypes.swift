@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Limits checked the moment the bytes reveal a violation, never after buffering past them.
 public struct HTTPLimits: Sendable {
     public var maxHeadBytes: Int
@@ -58,33 +62,91 @@ public enum HTTPMethod: Equatable, Hashable, Sendable {
     }
 }
 
-/// Header fields in arrival order; names lowercased once, at parse time.
+/// Header fields in arrival order, kept as the bytes they arrived in: names lowercased while
+/// they are copied, values as sent. A request's fields cost two allocations (the bytes and the
+/// offsets) however many there are; a value becomes a `String` only when someone asks for it,
+/// and the framing and connection checks read the bytes themselves.
 public struct HTTPHeaders: Sendable, Sequence {
-    public private(set) var fields: [(name: String, value: String)]
+    /// Names (lowercase) and values back to back.
+    private var bytes: [UInt8] = []
+    private var entries: [Entry] = []
+
+    struct Entry: Sendable {
+        var nameStart: UInt32
+        var nameEnd: UInt32
+        var valueEnd: UInt32  // the value starts at `nameEnd`
+    }
 
     public init(_ fields: [(String, String)] = []) {
-        self.fields = fields.map { (name: $0.0.lowercased(), value: $0.1) }
+        entries.reserveCapacity(fields.count)
+        for (name, value) in fields { append(name: ArraySlice(name.utf8), value: ArraySlice(value.utf8)) }
     }
 
-    init(capacity: Int) {
-        fields = []
-        fields.reserveCapacity(capacity)
+    init(capacity: Int, byteCapacity: Int) {
+        entries.reserveCapacity(capacity)
+        bytes.reserveCapacity(byteCapacity)
     }
 
-    mutating func append(name: String, value: String) {
-        fields.append((name, value))
+    /// `name` in any case: it is stored lowercased.
+    mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+        let nameStart = UInt32(bytes.count)
+        for byte in name { bytes.append(HeaderName.lowercase(byte)) }
+        let nameEnd = UInt32(bytes.count)
+        bytes.append(contentsOf: value)
+        entries.append(Entry(nameStart: nameStart, nameEnd: nameEnd, valueEnd: UInt32(bytes.count)))
+    }
+
+    public var count: Int { entries.count }
+
+    /// Calls `body` with the value bytes of every field called `name` (lowercase), in order.
+    public func forEachValue(_ name: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
+        name.withUnsafeBufferPointer { name in
+            for entry in entries where nameEquals(entry, name) {
+                body(bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)])
+            }
+        }
+    }
+
+    /// The value bytes of the first field called `name` (lowercase).
+    public func firstValue(_ name: [UInt8]) -> ArraySlice<UInt8>? {
+        name.withUnsafeBufferPointer { first($0) }
+    }
+
+    private func first(_ name: UnsafeBufferPointer<UInt8>) -> ArraySlice<UInt8>? {
+        for entry in entries where nameEquals(entry, name) {
+            return bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)]
+        }
+        return nil
+    }
+
+    private func nameEquals(_ entry: Entry, _ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        let length = Int(entry.nameEnd &- entry.nameStart)
+        guard length == name.count else { return false }
+        guard length > 0 else { return true }
+        return bytes.withUnsafeBufferPointer { stored in
+            memcmp(stored.baseAddress! + Int(entry.nameStart), name.baseAddress!, length) == 0
+        }
     }
 
     /// The first value of a header; `name` must be lowercase.
     public subscript(_ name: String) -> String? {
-        fields.first { $0.name == name }?.value
+        var name = name
+        return name.withUTF8 { first($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
     public func values(_ name: String) -> [String] {
-        fields.filter { $0.name == name }.map(\.value)
+        var found: [String] = []
+        forEachValue(Array(name.utf8)) { found.append(String(decoding: $0, as: UTF8.self)) }
+        return found
     }
 
-    public var count: Int { fields.count }
+    /// Every field as strings (for tests and diagnostics, not the request path).
+    public var fields: [(name: String, value: String)] {
+        entries.map { entry in
+            (String(decoding: bytes[Int(entry.nameStart)..<Int(entry.nameEnd)], as: UTF8.self),
+             String(decoding: bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)], as: UTF8.self))
+        }
+    }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
         fields.makeIterator()
@@ -133,17 +195,25 @@ public struct HTTPRequestHead: Sendable {
     /// Computed once per request from the headers (they are read several times per request).
     mutating func computeFlags() {
         var close = false, keep = false, upgrade = false
-        for field in headers.fields where field.name == "connection" {
-            HeaderList.forEachElement(field.value) { token in
+        headers.forEachValue(HeaderName.connection) { value in
+            HeaderList.forEachElement(value) { token in
                 if HeaderName.equalsIgnoringASCIICase(token, HeaderList.closeToken) { close = true }
                 else if HeaderName.equalsIgnoringASCIICase(token, HeaderList.keepAliveToken) { keep = true }
                 else if HeaderName.equalsIgnoringASCIICase(token, HeaderList.upgradeToken) { upgrade = true }
             }
         }
         keepAlive = !close && (versionMinor >= 1 || keep)
-        expectsContinue = headers["expect"].map { $0.lowercased() == "100-continue" } ?? false
-        isWebSocketUpgrade = upgrade && headers.fields.contains { $0.name == "upgrade" && HeaderList.contains($0.value, token: HeaderList.websocketToken) }
+        expectsContinue = headers.firstValue(HeaderName.expect).map { HeaderName.equalsIgnoringASCIICase($0, Self.continueToken) } ?? false
+        var websocket = false
+        if upgrade {
+            headers.forEachValue(HeaderName.upgrade) { value in
+                if HeaderList.contains(value, token: HeaderList.websocketToken) { websocket = true }
+            }
+        }
+        isWebSocketUpgrade = websocket
     }
+
+    private static let continueToken: [UInt8] = Array("100-continue".utf8)
 }
 
 public struct HTTPRequest: Sendable {
@@ -187,20 +257,35 @@ public enum HeaderList {
     /// Calls `body` with every element (empty ones included), trimmed.
     public static func forEachElement(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         var value = value
-        value.withUTF8 { bytes in
-            var start = 0
-            for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: ",") {
-                var lower = start, upper = end
-                while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
-                while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
-                body(UnsafeBufferPointer(rebasing: bytes[lower..<upper]))
-                start = end + 1
-            }
+        value.withUTF8 { forEachElement($0, body) }
+    }
+
+    public static func forEachElement(_ value: ArraySlice<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        value.withUnsafeBufferPointer { forEachElement($0, body) }
+    }
+
+    static func forEachElement(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
+        for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: ",") {
+            var lower = start, upper = end
+            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
+            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+            body(UnsafeBufferPointer(rebasing: bytes[lower..<upper]))
+            start = end + 1
         }
     }
 
     /// Whether the list holds `token` (given in lowercase), ignoring case.
     public static func contains(_ value: String, token: [UInt8]) -> Bool {
+        var value = value
+        return value.withUTF8 { contains($0, token: token) }
+    }
+
+    public static func contains(_ value: ArraySlice<UInt8>, token: [UInt8]) -> Bool {
+        value.withUnsafeBufferPointer { contains($0, token: token) }
+    }
+
+    static func contains(_ value: UnsafeBufferPointer<UInt8>, token: [UInt8]) -> Bool {
         var found = false
         forEachElement(value) { element in
             if !found && HeaderName.equalsIgnoringASCIICase(element, token) { found = true }

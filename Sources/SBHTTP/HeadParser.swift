@@ -2,39 +2,33 @@
 /// request-line and field lines, each ending in CRLF, without the final empty line.
 enum HeadParser {
     static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits) -> Result<(HTTPRequestHead, HTTPRequestParser.BodyMode), HTTPParseError> {
-        var lines: [ArraySlice<UInt8>] = []
-        lines.reserveCapacity(16)
-        var lineStart = bytes.startIndex
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            if bytes[i] == HTTPSyntax.lf {
-                lines.append(bytes[lineStart..<(i - 1)])  // HeadScanner guarantees the CR
-                lineStart = i + 1
-            }
-            i += 1
-        }
-        guard let requestLine = lines.first else { return .failure(.bad("empty request")) }
+        // Line by line, without collecting the lines first: HeadScanner guarantees each ends in CRLF.
+        guard let firstLF = bytes.firstIndex(of: HTTPSyntax.lf) else { return .failure(.bad("empty request")) }
+        let requestLine = bytes[bytes.startIndex..<max(bytes.startIndex, firstLF - 1)]
         let line: (method: HTTPMethod, target: String, minor: Int)
         switch parseRequestLine(requestLine, limits: limits) {
         case .failure(let error): return .failure(error)
         case .success(let parsed): line = parsed
         }
 
-        var headers = HTTPHeaders(capacity: lines.count - 1)
+        var headers = HTTPHeaders(capacity: 8, byteCapacity: bytes.endIndex - firstLF)
         var hosts = 0
-        for fieldLine in lines.dropFirst() {
+        var lineStart = firstLF + 1
+        while lineStart < bytes.endIndex {
+            let lineEnd = bytes[lineStart...].firstIndex(of: HTTPSyntax.lf) ?? bytes.endIndex
+            let fieldLine = bytes[lineStart..<max(lineStart, lineEnd - 1)]
+            lineStart = lineEnd + 1
             switch HTTPSyntax.fieldLine(fieldLine) {
             case .failure(let error):
                 return .failure(error)
             case .success(let (name, value)):
-                let lowered = HeaderName.lowercased(name)
-                if lowered == "host" {
+                if HeaderName.equalsIgnoringASCIICase(name, HeaderName.host) {
                     // RFC 9112 §3.2: 400 for more than one Host or an invalid one.
                     hosts += 1
                     guard hosts == 1 else { return .failure(.bad("more than one Host header")) }
                     guard RequestTarget.isValidHost(value) else { return .failure(.bad("invalid Host header")) }
                 }
-                headers.append(name: lowered, value: String(decoding: value, as: UTF8.self))
+                headers.append(name: name, value: value)
             }
         }
         guard line.minor == 0 || hosts == 1 else { return .failure(.bad("missing Host header")) }

@@ -1,30 +1,12 @@
-/// Lowercased header names without an allocation for the ones that arrive on every request:
-/// a name that matches one of these (ignoring case) is the literal below, which costs neither a
-/// heap string nor reference counting; any other name is lowercased into a new string.
-enum HeaderName {
-    private static let known: [String] = [
-        "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection",
-        "content-length", "content-type", "transfer-encoding", "authorization", "origin",
-        "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-        "sec-websocket-protocol", "cache-control", "pragma", "cookie", "referer", "expect",
-        "idempotency-key", "x-api-key", "x-forwarded-for", "x-real-ip", "x-request-id",
-        "last-event-id", "if-none-match", "te", "trailer",
-    ]
-    /// `known` indexed by name length, so a lookup compares a handful of candidates at most.
-    private static let byLength: [[(bytes: [UInt8], name: String)]] = {
-        var table = [[(bytes: [UInt8], name: String)]](repeating: [], count: 33)
-        for name in known { table[name.utf8.count].append((Array(name.utf8), name)) }
-        return table
-    }()
-
-    static func lowercased(_ bytes: ArraySlice<UInt8>) -> String {
-        if bytes.count < byLength.count {
-            for candidate in byLength[bytes.count] where equalsIgnoringASCIICase(bytes, candidate.bytes) {
-                return candidate.name
-            }
-        }
-        return String(decoding: bytes.lazy.map(lowercase), as: UTF8.self)
-    }
+/// Header names as bytes: the ones the server itself reads, lowercase (`HTTPHeaders` stores
+/// names lowercased, so a lookup is one length check and a `memcmp`), and ASCII case folding.
+public enum HeaderName {
+    public static let host: [UInt8] = Array("host".utf8)
+    public static let connection: [UInt8] = Array("connection".utf8)
+    public static let upgrade: [UInt8] = Array("upgrade".utf8)
+    public static let expect: [UInt8] = Array("expect".utf8)
+    public static let contentLength: [UInt8] = Array("content-length".utf8)
+    public static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
 
     /// `lower` is already lowercase.
     static func equalsIgnoringASCIICase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lower: [UInt8]) -> Bool {

@@ -1,16 +1,28 @@
 import XCTest
 @testable import SBHTTP
 
-/// Header names come out lowercased whichever way they arrive; the common ones without a new
-/// string, the rest with one.
+/// Header names come out lowercased whichever way they arrive, values exactly as sent, and a
+/// lookup by lowercase name finds every spelling.
 final class HeaderNameTests: XCTestCase {
-    func testKnownAndUnknownNamesAreLowercased() {
+    func testNamesAreLowercasedAndValuesKept() {
         for (raw, expected) in [("Host", "host"), ("CONTENT-LENGTH", "content-length"), ("content-type", "content-type"),
                                 ("Sec-WebSocket-Key", "sec-websocket-key"), ("X-Custom-Thing", "x-custom-thing"),
                                 ("A", "a"), ("Hos", "hos"), ("Hostx", "hostx"),
                                 (String(repeating: "Z", count: 40), String(repeating: "z", count: 40))] {
-            XCTAssertEqual(HeaderName.lowercased(ArraySlice(raw.utf8)), expected, raw)
+            let headers = HTTPHeaders([("X-Before", "1"), (raw, " Mixed Case\tvalue"), ("X-After", "")])
+            XCTAssertEqual(headers.fields.map(\.name), ["x-before", expected, "x-after"], raw)
+            XCTAssertEqual(headers[expected], " Mixed Case\tvalue", raw)
+            XCTAssertEqual(headers.firstValue(Array(expected.utf8)).map { Array($0) }, Array(" Mixed Case\tvalue".utf8), raw)
+            XCTAssertNil(headers[raw == expected ? "\(expected)x" : raw], "a lookup takes the lowercase name: \(raw)")
         }
+        let repeated = HTTPHeaders([("Via", "a"), ("X", "b"), ("VIA", "c"), ("via", "")])
+        XCTAssertEqual(repeated.values("via"), ["a", "c", ""])
+        XCTAssertEqual(repeated["via"], "a")
+        XCTAssertEqual(repeated["x"], "b")
+        XCTAssertNil(repeated["vi"])
+        XCTAssertEqual(repeated.count, 4)
+        XCTAssertEqual(HTTPHeaders().count, 0)
+        XCTAssertNil(HTTPHeaders()["host"])
     }
 
     /// The next request or error, skipping the `.head` event that precedes each request.

@@ -115,6 +115,26 @@ final class RouteTests: XCTestCase {
         guard case .notFound = Route.match(method: .get, path: "/nope") else { return XCTFail() }
     }
 
+    /// The whole-path fast route gives what the general matcher gives, for its own paths and for
+    /// near misses, which it must leave to the general matcher.
+    func testFixedRoutesAgreeWithTheGeneralMatcher() {
+        let methods: [HTTPMethod] = [.get, .head, .post, .put, .delete, .options, .patch, .other("BREW")]
+        let paths = ["/health", "/ws", "/ready", "/metrics", "/api/stats", "/api/sessions", "/api/events", "/echo", "/",
+                     "/health/", "//health", "/Health", "/api/events/", "/api//events", "/api/sessions/x", "/api/tokens", "/healthz"]
+        var fixedHits = 0
+        for method in methods {
+            for path in paths {
+                let general = "\(Route.general(method: method, path: path))"
+                XCTAssertEqual("\(Route.match(method: method, path: path))", general, "\(method) \(path)")
+                if let fixed = Route.fixed(method: method, path: path) {
+                    fixedHits += 1
+                    XCTAssertEqual("\(Route.Match.route(fixed))", general, "\(method) \(path)")
+                }
+            }
+        }
+        XCTAssertEqual(fixedHits, 14, "GET and HEAD on 6 paths, POST on 2")
+    }
+
     func testSessionIdRule() {
         XCTAssertTrue(Field.isValidSessionId("a.b_c:d-1"))
         XCTAssertTrue(Field.isValidSessionId(String(repeating: "x", count: 200)))

@@ -6,39 +6,50 @@ import SBStore
 
 /// `/health`, `/ready`, `/metrics`.
 enum SystemAPI {
-    static func health(_ hub: Hub) -> HTTPResponse {
+    static func health(_ hub: Hub, server: Server?) -> HTTPResponse {
         let store = hub.loopHubs[0].store
         let available = store.isAvailable
         let busUp = hub.busIsUp
-        let server = hub.server
-        // Written by hand, bytes only (no string interpolation): the load balancer's hot path.
+        // Written by hand from prebuilt byte fragments (no string interpolation, no `String.utf8`
+        // copies): the load balancer's hot path.
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: (available && busUp ? healthOK : healthDegraded))
-        JSONString.append(hub.configuration.instanceId, to: &out)
-        out.append(contentsOf: ",\"uptimeSeconds\":".utf8)
+        out.append(contentsOf: available && busUp ? Health.ok : Health.degraded)
+        out.append(contentsOf: hub.instanceIdJSON)
+        out.append(contentsOf: Health.uptime)
         JSONNumber.append((MonotonicClock.now() - hub.startedAt) / 1_000_000_000, to: &out)
-        out.append(contentsOf: ",\"storage\":\"".utf8)
-        out.append(contentsOf: store.kind.rawValue.utf8)
-        out.append(contentsOf: "\",\"redis\":{\"connected\":".utf8)
-        JSONNumber.append(store.kind == .redis && available, to: &out)
-        out.append(contentsOf: ",\"subscribed\":".utf8)
-        JSONNumber.append(store.kind == .redis && busUp, to: &out)
-        out.append(contentsOf: "},\"connections\":".utf8)
+        out.append(contentsOf: store.kind == .redis ? Health.storageRedis : Health.storageMemory)
+        out.append(contentsOf: store.kind == .redis && available ? Health.trueBytes : Health.falseBytes)
+        out.append(contentsOf: Health.subscribed)
+        out.append(contentsOf: store.kind == .redis && busUp ? Health.trueBytes : Health.falseBytes)
+        out.append(contentsOf: Health.connections)
         JSONNumber.append(server?.connectionCount ?? 0, to: &out)
-        out.append(contentsOf: ",\"websockets\":".utf8)
+        out.append(contentsOf: Health.websockets)
         JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
-        out.append(contentsOf: ",\"draining\":".utf8)
-        JSONNumber.append(hub.isDraining, to: &out)
+        out.append(contentsOf: Health.draining)
+        out.append(contentsOf: hub.isDraining ? Health.trueBytes : Health.falseBytes)
         // For the console: whether to ask for a key or token before its first request.
-        out.append(contentsOf: ",\"authRequired\":".utf8)
-        JSONNumber.append(hub.configuration.apiKey != nil || hub.configuration.tokens != nil, to: &out)
+        out.append(contentsOf: Health.authRequired)
+        out.append(contentsOf: hub.configuration.apiKey != nil || hub.configuration.tokens != nil ? Health.trueBytes : Health.falseBytes)
         out.append(UInt8(ascii: "}"))
         return Reply.raw(200, out)
     }
 
-    private static let healthOK = Array("{\"status\":\"ok\",\"instanceId\":".utf8)
-    private static let healthDegraded = Array("{\"status\":\"degraded\",\"instanceId\":".utf8)
+    /// The fixed parts of the `/health` body, in order.
+    private enum Health {
+        static let ok = Array("{\"status\":\"ok\",\"instanceId\":".utf8)
+        static let degraded = Array("{\"status\":\"degraded\",\"instanceId\":".utf8)
+        static let uptime = Array(",\"uptimeSeconds\":".utf8)
+        static let storageMemory = Array(",\"storage\":\"memory\",\"redis\":{\"connected\":".utf8)
+        static let storageRedis = Array(",\"storage\":\"redis\",\"redis\":{\"connected\":".utf8)
+        static let subscribed = Array(",\"subscribed\":".utf8)
+        static let connections = Array("},\"connections\":".utf8)
+        static let websockets = Array(",\"websockets\":".utf8)
+        static let draining = Array(",\"draining\":".utf8)
+        static let authRequired = Array(",\"authRequired\":".utf8)
+        static let trueBytes = Array("true".utf8)
+        static let falseBytes = Array("false".utf8)
+    }
 
     static func ready(_ hub: Hub, store: any Store) -> HTTPResponse {
         if hub.isDraining {

@@ -22,7 +22,10 @@ public final class Hub: BusListener, Sendable {
     /// `WS_RATE_LIMIT`; each client keeps only its bucket's state.
     let wsMessageRate: TokenRate?
     private let drainingFlag = Atomic<Bool>(false)
-    private let serverBox = Locked<Server?>(nil)
+    /// Set once at start-up, read by every `/health`: a lock-free load.
+    private let serverReference = AtomicLazyReference<Server>()
+    /// The instance id as a JSON string, for `/health`.
+    let instanceIdJSON: [UInt8]
     /// How the wiring tells whether cross-instance delivery works (the Redis Pub/Sub
     /// subscription is in place); `/ready` and `/health` report it. A `let`, not a locked
     /// var: a closure read through a generic lock is re-thunked on every access.
@@ -37,6 +40,9 @@ public final class Hub: BusListener, Sendable {
     public init(configuration: HubConfiguration, group: EventLoopGroup, logger: Logger,
                 storeFactory: (EventLoop) -> any Store, busStatus: @escaping @Sendable () -> Bool = { true }) {
         self.configuration = configuration
+        var idJSON: [UInt8] = []
+        JSONString.append(configuration.instanceId, to: &idJSON)
+        instanceIdJSON = idJSON
         self.busStatus = busStatus
         self.logger = logger
         self.metrics = HubMetrics()
@@ -91,10 +97,10 @@ public final class Hub: BusListener, Sendable {
     }
 
     public func attach(server: Server) {
-        serverBox.withLock { $0 = server }
+        _ = serverReference.storeIfNil(server)
     }
 
-    var server: Server? { serverBox.withLock { $0 } }
+    var server: Server? { serverReference.load() }
 
     var busIsUp: Bool { busStatus() }
 

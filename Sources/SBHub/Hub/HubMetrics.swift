@@ -59,16 +59,51 @@ final class HubMetrics: Sendable {
         busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
     }
 
-    /// Per-loop caches of labelled instruments, so the hot path skips the registry's lock and
-    /// label lookup after the first request of each kind.
-    final class RequestInstruments {
-        struct Key: Hashable {
-            let route: String
-            let method: String
-            let status: Int
+    /// The `route` label of the request metrics: a closed set (ids never become labels), numbered
+    /// so that the per-loop caches below are arrays.
+    enum RequestLabel: Int, CaseIterable {
+        case health, ready, metrics, stats, console, eventStream, postEvents, getEvents, recentEvents
+        case sessions, session, chains, chain, input, commands, ackCommand, tokens, webSocket, echo
+        case preflight, unmatched
+
+        var text: String {
+            switch self {
+            case .health: "/health"
+            case .ready: "/ready"
+            case .metrics: "/metrics"
+            case .stats: "/api/stats"
+            case .console: "console"
+            case .eventStream: "/api/events/:sessionId/stream"
+            case .postEvents: "/api/events"
+            case .getEvents: "/api/events/:sessionId"
+            case .recentEvents: "/api/events/:sessionId/recent"
+            case .sessions: "/api/sessions"
+            case .session: "/api/sessions/:id"
+            case .chains: "/api/sessions/:id/chains"
+            case .chain: "/api/chains/:chainId"
+            case .input: "/api/sessions/:id/input"
+            case .commands: "/api/sessions/:id/commands"
+            case .ackCommand: "/api/commands/:commandId/ack"
+            case .tokens: "/api/tokens"
+            case .webSocket: "/ws"
+            case .echo: "/echo"
+            case .preflight: "preflight"
+            case .unmatched: "unmatched"
+            }
         }
-        var counters: [Key: CoreMetrics.Counter] = [:]
-        var timers: [String: CoreMetrics.Timer] = [:]
+    }
+
+    /// Per-loop caches of labelled instruments, so the hot path skips the registry's lock and
+    /// label lookup after the first request of each kind. Indexed, not hashed: a counter is
+    /// found by the status's slot (handed out on first sight, at most one per status code),
+    /// then by route label and method.
+    final class RequestInstruments {
+        static let methodCount = 8
+        static let statusRange = 100..<600
+        /// Status code - 100 → slot + 1 (0: none yet).
+        var statusSlots = [UInt16](repeating: 0, count: statusRange.count)
+        var counters: [[CoreMetrics.Counter?]] = []
+        var timers = [CoreMetrics.Timer?](repeating: nil, count: RequestLabel.allCases.count)
     }
 
     /// Methods as a closed label set: a client inventing methods must not grow `/metrics`.
@@ -77,21 +112,48 @@ final class HubMetrics: Sendable {
         return method.name
     }
 
-    func recordRequest(route: String, method: String, status: Int, startedAt: UInt64, cache: RequestInstruments) {
-        let key = RequestInstruments.Key(route: route, method: method, status: status)
-        let counter = cache.counters[key] ?? {
-            let made = CoreMetrics.Counter(label: "switchboard_http_requests_total",
-                                           dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory)
-            cache.counters[key] = made
-            return made
-        }()
-        counter.increment()
-        let timer = cache.timers[route] ?? {
-            let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            cache.timers[route] = made
+    static func methodIndex(_ method: HTTPMethod) -> Int {
+        switch method {
+        case .get: 0
+        case .head: 1
+        case .post: 2
+        case .put: 3
+        case .delete: 4
+        case .options: 5
+        case .patch: 6
+        case .other: 7
+        }
+    }
+
+    func recordRequest(route: RequestLabel, method: HTTPMethod, status: Int, startedAt: UInt64, cache: RequestInstruments) {
+        counter(route: route, method: method, status: status, cache: cache).increment()
+        let timer = cache.timers[route.rawValue] ?? {
+            let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route.text)], factory: factory)
+            cache.timers[route.rawValue] = made
             return made
         }()
         timer.recordNanoseconds(Int64(MonotonicClock.now() &- startedAt))
+    }
+
+    private func counter(route: RequestLabel, method: HTTPMethod, status: Int, cache: RequestInstruments) -> CoreMetrics.Counter {
+        func make() -> CoreMetrics.Counter {
+            CoreMetrics.Counter(label: "switchboard_http_requests_total",
+                                dimensions: [("route", route.text), ("method", Self.methodLabel(method)), ("status", String(status))],
+                                factory: factory)
+        }
+        // Statuses are ours, always 100...599; anything else goes to the registry uncached.
+        guard RequestInstruments.statusRange.contains(status) else { return make() }
+        var slot = Int(cache.statusSlots[status - 100])
+        if slot == 0 {
+            cache.counters.append([CoreMetrics.Counter?](repeating: nil, count: RequestLabel.allCases.count * RequestInstruments.methodCount))
+            slot = cache.counters.count
+            cache.statusSlots[status - 100] = UInt16(slot)  // at most 500 slots, one per status code
+        }
+        let index = route.rawValue * RequestInstruments.methodCount + Self.methodIndex(method)
+        if let counter = cache.counters[slot - 1][index] { return counter }
+        let made = make()
+        cache.counters[slot - 1][index] = made
+        return made
     }
 
     func recordDeliveries(_ count: Int, publishedAt: UInt64) {

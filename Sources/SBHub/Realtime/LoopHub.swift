@@ -15,6 +15,12 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     /// sessionId → subscriptions held by this loop's clients.
     private var index: [String: [Subscription]] = [:]
     let instruments = HubMetrics.RequestInstruments()
+    /// The server once it is attached: read per `/health` without the hub's atomic.
+    private var attachedServer: Server?
+    var server: Server? {
+        if attachedServer == nil { attachedServer = hub.server }
+        return attachedServer
+    }
 
     init(loop: EventLoop, store: any Store) {
         self.loop = loop

@@ -12,10 +12,10 @@ extension LoopHub: HTTPResponder {
         let started = MonotonicClock.now()
         let origin = request.head.headers["origin"]
         let client = hub.policy.clientAddress(head: request.head, peer: context.peer)
-        let finish: (HTTPResponse, String) -> Void = { [hub, instruments] response, label in
+        let finish: (HTTPResponse, HubMetrics.RequestLabel) -> Void = { [hub, instruments] response, label in
             var response = response
             hub!.policy.addCORSHeaders(to: &response, origin: origin)
-            hub!.metrics.recordRequest(route: label, method: HubMetrics.methodLabel(request.head.method), status: response.status,
+            hub!.metrics.recordRequest(route: label, method: request.head.method, status: response.status,
                                        startedAt: started, cache: instruments)
             // Path only: the query string may carry ?apiKey=, which must never reach a log.
             if hub!.logger.logLevel <= .debug {
@@ -26,33 +26,33 @@ extension LoopHub: HTTPResponder {
             respond(response)
         }
         if request.head.method == .options {
-            finish(hub.policy.preflight(request.head), "preflight")
+            finish(hub.policy.preflight(request.head), .preflight)
             return
         }
         switch Route.match(method: request.head.method, path: request.head.path) {
         case .notFound:
-            finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), "unmatched")
+            finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), .unmatched)
         case .methodNotAllowed(let allow):
             var error = HubError(status: 405, message: "method \(request.head.method.name) not allowed on \(request.head.path)")
             error.headers = [("Allow", allow.joined(separator: ", "))]
-            finish(Reply.error(error), "unmatched")
+            finish(Reply.error(error), .unmatched)
         case .route(let route):
             let access: Access
             switch hub.policy.check(route: route, head: request.head, client: client) {
             case .failure(let denied):
-                finish(Reply.error(denied), route.metricLabel)
+                finish(Reply.error(denied), route.requestLabel)
                 return
             case .success(let found): access = found
             }
             if let denied = RouteAccess.check(route, access) {
-                finish(Reply.error(denied), route.metricLabel)
+                finish(Reply.error(denied), route.requestLabel)
                 return
             }
             if case .eventStream(let sessionId) = route, request.head.method == .get {
                 openStream(request, sessionId: sessionId, access: access, context: context, origin: origin, started: started, finish: finish)
                 return
             }
-            handle(route, request, access) { finish($0, route.metricLabel) }
+            handle(route, request, access) { finish($0, route.requestLabel) }
         }
     }
 
@@ -78,8 +78,8 @@ extension LoopHub: HTTPResponder {
 
     /// Server-Sent Events: checked like any GET, then the connection becomes the stream.
     private func openStream(_ request: HTTPRequest, sessionId: String, access: Access, context: RequestContext, origin: String?,
-                            started: UInt64, finish: (HTTPResponse, String) -> Void) {
-        let label = Route.eventStream(sessionId: sessionId).metricLabel
+                            started: UInt64, finish: (HTTPResponse, HubMetrics.RequestLabel) -> Void) {
+        let label = HubMetrics.RequestLabel.eventStream
         if hub.isDraining {
             return finish(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])), label)
         }
@@ -90,14 +90,14 @@ extension LoopHub: HTTPResponder {
         }
         var head = HTTPResponse(status: 200, headers: EventStreamAPI.headers)
         hub.policy.addCORSHeaders(to: &head, origin: origin)
-        hub.metrics.recordRequest(route: label, method: "GET", status: 200, startedAt: started, cache: instruments)
+        hub.metrics.recordRequest(route: label, method: .get, status: 200, startedAt: started, cache: instruments)
         context.startStream(head, handler: StreamClient(loopHub: self, sessionId: sessionId, lastEventId: start.lastEventId,
                                                         epoch: start.epoch, access: access))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest, _ access: Access, _ done: @escaping (HTTPResponse) -> Void) {
         switch route {
-        case .health: done(SystemAPI.health(hub))
+        case .health: done(SystemAPI.health(hub, server: server))
         case .ready: done(SystemAPI.ready(hub, store: store))
         case .metrics: done(SystemAPI.metrics(hub))
         case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in

@@ -29,6 +29,12 @@ enum Route {
     }
 
     static func match(method: HTTPMethod, path: String) -> Match {
+        if let route = fixed(method: method, path: path) { return .route(route) }
+        return general(method: method, path: path)
+    }
+
+    /// Every route, by splitting the path at "/".
+    static func general(method: HTTPMethod, path: String) -> Match {
         // Split on the byte, not the Character: a combining mark after "/" (e.g. a decoded
         // %E0%A5%97) joins it into one grapheme cluster that is not equal to "/".
         let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
@@ -42,6 +48,32 @@ enum Route {
         if allow.contains("GET") { allow.append("HEAD") }
         allow.append("OPTIONS")
         return .methodNotAllowed(allow: allow)
+    }
+
+    /// The busiest routes, matched whole: no split, no arrays, no asset lookup. Anything else
+    /// (ids, other methods, odd spellings such as `//health`) takes the general path below,
+    /// which gives the same answer for these paths.
+    static func fixed(method: HTTPMethod, path: String) -> Route? {
+        switch method {
+        case .get, .head:
+            switch path {
+            case "/health": .health
+            case "/ws": .webSocket
+            case "/ready": .ready
+            case "/metrics": .metrics
+            case "/api/stats": .stats
+            case "/api/sessions": .listSessions
+            default: nil
+            }
+        case .post:
+            switch path {
+            case "/api/events": .postEvents
+            case "/api/sessions": .createSession
+            default: nil
+            }
+        default:
+            nil
+        }
     }
 
     private static func candidates(_ p: [String], path: String) -> [(method: HTTPMethod, route: Route)] {
@@ -97,27 +129,29 @@ enum Route {
     }
 
     /// Label for metrics: the route's shape, never its ids.
-    var metricLabel: String {
+    var requestLabel: HubMetrics.RequestLabel {
         switch self {
-        case .health: "/health"
-        case .ready: "/ready"
-        case .metrics: "/metrics"
-        case .stats: "/api/stats"
-        case .asset: "console"
-        case .eventStream: "/api/events/:sessionId/stream"
-        case .postEvents: "/api/events"
-        case .getEvents: "/api/events/:sessionId"
-        case .recentEvents: "/api/events/:sessionId/recent"
-        case .listSessions, .createSession: "/api/sessions"
-        case .getSession, .updateSession, .deleteSession: "/api/sessions/:id"
-        case .listChains, .addChain: "/api/sessions/:id/chains"
-        case .getChain: "/api/chains/:chainId"
-        case .postInput, .drainInput: "/api/sessions/:id/input"
-        case .postCommand, .drainCommands: "/api/sessions/:id/commands"
-        case .ackCommand: "/api/commands/:commandId/ack"
-        case .mintToken: "/api/tokens"
-        case .webSocket: "/ws"
-        case .echo: "/echo"
+        case .health: .health
+        case .ready: .ready
+        case .metrics: .metrics
+        case .stats: .stats
+        case .asset: .console
+        case .eventStream: .eventStream
+        case .postEvents: .postEvents
+        case .getEvents: .getEvents
+        case .recentEvents: .recentEvents
+        case .listSessions, .createSession: .sessions
+        case .getSession, .updateSession, .deleteSession: .session
+        case .listChains, .addChain: .chains
+        case .getChain: .chain
+        case .postInput, .drainInput: .input
+        case .postCommand, .drainCommands: .commands
+        case .ackCommand: .ackCommand
+        case .mintToken: .tokens
+        case .webSocket: .webSocket
+        case .echo: .echo
         }
     }
+
+    var metricLabel: String { requestLabel.text }
 }

@@ -1,0 +1,61 @@
+import XCTest
+import SBHTTP
+@testable import SBHub
+
+/// The request counters are found by index (status slot, route label, method), not by hashing
+/// labels: each combination still gets its own series, with the right labels and count.
+final class HubMetricsTests: XCTestCase {
+    private func value(_ text: String, _ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    func testRequestCountersKeepEveryCombinationApart() {
+        let metrics = HubMetrics()
+        let cache = HubMetrics.RequestInstruments()
+        let rows: [(HubMetrics.RequestLabel, HTTPMethodName, Int, Int)] = [
+            (.postEvents, .post, 201, 5), (.postEvents, .post, 400, 2), (.postEvents, .put, 405, 1),
+            (.health, .get, 200, 3), (.health, .head, 200, 4), (.unmatched, .other, 404, 2),
+            (.preflight, .options, 204, 1), (.sessions, .get, 418, 1), (.session, .delete, 599, 1), (.echo, .get, 100, 1),
+        ]
+        for (label, method, status, count) in rows {
+            for _ in 0..<count { metrics.recordRequest(route: label, method: method.method, status: status, startedAt: 0, cache: cache) }
+        }
+        // Out of the cached range: still counted, through the registry.
+        metrics.recordRequest(route: .ready, method: .get, status: 600, startedAt: 0, cache: cache)
+        metrics.recordRequest(route: .ready, method: .get, status: 600, startedAt: 0, cache: cache)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        for (label, method, status, count) in rows {
+            let series = #"switchboard_http_requests_total{route="\#(label.text)",method="\#(method.rawValue)",status="\#(status)"}"#
+            XCTAssertEqual(value(text, series), Double(count), series)
+        }
+        XCTAssertEqual(value(text, #"switchboard_http_requests_total{route="/ready",method="GET",status="600"}"#), 2)
+        XCTAssertEqual(value(text, #"switchboard_http_request_duration_seconds_count{route="/health"}"#), 7)
+        XCTAssertEqual(value(text, #"switchboard_http_request_duration_seconds_count{route="/api/events"}"#), 8)
+        XCTAssertEqual(cache.counters.count, 9, "one slot per status code seen in range (201 400 405 200 404 204 418 599 100)")
+    }
+
+    func testEveryLabelIsDistinct() {
+        let texts = HubMetrics.RequestLabel.allCases.map(\.text)
+        XCTAssertEqual(Set(texts).count, texts.count)
+    }
+}
+
+/// The methods as the metrics label them.
+private enum HTTPMethodName: String {
+    case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE", options = "OPTIONS", other
+
+    var method: HTTPMethod {
+        switch self {
+        case .get: .get
+        case .head: .head
+        case .post: .post
+        case .put: .put
+        case .delete: .delete
+        case .options: .options
+        case .other: .other("BREW")
+        }
+    }
+}
