@@ -6,7 +6,8 @@
 # 2-core machine the load generator needs one core, so one loop thread is the better setting
 # there (see README, Performance); both are shown so neither is hidden.
 # http also prints a ceiling: nginx answering a constant 200 from one worker under the same wrk
-# command, i.e. what this load generator can drive on this machine at all.
+# commands (GET, and the same POSTs with their bodies discarded), i.e. what this load generator
+# can drive on this machine at all.
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
 #   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_CURVE_DURATION (5 s per latency-curve point),
@@ -197,6 +198,7 @@ if [[ $mode == http || $mode == all ]]; then
         done
         row "$scenario req/s" rps ratios
         [[ $scenario == health ]] && health_hb=${rps[hb]:-}
+        [[ $scenario == post ]] && post_hb=${rps[hb]:-}
     done
     # What this load generator can drive at all on this machine: nginx answering a constant
     # 200 from one worker (no parsing of a body, no JSON), same wrk command as above.
@@ -208,8 +210,10 @@ if [[ $mode == http || $mode == all ]]; then
         nginx -c "$ngx/nginx.conf" -p "$ngx" 2>/dev/null & ngx_pid=$!; pids+=("$ngx_pid")
         for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$ngx_port/" >/dev/null && break; sleep 0.1; done
         ceiling=$(wrk -t1 -c64 -d${duration}s "http://127.0.0.1:$ngx_port/health" | awk '/Requests\/sec/ {print $2}')
+        # The same POSTs (the wrk script builds each body in Lua): nginx discards the body.
+        post_ceiling=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$ngx_port" | awk '/Requests\/sec/ {print $2}')
         kill "$ngx_pid"; wait "$ngx_pid" 2>/dev/null || true; rm -rf "$ngx"
-        echo "ceiling: nginx 'return 200' (1 worker), same wrk: $ceiling req/s, $(ratio "$ceiling" "${health_hb:-}") the Hummingbird peer's health req/s"
+        echo "ceiling: nginx 'return 200' (1 worker), same wrk: GET $ceiling req/s = $(ratio "$ceiling" "${health_hb:-}") the Hummingbird peer's health req/s; POST $post_ceiling req/s = $(ratio "$post_ceiling" "${post_hb:-}") its POST req/s"
     fi
     for s in "${servers[@]}"; do restart "$s"; done
 fi
@@ -241,14 +245,27 @@ if [[ $mode == fanout || $mode == all ]]; then
     curve_duration="${BENCH_CURVE_DURATION:-5}"
     echo "== latency curve: fixed event rates relative to the Hummingbird peer's max (${hb_events} events/s), ${curve_duration}s, median of $rounds rounds =="
     printf "%-18s" "rate"; for s in "${servers[@]}"; do printf " %22s" "${NAME[$s]} p50/p99"; done; printf "\n"
-    declare -A sb_p99_at=()
+    declare -A sb_p99_at=() sb_cpu_at=()
+    tmp_out=$(mktemp); tmp_time=$(mktemp)
+    # CPU time of the server and of wsload over each of sb's runs, per second of the run (1.0 =
+    # one core; the machine has $(nproc)): where the curve bends, the two together near the
+    # machine's cores. Process accounting (/proc/PID/stat, the shell's `time`): this VM's
+    # /proc/stat idle counts are not reliable.
+    proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
     for mult in 0.25 0.5 1 2 4; do
         rate=$(python3 -c "print(max(1, int($hb_events * $mult)))")
         declare -A c50=() c99=() crate=() clost=()
         for round in $(seq 1 "$rounds"); do
             for s in "${servers[@]}"; do
                 p=${PORT[$s]}
-                out=$("$wsload" fanout --sub-url ws://127.0.0.1:$p/ws --pub-url http://127.0.0.1:$p --subs 1000 --sessions 10 --size 200 --rate $rate --duration $curve_duration --json 2>/dev/null)
+                server_before=$(proc_cpu "${PID[$s]}"); t0=$(date +%s.%N)
+                TIMEFORMAT="%U %S"
+                { time "$wsload" fanout --sub-url ws://127.0.0.1:$p/ws --pub-url http://127.0.0.1:$p --subs 1000 --sessions 10 --size 200 --rate $rate --duration $curve_duration --json > "$tmp_out" 2>/dev/null; } 2> "$tmp_time"
+                out=$(cat "$tmp_out")
+                if [[ $s == sb ]]; then
+                    sb_cpu_at[$mult]+="$(python3 -c "import sys; t=float(sys.argv[5])-float(sys.argv[4]); hz=int(sys.argv[3]); s=(int(sys.argv[2])-int(sys.argv[1]))/hz; u,k=map(float,open(sys.argv[6]).read().split()); print(f'{s/t:.2f}+{(u+k)/t:.2f}')" \
+                        "$server_before" "$(proc_cpu "${PID[$s]}")" "$(getconf CLK_TCK)" "$t0" "$(date +%s.%N)" "$tmp_time") "
+                fi
                 c50[$s]+="$(echo "$out" | field lat_p50_ms) "; c99[$s]+="$(echo "$out" | field lat_p99_ms) "
                 crate[$s]+="$(echo "$out" | field publish_rate) "
                 clost[$s]=$(( ${clost[$s]:-0} + $(echo "$out" | field lost) ))
@@ -268,6 +285,13 @@ if [[ $mode == fanout || $mode == all ]]; then
         done
         printf "\n"
     done
+    rm -f "$tmp_out" "$tmp_time"
+    if has sb; then
+        # Round by round (no median of a sum): server + wsload cores busy.
+        printf "CPU during sb's runs, server+wsload cores busy (%s cores in all):" "$(nproc)"
+        for mult in 0.25 0.5 1 2 4; do printf " %sx %s" "$mult" "${sb_cpu_at[$mult]% }"; done
+        printf "\n"
+    fi
     if [[ -n ${sb_p99_at[2]:-} && -n ${sb_p99_at[0.5]:-} ]]; then
         echo "flatness (sb p99 at 2x / at 0.5x; bar <= 2): $(ratio "${sb_p99_at[2]}" "${sb_p99_at[0.5]}")"
     elif has sb; then
