@@ -89,11 +89,14 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// `name` in any case: it is stored lowercased.
     mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
-        let nameStart = UInt32(bytes.count)
-        for byte in name { bytes.append(HeaderName.lowercase(byte)) }
-        let nameEnd = UInt32(bytes.count)
+        let nameStart = bytes.count
+        bytes.append(contentsOf: name)
+        let nameEnd = bytes.count
+        bytes.withUnsafeMutableBufferPointer { stored in
+            for i in nameStart..<nameEnd { stored[i] = HeaderName.lowercase(stored[i]) }
+        }
         bytes.append(contentsOf: value)
-        entries.append(Entry(nameStart: nameStart, nameEnd: nameEnd, valueEnd: UInt32(bytes.count)))
+        entries.append(Entry(nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueEnd: UInt32(bytes.count)))
     }
 
     public var count: Int { entries.count }
