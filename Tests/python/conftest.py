@@ -54,24 +54,44 @@ def stop_process(proc, timeout=15):
 
 
 class Hub:
-    def __init__(self, env=None, port=None):
+    """One switchboard process on a free (or the given) loopback port, stopped by PID. Its
+    environment is this one without what a developer's shell may carry (keys, Redis, origins),
+    plus `env`. It waits until `wait` answers 200 (None: not at all; the caller polls
+    `wait_ready`). `name` tags the log file. Every Python test starts its instances here."""
+
+    SCRUBBED = ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS")
+
+    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20):
         self.port = port or free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="switchboard-py-", suffix=".log", delete=False)
+        self.name = name
+        self.env = dict(env or {})
+        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-py-{name}-", suffix=".log", delete=False)
+        self.proc = None
+        self.start()
+        if wait is not None and not self.wait_ready(timeout, path=wait):
+            self.stop()
+            raise RuntimeError(f"switchboard {name} did not answer {wait}:\n{self.log_text()[-4000:]}")
+
+    def start(self):
+        """(Re)starts the process on the same port and log (after `kill` or `stop`)."""
         full_env = dict(os.environ)
-        for key in ("REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
+        for key in self.SCRUBBED:
             full_env.pop(key, None)
-        full_env.update(env or {})
+        full_env.update(self.env)
         self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=self.log, stderr=self.log, env=full_env, cwd=tempfile.gettempdir())
-        deadline = time.time() + 20
+
+    def wait_ready(self, seconds=20, path="/ready"):
+        """True once `path` answers 200 within `seconds`."""
+        deadline = time.time() + seconds
         while time.time() < deadline:
             try:
-                if self.get("/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("switchboard did not start")
+                if self.get(path)[0] == 200:
+                    return True
+            except (OSError, ValueError):  # not listening yet; 503 (urllib raises HTTPError, an OSError)
+                pass
+            time.sleep(0.05)
+        return False
 
     @property
     def url(self):
@@ -86,6 +106,24 @@ class Hub:
                                      headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.loads(r.read())
+
+    def metric(self, name):
+        """An unlabelled series from /metrics (0 when absent); needs METRICS_PUBLIC or no key."""
+        _, text = request(self, "GET", "/metrics")
+        for line in text.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def log_text(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def kill(self):
+        """SIGKILL: no drain (a crash)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
 
     def stop(self):
         return stop_process(self.proc)

@@ -5,54 +5,23 @@ events flow misses none (the channel's confirmation triggers a read from history
 are let go when the last subscriber leaves, and a Redis restart is survived."""
 import asyncio
 import json
-import os
 import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import websockets
 
-from conftest import binary, free_port, request, stop_process
+from conftest import Hub, request
 from redis_server import RedisServer
 
 TS = "2026-11-30T12:00:00Z"
 
 
-class Instance:
-    def __init__(self, redis_url, name):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-chan-{name}-", suffix=".log", delete=False)
-        env = dict(os.environ, INSTANCE_ID=name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="info", THREADS="2")
-        for key in ("API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"):
-            env.pop(key, None)
-        env.update(REDIS_URL=redis_url, REDIS_CHANNEL_MODE="session")
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=self.log, stderr=self.log, env=env)
-        self.wait_ready()
-
-    def wait_ready(self, seconds=20):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            try:
-                if request(self, "GET", "/ready")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("not ready: " + open(self.log.name).read())
-
-    def metric(self, name):
-        _, text = request(self, "GET", "/metrics")
-        for line in text.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return 0.0
-
-    def stop(self):
-        return stop_process(self.proc)
+def Instance(redis_url, name):
+    """An instance in session channel mode, ready (its store and bus up)."""
+    return Hub({"INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "info", "THREADS": "2",
+                "REDIS_URL": redis_url, "REDIS_CHANNEL_MODE": "session"}, name=name, wait="/ready")
 
 
 class LegacySubscriber(threading.Thread):
@@ -183,7 +152,7 @@ def test_session_channels_carry_only_watched_sessions_and_lose_nothing():
             await asyncio.sleep(1)
             redis.kill(signal.SIGKILL)
             await asyncio.to_thread(redis.start)
-            await asyncio.to_thread(instances[1].wait_ready)
+            assert await asyncio.to_thread(instances[1].wait_ready), instances[1].log_text()
             await asyncio.to_thread(post, instances[0], "one", 3)
             await asyncio.sleep(1.5)
             stop_at[0] = time.time()

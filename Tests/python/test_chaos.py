@@ -11,13 +11,11 @@ import json
 import os
 import random
 import signal
-import subprocess
-import tempfile
 import time
 
 import websockets
 
-from conftest import binary, free_port, stop_process
+from conftest import Hub, free_port
 from nginx_server import Nginx
 from redis_server import RedisServer
 
@@ -25,27 +23,10 @@ TS = "2026-11-24T12:00:00Z"
 SESSIONS = ["chaos-a", "chaos-b", "chaos-c"]
 
 
-class Instance:
-    def __init__(self, redis_url, port, name):
-        self.port, self.name, self.redis_url = port, name, redis_url
-        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-chaos-{name}-", suffix=".log", delete=False)
-        self.proc = None
-        self.start()
-
-    def start(self):
-        env = dict(os.environ, REDIS_URL=self.redis_url, INSTANCE_ID=self.name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="warning")
-        for key in ("API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
-            env.pop(key, None)
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=self.log, stderr=self.log, env=env)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def stop(self):
-        return stop_process(self.proc)
+def Instance(redis_url, port, name):
+    """An instance behind nginx; the test waits for it (and SIGKILLs and restarts it)."""
+    return Hub({"REDIS_URL": redis_url, "INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "warning"},
+               port=port, name=name, wait=None)
 
 
 def get(port, path, timeout=5):

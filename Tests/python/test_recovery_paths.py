@@ -39,12 +39,7 @@ def start_hub(redis, **env):
     full = {key: str(value) for key, value in env.items()}
     if redis is not None:
         full["REDIS_URL"] = redis.url
-    hub = Hub(full)
-    if redis is not None:
-        deadline = time.time() + 10
-        while time.time() < deadline and request(hub, "GET", "/ready")[0] != 200:
-            time.sleep(0.05)
-    return hub
+    return Hub(full, wait="/ready" if redis is not None else "/health")
 
 
 async def recv_json(ws, timeout=10):

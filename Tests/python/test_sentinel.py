@@ -8,51 +8,23 @@ failover time; every acknowledged event is in the new master's history; every su
 exactly that history — each acknowledged event once, in seq order."""
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
 import websockets
 
-from conftest import binary, free_port, request, stop_process
+from conftest import Hub, request
 from redis_server import RedisServer, SentinelServer
 
 TS = "2026-11-30T12:00:00Z"
 SESSIONS = ["sentinel-a", "sentinel-b"]
 
 
-class Instance:
-    def __init__(self, env, name):
-        self.port = free_port()
-        self.name = name
-        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-sentinel-{name}-", suffix=".log", delete=False)
-        full = dict(os.environ, INSTANCE_ID=name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="info")
-        for key in ("REDIS_URL", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS"):
-            full.pop(key, None)
-        full.update(env)
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=self.log, stderr=self.log, env=full)
-
-    def wait_ready(self, seconds=20):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            try:
-                if request(self, "GET", "/ready")[0] == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def log_text(self):
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        return stop_process(self.proc)
+def Instance(env, name):
+    """An instance the test waits for itself (`wait_ready`), so a refusal can show the log."""
+    return Hub({"INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "info", **env}, name=name, wait=None)
 
 
 class Publisher(threading.Thread):

@@ -7,16 +7,14 @@ restart (AOF) its sessions answer again with their data. Then `switchboard resha
 sessions onto four shards and an instance with the new list finds every one of them."""
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
-from conftest import binary, free_port, request, stop_process
+from conftest import Hub, binary, request
 from redis_server import RedisServer
 
 TS = "2026-11-30T12:00:00Z"
@@ -44,28 +42,10 @@ def shard_of(session, count):
     return jump(fnv1a(session), count)
 
 
-class Instance:
-    def __init__(self, redis_url, name):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-shard-{name}-", suffix=".log", delete=False)
-        env = dict(os.environ, INSTANCE_ID=name, SHUTDOWN_TIMEOUT="5", LOG_LEVEL="warning", THREADS="1")
-        for key in ("API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"):
-            env.pop(key, None)
-        env["REDIS_URL"] = redis_url
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=self.log, stderr=self.log, env=env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if request(self, "GET", "/ready")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("instance not ready: " + open(self.log.name).read())
-
-    def stop(self):
-        return stop_process(self.proc)
+def Instance(redis_url, name):
+    """An instance on the shard list `redis_url`, ready."""
+    return Hub({"INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "warning", "THREADS": "1", "REDIS_URL": redis_url},
+               name=name, wait="/ready")
 
 
 def exercise(instances, i, session):

@@ -63,10 +63,6 @@ class TLSHub(Hub):
         with urllib.request.urlopen(self.url + "/metrics", timeout=5, context=self.context) as r:
             return r.read().decode()
 
-    def log_text(self):
-        with open(self.log.name) as f:
-            return f.read()
-
     def wait_for_log(self, pattern, count=1, timeout=10):
         deadline = time.time() + timeout
         while time.time() < deadline:
