@@ -19,18 +19,18 @@ enum SystemAPI {
         out.append(contentsOf: Health.uptime)
         JSONNumber.append((MonotonicClock.now() - hub.startedAt) / 1_000_000_000, to: &out)
         out.append(contentsOf: store.kind == .redis ? Health.storageRedis : Health.storageMemory)
-        out.append(contentsOf: store.kind == .redis && available ? Health.trueBytes : Health.falseBytes)
+        JSONNumber.append(store.kind == .redis && available, to: &out)
         out.append(contentsOf: Health.subscribed)
-        out.append(contentsOf: store.kind == .redis && busUp ? Health.trueBytes : Health.falseBytes)
+        JSONNumber.append(store.kind == .redis && busUp, to: &out)
         out.append(contentsOf: Health.connections)
         JSONNumber.append(server?.connectionCount ?? 0, to: &out)
         out.append(contentsOf: Health.websockets)
         JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
         out.append(contentsOf: Health.draining)
-        out.append(contentsOf: hub.isDraining ? Health.trueBytes : Health.falseBytes)
+        JSONNumber.append(hub.isDraining, to: &out)
         // For the console: whether to ask for a key or token before its first request.
         out.append(contentsOf: Health.authRequired)
-        out.append(contentsOf: hub.configuration.apiKey != nil || hub.configuration.tokens != nil ? Health.trueBytes : Health.falseBytes)
+        JSONNumber.append(hub.configuration.apiKey != nil || hub.configuration.tokens != nil, to: &out)
         out.append(UInt8(ascii: "}"))
         return Reply.raw(200, out)
     }
@@ -47,8 +47,6 @@ enum SystemAPI {
         static let websockets = Array(",\"websockets\":".utf8)
         static let draining = Array(",\"draining\":".utf8)
         static let authRequired = Array(",\"authRequired\":".utf8)
-        static let trueBytes = Array("true".utf8)
-        static let falseBytes = Array("false".utf8)
     }
 
     static func ready(_ hub: Hub, store: any Store) -> HTTPResponse {
