@@ -4,17 +4,15 @@ enum HTTPSyntax {
     static let cr: UInt8 = 13, lf: UInt8 = 10, sp: UInt8 = 0x20, htab: UInt8 = 0x09
 
     /// tchar (RFC 9110 §5.6.2): ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a 128-bit set (two words)
-    /// so the check is a shift and a mask rather than a chain of comparisons.
+    /// so the check is a shift and a mask rather than a chain of comparisons. The words are
+    /// literals, not computed from the list: a computed global is a lazy one, checked on every
+    /// byte of every header name (HTTPSyntaxTests rebuilds them from the list).
     static func isTokenChar(_ c: UInt8) -> Bool {
         c < 128 && (c < 64 ? tcharLow >> UInt64(c) : tcharHigh >> UInt64(c - 64)) & 1 == 1
     }
 
-    private static let tcharLow: UInt64 = bits("!#$%&'*+-.0123456789")
-    private static let tcharHigh: UInt64 = bits("ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~", offset: 64)
-
-    private static func bits(_ chars: String, offset: UInt8 = 0) -> UInt64 {
-        chars.utf8.reduce(0) { $0 | 1 << UInt64($1 - offset) }
-    }
+    static let tcharLow: UInt64 = 0x03FF_6CFA_0000_0000
+    static let tcharHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     static func isWhitespace(_ c: UInt8) -> Bool { c == sp || c == htab }
 

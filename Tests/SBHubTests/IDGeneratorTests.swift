@@ -23,4 +23,10 @@ final class IDGeneratorTests: XCTestCase {
         XCTAssertEqual(Set(ids).count, ids.count)
         XCTAssertEqual(ids, ids.sorted(), "text order is creation order")
     }
+
+    func testFormatWritesEveryNibbleAsLowercaseHex() {
+        XCTAssertEqual(IDGenerator.format(uuid: (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210)), "01234567-89ab-cdef-fedc-ba9876543210")
+        XCTAssertEqual(IDGenerator.format(uuid: (0, 0)), "00000000-0000-0000-0000-000000000000")
+        XCTAssertEqual(IDGenerator.format(uuid: (.max, .max)), "ffffffff-ffff-ffff-ffff-ffffffffffff")
+    }
 }

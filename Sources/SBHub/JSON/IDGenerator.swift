@@ -16,7 +16,6 @@ enum IDGenerator {
     /// (milliseconds << 12 | counter) of the last id.
     private static let clock = Atomic<UInt64>(0)
     private static let sequence = Atomic<UInt32>(0)
-    private static let hex = Array("0123456789abcdef".utf8)
 
     static func next() -> String {
         format(uuid: nextBits())
@@ -53,7 +52,9 @@ enum IDGenerator {
                         out[k] = UInt8(ascii: "-")
                         k += 1
                     }
-                    out[k] = hex[Int((value >> UInt64(shift)) & 0xF)]
+                    // Arithmetic, not a table: a global table is a lazy global, checked per digit.
+                    let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+                    out[k] = digit < 10 ? 0x30 + digit : 0x57 + digit  // "0"..."9", "a"..."f"
                     k += 1
                     shift -= 4
                 }
