@@ -103,7 +103,7 @@ public struct JSONObjectWriter {
         bytes.append(UInt8(ascii: "{"))
     }
 
-    private init(continuing bytes: [UInt8]) {
+    private init(continuing bytes: consuming [UInt8]) {
         self.bytes = bytes
         self.bytes.append(UInt8(ascii: "{"))
     }
@@ -135,8 +135,11 @@ public struct JSONObjectWriter {
     /// A nested object, written in place.
     public mutating func object(_ name: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         self.name(name)
-        var inner = JSONObjectWriter(continuing: bytes)
-        bytes = []  // one buffer, uniquely owned by the inner writer while it writes
+        // One buffer, moved to the inner writer while it writes (taken out first, so the inner
+        // writer's first append finds it uniquely referenced and does not copy it).
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)
+        var inner = JSONObjectWriter(continuing: consume taken)
         body(&inner)
         bytes = inner.finish()
     }
