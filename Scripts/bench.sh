@@ -10,7 +10,7 @@
 # can drive on this machine at all.
 # Prints one table per scenario with ratios against the peers. Loopback only; every server
 # started here is stopped by PID at exit.
-#   BENCH_DURATION (10 s), BENCH_ROUNDS (3, fanout), BENCH_CURVE_DURATION (5 s per latency-curve point),
+#   BENCH_DURATION (10 s), BENCH_ROUNDS (3: fanout, idle, redis, tls), BENCH_CURVE_DURATION (5 s per latency-curve point),
 #   BENCH_IDLE_CONNS (10000), BENCH_REDIS_PUB_CONNS (16, redis mode's publisher connections)
 #   BENCH_BASELINE=<git rev>: also build that revision (release, in a worktree under /tmp) and
 #   run it as one more server, "base", with an sb/base ratio: did a change make anything slower?
@@ -301,12 +301,22 @@ fi
 
 if [[ $mode == idle || $mode == all ]]; then
     conns="${BENCH_IDLE_CONNS:-10000}"
-    echo "== wsload idle: ${conns} subscribed connections, RSS growth per connection =="
-    declare -A per=()
+    rounds="${BENCH_ROUNDS:-3}"
+    # Interleaved rounds, median per server: the first measurement of a run reads 60-100 B per
+    # connection higher than later ones, whichever server takes it (seen with the servers in
+    # either order), so a single pass would favour the servers measured last.
+    echo "== wsload idle: ${conns} subscribed connections, RSS growth per connection; median of $rounds interleaved rounds =="
+    declare -A per=() per_all=()
+    for round in $(seq 1 "$rounds"); do
+        for s in "${servers[@]}"; do
+            out=$("$wsload" idle --url ws://127.0.0.1:${PORT[$s]}/ws --conns $conns --sessions 100 --hold 5 --pid "${PID[$s]}" --json 2>/dev/null)
+            per_all[$s]+="$(echo "$out" | field rss_per_conn_bytes) "
+            restart "$s"
+        done
+    done
     for s in "${servers[@]}"; do
-        out=$("$wsload" idle --url ws://127.0.0.1:${PORT[$s]}/ws --conns $conns --sessions 100 --hold 5 --pid "${PID[$s]}" --json 2>/dev/null)
-        per[$s]=$(echo "$out" | field rss_per_conn_bytes)
-        restart "$s"
+        per[$s]=$(median "${per_all[$s]}")
+        echo "  ${NAME[$s]}: ${per_all[$s]}" >&2
     done
     header "bytes/conn"
     row "bytes/conn" per ratios
