@@ -5,10 +5,10 @@ enum BodyFraming {
         var encodings: [ArraySlice<UInt8>] = []
         headers.forEachValue(HeaderName.transferEncoding) { encodings.append($0) }
         var lengthCount = 0
-        var lengthValue: ArraySlice<UInt8> = []
+        var digits: ArraySlice<UInt8> = []  // the last Content-Length value (only one is accepted)
         headers.forEachValue(HeaderName.contentLength) { value in
             lengthCount += 1
-            lengthValue = value
+            digits = value
         }
         if !encodings.isEmpty {
             // §6.3 ¶3 says "ought to be handled as an error": we do.
@@ -21,7 +21,6 @@ enum BodyFraming {
         // RFC 9110 §8.6 lets a recipient accept identical repeats; we take the safer choice and
         // accept exactly one field holding one 1*DIGIT value (at most 20 digits, like h11).
         guard lengthCount == 1 else { return .failure(.bad("more than one Content-Length")) }
-        let digits = lengthValue
         guard !digits.isEmpty, digits.count <= 20, digits.allSatisfy(HTTPSyntax.isDigit) else {
             return .failure(.bad("invalid Content-Length"))
         }

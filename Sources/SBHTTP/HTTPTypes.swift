@@ -103,10 +103,12 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     /// Calls `body` with the value bytes of every field called `name` (lowercase), in order.
     public func forEachValue(_ name: [UInt8], _ body: (ArraySlice<UInt8>) -> Void) {
-        name.withUnsafeBufferPointer { name in
-            for entry in entries where nameEquals(entry, name) {
-                body(bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)])
-            }
+        name.withUnsafeBufferPointer { forEachValue($0, body) }
+    }
+
+    private func forEachValue(_ name: UnsafeBufferPointer<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+        for entry in entries where nameEquals(entry, name) {
+            body(bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)])
         }
     }
 
@@ -138,8 +140,9 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     public func values(_ name: String) -> [String] {
+        var name = name
         var found: [String] = []
-        forEachValue(Array(name.utf8)) { found.append(String(decoding: $0, as: UTF8.self)) }
+        name.withUTF8 { name in forEachValue(name) { found.append(String(decoding: $0, as: UTF8.self)) } }
         return found
     }
 
@@ -271,8 +274,8 @@ public enum HeaderList {
         var start = 0
         for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: ",") {
             var lower = start, upper = end
-            while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower += 1 }
-            while upper > lower, bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09 { upper -= 1 }
+            while lower < upper, HTTPSyntax.isWhitespace(bytes[lower]) { lower += 1 }
+            while upper > lower, HTTPSyntax.isWhitespace(bytes[upper - 1]) { upper -= 1 }
             body(UnsafeBufferPointer(rebasing: bytes[lower..<upper]))
             start = end + 1
         }

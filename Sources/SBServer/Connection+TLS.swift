@@ -68,9 +68,5 @@ extension Connection {
         SocketIO.shutdownWrite(fd: fd)
     }
 
-    static let plainHTTPAnswer: [UInt8] = {
-        let body = #"{"error":"this port speaks TLS: use https:// (or wss://)"}"#
-        return Array(("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
-            + "Connection: close\r\n\r\n" + body).utf8)
-    }()
+    static let plainHTTPAnswer = errorResponse(status: 400, message: "this port speaks TLS: use https:// (or wss://)")
 }

@@ -158,18 +158,6 @@ class Publisher:
             await asyncio.sleep(self.rng.uniform(0.005, 0.03))
 
 
-def wait_ready(port, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if get(port, "/ready", timeout=2)[0] == 200:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
     seconds = float(os.environ.get("CHAOS_SECONDS", "60"))
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "20261130")))
@@ -178,7 +166,7 @@ def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
     nginx = None
     try:
         for instance in instances:
-            assert wait_ready(instance.port), f"{instance.name} not ready"
+            assert instance.wait_ready(), f"{instance.name} not ready"
         nginx = Nginx([i.port for i in instances])
         subscribers = [Subscriber(i, nginx.port, random.Random(rng.random())) for i in range(6)]
         publishers = [Publisher(i, nginx.port, random.Random(rng.random())) for i in range(2)]
@@ -207,7 +195,7 @@ def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
             stop_at = start + seconds
             await asyncio.gather(chaos(start), *(s.run(stop_at) for s in subscribers), *(p.run(stop_at) for p in publishers))
             for instance in instances:
-                assert await asyncio.to_thread(wait_ready, instance.port), f"{instance.name} ready after the run"
+                assert await asyncio.to_thread(instance.wait_ready), f"{instance.name} ready after the run"
             await asyncio.gather(*(s.catch_up(8) for s in subscribers))
 
         asyncio.run(scenario())
