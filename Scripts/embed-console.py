@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Embeds the console (Console/*) in the binary: writes one Swift file per asset into
-Sources/SBHub/Console/Embedded/ (a raw string literal each) and ConsoleFiles.swift, the table
+Sources/SBHub/Console/Embedded/ (a raw string literal each; the OpenAPI document as one file per
+section, see `sections`) and ConsoleFiles.swift, the table
 from URL path to asset, so the binary serves the console, /switchboard.js and
 /openapi.json with nothing next to it (no npm, no CDN, no resource bundle).
 
@@ -47,6 +48,36 @@ def literal(text):
     return f'{hashes}"""\n{text}\n"""{hashes}'
 
 
+def sections(name, text):
+    """[(label, text)]: the asset cut where its subject changes, so that no generated file holds
+    several. The OpenAPI document goes by the tag of its paths (they come grouped by tag), then
+    by the members of its components; every other asset stays whole. The served text is the
+    sections joined, byte for byte."""
+    if name != "openapi.json":
+        return [("", text)]
+    document = json.loads(text)
+    tag_of = {path: next(op["tags"][0] for op in operations.values() if isinstance(op, dict) and "tags" in op)
+              for path, operations in document["paths"].items()}
+    result, lines, label, member = [], [], "Head", None
+    for line in text.splitlines(keepends=True):
+        if line.startswith(' "'):  # a top-level member (the document is written with indent=1)
+            member = json.loads(line.strip().split(":")[0])
+        new = label
+        if member == "paths" and line.startswith('  "'):
+            new = "Paths" + tag_of[json.loads(line.strip()[:line.strip().index('":') + 1])]
+        elif member == "components" and line.startswith('  "'):
+            new = "Components" + line.strip()[1].upper() + line.strip()[2:line.strip().index('"', 1)]
+        if new != label and lines:
+            result.append((label, "".join(lines)))
+            lines = []
+        label = new
+        lines.append(line)
+    result.append((label, "".join(lines)))
+    if "".join(t for _, t in result) != text or len({l for l, _ in result}) != len(result):
+        sys.exit(f"Console/{name}: its sections do not rebuild it (or repeat a subject)")
+    return result
+
+
 def identifier(name):
     """console.css -> consoleCSS, openapi.json -> openapiJSON."""
     stem, ext = os.path.splitext(name)
@@ -80,10 +111,25 @@ def generate():
         etag = '"' + digest(text)[:20] + '"'
         ident = identifier(name)
         table.append(f'        "{path}": {ident},')
-        generated[os.path.join(EMBEDDED, ident[0].upper() + ident[1:] + ".swift")] = "\n".join([
+        file_name = ident[0].upper() + ident[1:]
+        parts = sections(name, text)
+        if len(parts) == 1:
+            body = literal(text)
+            extra = []
+        else:  # the File joins its sections; the first lives here, each other in a file of its own
+            body = " + ".join(ident + label for label, _ in parts)
+            extra = [f"    /// Console/{name}, section {parts[0][0]}", f"    static let {ident}{parts[0][0]} = {literal(parts[0][1])}"]
+            for label, part in parts[1:]:
+                generated[os.path.join(EMBEDDED, f"{file_name}+{label}.swift")] = "\n".join([
+                    HEADER, "", "extension ConsoleAssets {",
+                    f"    /// Console/{name}, section {label}",
+                    f"    static let {ident}{label} = {literal(part)}",
+                    "}", ""])
+        generated[os.path.join(EMBEDDED, file_name + ".swift")] = "\n".join([
             HEADER, "", "extension ConsoleAssets {",
-            f"    /// Console/{name}",
-            f'    static let {ident} = File(contentType: "{kind}", etag: {json.dumps(etag)}, immutable: {"true" if immutable else "false"}, text: {literal(text)})',
+            f"    /// Console/{name}" + (" (its sections joined)" if extra else ""),
+            f'    static let {ident} = File(contentType: "{kind}", etag: {json.dumps(etag)}, immutable: {"true" if immutable else "false"}, text: {body})',
+            *extra,
             "}", ""])
     table += ["    ]", "}", ""]
     generated[TARGET] = "\n".join(table)
