@@ -48,6 +48,13 @@ struct Configuration {
     var tlsCertFile: String?
     var tlsKeyFile: String?
     var tlsHandshakeTimeout = 10
+    var echoEndpoint = false
+    var authFailureRate = 1.0
+    var authFailureBurst = 20.0
+    var tokenMaxTTL = 86400
+    var tlsHSTSSeconds = 0
+    /// API_KEY shorter than this stops the start: a guessable key is auth off in disguise.
+    static let minimumAPIKeyBytes = 16
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -84,7 +91,7 @@ extension Configuration {
             pem = data
         }
         return try TokenSettings(secret: tokenSecret, publicKeyPEM: pem, issuer: tokenIssuer, audience: tokenAudience,
-                                 leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice)
+                                 leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice, maxTTLSeconds: tokenMaxTTL)
     }
 }
 
@@ -111,6 +118,14 @@ extension Configuration {
 struct SettingSource {
     let environment: [String: String]
     let dotEnv: [String: String]
+
+    /// True when one of `names` is given (flag, environment or .env) with an empty value, which
+    /// `raw` treats as unset: for settings where an empty value must not mean "off".
+    func givenEmpty(_ flag: String?, _ names: [String]) -> Bool {
+        if let flag { return flag.isEmpty }
+        return names.contains { environment[$0]?.isEmpty == true || dotEnv[$0]?.isEmpty == true }
+            && raw(nil, names) == nil
+    }
 
     func raw(_ flag: String?, _ names: [String]) -> String? {
         if let flag { return flag }
