@@ -50,6 +50,13 @@ final class TokenClaimsTests: XCTestCase {
             (["exp": true], .malformed("exp is required and must be a number")),
             (["nbf": "soon"], .malformed("nbf must be a number")),
             (["iat": "then"], .malformed("iat must be a number")),
+            (["iat": nowS + 30], nil),                       // issued in the future, within leeway
+            (["iat": nowS + 31], .issuedInFuture),
+            (["exp": nowS + 86_400 + 30], nil),              // TOKEN_MAX_TTL (default one day) + leeway
+            (["exp": nowS + 86_400 + 31], .lifetimeTooLong(86_400)),
+            (["exp": 99_999_999_999], .lifetimeTooLong(86_400)),
+            (["iat": nowS - 100, "exp": nowS + 86_300], nil),   // exactly TOKEN_MAX_TTL after iat
+            (["iat": nowS - 101, "exp": nowS + 86_300], .lifetimeTooLong(86_400)),
         ]
         for (extra, expected) in rows {
             XCTAssertEqual(failure(v.verify(sign(base(extra)), nowMillis: now)), expected, "\(extra)")
@@ -58,6 +65,20 @@ final class TokenClaimsTests: XCTestCase {
         noExp["exp"] = nil
         XCTAssertEqual(failure(v.verify(sign(noExp), nowMillis: now)), .malformed("exp is required and must be a number"))
         XCTAssertEqual(failure(try verifier(leeway: 0).verify(sign(base(["exp": nowS - 1])), nowMillis: now)), .expired)
+    }
+
+    func testRepeatedClaimsAreRefused() throws {
+        let v = try verifier()
+        let nowS = now / 1000
+        func signed(_ json: String) -> String { JWSKeys.signHS256(claimsJSON: Array(json.utf8), secret: Array(Self.secret.utf8)) }
+        let good = #"{"sub":"dash","exp":\#(nowS + 60),"sessions":["s1"],"scope":["read"],"x":1,"x":2}"#
+        XCTAssertNil(failure(v.verify(signed(good), nowMillis: now)), "an unknown claim is never read")
+        for name in ["sub", "exp", "sessions", "scope", "iat", "aud"] {
+            let value = name == "sub" ? #""other""# : name == "sessions" || name == "scope" || name == "aud" ? #"["read"]"# : "\(nowS)"
+            let json = #"{"sub":"dash","exp":\#(nowS + 60),"sessions":["s1"],"scope":["read"],"iat":\#(nowS),"aud":"a","\#(name)":\#(value)}"#
+            XCTAssertEqual(failure(v.verify(signed(json), nowMillis: now)), .repeatedClaim(name), json)
+        }
+        XCTAssertEqual(failure(v.verify(signed("[1]"), nowMillis: now)), .malformed("claims must be a JSON object"))
     }
 
     func testIssuerAndAudience() throws {
