@@ -85,9 +85,6 @@ struct Serve: ParsableCommand {
         guard ["shared", "session"].contains(c.redisChannelMode) else {
             throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
         }
-        if c.redisChannelMode == "session" && c.threads > 64 {
-            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE=session supports THREADS up to 64")
-        }
         if (c.redisSentinels == nil) != (c.redisSentinelMaster == nil) {
             throw Configuration.Invalid(description: "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
         }
