@@ -269,3 +269,21 @@ def test_invalid_setting_message_points_to_serve_help():
     assert code == 64
     assert "Error: PORT must be an integer in 0...65535" in err
     assert "switchboard serve --help" in err
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, (501, 501)),                                          # auth off: minting off
+    ({"API_KEY": "k" * 16}, (401, 501)),                       # the key holder, but no TOKEN_SECRET
+    ({"TOKEN_SECRET": "s" * 40}, (401, 401)),                  # no key to hold: 401, not 501
+    ({"API_KEY": "k" * 16, "TOKEN_SECRET": "s" * 40}, (401, 201)),
+])
+def test_token_minting_statuses_are_the_ones_readme_gives(env, expected):
+    """README, Access, Minting: no credential / the API key as credential."""
+    hub = Hub(env)
+    try:
+        body = {"sub": "a", "sessions": ["s"], "scope": ["read"]}
+        without = request(hub, "POST", "/api/tokens", body)[0]
+        with_key = request(hub, "POST", "/api/tokens", body, headers={"Authorization": "Bearer " + "k" * 16})[0]
+        assert (without, with_key) == expected
+    finally:
+        assert hub.stop() == 0
