@@ -20,7 +20,7 @@ if [[ ${1:-} == --tls ]]; then tls=1; shift; fi
 runner="$root/../shared/conformance/autobahn.sh"
 
 if [[ $tls == 0 ]]; then
-    LOG_LEVEL=warning "$root/.build/release/switchboard" --host 127.0.0.1 --port "$port" --max-message-bytes 16777216 &
+    ECHO_ENDPOINT=true LOG_LEVEL=warning "$root/.build/release/switchboard" --host 127.0.0.1 --port "$port" --max-message-bytes 16777216 &
     pid=$!
     trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
@@ -40,7 +40,7 @@ from tls_certs import ThrowawayPKI
 print(*ThrowawayPKI(sys.argv[2]).leaf("autobahn"))
 EOF
 )
-LOG_LEVEL=warning TLS_CERT_FILE="$chain" TLS_KEY_FILE="$key" "$root/.build/release/switchboard" \
+ECHO_ENDPOINT=true LOG_LEVEL=warning TLS_CERT_FILE="$chain" TLS_KEY_FILE="$key" "$root/.build/release/switchboard" \
     --host 127.0.0.1 --port "$port" --max-message-bytes 16777216 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$pki"' EXIT

@@ -12,9 +12,13 @@ public struct HTTPResponse: Sendable {
 
 /// Writes a response into a byte buffer in one pass (status line, headers, blank line, body).
 public enum HTTPResponseEncoder {
-    public static func encode(_ response: HTTPResponse, keepAlive: Bool, headRequest: Bool = false, into out: inout [UInt8]) {
+    /// `extraHeaderLines`: complete `Name: value\r\n` lines the connection adds to every
+    /// response (e.g. Strict-Transport-Security over TLS).
+    public static func encode(_ response: HTTPResponse, keepAlive: Bool, headRequest: Bool = false,
+                              extraHeaderLines: [UInt8] = [], into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 128 + response.body.count)
         appendStatusAndHeaders(response, to: &out)
+        out.append(contentsOf: extraHeaderLines)
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
             out.append(contentsOf: contentLength)

@@ -80,7 +80,8 @@ extension Connection {
         for action in actions {
             if case .writeResponse(let keepAlive) = action {
                 var bytes: [UInt8] = []
-                HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead, into: &bytes)
+                HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
+                                           extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)
                 enqueue(bytes)
                 queueChanged()  // over the limit, the next pipelined request waits for the drain
             } else {

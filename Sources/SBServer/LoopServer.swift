@@ -29,6 +29,9 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     var tlsContext: TLSContext?
     let tlsHandshakeTimeout: UInt64
     lazy var tlsStaging = TLSWriteStaging()
+    /// `Strict-Transport-Security: max-age=N\r\n` when TLS_HSTS_SECONDS is set: added to
+    /// responses on TLS connections only (RFC 6797 §7.2: never over plain HTTP).
+    let hstsHeaderLine: [UInt8]
 
     init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, responder: any HTTPResponder) {
         self.loop = loop
@@ -47,6 +50,8 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             sendQueueLimit: configuration.sendQueueBytes)
         tlsContext = configuration.tls
         tlsHandshakeTimeout = UInt64(configuration.tlsHandshakeTimeoutSeconds) * second
+        hstsHeaderLine = configuration.hstsMaxAgeSeconds > 0
+            ? Array("Strict-Transport-Security: max-age=\(configuration.hstsMaxAgeSeconds)\r\n".utf8) : []
     }
 
     func start() {

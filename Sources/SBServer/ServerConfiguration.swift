@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSContext?
     /// A TLS handshake not done within this is closed (a stalled client holds no slot for long).
     public var tlsHandshakeTimeoutSeconds: Int
+    /// TLS_HSTS_SECONDS: `Strict-Transport-Security: max-age=…` on every HTTP response over
+    /// native TLS; 0 = not sent.
+    public var hstsMaxAgeSeconds: Int
     /// Set when `maxConnections` was lowered to fit the open-file limit: the refusal log then
     /// names the file limit, not MAX_CONNECTIONS, as what refuses connections.
     public internal(set) var openFileCap: OpenFileCap?
@@ -36,7 +39,8 @@ public struct ServerConfiguration: Sendable {
         host: String = "0.0.0.0", port: Int = 3001, httpLimits: HTTPLimits = .init(),
         maxMessageBytes: Int = 1 << 20, sendQueueBytes: Int = 8 << 20, maxConnections: Int = 100_000,
         heartbeatSeconds: Int = 30, headerTimeoutSeconds: Int = 10, idleTimeoutSeconds: Int = 120,
-        closeHandshakeTimeoutSeconds: Int = 3, tls: TLSContext? = nil, tlsHandshakeTimeoutSeconds: Int = 10
+        closeHandshakeTimeoutSeconds: Int = 3, tls: TLSContext? = nil, tlsHandshakeTimeoutSeconds: Int = 10,
+        hstsMaxAgeSeconds: Int = 0
     ) {
         self.host = host
         self.port = port
@@ -50,5 +54,6 @@ public struct ServerConfiguration: Sendable {
         self.closeHandshakeTimeoutSeconds = closeHandshakeTimeoutSeconds
         self.tls = tls
         self.tlsHandshakeTimeoutSeconds = tlsHandshakeTimeoutSeconds
+        self.hstsMaxAgeSeconds = hstsMaxAgeSeconds
     }
 }

@@ -40,13 +40,16 @@ final class App {
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
                                           historyLimit: configuration.historyLimit, idempotencyTTLSeconds: configuration.idempotencyTTL,
                                           maxQueueLength: configuration.maxQueueLength)
-        let hubConfiguration = HubConfiguration(
+        var hubConfiguration = HubConfiguration(
             instanceId: instanceId, apiKey: configuration.apiKey, allowedOrigins: configuration.allowedOrigins,
             metricsPublic: configuration.metricsPublic, store: storeSettings, maxMessageBytes: configuration.maxMessageBytes,
             restRatePerSecond: configuration.rateLimit, restBurst: configuration.rateBurst,
             wsMessagesPerSecond: configuration.wsRateLimit,
             maxSubscriptionsPerConnection: configuration.maxSubscriptionsPerConnection, sendQueueBytes: configuration.sendQueueBytes,
             trustedProxies: configuration.trustedProxies, tokens: tokens)
+        hubConfiguration.echoEndpoint = configuration.echoEndpoint
+        hubConfiguration.authFailureRate = configuration.authFailureRate
+        hubConfiguration.authFailureBurst = configuration.authFailureBurst
 
         let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
         let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor,
@@ -59,7 +62,8 @@ final class App {
             maxMessageBytes: configuration.maxMessageBytes, sendQueueBytes: configuration.sendQueueBytes,
             maxConnections: configuration.maxConnections, heartbeatSeconds: configuration.heartbeatSeconds,
             headerTimeoutSeconds: configuration.headerTimeout, idleTimeoutSeconds: configuration.idleTimeout,
-            tls: tls, tlsHandshakeTimeoutSeconds: configuration.tlsHandshakeTimeout)
+            tls: tls, tlsHandshakeTimeoutSeconds: configuration.tlsHandshakeTimeout,
+            hstsMaxAgeSeconds: configuration.tlsHSTSSeconds)
         let server = Server(configuration: serverConfiguration, group: group, logger: logger, responderFactory: hub.responder(for:))
         hub.attach(server: server)
         let port = try server.bind()
@@ -85,12 +89,23 @@ final class App {
         storage.start()
         server.start()
         logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off") tls=\(tls.map(TLSReloader.describe) ?? "off")")
+        if configuration.apiKey == nil && tokens == nil && !Self.isLoopback(configuration.host) {
+            logger.warning("authentication is off (neither API_KEY nor TOKEN_SECRET/TOKEN_PUBLIC_KEY is set) and the listener is on \(configuration.host), not loopback: anyone who can reach port \(port) can read and write every session")
+        }
+        if configuration.echoEndpoint {
+            logger.notice("ECHO_ENDPOINT is on: /echo serves the WebSocket echo for conformance runs")
+        }
         if let days = tls?.daysUntilExpiry, days < 14 {
             logger.warning("the TLS certificate \(days < 0 ? "expired \(-days) days ago" : "expires in \(days) days"): replace \(configuration.tlsCertFile ?? "") and send SIGHUP")
         }
         group.waitUntilStopped()
         logger.info("stopped")
         Self.exitNow(shutdown.exitCode)
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost: only this machine can connect.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     /// Ends the process without running atexit handlers. The loop threads have left their

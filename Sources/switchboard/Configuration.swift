@@ -48,6 +48,13 @@ struct Configuration {
     var tlsCertFile: String?
     var tlsKeyFile: String?
     var tlsHandshakeTimeout = 10
+    var echoEndpoint = false
+    var authFailureRate = 1.0
+    var authFailureBurst = 20.0
+    var tokenMaxTTL = 86400
+    var tlsHSTSSeconds = 0
+    /// API_KEY shorter than this stops the start: a guessable key is auth off in disguise.
+    static let minimumAPIKeyBytes = 16
 
     struct Invalid: Error, CustomStringConvertible {
         let description: String
@@ -72,7 +79,7 @@ extension Configuration {
             pem = data
         }
         return try TokenSettings(secret: tokenSecret, publicKeyPEM: pem, issuer: tokenIssuer, audience: tokenAudience,
-                                 leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice)
+                                 leewaySeconds: tokenLeeway, expiryNoticeSeconds: tokenExpiryNotice, maxTTLSeconds: tokenMaxTTL)
     }
 }
 
@@ -196,6 +203,15 @@ final class SettingSource {
 
     /// Settings whose value is never printed; REDIS_URL shows its URLs without their password.
     static let secrets: Set<String> = ["API_KEY", "TOKEN_SECRET", "REDIS_SENTINEL_PASSWORD"]
+
+    /// True when one of `names` is given (flag, environment or .env) with an empty value, which
+    /// `raw` treats as unset: for settings where an empty value must not mean "off".
+    func givenEmpty(_ flag: String?, _ names: [String]) -> Bool {
+        if useFlags, let flag { return flag.isEmpty }
+        let empty = names.contains { environment[$0]?.isEmpty == true || dotEnv[$0]?.isEmpty == true }
+        let value = names.contains { environment[$0]?.isEmpty == false || dotEnv[$0]?.isEmpty == false }
+        return empty && !value
+    }
 
     func raw(_ flag: String?, _ names: [String], default defaultValue: String?) -> String? {
         self.names.formUnion(names)

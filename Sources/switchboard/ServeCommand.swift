@@ -90,7 +90,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
     @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
-    @Option(help: "Key required on REST and WebSocket; unset = auth off (API_KEY or AFW_API_KEY).") var apiKey: String?
+    @Option(help: "Key required on REST and WebSocket, at least 16 bytes; unset = auth off, empty = refused (API_KEY or AFW_API_KEY).") var apiKey: String?
     @Option(help: "Comma list of Origins allowed to open WebSockets (at least one); unset = any (ALLOWED_ORIGINS).") var allowedOrigins: String?
     @Option(help: "Seconds sessions, events and chains live (SESSION_TTL, default 86400).") var sessionTtl: Int?
     @Option(help: "Seconds command and input queues live (QUEUE_TTL, default 300).") var queueTtl: Int?
@@ -112,6 +112,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an Idempotency-Key or client eventId is remembered (IDEMPOTENCY_TTL, default 300).") var idempotencyTtl: Int?
     @Option(help: "Subscriptions one WebSocket may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION, default 1000).") var maxSubscriptionsPerConnection: Int?
     @Option(help: "Items a session's command or input queue may hold before 429 (MAX_QUEUE_LENGTH, default 10000).") var maxQueueLength: Int?
+    @Option(help: "Failed authentications per second per client address before 429 (AUTH_FAILURE_RATE, default 1).") var authFailureRate: Double?
+    @Option(help: "Failed authentications a client address may make at once before that rate applies (AUTH_FAILURE_BURST, default 20).") var authFailureBurst: Double?
+    @Option(help: "Serve /echo, the WebSocket echo for conformance runs, with /ws's checks (ECHO_ENDPOINT, default false).") var echoEndpoint: Bool?
     @Option(help: "CIDR list of proxies whose X-Forwarded-For names the client, for limits and logs (TRUSTED_PROXIES, default none).") var trustedProxies: String?
 
     @Option(help: "HS256 secret (32+ bytes) that verifies and mints scoped tokens (TOKEN_SECRET).") var tokenSecret: String?
@@ -119,11 +122,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Required iss claim of tokens; unset = not checked (TOKEN_ISSUER).") var tokenIssuer: String?
     @Option(help: "Required aud claim (string or array member) of tokens; unset = not checked (TOKEN_AUDIENCE).") var tokenAudience: String?
     @Option(help: "Clock skew in seconds allowed on exp and nbf (TOKEN_LEEWAY, default 30).") var tokenLeeway: Int?
+    @Option(help: "Longest token lifetime accepted: exp at most this far beyond now and beyond iat (TOKEN_MAX_TTL, default 86400).") var tokenMaxTtl: Int?
     @Option(help: "Seconds before exp a WebSocket gets token_expiring (TOKEN_EXPIRY_NOTICE, default 60).") var tokenExpiryNotice: Int?
 
     @Option(help: "PEM certificate (leaf first, then intermediates); with --tls-key-file the port speaks HTTPS/WSS (TLS_CERT_FILE).") var tlsCertFile: String?
     @Option(help: "PEM private key (unencrypted) of the certificate (TLS_KEY_FILE). SIGHUP reloads both.") var tlsKeyFile: String?
     @Option(help: "Seconds a client has to finish the TLS handshake (TLS_HANDSHAKE_TIMEOUT, default 10).") var tlsHandshakeTimeout: Int?
+    @Option(help: "Strict-Transport-Security max-age sent on native TLS; 0 = not sent (TLS_HSTS_SECONDS, default 0).") var tlsHstsSeconds: Int?
 
     /// Every setting, one line each: flag > environment > `.env` > default, converted and
     /// range-checked; `s` records the source of each (`--print-config`).
@@ -152,6 +157,12 @@ struct Serve: ParsableCommand {
         s.string(logLevel, "LOG_LEVEL", into: &c.logLevel)
         s.string(logFormat, "LOG_FORMAT", into: &c.logFormat)
         s.optionalString(apiKey, "API_KEY", "AFW_API_KEY", into: &c.apiKey)
+        if s.givenEmpty(apiKey, ["API_KEY", "AFW_API_KEY"]) {
+            throw Configuration.Invalid(description: "API_KEY is set but empty: set a key of at least \(Configuration.minimumAPIKeyBytes) bytes, or unset API_KEY to turn authentication off")
+        }
+        if let key = c.apiKey, key.utf8.count < Configuration.minimumAPIKeyBytes {
+            throw Configuration.Invalid(description: "API_KEY must be at least \(Configuration.minimumAPIKeyBytes) bytes, got \(key.utf8.count) (e.g. openssl rand -hex 32)")
+        }
         var origins: String?
         s.optionalString(allowedOrigins, "ALLOWED_ORIGINS", into: &origins)
         c.allowedOrigins = origins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -178,6 +189,9 @@ struct Serve: ParsableCommand {
         try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, unit: "seconds", into: &c.idempotencyTTL)
         try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, unit: "subscriptions", into: &c.maxSubscriptionsPerConnection)
         try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, unit: "items", into: &c.maxQueueLength)
+        try s.double(authFailureRate, "AUTH_FAILURE_RATE", range: 0.001...1000, unit: "failures per second", into: &c.authFailureRate)
+        try s.double(authFailureBurst, "AUTH_FAILURE_BURST", range: 1...100_000, unit: "failures", into: &c.authFailureBurst)
+        try s.bool(echoEndpoint, "ECHO_ENDPOINT", into: &c.echoEndpoint)
         var proxies: String?
         s.optionalString(trustedProxies, "TRUSTED_PROXIES", into: &proxies)
         do {
@@ -191,9 +205,14 @@ struct Serve: ParsableCommand {
         s.optionalString(tokenAudience, "TOKEN_AUDIENCE", into: &c.tokenAudience)
         try s.int(tokenLeeway, "TOKEN_LEEWAY", range: 0...3600, unit: "seconds", into: &c.tokenLeeway)
         try s.int(tokenExpiryNotice, "TOKEN_EXPIRY_NOTICE", range: 0...86400, unit: "seconds", into: &c.tokenExpiryNotice)
+        try s.int(tokenMaxTtl, "TOKEN_MAX_TTL", range: 60...31_536_000, unit: "seconds", into: &c.tokenMaxTTL)
         s.optionalString(tlsCertFile, "TLS_CERT_FILE", into: &c.tlsCertFile)
         s.optionalString(tlsKeyFile, "TLS_KEY_FILE", into: &c.tlsKeyFile)
         try s.int(tlsHandshakeTimeout, "TLS_HANDSHAKE_TIMEOUT", range: 1...300, unit: "seconds", into: &c.tlsHandshakeTimeout)
+        try s.int(tlsHstsSeconds, "TLS_HSTS_SECONDS", range: 0...63_072_000, unit: "seconds, 0 = not sent", into: &c.tlsHSTSSeconds)
+        if c.tlsHSTSSeconds > 0 && c.tlsCertFile == nil {
+            throw Configuration.Invalid(description: "TLS_HSTS_SECONDS needs native TLS (TLS_CERT_FILE and TLS_KEY_FILE); behind a TLS proxy, send the header from the proxy")
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(c.logLevel.lowercased()) else {
             throw Configuration.Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }

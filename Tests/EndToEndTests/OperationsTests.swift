@@ -14,15 +14,15 @@ final class OperationsTests: XCTestCase {
     }
 
     func testMetricsPassPromtoolAndCountersMove() throws {
-        let server = try ServerProcess(environment: ["METRICS_PUBLIC": "true", "API_KEY": "k"])
+        let server = try ServerProcess(environment: ["METRICS_PUBLIC": "true", "API_KEY": "ops-key-0123456789ab"])
         defer { server.stop() }
         let http = try TestHTTPClient(port: server.port)
-        let ws = try TestWebSocketClient(port: server.port, headers: [("x-api-key", "k")])
+        let ws = try TestWebSocketClient(port: server.port, headers: [("x-api-key", "ops-key-0123456789ab")])
         _ = try ws.nextJSON()
         try ws.sendJSON(["type": "subscribe", "sessionId": "m"])
         _ = try ws.next(type: "subscription_confirmed")
         for _ in 0..<7 {
-            XCTAssertEqual(try http.request("POST", "/api/events", headers: [("x-api-key", "k")],
+            XCTAssertEqual(try http.request("POST", "/api/events", headers: [("x-api-key", "ops-key-0123456789ab")],
                                             json: ["sessionId": "m", "type": "t", "timestamp": "2026-11-24T12:00:00Z"]).status, 201)
         }
         for _ in 0..<7 { _ = try ws.next(type: "event") }

@@ -12,7 +12,7 @@ final class PolicyTests: XCTestCase {
     let event: [String: Any] = ["sessionId": "p", "type": "t", "timestamp": "2026-11-24T12:00:00Z"]
 
     func testAPIKeyOnRESTAndWebSocketAndNeverLogged() throws {
-        let key = "s3cret-key-XYZ"
+        let key = "s3cret-key-XYZ-0123456789"
         let server = try ServerProcess(environment: ["API_KEY": key, "LOG_LEVEL": "debug"])
         defer { server.stop() }
         let http = try TestHTTPClient(port: server.port)
@@ -58,7 +58,7 @@ final class PolicyTests: XCTestCase {
     /// The key is checked before the Origin: no key → 401, key but a foreign Origin → 403,
     /// key and no Origin → accepted.
     func testOriginAfterKeyOnUpgrade() throws {
-        let server = try ServerProcess(environment: ["ALLOWED_ORIGINS": "https://dash.example", "API_KEY": "k3y"])
+        let server = try ServerProcess(environment: ["ALLOWED_ORIGINS": "https://dash.example", "API_KEY": "k3y-0123456789abcdef"])
         defer { server.stop() }
         func status(_ headers: [(String, String)]) -> String {
             do {
@@ -70,9 +70,9 @@ final class PolicyTests: XCTestCase {
         }
         XCTAssertTrue(status([]).contains("401"), status([]))
         XCTAssertTrue(status([("Origin", "https://evil.example")]).contains("401"), "no key: 401 whatever the Origin")
-        XCTAssertTrue(status([("Authorization", "Bearer k3y"), ("Origin", "https://evil.example")]).contains("403"))
-        XCTAssertEqual(status([("Authorization", "Bearer k3y")]), "101")
-        XCTAssertEqual(status([("x-api-key", "k3y"), ("Origin", "https://dash.example")]), "101")
+        XCTAssertTrue(status([("Authorization", "Bearer k3y-0123456789abcdef"), ("Origin", "https://evil.example")]).contains("403"))
+        XCTAssertEqual(status([("Authorization", "Bearer k3y-0123456789abcdef")]), "101")
+        XCTAssertEqual(status([("x-api-key", "k3y-0123456789abcdef"), ("Origin", "https://dash.example")]), "101")
     }
 
     /// Behind a trusted proxy each forwarded client has its own bucket; from an untrusted peer

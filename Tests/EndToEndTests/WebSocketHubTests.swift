@@ -9,7 +9,7 @@ final class WebSocketHubTests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(ServerProcess.isAvailable, "switchboard binary not built")
-        server = try ServerProcess(environment: ["SEND_QUEUE_BYTES": "262144"])
+        server = try ServerProcess(environment: ["SEND_QUEUE_BYTES": "262144", "ECHO_ENDPOINT": "true"])
     }
 
     override func tearDown() {

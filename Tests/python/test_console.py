@@ -16,7 +16,7 @@ from nginx_server import Nginx
 from redis_server import RedisServer
 
 TS = "2026-11-24T12:00:00Z"
-KEY = "console-key"
+KEY = "console-key-0123456789"
 # Suite runs write the screenshots to a scratch directory (a test run leaves the checkout as it
 # was); SCREENSHOT_DIR=docs/screenshots refreshes the ones the README shows.
 SHOTS = os.environ.get("SCREENSHOT_DIR") or os.path.join(tempfile.gettempdir(), "switchboard-screenshots")

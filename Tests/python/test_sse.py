@@ -213,12 +213,12 @@ def test_stalled_reader_is_cut_off_without_affecting_others():
 
 def test_same_auth_as_rest_key_and_scoped_tokens():
     secret = "s" * 32
-    hub = Hub({"API_KEY": "k-sse", "TOKEN_SECRET": secret})
+    hub = Hub({"API_KEY": "k-sse-0123456789abcdef", "TOKEN_SECRET": secret})
     try:
         out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{hub.url}/api/events/auth-1/stream"],
                              capture_output=True, text=True).stdout
         assert out == "401"
-        out = subprocess.run(["curl", "-sN", "--max-time", "1", f"{hub.url}/api/events/auth-1/stream?apiKey=k-sse"],
+        out = subprocess.run(["curl", "-sN", "--max-time", "1", f"{hub.url}/api/events/auth-1/stream?apiKey=k-sse-0123456789abcdef"],
                              capture_output=True, text=True).stdout
         assert "event: subscription_confirmed" in out
         now = int(time.time())

@@ -10,6 +10,7 @@ public struct WarningLimiter: Sendable {
         case slowClientCutOff
         case malformedChannelMessage
         case tlsHandshakeFailed
+        case authenticationFailed
     }
 
     public let interval: UInt64

@@ -175,9 +175,11 @@ enum SessionsAPI {
         store.chain(id: id) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
+            // A chain the caller may not read is answered as one that does not exist: a 403
+            // would confirm to a token holder that the id is in use.
             case .success(nil): done(Reply.error(.notFound("chain \(id) not found")))
             case .success(let chain?) where !access.allows(.read, on: chain.sessionId):
-                done(Reply.error(.forbidden("token does not grant 'read' on the session of chain \(id.prefix(200))")))
+                done(Reply.error(.notFound("chain \(id) not found")))
             case .success(let chain?): done(Reply.raw(200, chain.json))
             }
         }

@@ -71,6 +71,7 @@ enum SystemAPI {
         if let server = hub.server, server.isTLS {
             hub.metrics.recordTLS(handshakes: server.tlsHandshakeCounts, reloads: server.tlsReloadCounts)
         }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: hub.metrics.render())
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), Reply.noSniff, Reply.noStore],
+                            body: hub.metrics.render())
     }
 }

@@ -46,11 +46,12 @@ enum TokensAPI {
               scope.allSatisfy({ ($0 as? String).map(scopeNames.contains) ?? false }) else {
             return .failure(.badRequest("scope is required: a non-empty array of \(scopeNames.joined(separator: ", "))"))
         }
-        var ttl = defaultTTLSeconds
+        let limit = min(maxTTLSeconds, Int(settings.maxTTLSeconds))
+        var ttl = min(defaultTTLSeconds, limit)
         if let raw = object["ttl"], !(raw is NSNull) {
             guard let number = raw as? NSNumber, !Field.isJSONBoolean(number), let seconds = Int(exactly: number.doubleValue),
-                  (1...maxTTLSeconds).contains(seconds) else {
-                return .failure(.badRequest("ttl must be an integer number of seconds from 1 to \(maxTTLSeconds)"))
+                  (1...limit).contains(seconds) else {
+                return .failure(.badRequest("ttl must be an integer number of seconds from 1 to \(limit)"))
             }
             ttl = seconds
         }

@@ -9,6 +9,8 @@ public struct TokenSettings: Sendable {
     let leewaySeconds: Int64
     /// TOKEN_EXPIRY_NOTICE: how long before `exp` a WebSocket gets `token_expiring`.
     let expiryNoticeSeconds: Int64
+    /// TOKEN_MAX_TTL: the longest lifetime accepted, for tokens minted here and elsewhere.
+    let maxTTLSeconds: Int64
     /// Longer tokens are refused before any decoding (401).
     static let maxTokenBytes = 8192
 
@@ -18,7 +20,7 @@ public struct TokenSettings: Sendable {
 
     /// nil when neither a secret nor a public key is given (tokens off).
     public init?(secret: String?, publicKeyPEM: Data?, issuer: String?, audience: String?,
-                 leewaySeconds: Int, expiryNoticeSeconds: Int) throws {
+                 leewaySeconds: Int, expiryNoticeSeconds: Int, maxTTLSeconds: Int = 86_400) throws {
         guard secret != nil || publicKeyPEM != nil else { return nil }
         if let secret, secret.utf8.count < 32 {
             throw Invalid(description: "TOKEN_SECRET must be at least 32 bytes (HS256 needs a key as long as its hash)")
@@ -36,6 +38,7 @@ public struct TokenSettings: Sendable {
         self.audience = audience
         self.leewaySeconds = Int64(leewaySeconds)
         self.expiryNoticeSeconds = Int64(expiryNoticeSeconds)
+        self.maxTTLSeconds = Int64(maxTTLSeconds)
     }
 
     var canMint: Bool { keys.secret != nil }

@@ -1,4 +1,5 @@
 import Foundation
+import SBCore
 import SBCrypto
 
 /// Why a token was refused; each cause has its own 401 message. None of them repeats the token
@@ -12,6 +13,9 @@ enum TokenFailure: Error, Equatable {
     case notYetValid
     case wrongIssuer
     case wrongAudience
+    case lifetimeTooLong(Int64)
+    case issuedInFuture
+    case repeatedClaim(String)
 
     var message: String {
         switch self {
@@ -23,6 +27,9 @@ enum TokenFailure: Error, Equatable {
         case .notYetValid: "token not yet valid (nbf)"
         case .wrongIssuer: "token issuer is not accepted"
         case .wrongAudience: "token audience is not accepted"
+        case .lifetimeTooLong(let max): "token lifetime is longer than this server accepts (exp at most \(max) s after now and after iat: TOKEN_MAX_TTL)"
+        case .issuedInFuture: "token issued in the future (iat)"
+        case .repeatedClaim(let name): "token repeats the claim \(name)"
         }
     }
 
@@ -45,11 +52,23 @@ struct TokenVerifier: Sendable {
         case .failure(.badSignature): return .failure(.badSignature)
         case .success(let bytes): payload = bytes
         }
+        // Strict first: the claims are one JSON object in which no claim this server knows
+        // appears twice (JSONSerialization would silently keep the last one, so a token could
+        // read one way here and another way to a different verifier).
+        switch JSONScanner.scan(payload, keys: Self.claimNames, maxElements: 1) {
+        case .failure: return .failure(.malformed("claims must be a JSON object"))
+        case .success(let document):
+            guard document.root.kind == .object else { return .failure(.malformed("claims must be a JSON object")) }
+            if let repeated = document.root.repeatedKey { return .failure(.repeatedClaim(Self.claimNames.names[repeated])) }
+        }
         guard let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else {
             return .failure(.malformed("claims must be a JSON object"))
         }
         return check(claims, nowMillis: nowMillis)
     }
+
+    /// The registered claims (RFC 7519 §4.1) and this server's own: a repeat of any is refused.
+    static let claimNames = JSONKeyTable(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sessions", "scope", "info"])
 
     func check(_ claims: [String: Any], nowMillis: Int64) -> Result<TokenGrant, TokenFailure> {
         let leeway = settings.leewaySeconds * 1000
@@ -58,8 +77,19 @@ struct TokenVerifier: Sendable {
             guard let nbf = Self.numericDate(raw) else { return .failure(.malformed("nbf must be a number")) }
             if nowMillis + leeway < nbf { return .failure(.notYetValid) }
         }
-        if let raw = claims["iat"], Self.numericDate(raw) == nil { return .failure(.malformed("iat must be a number")) }
+        var iat: Int64?
+        if let raw = claims["iat"] {
+            guard let issued = Self.numericDate(raw) else { return .failure(.malformed("iat must be a number")) }
+            if issued > nowMillis + leeway { return .failure(.issuedInFuture) }
+            iat = issued
+        }
         if nowMillis - leeway >= exp { return .failure(.expired) }
+        // A token valid for years is a key that cannot be rotated: refuse lifetimes past
+        // TOKEN_MAX_TTL, counted from now (leeway allowed) and from iat when given.
+        let maxTTL = settings.maxTTLSeconds * 1000
+        if exp - nowMillis > maxTTL + leeway || (iat.map { exp - $0 > maxTTL } ?? false) {
+            return .failure(.lifetimeTooLong(settings.maxTTLSeconds))
+        }
         if let issuer = settings.issuer, claims["iss"] as? String != issuer { return .failure(.wrongIssuer) }
         if let audience = settings.audience {
             let matches = switch claims["aud"] {

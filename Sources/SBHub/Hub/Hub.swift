@@ -46,7 +46,7 @@ public final class Hub: BusListener, Sendable {
         self.busStatus = busStatus
         self.logger = logger
         self.metrics = HubMetrics()
-        self.policy = HubPolicy(configuration: configuration)
+        self.policy = HubPolicy(configuration: configuration, metrics: metrics, logger: logger)
         self.wsMessageRate = configuration.wsMessagesPerSecond > 0
             ? TokenRate(rate: configuration.wsMessagesPerSecond, burst: configuration.wsMessagesPerSecond) : nil
         var hubs: [LoopHub] = []

@@ -25,6 +25,12 @@ public struct HubConfiguration: Sendable {
     public var rateLimitClients: Int
     /// TOKEN_*: scoped JWTs (issue 14); nil = only the API key.
     public var tokens: TokenSettings?
+    /// ECHO_ENDPOINT: `/echo` (the Autobahn conformance target) exists; off = 404.
+    public var echoEndpoint: Bool = false
+    /// AUTH_FAILURE_RATE / AUTH_FAILURE_BURST: failed authentications per client address
+    /// (401s) before that address gets 429 for every credential, right or wrong.
+    public var authFailureRate: Double = 1
+    public var authFailureBurst: Double = 20
 
     /// A quarter of SEND_QUEUE_BYTES: the replay page, its low-water mark and the live hold.
     private var replayQuarter: Int { max(sendQueueBytes / 4, 1) }

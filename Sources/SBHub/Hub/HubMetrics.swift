@@ -21,6 +21,8 @@ final class HubMetrics: Sendable {
     let storeUp: CoreMetrics.Gauge
     let busMessages: CoreMetrics.Counter
     let busMessagesWithoutSubscriber: CoreMetrics.Counter
+    /// `switchboard_auth_failures_total` by reason: one series per `AuthFailureReason`.
+    let authFailures: [AuthFailureReason: CoreMetrics.Counter]
 
     init() {
         let fine: [Duration] = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
@@ -42,6 +44,7 @@ final class HubMetrics: Sendable {
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
             "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
             "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
+            "switchboard_auth_failures_total": "Requests and upgrades refused for their credential, by reason: missing, wrong_key, bad_token, expired_token, or throttled (429: the address used up AUTH_FAILURE_BURST).",
             "switchboard_tls_reloads": "Certificate reloads on SIGHUP since start by result (ok, failed: the previous certificate stays). Only with TLS on.",
         ])
         self.factory = factory
@@ -57,6 +60,9 @@ final class HubMetrics: Sendable {
         storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
         busMessages = CoreMetrics.Counter(label: "switchboard_bus_messages_total", factory: factory)
         busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
+        authFailures = Dictionary(uniqueKeysWithValues: AuthFailureReason.allCases.map {
+            ($0, CoreMetrics.Counter(label: "switchboard_auth_failures_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
     }
 
     /// The `route` label of the request metrics: a closed set (ids never become labels), numbered

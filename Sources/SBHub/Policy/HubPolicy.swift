@@ -1,4 +1,6 @@
+import CoreMetrics
 import Foundation
+import Logging
 import SBCore
 import SBCrypto
 import SBHTTP
@@ -13,8 +15,16 @@ final class HubPolicy: Sendable {
     private let restRate: Double
     private let limiter: Locked<RateLimiter>
     let trustedProxies: TrustedProxies
+    private let authFailures: AuthFailureLimiter
+    private let metrics: HubMetrics?
+    private let logger: Logger?
+    private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
-    init(configuration: HubConfiguration) {
+    init(configuration: HubConfiguration, metrics: HubMetrics? = nil, logger: Logger? = nil) {
+        self.metrics = metrics
+        self.logger = logger
+        authFailures = AuthFailureLimiter(rate: configuration.authFailureRate, burst: configuration.authFailureBurst,
+                                          capacity: configuration.rateLimitClients)
         apiKey = configuration.apiKey.map { Array($0.utf8) }
         tokens = configuration.tokens.map(TokenVerifier.init)
         allowedOrigins = configuration.allowedOrigins.map(Set.init)
@@ -40,7 +50,7 @@ final class HubPolicy: Sendable {
         default: break
         }
         let access: Access
-        switch authenticate(head) {
+        switch authenticateThrottled(head, client: client) {
         case .failure(let error): return .failure(error)
         case .success(let found): access = found
         }
@@ -58,9 +68,9 @@ final class HubPolicy: Sendable {
     /// upgrade without one comes from a non-browser client (an agent, a CLI), which the key or
     /// a token authenticates, so it is accepted (RFC 6455 §10.2: Origin protects against
     /// browsers running someone else's script, not against other clients).
-    func checkUpgrade(_ head: HTTPRequestHead) -> Result<Access, HubError> {
+    func checkUpgrade(_ head: HTTPRequestHead, client: String) -> Result<Access, HubError> {
         let access: Access
-        switch authenticate(head) {
+        switch authenticateThrottled(head, client: client) {
         case .failure(let error): return .failure(error)
         case .success(let found): access = found
         }
@@ -70,27 +80,67 @@ final class HubPolicy: Sendable {
         return .success(access)
     }
 
+    /// `authenticate` behind the failure throttle (`AuthFailureLimiter`): an address that used
+    /// up its failures gets 429 with Retry-After, its credential unchecked; each 401 is counted
+    /// by reason and logged (at most one line per 10 s, naming the address).
+    func authenticateThrottled(_ head: HTTPRequestHead, client: String) -> Result<Access, HubError> {
+        guard apiKey != nil || tokens != nil else { return .success(.full) }
+        let now = MonotonicClock.now()
+        if let retry = authFailures.blocked(client, now: now) {
+            return .failure(authFailed(.throttled, client: client, now: now, retryAfter: retry, error: nil))
+        }
+        switch authenticate(head) {
+        case .success(let access): return .success(access)
+        case .failure(let failure):
+            let retry = authFailures.failed(client, now: now)
+            return .failure(authFailed(failure.reason, client: client, now: now, retryAfter: retry, error: failure.error))
+        }
+    }
+
+    /// Counts and logs one failure; the error to answer: the 401, or 429 once the budget is spent.
+    private func authFailed(_ reason: AuthFailureReason, client: String, now: UInt64, retryAfter: Int?, error: HubError?) -> HubError {
+        metrics?.authFailures[reason]?.increment()
+        if let logger, let suppressed = warnings.withLock({ $0.admit(.authenticationFailed, now: now) }) {
+            logger.warning("authentication failed", metadata: [
+                "client": "\(client)", "reason": "\(reason.rawValue)",
+                "throttled": "\(retryAfter != nil)", "suppressed": "\(suppressed)",
+            ])
+        }
+        if let retryAfter {
+            return HubError(status: 429, message: "too many failed authentications from this address; retry later",
+                            headers: [("Retry-After", String(retryAfter))])
+        }
+        return error ?? HubError(status: 401, message: "authentication failed")
+    }
+
+    struct AuthenticationFailure: Error {
+        let reason: AuthFailureReason
+        let error: HubError
+    }
+
     /// The key (any of its three places) grants everything; otherwise a token from
     /// `Authorization: Bearer` or `?token=` grants its claims. With neither configured, auth is off.
-    func authenticate(_ head: HTTPRequestHead) -> Result<Access, HubError> {
+    func authenticate(_ head: HTTPRequestHead) -> Result<Access, AuthenticationFailure> {
         guard apiKey != nil || tokens != nil else { return .success(.full) }
         var bearer: String?
         if let auth = head.headers["authorization"], auth.lowercased().hasPrefix("bearer ") {
             bearer = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
-        if let apiKey {
-            let candidates = [bearer, head.headers["x-api-key"], head.queryValue("apiKey")].compactMap { $0 }
-            if candidates.contains(where: { ConstantTime.equals(Array($0.utf8), apiKey) }) { return .success(.full) }
+        let keyCandidates = [bearer, head.headers["x-api-key"], head.queryValue("apiKey")].compactMap { $0 }
+        if let apiKey, keyCandidates.contains(where: { ConstantTime.equals(Array($0.utf8), apiKey) }) {
+            return .success(.full)
         }
         // A bearer value without dots is a (wrong) key, not a token: it gets the key's message.
         if let tokens, let token = bearer.flatMap({ $0.contains(".") ? $0 : nil }) ?? head.queryValue("token") {
             switch tokens.verify(token, nowMillis: MonotonicClock.wallMilliseconds()) {
             case .success(let grant): return .success(.token(grant))
-            case .failure(let failure): return .failure(failure.error)
+            case .failure(let failure):
+                return .failure(AuthenticationFailure(reason: failure == .expired ? .expiredToken : .badToken, error: failure.error))
             }
         }
         let message = tokens == nil ? "missing or invalid API key" : "missing or invalid API key or token"
-        return .failure(HubError(status: 401, message: message, headers: [("WWW-Authenticate", "Bearer")]))
+        return .failure(AuthenticationFailure(reason: keyCandidates.isEmpty ? .missing : .wrongKey,
+                                              error: HubError(status: 401, message: message, headers: [("WWW-Authenticate", "Bearer")])))
     }
 
     /// A `refresh` message's token.

@@ -43,6 +43,15 @@ struct RateLimiter {
         return allowed ? nil : entry.bucket.secondsUntilNext(limit)
     }
 
+    /// Seconds to wait when `client`'s bucket holds no token now, else nil; takes nothing and
+    /// adds no entry for an unknown client.
+    mutating func exhausted(_ client: String, now: UInt64) -> Int? {
+        guard var entry = entries[client] else { return nil }
+        guard !entry.bucket.hasToken(now: now, limit) else { return nil }
+        entries[client] = entry
+        return entry.bucket.secondsUntilNext(limit)
+    }
+
     private mutating func sweep(now: UInt64) {
         lastSweep = now
         let idle = idleAfter

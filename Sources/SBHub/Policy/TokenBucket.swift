@@ -28,15 +28,20 @@ struct TokenBucket {
 
     /// Takes one token if there is one.
     mutating func take(now: UInt64, _ limit: TokenRate) -> Bool {
+        guard hasToken(now: now, limit) else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// Refills to `now`, then tells whether a token is there (none is taken).
+    mutating func hasToken(now: UInt64, _ limit: TokenRate) -> Bool {
         if updatedAt == 0 {
             tokens = limit.burst
         } else if now > updatedAt {
             tokens = min(limit.burst, tokens + Double(now - updatedAt) / 1e9 * limit.rate)
         }
         updatedAt = now
-        guard tokens >= 1 else { return false }
-        tokens -= 1
-        return true
+        return tokens >= 1
     }
 
     /// Seconds until one token is available (for Retry-After), 1 s to one day: total for any

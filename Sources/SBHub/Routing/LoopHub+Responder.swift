@@ -32,6 +32,8 @@ extension LoopHub: HTTPResponder {
         switch Route.match(method: request.head.method, path: request.head.path) {
         case .notFound:
             finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), .unmatched)
+        case .route(.echo) where !hub.configuration.echoEndpoint:
+            finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), .unmatched)
         case .methodNotAllowed(let allow):
             var error = HubError(status: 405, message: "method \(request.head.method.name) not allowed on \(request.head.path)")
             error.headers = [("Allow", allow.joined(separator: ", "))]
@@ -56,24 +58,25 @@ extension LoopHub: HTTPResponder {
         }
     }
 
+    /// `/ws`, and `/echo` when ECHO_ENDPOINT is on, pass the same gate: draining, the key or a
+    /// token (with the failure throttle), the Origin allowlist and MAX_MESSAGE_BYTES.
     func upgrade(_ head: HTTPRequestHead, context: RequestContext) -> UpgradeDecision {
+        let isEcho: Bool
         switch Route.match(method: head.method, path: head.path) {
-        case .route(.webSocket):
-            if hub.isDraining {
-                return .reject(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])))
-            }
-            let access: Access
-            switch hub.policy.checkUpgrade(head) {
-            case .failure(let denied): return .reject(Reply.error(denied))
-            case .success(let found): access = found
-            }
-            return .accept(HubClient(loopHub: self, access: access),
-                           maxMessageBytes: hub.configuration.maxMessageBytes)
-        case .route(.echo):
-            return .accept(EchoHandler(), maxMessageBytes: max(hub.configuration.maxMessageBytes, 16 << 20))
-        default:
-            return .reject(Reply.error(.notFound("no WebSocket endpoint at \(head.path)")))
+        case .route(.webSocket): isEcho = false
+        case .route(.echo) where hub.configuration.echoEndpoint: isEcho = true
+        default: return .reject(Reply.error(.notFound("no WebSocket endpoint at \(head.path)")))
         }
+        if hub.isDraining {
+            return .reject(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])))
+        }
+        let access: Access
+        switch hub.policy.checkUpgrade(head, client: hub.policy.clientAddress(head: head, peer: context.peer)) {
+        case .failure(let denied): return .reject(Reply.error(denied))
+        case .success(let found): access = found
+        }
+        let handler: any WebSocketHandler = isEcho ? EchoHandler() : HubClient(loopHub: self, access: access)
+        return .accept(handler, maxMessageBytes: hub.configuration.maxMessageBytes)
     }
 
     /// Server-Sent Events: checked like any GET, then the connection becomes the stream.

@@ -2,23 +2,31 @@ import SBCore
 import SBHTTP
 import SBServer
 
-/// Response builders: every body is JSON with the same Content-Type.
+/// Response builders: every body is JSON with the same Content-Type, and every API answer says
+/// it is not to be sniffed as another type (a JSON error echoing a path is no HTML page) nor
+/// stored by caches (answers hold session data and depend on the caller's key).
 enum Reply {
     static let jsonType = ("Content-Type", "application/json; charset=utf-8")
+    static let noSniff = ("X-Content-Type-Options", "nosniff")
+    static let noStore = ("Cache-Control", "no-store")
+    /// One array for every JSON answer: shared storage, no allocation per response.
+    static let jsonHeaders = [jsonType, noSniff, noStore]
+    static let noContentHeaders = [noSniff, noStore]
 
     static func json(_ status: Int, _ object: Any) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [jsonType], body: JSONBody.encode(object))
+        HTTPResponse(status: status, headers: jsonHeaders, body: JSONBody.encode(object))
     }
 
     static func raw(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [jsonType], body: body)
+        HTTPResponse(status: status, headers: jsonHeaders, body: body)
     }
 
     static func error(_ error: HubError) -> HTTPResponse {
-        HTTPResponse(status: error.status, headers: [jsonType] + error.headers, body: JSONErrorBody.make(error.message))
+        HTTPResponse(status: error.status, headers: error.headers.isEmpty ? jsonHeaders : jsonHeaders + error.headers,
+                     body: JSONErrorBody.make(error.message))
     }
 
     static func noContent() -> HTTPResponse {
-        HTTPResponse(status: 204)
+        HTTPResponse(status: 204, headers: noContentHeaders)
     }
 }

@@ -52,6 +52,22 @@ extension ConsoleAssets {
      "101": {
       "description": "switching protocols"
      },
+     "401": {
+      "$ref": "#/components/responses/Unauthorized"
+     },
+     "403": {
+      "$ref": "#/components/responses/Forbidden"
+     },
+     "404": {
+      "description": "the endpoint is off (the default): ECHO_ENDPOINT=true turns it on",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
      "426": {
       "description": "not a WebSocket upgrade",
       "content": {
@@ -62,12 +78,6 @@ extension ConsoleAssets {
        }
       }
      },
-     "401": {
-      "$ref": "#/components/responses/Unauthorized"
-     },
-     "403": {
-      "$ref": "#/components/responses/Forbidden"
-     },
      "429": {
       "$ref": "#/components/responses/RateLimited"
      },
@@ -77,7 +87,8 @@ extension ConsoleAssets {
      "400": {
       "$ref": "#/components/responses/BadRequest"
      }
-    }
+    },
+    "description": "Off unless ECHO_ENDPOINT=true; then it passes the same checks as /ws."
    }
   },
 
