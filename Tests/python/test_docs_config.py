@@ -122,3 +122,37 @@ def test_env_example_is_a_valid_env_file():
     assert code == 0, err
     from_file = [line.split()[0] for line in out.splitlines() if line.split()[1] == ".env"]
     assert len(from_file) > 20
+
+
+def serve_help_blocks():
+    """{--flag: its help text, lines joined} from `serve --help`."""
+    code, out, _ = run(["serve", "--help"])
+    assert code == 0
+    blocks, current = {}, None
+    for line in out[out.index("OPTIONS:"):].splitlines()[1:]:
+        match = re.match(r"^  (--[a-z0-9-]+)", line)
+        if match:
+            current = match.group(1)
+            blocks[current] = line
+        elif current and line.startswith("    "):
+            blocks[current] += " " + line.strip()
+    return {flag: re.sub(r"\s+", " ", text) for flag, text in blocks.items()}
+
+
+def test_each_flag_help_names_its_variable_and_the_binary_default():
+    """A flag's help says which variable it is, and the default it states is the binary's."""
+    blocks = serve_help_blocks()
+    wrong = []
+    for name, default in settings().items():
+        text = blocks.get(kebab(name), "")
+        if name not in text:
+            wrong.append(f"{kebab(name)}: help does not name {name}")
+            continue
+        stated = re.search(rf"{name}(?: or [A-Z_]+)?, default ([^)]+)\)", text)
+        if stated:
+            try:
+                if float(stated.group(1)) != float(default):
+                    wrong.append(f"{kebab(name)}: help says default {stated.group(1)}, the binary uses {default}")
+            except ValueError:
+                pass  # a default in words ("CPU count", "random", "= RATE_LIMIT")
+    assert not wrong, wrong
