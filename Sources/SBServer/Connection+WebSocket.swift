@@ -46,7 +46,7 @@ extension Connection: WebSocketConnection {
                 enqueue(code.map { WebSocketFrameEncoder.closeFrame(code: $0, reason: reason) }
                         ?? WebSocketFrameEncoder.encode(opcode: .close, payload: []))
             case .discardQueue:
-                writeQueue.removeAll()
+                writeQueue.dropUnstarted()
             case .countCutOff:
                 server.owner.cutOffClients.add(1, ordering: .relaxed)
                 server.warn(.slowClientCutOff, "slow client cut off", metadata: ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)"])
@@ -61,6 +61,8 @@ extension Connection: WebSocketConnection {
                 server.scheduleFlush(self)
             case .close:
                 close()
+            case .abort:
+                close(abortive: true)
             }
         }
     }
@@ -87,7 +89,7 @@ extension Connection: WebSocketConnection {
     func sendText(_ payload: [UInt8]) -> SendStatus {
         guard !closed, ws != nil else { return .dropped }
         guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
-            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            performWS(ws!.liveSend(queued: writeQueue.byteCount, now: MonotonicClock.now()))
             return .dropped
         }
         enqueue(WebSocketFrameEncoder.encode(opcode: .text, payload: payload))
@@ -100,7 +102,7 @@ extension Connection: WebSocketConnection {
         // Once per delivery: the steady state allocates nothing; only a cut-off asks the
         // machine for its actions.
         guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
-            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            performWS(ws!.liveSend(queued: writeQueue.byteCount, now: MonotonicClock.now()))
             return .dropped
         }
         enqueue(frame)
@@ -127,7 +129,7 @@ extension Connection: WebSocketConnection {
     func sendBinary(_ payload: [UInt8]) {
         guard !closed, ws != nil else { return }
         guard ws!.mayQueueLive(queued: writeQueue.byteCount) else {
-            performWS(ws!.liveSend(queued: writeQueue.byteCount))
+            performWS(ws!.liveSend(queued: writeQueue.byteCount, now: MonotonicClock.now()))
             return
         }
         enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))

@@ -200,13 +200,14 @@ final class Connection: IOHandler {
 
     // MARK: Closing
 
-    func close() {
+    /// `abortive`: SO_LINGER 0 (a RST; the kernel's send buffer is freed now).
+    func close(abortive: Bool = false) {
         guard !closed else { return }
         closed = true
         loop.deregister(registration)
         registration = .none
         tls?.close()
-        SocketIO.close(fd: fd)
+        if abortive { SocketIO.abort(fd: fd) } else { SocketIO.close(fd: fd) }
         writeQueue.removeAll()
         server.forget(self)
         if case .webSocket(let handler, _) = proto {

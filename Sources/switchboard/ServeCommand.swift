@@ -1,4 +1,5 @@
 import ArgumentParser
+import SBCore
 import SBHub
 import Foundation
 import SBStore
@@ -10,19 +11,75 @@ struct Switchboard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Multi-instance event broadcast hub: REST in, WebSocket out, Redis between instances.",
+        discussion: """
+            With no subcommand, switchboard serves. Every setting is a serve flag, listed with \
+            `switchboard serve --help`: the kebab-case of its environment variable (PORT -> --port); \
+            a flag overrides the environment, which overrides .env. `switchboard --print-config` \
+            prints the effective settings and where each came from.
+            """,
         version: version,
         subcommands: [Serve.self, RedisScriptCommand.self, ReshardCommand.self],
         defaultSubcommand: Serve.self
     )
+
+    /// As ArgumentParser's, except that with LOG_FORMAT=json (flag, environment or .env) a
+    /// fatal line — a bad setting (exit 64) or a failed start — is a JSON log line too.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let invalid as Configuration.Invalid {
+            // A bad setting: the message names it; exit 64 (EX_USAGE) as for a bad flag.
+            if FatalLine.wantsJSON(arguments: arguments) {
+                FatalLine.writeJSON(invalid.description)
+            } else {
+                FileHandle.standardError.write(Data("Error: \(invalid.description)\n(every setting: README, Configuration; every flag: switchboard serve --help)\n".utf8))
+            }
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code != .success, FatalLine.wantsJSON(arguments: arguments) {
+                FatalLine.writeJSON(message(for: error))
+                Foundation.exit(code.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// The last line of a start that fails, in the log's format.
+enum FatalLine {
+    static func wantsJSON(arguments: [String]) -> Bool {
+        var format: String?
+        for (i, argument) in arguments.enumerated() {
+            if argument == "--log-format", i + 1 < arguments.count { format = arguments[i + 1] }
+            if argument.hasPrefix("--log-format=") { format = String(argument.dropFirst("--log-format=".count)) }
+        }
+        if format == nil, let value = ProcessInfo.processInfo.environment["LOG_FORMAT"], !value.isEmpty { format = value }
+        if format == nil, let value = DotEnv.peek("LOG_FORMAT", path: ".env") { format = value }
+        return format?.lowercased() == "json"
+    }
+
+    static func writeJSON(_ message: String) {
+        let object: [String: Any] = ["ts": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()), "level": "critical",
+                                     "logger": "switchboard", "msg": message]
+        guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        line.append(0x0A)
+        FileHandle.standardError.write(line)
+    }
 }
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the hub (the default). Each flag overrides its environment variable, which overrides .env."
+        abstract: "Run the hub (the default). Each flag overrides its environment variable, which overrides .env.",
+        discussion: "Every number is checked at startup against the range README (Configuration) gives; a value outside it, or a .env line that is not a known NAME=value, stops the start with exit 64."
     )
 
+    @Flag(help: "Print the effective settings, each with its source (flag, env, .env, default), secrets masked, and exit.") var printConfig = false
+
     @Option(help: "Port for HTTP and WebSocket (PORT, default 3001).") var port: Int?
-    @Option(help: "Address to listen on (HOST, default 0.0.0.0).") var host: String?
+    @Option(help: "Numeric IPv4 or IPv6 address to listen on (HOST, default 0.0.0.0).") var host: String?
     @Option(help: "redis://[user][:password]@host:port[/db]; a comma list = one shard each; unset = in-memory store (REDIS_URL).") var redisUrl: String?
     @Option(help: "Comma list of Sentinel host:port; the master is found through them (REDIS_SENTINELS).") var redisSentinels: String?
     @Option(help: "Master name(s) Sentinel monitors; a comma list = one shard each (REDIS_SENTINEL_MASTER).") var redisSentinelMaster: String?
@@ -34,7 +91,7 @@ struct Serve: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
     @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
     @Option(help: "Key required on REST and WebSocket, at least 16 bytes; unset = auth off, empty = refused (API_KEY or AFW_API_KEY).") var apiKey: String?
-    @Option(help: "Comma list of Origins allowed to open WebSockets; unset = any (ALLOWED_ORIGINS).") var allowedOrigins: String?
+    @Option(help: "Comma list of Origins allowed to open WebSockets (at least one); unset = any (ALLOWED_ORIGINS).") var allowedOrigins: String?
     @Option(help: "Seconds sessions, events and chains live (SESSION_TTL, default 86400).") var sessionTtl: Int?
     @Option(help: "Seconds command and input queues live (QUEUE_TTL, default 300).") var queueTtl: Int?
     @Option(help: "Events kept per session (HISTORY_LIMIT, default 10000).") var historyLimit: Int?
@@ -46,10 +103,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Graceful drain budget in seconds after SIGTERM/SIGINT (SHUTDOWN_TIMEOUT, default 10).") var shutdownTimeout: Int?
     @Option(help: "Event-loop threads (THREADS, default CPU count).") var threads: Int?
     @Option(help: "Serve /metrics without the API key (METRICS_PUBLIC, default false).") var metricsPublic: Bool?
-    @Option(help: "REST writes per second per client IP, 0 = unlimited (RATE_LIMIT, default 0).") var rateLimit: Double?
-    @Option(help: "REST write burst per client IP (RATE_BURST, default = RATE_LIMIT).") var rateBurst: Double?
-    @Option(help: "WebSocket messages per second per connection, 0 = unlimited (WS_RATE_LIMIT, default 50).") var wsRateLimit: Double?
-    @Option(help: "Seconds to receive a request head before 408 (HEADER_TIMEOUT, default 10).") var headerTimeout: Int?
+    @Option(help: "REST writes per second per client IP, 0.001-1000000, 0 = unlimited (RATE_LIMIT, default 0).") var rateLimit: Double?
+    @Option(help: "REST write burst per client IP, 1-1000000, 0 = RATE_LIMIT (RATE_BURST, default = RATE_LIMIT).") var rateBurst: Double?
+    @Option(help: "WebSocket messages per second per connection, 0.001-1000000, 0 = unlimited (WS_RATE_LIMIT, default 50).") var wsRateLimit: Double?
+    @Option(help: "Seconds to receive a whole request, head and body, before 408 (HEADER_TIMEOUT, default 10).") var headerTimeout: Int?
     @Option(help: "Seconds an idle keep-alive connection is kept (IDLE_TIMEOUT, default 120).") var idleTimeout: Int?
     @Option(help: "Instance id shown in /health (INSTANCE_ID, default random).") var instanceId: String?
     @Option(help: "Seconds an Idempotency-Key or client eventId is remembered (IDEMPOTENCY_TTL, default 300).") var idempotencyTtl: Int?
@@ -73,25 +130,26 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to finish the TLS handshake (TLS_HANDSHAKE_TIMEOUT, default 10).") var tlsHandshakeTimeout: Int?
     @Option(help: "Strict-Transport-Security max-age sent on native TLS; 0 = not sent (TLS_HSTS_SECONDS, default 0).") var tlsHstsSeconds: Int?
 
-    func resolve(environment: [String: String], dotEnv: [String: String]) throws -> Configuration {
+    /// Every setting, one line each: flag > environment > `.env` > default, converted and
+    /// range-checked; `s` records the source of each (`--print-config`).
+    func resolve(_ s: SettingSource) throws -> Configuration {
         var c = Configuration()
-        let s = SettingSource(environment: environment, dotEnv: dotEnv)
         s.string(host, "HOST", into: &c.host)
+        guard Configuration.isNumericAddress(c.host) else {
+            throw Configuration.Invalid(description: "HOST must be a numeric IPv4 or IPv6 address (such as 0.0.0.0, 127.0.0.1 or ::), got '\(c.host)'")
+        }
         try s.int(port, "PORT", range: 0...65535, into: &c.port)
         s.optionalString(redisUrl, "REDIS_URL", into: &c.redisURL)
         s.string(redisPrefix, "REDIS_PREFIX", into: &c.redisPrefix)
         s.optionalString(redisSentinels, "REDIS_SENTINELS", into: &c.redisSentinels)
         s.optionalString(redisSentinelMaster, "REDIS_SENTINEL_MASTER", into: &c.redisSentinelMaster)
         s.optionalString(redisSentinelPassword, "REDIS_SENTINEL_PASSWORD", into: &c.redisSentinelPassword)
-        try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, into: &c.redisMinReplicas)
-        try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, into: &c.redisReplicaTimeout)
+        try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, unit: "replicas", into: &c.redisMinReplicas)
+        try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, unit: "milliseconds", into: &c.redisReplicaTimeout)
         s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
         c.redisChannelMode = c.redisChannelMode.lowercased()
         guard ["shared", "session"].contains(c.redisChannelMode) else {
             throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
-        }
-        if c.redisChannelMode == "session" && c.threads > 64 {
-            throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE=session supports THREADS up to 64")
         }
         if (c.redisSentinels == nil) != (c.redisSentinelMaster == nil) {
             throw Configuration.Invalid(description: "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
@@ -108,31 +166,31 @@ struct Serve: ParsableCommand {
         var origins: String?
         s.optionalString(allowedOrigins, "ALLOWED_ORIGINS", into: &origins)
         c.allowedOrigins = origins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        try s.int(sessionTtl, "SESSION_TTL", range: 1...31_536_000, into: &c.sessionTTL)
-        try s.int(queueTtl, "QUEUE_TTL", range: 1...31_536_000, into: &c.queueTTL)
-        try s.int(historyLimit, "HISTORY_LIMIT", range: 1...10_000_000, into: &c.historyLimit)
-        try s.int(maxBodyBytes, "MAX_BODY_BYTES", range: 1024...(1 << 30), into: &c.maxBodyBytes)
-        try s.int(maxMessageBytes, "MAX_MESSAGE_BYTES", range: 1024...(1 << 30), into: &c.maxMessageBytes)
-        try s.int(sendQueueBytes, "SEND_QUEUE_BYTES", range: 4096...(1 << 32), into: &c.sendQueueBytes)
-        try s.int(maxConnections, "MAX_CONNECTIONS", range: 1...10_000_000, into: &c.maxConnections)
-        try s.int(heartbeatSeconds, "HEARTBEAT_SECONDS", range: 0...86400, into: &c.heartbeatSeconds)
-        try s.int(shutdownTimeout, "SHUTDOWN_TIMEOUT", range: 1...3600, into: &c.shutdownTimeout)
-        try s.int(threads, "THREADS", range: 1...256, into: &c.threads)
-        try s.bool(metricsPublic, "METRICS_PUBLIC", into: &c.metricsPublic)
-        try s.double(rateLimit, "RATE_LIMIT", into: &c.rateLimit)
-        try s.double(rateBurst, "RATE_BURST", into: &c.rateBurst)
-        try s.double(wsRateLimit, "WS_RATE_LIMIT", into: &c.wsRateLimit)
-        try s.int(headerTimeout, "HEADER_TIMEOUT", range: 1...3600, into: &c.headerTimeout)
-        try s.int(idleTimeout, "IDLE_TIMEOUT", range: 1...86400, into: &c.idleTimeout)
-        s.optionalString(instanceId, "INSTANCE_ID", into: &c.instanceId)
-        try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, into: &c.idempotencyTTL)
-        try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, into: &c.maxSubscriptionsPerConnection)
-        try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, into: &c.maxQueueLength)
-        try s.double(authFailureRate, "AUTH_FAILURE_RATE", into: &c.authFailureRate)
-        try s.double(authFailureBurst, "AUTH_FAILURE_BURST", into: &c.authFailureBurst)
-        guard (0.001...1000).contains(c.authFailureRate), (1...100_000).contains(c.authFailureBurst) else {
-            throw Configuration.Invalid(description: "AUTH_FAILURE_RATE must be in 0.001...1000 per second and AUTH_FAILURE_BURST in 1...100000")
+        if let origins, c.allowedOrigins?.isEmpty == true {
+            throw Configuration.Invalid(description: "ALLOWED_ORIGINS lists no origin (got '\(origins)'), which would refuse every browser; unset it to allow any origin")
         }
+        try s.int(sessionTtl, "SESSION_TTL", range: 1...31_536_000, unit: "seconds", into: &c.sessionTTL)
+        try s.int(queueTtl, "QUEUE_TTL", range: 1...31_536_000, unit: "seconds", into: &c.queueTTL)
+        try s.int(historyLimit, "HISTORY_LIMIT", range: 1...10_000_000, unit: "events", into: &c.historyLimit)
+        try s.int(maxBodyBytes, "MAX_BODY_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxBodyBytes)
+        try s.int(maxMessageBytes, "MAX_MESSAGE_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxMessageBytes)
+        try s.int(sendQueueBytes, "SEND_QUEUE_BYTES", range: 4096...(1 << 32), unit: "bytes", into: &c.sendQueueBytes)
+        try s.int(maxConnections, "MAX_CONNECTIONS", range: 1...10_000_000, unit: "connections", into: &c.maxConnections)
+        try s.int(heartbeatSeconds, "HEARTBEAT_SECONDS", range: 0...86400, unit: "seconds, 0 = off", into: &c.heartbeatSeconds)
+        try s.int(shutdownTimeout, "SHUTDOWN_TIMEOUT", range: 1...3600, unit: "seconds", into: &c.shutdownTimeout)
+        try s.int(threads, "THREADS", range: 1...256, unit: "event-loop threads", into: &c.threads)
+        try s.bool(metricsPublic, "METRICS_PUBLIC", into: &c.metricsPublic)
+        try s.double(rateLimit, "RATE_LIMIT", range: 0.001...1_000_000, unit: "requests per second", zero: "off", into: &c.rateLimit)
+        try s.double(rateBurst, "RATE_BURST", range: 1...1_000_000, unit: "requests", zero: "= RATE_LIMIT", into: &c.rateBurst)
+        try s.double(wsRateLimit, "WS_RATE_LIMIT", range: 0.001...1_000_000, unit: "messages per second", zero: "off", into: &c.wsRateLimit)
+        try s.int(headerTimeout, "HEADER_TIMEOUT", range: 1...3600, unit: "seconds", into: &c.headerTimeout)
+        try s.int(idleTimeout, "IDLE_TIMEOUT", range: 1...86400, unit: "seconds", into: &c.idleTimeout)
+        s.optionalString(instanceId, "INSTANCE_ID", into: &c.instanceId)
+        try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, unit: "seconds", into: &c.idempotencyTTL)
+        try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, unit: "subscriptions", into: &c.maxSubscriptionsPerConnection)
+        try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, unit: "items", into: &c.maxQueueLength)
+        try s.double(authFailureRate, "AUTH_FAILURE_RATE", range: 0.001...1000, unit: "failures per second", into: &c.authFailureRate)
+        try s.double(authFailureBurst, "AUTH_FAILURE_BURST", range: 1...100_000, unit: "failures", into: &c.authFailureBurst)
         try s.bool(echoEndpoint, "ECHO_ENDPOINT", into: &c.echoEndpoint)
         var proxies: String?
         s.optionalString(trustedProxies, "TRUSTED_PROXIES", into: &proxies)
@@ -145,13 +203,13 @@ struct Serve: ParsableCommand {
         s.optionalString(tokenPublicKey, "TOKEN_PUBLIC_KEY", into: &c.tokenPublicKey)
         s.optionalString(tokenIssuer, "TOKEN_ISSUER", into: &c.tokenIssuer)
         s.optionalString(tokenAudience, "TOKEN_AUDIENCE", into: &c.tokenAudience)
-        try s.int(tokenLeeway, "TOKEN_LEEWAY", range: 0...3600, into: &c.tokenLeeway)
-        try s.int(tokenExpiryNotice, "TOKEN_EXPIRY_NOTICE", range: 0...86400, into: &c.tokenExpiryNotice)
-        try s.int(tokenMaxTtl, "TOKEN_MAX_TTL", range: 60...31_536_000, into: &c.tokenMaxTTL)
+        try s.int(tokenLeeway, "TOKEN_LEEWAY", range: 0...3600, unit: "seconds", into: &c.tokenLeeway)
+        try s.int(tokenExpiryNotice, "TOKEN_EXPIRY_NOTICE", range: 0...86400, unit: "seconds", into: &c.tokenExpiryNotice)
+        try s.int(tokenMaxTtl, "TOKEN_MAX_TTL", range: 60...31_536_000, unit: "seconds", into: &c.tokenMaxTTL)
         s.optionalString(tlsCertFile, "TLS_CERT_FILE", into: &c.tlsCertFile)
         s.optionalString(tlsKeyFile, "TLS_KEY_FILE", into: &c.tlsKeyFile)
-        try s.int(tlsHandshakeTimeout, "TLS_HANDSHAKE_TIMEOUT", range: 1...300, into: &c.tlsHandshakeTimeout)
-        try s.int(tlsHstsSeconds, "TLS_HSTS_SECONDS", range: 0...63_072_000, into: &c.tlsHSTSSeconds)
+        try s.int(tlsHandshakeTimeout, "TLS_HANDSHAKE_TIMEOUT", range: 1...300, unit: "seconds", into: &c.tlsHandshakeTimeout)
+        try s.int(tlsHstsSeconds, "TLS_HSTS_SECONDS", range: 0...63_072_000, unit: "seconds, 0 = not sent", into: &c.tlsHSTSSeconds)
         if c.tlsHSTSSeconds > 0 && c.tlsCertFile == nil {
             throw Configuration.Invalid(description: "TLS_HSTS_SECONDS needs native TLS (TLS_CERT_FILE and TLS_KEY_FILE); behind a TLS proxy, send the header from the proxy")
         }
@@ -164,21 +222,38 @@ struct Serve: ParsableCommand {
         return c
     }
 
-    func run() throws {
-        let configuration: Configuration
+    /// The settings of this start: `.env` read strictly (a malformed line or an unknown name
+    /// stops it), then everything resolved and the token and TLS files checked.
+    func settings() throws -> (Configuration, SettingSource, TokenSettings?, TLSContext?) {
         do {
-            configuration = try resolve(environment: ProcessInfo.processInfo.environment,
-                                        dotEnv: Configuration.loadDotEnv(path: ".env"))
+            let dotEnv = try DotEnv.load(path: ".env")
+            try dotEnv.check(known: try Self.knownNames())
+            let source = SettingSource(environment: ProcessInfo.processInfo.environment, dotEnv: dotEnv.values)
+            let configuration = try resolve(source)
+            return (configuration, source, try configuration.tokenSettings(), try configuration.tlsContext())
         } catch let invalid as Configuration.Invalid {
-            throw ValidationError(invalid.description)
-        }
-        let tokens: TokenSettings?
-        let tls: TLSContext?
-        do {
-            tokens = try configuration.tokenSettings()
-            tls = try configuration.tlsContext()
+            throw invalid
         } catch {
-            throw ValidationError("\(error)")
+            throw Configuration.Invalid(description: "\(error)")
+        }
+    }
+
+    /// Every variable name `resolve` looks up (aliases too): a dry run on defaults alone.
+    static func knownNames() throws -> Set<String> {
+        let source = SettingSource(environment: [:], dotEnv: [:], useFlags: false)
+        _ = try Serve.parse([]).resolve(source)
+        return source.names
+    }
+
+    func run() throws {
+        let (configuration, source, tokens, tls) = try settings()
+        if printConfig {
+            let width = (source.resolved.map(\.name.count).max() ?? 0) + 2
+            for setting in source.resolved {
+                let name = setting.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                print(name + setting.origin.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) + setting.value)
+            }
+            return
         }
         try App(configuration: configuration, tokens: tokens, tls: tls).run()
     }

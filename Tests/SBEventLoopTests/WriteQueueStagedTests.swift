@@ -99,4 +99,50 @@ final class WriteQueueStagedTests: XCTestCase {
         XCTAssertEqual(queue.flush(staging: staging) { _ in .eof }, .failed)
         XCTAssertEqual(queue.byteCount, 3)
     }
+
+    /// The slow-consumer cut-off: the chunk partly written stays (the stream must stay whole for
+    /// the close frame that follows), the chunks not begun go.
+    func testDropUnstartedKeepsThePartlyWrittenChunk() {
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 16)
+        defer { staging.deallocate() }
+        var queue = WriteQueue()
+        let parts = [Self.chunk(1, 40), Self.chunk(2, 10), Self.chunk(3, 10)]
+        for part in parts { queue.append(part) }
+        let sink = ScriptedSink([10])  // 10 bytes of the head, then the default (all)
+        _ = queue.flush(staging: staging) { bytes in
+            if sink.calls.isEmpty { return sink.write(bytes) }
+            return .wouldBlock
+        }
+        XCTAssertEqual(queue.byteCount, 50)
+        queue.dropUnstarted()
+        XCTAssertEqual(queue.byteCount, 30, "the rest of the head chunk only")
+        let rest = ScriptedSink([])
+        XCTAssertEqual(queue.flush(staging: staging) { rest.write($0) }, .drained)
+        XCTAssertEqual(sink.received + rest.received, parts[0])
+
+        var untouched = WriteQueue()
+        for part in parts { untouched.append(part) }
+        untouched.dropUnstarted()
+        XCTAssertTrue(untouched.isEmpty, "nothing begun: everything goes")
+    }
+
+    /// After a refused (would-block) staged write, a TLS retry must carry at least those bytes:
+    /// the chunks of that attempt stay, whole.
+    func testDropUnstartedKeepsWhatARefusedTLSWriteMustRetry() {
+        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: 32, alignment: 16)
+        defer { staging.deallocate() }
+        var queue = WriteQueue()
+        let parts = [Self.chunk(1, 10), Self.chunk(2, 10), Self.chunk(3, 10), Self.chunk(4, 10), Self.chunk(5, 10)]
+        for part in parts { queue.append(part) }
+        let refused = ScriptedSink([nil])
+        XCTAssertEqual(queue.flush(staging: staging) { refused.write($0) }, .pending)
+        XCTAssertEqual(refused.calls.map(\.count), [32])
+        queue.dropUnstarted()
+        XCTAssertEqual(queue.byteCount, 40, "the four chunks the 32-byte attempt touched")
+        let retry = ScriptedSink([])
+        XCTAssertEqual(queue.flush(staging: staging) { retry.write($0) }, .drained)
+        XCTAssertEqual(Array(retry.calls[0].prefix(32)), refused.calls[0], "the retry starts with the same bytes")
+        XCTAssertGreaterThanOrEqual(retry.calls[0].count, 32)
+        XCTAssertEqual(retry.received, parts[0..<4].flatMap { $0 })
+    }
 }

@@ -39,4 +39,27 @@ final class RateLimiterTests: XCTestCase {
         _ = limiter.take("late", now: t0 + 60_000_000_000)
         XCTAssertEqual(limiter.entries.count, 1)
     }
+
+    /// Issue 21: RATE_LIMIT=inf / 1e-30 and RATE_BURST=1e12 trapped on a Double→Int
+    /// conversion at the first request. Startup now refuses them, and the limiter itself is
+    /// total for any rate and burst: a request answers, it never traps.
+    func testExtremeRatesAnswerInsteadOfTrapping() {
+        let t0: UInt64 = 1_000_000_000_000
+        for (rate, burst) in [(Double.infinity, 0.0), (1e999, 1e999), (1e-30, 0), (1, 1e12), (1e-300, 1e300),
+                              (Double.leastNonzeroMagnitude, 1), (Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude)] {
+            var limiter = RateLimiter(rate: rate, burst: burst, capacity: 10)
+            XCTAssertLessThanOrEqual(limiter.idleAfter, UInt64(TokenRate.longestWaitSeconds + 1) * 1_000_000_000)
+            for i in 0..<5 {
+                if let wait = limiter.take("a", now: t0 + UInt64(i)) {
+                    XCTAssertTrue((1...TokenRate.longestWaitSeconds).contains(wait), "rate \(rate) burst \(burst): wait \(wait)")
+                }
+            }
+            _ = limiter.take("b", now: t0 + 100_000_000_000_000)  // the sweep with its idleAfter
+        }
+        XCTAssertEqual(Double.nan.clampedToInt(1...5), 1)
+        XCTAssertEqual(Double.infinity.clampedToInt(1...5), 5)
+        XCTAssertEqual((-Double.infinity).clampedToInt(1...5), 1)
+        XCTAssertEqual(1e300.clampedToInt(0...Int.max), Int.max)
+        XCTAssertEqual(3.7.clampedToInt(1...5), 3)
+    }
 }

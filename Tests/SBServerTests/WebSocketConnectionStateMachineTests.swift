@@ -19,6 +19,7 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
         case "closeSent": _ = m.closeRequested(code: 1000, reason: "bye", now: 0)
         case "closing": _ = m.closeReceived(code: 1000, now: 0)
         case "closed": _ = m.peerGone()
+        case "cutOff": _ = m.liveSend(queued: 101, now: 0)
         default: fatalError(name)
         }
         return m
@@ -39,7 +40,7 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
         case .protocolError: return m.protocolError(code: 1002, reason: "bad frame", now: now)
         case .peerGone: return m.peerGone()
         case .closeRequested: return m.closeRequested(code: 1001, reason: "going away", now: now)
-        case .liveSend(let queued): return m.liveSend(queued: queued)
+        case .liveSend(let queued): return m.liveSend(queued: queued, now: now)
         case .replaySend: return m.replaySend()
         case .notify(let queued): return m.notifyWhenDrained(below: 50, queued: queued)
         case .queue(let bytes): return m.queueChanged(bytes: bytes)
@@ -51,11 +52,11 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
     /// The allocation-free check the connection makes per delivery agrees with `liveSend`
     /// and `replaySend` in every state.
     func testFastChecksAgreeWithTheActions() {
-        for name in ["open", "closeSent", "closing", "closed"] {
+        for name in ["open", "closeSent", "closing", "cutOff", "closed"] {
             for queued in [0, 100, 101] {
                 var m = Self.make(name)
                 let fast = m.mayQueueLive(queued: queued)
-                XCTAssertEqual(fast, m.liveSend(queued: queued) == [.send], "\(name) queued \(queued)")
+                XCTAssertEqual(fast, m.liveSend(queued: queued, now: 0) == [.send], "\(name) queued \(queued)")
             }
             var m = Self.make(name)
             XCTAssertEqual(m.isOpen, m.replaySend() == [.send], name)
@@ -64,7 +65,7 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
 
     func testTransitionTable() {
         let s = Self.s
-        let cutOff: [A] = [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush, .close]
+        let cutOff: [A] = [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush]
         let rows: [(String, Event, [A], Machine.State, UInt)] = [
             ("open", .message, [.deliver], .open, #line),
             ("closeSent", .message, [], .closeSent(since: 0), #line),
@@ -98,7 +99,22 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
             ("closed", .closeRequested, [], .closed, #line),
             // live sends: within budget, over it (cut off), after close
             ("open", .liveSend(queued: 100), [.send], .open, #line),
-            ("open", .liveSend(queued: 101), cutOff, .closed, #line),
+            ("open", .liveSend(queued: 101), cutOff, .cutOff(since: s), #line),
+            ("cutOff", .liveSend(queued: 0), [], .cutOff(since: 0), #line),
+            // cut off: nothing more delivered or answered; the peer's close or EOF ends it as
+            // usual, our queue draining does not (the peer must read it), the timeout aborts
+            ("cutOff", .message, [], .cutOff(since: 0), #line),
+            ("cutOff", .ping, [], .cutOff(since: 0), #line),
+            ("cutOff", .close, [.pauseReading, .flush], .closing(since: s), #line),
+            ("cutOff", .protocolError, [.pauseReading, .flush], .closing(since: s), #line),
+            ("cutOff", .peerGone, [.close], .closed, #line),
+            ("cutOff", .closeRequested, [], .cutOff(since: 0), #line),
+            ("cutOff", .replaySend, [], .cutOff(since: 0), #line),
+            ("cutOff", .notify(queued: 0), [], .cutOff(since: 0), #line),
+            ("cutOff", .queue(0), [], .cutOff(since: 0), #line),
+            ("cutOff", .heartbeat(61 * s), [], .cutOff(since: 0), #line),
+            ("cutOff", .timer(2 * s), [], .cutOff(since: 0), #line),
+            ("cutOff", .timer(3 * s), [.abort], .closed, #line),
             ("closeSent", .liveSend(queued: 0), [], .closeSent(since: 0), #line),
             ("closing", .liveSend(queued: 0), [], .closing(since: 0), #line),
             ("closed", .liveSend(queued: 0), [], .closed, #line),
@@ -163,7 +179,7 @@ final class WebSocketConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.queueChanged(bytes: 50), [.notifyDrained])
         XCTAssertNil(m.drainWatch)
         XCTAssertEqual(m.queueChanged(bytes: 0), [], "one notification per request")
-        XCTAssertEqual(m.liveSend(queued: 10_000).first, .countCutOff,
+        XCTAssertEqual(m.liveSend(queued: 10_000, now: 0).first, .countCutOff,
                        "a live message arriving while the queue is over the limit cuts the client off")
     }
 

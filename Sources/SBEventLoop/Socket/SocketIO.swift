@@ -18,6 +18,14 @@ public enum SocketIO {
         Posix.close(fd: fd)
     }
 
+    /// Closes with SO_LINGER 0: a RST, and whatever the kernel still held for the peer is
+    /// freed at once (for a peer that reads nothing, which would otherwise keep it for minutes).
+    public static func abort(fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        Posix.close(fd: fd)
+    }
+
     /// Half-close our side so the peer reads EOF after the last queued byte (used for
     /// "respond then close" without RST-ing unread request bytes).
     public static func shutdownWrite(fd: Int32) {

@@ -38,7 +38,9 @@ public final class TCPListener {
     /// SO_REUSEPORT) is refused by any listener there, ours or not; it is closed at once.
     public static func ensureFree(host: String, port: Int) throws(IOError) {
         let fd = CSBLinux_listen_tcp(host, Int32(port), 1, 0)
-        guard fd >= 0 else { throw IOError(call: "listen(\(host):\(port)) (is another process listening on this port?)", errno: -fd) }
+        guard fd >= 0 else {
+            throw IOError(call: "listen(\(host):\(port))" + (-fd == EADDRINUSE ? " (is another process listening on this port?)" : ""), errno: -fd)
+        }
         SocketIO.close(fd: fd)
     }
 

@@ -20,7 +20,9 @@ extension WriteQueue {
             }
             switch result {
             case .processed(let n): consume(n)
-            case .wouldBlock: return .pending
+            case .wouldBlock:
+                pendingAttempt = attemptLength(staging: staging)
+                return .pending
             case .eof: return .failed
             }
         }
@@ -29,6 +31,13 @@ extension WriteQueue {
             peakChunks = 0
         }
         return .drained
+    }
+
+    /// How many bytes `writeOnce` passes now (what a retry must cover).
+    private func attemptLength(staging: UnsafeMutableRawBufferPointer) -> Int {
+        guard let head = chunks.first else { return 0 }
+        if chunks.count == 1 || head.count - headOffset >= staging.count { return head.count - headOffset }
+        return min(byteCount, staging.count)
     }
 
     private func writeOnce(staging: UnsafeMutableRawBufferPointer,

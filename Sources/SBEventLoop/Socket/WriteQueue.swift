@@ -37,6 +37,9 @@ public struct WriteQueue {
     var headOffset = 0
     public private(set) var byteCount = 0
     var peakChunks: Int32 = 0
+    /// Bytes from `headOffset` that the last write through `flush(staging:through:)` was
+    /// refused (would block): a TLS write must be retried with at least those bytes.
+    var pendingAttempt = 0
     /// Set for connections that are mostly idle between writes (WebSockets): their ring is
     /// released at every drain, so an idle connection holds no queue storage. A malloc per
     /// flush is noise next to the system call; HTTP keeps its ring for the next response.
@@ -64,6 +67,24 @@ public struct WriteQueue {
         chunks = Deque()
         headOffset = 0
         byteCount = 0
+        pendingAttempt = 0
+    }
+
+    /// Drops every chunk not begun yet, keeping the one partly written (each chunk is one
+    /// WebSocket frame: what follows must start on a frame boundary) and those a refused TLS
+    /// write must retry. The bytes still to write then end at a chunk boundary.
+    public mutating func dropUnstarted() {
+        var kept = 0
+        var remaining = 0
+        for chunk in chunks {
+            let started = kept == 0 && headOffset > 0
+            guard started || remaining < pendingAttempt else { break }
+            remaining += chunk.count - (kept == 0 ? headOffset : 0)
+            kept += 1
+        }
+        chunks.removeLast(chunks.count - kept)
+        byteCount = remaining
+        if kept == 0 { headOffset = 0 }
     }
 
     private static let maxIOVecs = 64
@@ -92,6 +113,7 @@ public struct WriteQueue {
     }
 
     mutating func consume(_ count: Int) {
+        pendingAttempt = 0
         var remaining = count
         byteCount -= count
         while remaining > 0, let first = chunks.first {

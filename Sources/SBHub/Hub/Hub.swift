@@ -30,9 +30,9 @@ public final class Hub: BusListener, Sendable {
     /// subscription is in place); `/ready` and `/health` report it. A `let`, not a locked
     /// var: a closure read through a generic lock is re-thunked on every access.
     private let busStatus: @Sendable () -> Bool
-    /// Which loops have subscribers for a session (bit i = loop i), so a publish wakes only
-    /// the loops that have someone to deliver to.
-    private let interest = Locked<[String: UInt64]>([:])
+    /// Which loops have subscribers for a session, so a publish wakes only the loops that have
+    /// someone to deliver to. Sized from the loop count (any `THREADS`), never a fixed width.
+    private let interest = Locked<[String: LoopSet]>([:])
     /// Told (with the session id) when a session gains its first subscriber on this instance or
     /// loses its last: REDIS_CHANNEL_MODE=session subscribes to its channel then.
     private let interestObserver = Locked<(@Sendable (String) -> Void)?>(nil)
@@ -125,42 +125,41 @@ public final class Hub: BusListener, Sendable {
         case .event(let sessionId, let seq, let epoch, let json):
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
-            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
+            guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
-            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+            for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt) }
             }
         case .reset(let sessionId, let epoch):
             let loops = interestedLoops(sessionId)
-            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+            for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.reset(sessionId: sessionId, epoch: epoch) }
             }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
-            guard loops != 0 else { return metrics.busMessagesWithoutSubscriber.increment() }
+            guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(bytes)
-            for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+            for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0) }
             }
         }
     }
 
-    private func interestedLoops(_ sessionId: String) -> UInt64 {
-        // More than 64 loops: no mask, every loop is told.
-        loopHubs.count > 64 ? UInt64.max : interest.withLock { $0[sessionId] ?? 0 }
+    private func interestedLoops(_ sessionId: String) -> LoopSet {
+        interest.withLock { $0[sessionId] } ?? LoopSet(capacity: 1)
     }
 
     /// Called by a loop when its first subscriber of a session arrives / its last one leaves.
     func setInterest(loop: Int, sessionId: String, _ interested: Bool) {
-        guard loop < 64 else { return }
+        let loopCount = loopHubs.count
         let changed = interest.withLock { map in
-            let bit = UInt64(1) << UInt64(loop)
-            let before = map[sessionId] ?? 0
-            let mask = interested ? before | bit : before & ~bit
-            map[sessionId] = mask == 0 ? nil : mask
-            return (before == 0) != (mask == 0)
+            var loops = map[sessionId] ?? LoopSet(capacity: loopCount)
+            let wasEmpty = loops.isEmpty
+            loops.set(loop, interested)
+            map[sessionId] = loops.isEmpty ? nil : loops
+            return wasEmpty != loops.isEmpty
         }
         if changed, let observer = interestObserver.withLock({ $0 }) { observer(sessionId) }
     }
@@ -185,7 +184,7 @@ public final class Hub: BusListener, Sendable {
 
     public func busResynchronized(sessionId: String) {
         let loops = interestedLoops(sessionId)
-        for hub in loopHubs where loops & (1 << UInt64(hub.loop.index)) != 0 {
+        for hub in loopHubs where loops.contains(hub.loop.index) {
             hub.loop.execute { hub.refillFromHistory(sessionId: sessionId) }
         }
     }

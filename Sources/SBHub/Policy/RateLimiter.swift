@@ -24,8 +24,12 @@ struct RateLimiter {
         self.capacity = max(capacity, 2)
     }
 
-    /// Nanoseconds after which an untouched bucket is full again.
-    var idleAfter: UInt64 { UInt64(limit.burst / max(limit.rate, 1e-9) * 1e9) + 1_000_000_000 }
+    /// Nanoseconds after which an untouched bucket is full again (at most a day, past which it
+    /// is forgotten anyway: total for any rate and burst, where `UInt64(Double)` traps).
+    var idleAfter: UInt64 {
+        let seconds = (limit.burst / max(limit.rate, 1e-9)).rounded(.up).clampedToInt(0...TokenRate.longestWaitSeconds)
+        return UInt64(seconds + 1) * 1_000_000_000
+    }
 
     /// nil when the request may go on, else the seconds to wait.
     mutating func take(_ client: String, now: UInt64) -> Int? {

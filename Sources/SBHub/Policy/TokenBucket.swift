@@ -44,8 +44,25 @@ struct TokenBucket {
         return tokens >= 1
     }
 
-    /// Seconds until one token is available (for Retry-After).
+    /// Seconds until one token is available (for Retry-After), 1 s to one day: total for any
+    /// rate (a tiny or zero rate gives an infinite wait, which no Int holds).
     func secondsUntilNext(_ limit: TokenRate) -> Int {
-        max(1, Int(((1 - tokens) / limit.rate).rounded(.up)))
+        ((1 - tokens) / limit.rate).rounded(.up).clampedToInt(1...TokenRate.longestWaitSeconds)
+    }
+}
+
+extension TokenRate {
+    /// The longest Retry-After given, whatever the rate.
+    static let longestWaitSeconds = 86_400
+}
+
+extension Double {
+    /// `self` as an Int inside `range`: NaN gives the lower bound, anything beyond a bound that
+    /// bound. `Int(self)` traps on NaN, infinity and values past Int's range.
+    func clampedToInt(_ range: ClosedRange<Int>) -> Int {
+        guard !isNaN else { return range.lowerBound }
+        if self <= Double(range.lowerBound) { return range.lowerBound }
+        if self >= Double(range.upperBound) { return range.upperBound }
+        return Int(self)
     }
 }

@@ -4,7 +4,9 @@
 ///     open ─we close (app, shutdown)→ closeSent ─peer's close / timeout→ closing → closed
 ///       ├─peer's close → (echo it) closing ─drained / timeout→ closed
 ///       ├─protocol error → (close frame with its code) closing
-///       ├─live send over SEND_QUEUE_BYTES → cut off: queue dropped, 1008, closed
+///       ├─live send over SEND_QUEUE_BYTES → cutOff: the frame in flight is finished, the rest
+///       │   of the queue dropped, close 1008 queued; the peer's close or EOF → closed as
+///       │   usual; a peer that reads nothing for the close timeout → aborted (RST)
 ///       └─EOF, socket error, two silent heartbeats → closed
 ///
 /// Replay frames (sent by the server at its own pace) never count against the cut-off; their
@@ -16,6 +18,9 @@ public struct WebSocketConnectionStateMachine: Sendable {
         case closeSent(since: UInt64)
         /// Both closes are settled (or none is awaited): close once our bytes are written.
         case closing(since: UInt64)
+        /// Cut off over SEND_QUEUE_BYTES: our 1008 is queued behind the frame in flight; waiting
+        /// for the peer to read it and answer (until `since` + close timeout, then abort).
+        case cutOff(since: UInt64)
         case closed
     }
 
@@ -28,7 +33,8 @@ public struct WebSocketConnectionStateMachine: Sendable {
         case sendClose(code: UInt16?, reason: String)
         /// Queue the frame the caller is sending.
         case send
-        /// Drop everything still queued (a cut-off client will not read it).
+        /// Drop everything still queued but the frame being written (a cut-off client will not
+        /// read it; a frame cut in the middle would corrupt the stream its close frame follows).
         case discardQueue
         case countCutOff
         /// Call the handler's `sendQueueDrained` on the next loop turn.
@@ -36,6 +42,9 @@ public struct WebSocketConnectionStateMachine: Sendable {
         case pauseReading
         case flush
         case close
+        /// Close at once, discarding what the kernel still holds for the peer (SO_LINGER 0:
+        /// a RST), so a peer that reads nothing cannot keep the socket's send buffer.
+        case abort
     }
 
     /// The server's settings, one instance shared by all its connections (a reference, not 24
@@ -70,7 +79,7 @@ public struct WebSocketConnectionStateMachine: Sendable {
     /// When `timerFired` next has something to do, or nil (heartbeats have their own interval).
     public var deadline: UInt64? {
         switch state {
-        case .closeSent(let since), .closing(let since): since &+ configuration.closeTimeout
+        case .closeSent(let since), .closing(let since), .cutOff(let since): since &+ configuration.closeTimeout
         case .open, .closed: nil
         }
     }
@@ -102,7 +111,7 @@ public struct WebSocketConnectionStateMachine: Sendable {
         case .open:
             state = .closing(since: now)
             return [.sendClose(code: code, reason: ""), .pauseReading, .flush]
-        case .closeSent:
+        case .closeSent, .cutOff:
             state = .closing(since: now)
             return [.pauseReading, .flush]
         case .closing, .closed:
@@ -117,7 +126,7 @@ public struct WebSocketConnectionStateMachine: Sendable {
         case .open:
             state = .closing(since: now)
             return [.sendClose(code: code, reason: reason), .pauseReading, .flush]
-        case .closeSent:
+        case .closeSent, .cutOff:
             state = .closing(since: now)
             return [.pauseReading, .flush]
         case .closing, .closed:
@@ -151,11 +160,15 @@ public struct WebSocketConnectionStateMachine: Sendable {
         state == .open && queued <= configuration.sendQueueLimit
     }
 
-    public mutating func liveSend(queued: Int) -> [Action] {
+    /// Over the limit the client gets what a client library can report: the frame in flight
+    /// finished, then close 1008 with its reason. It stays readable (its messages are read and
+    /// ignored, so no unread input turns our close into a reset) until it answers the close or
+    /// goes; one that has not by the close timeout is aborted.
+    public mutating func liveSend(queued: Int, now: UInt64) -> [Action] {
         guard state == .open else { return [] }
         guard queued > configuration.sendQueueLimit else { return [.send] }
-        state = .closed
-        return [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush, .close]
+        state = .cutOff(since: now)
+        return [.countCutOff, .discardQueue, .sendClose(code: 1008, reason: "send queue limit exceeded"), .flush]
     }
 
     /// A frame the server chose to send (a replay page): paced by `notifyWhenDrained`, never
@@ -207,7 +220,8 @@ public struct WebSocketConnectionStateMachine: Sendable {
     /// A close handshake (ours, or our final bytes to a peer that does not read) timed out.
     public mutating func timerFired(now: UInt64) -> [Action] {
         guard let deadline, now >= deadline else { return [] }
+        let cutOff = if case .cutOff = state { true } else { false }
         state = .closed
-        return [.close]
+        return [cutOff ? .abort : .close]
     }
 }
