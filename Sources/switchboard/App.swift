@@ -103,9 +103,9 @@ final class App {
         Self.exitNow(shutdown.exitCode)
     }
 
-    /// 127.0.0.0/8, ::1 and localhost: only this machine can connect.
+    /// 127.0.0.0/8 and ::1 (HOST is numeric): only this machine can connect.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        host == "::1" || host.hasPrefix("127.") || host.hasPrefix("::ffff:127.")
     }
 
     /// Ends the process without running atexit handlers. The loop threads have left their
