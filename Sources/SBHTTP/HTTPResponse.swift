@@ -2,12 +2,28 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// Header fields already encoded (`Name: value\r\n` each), written before `headers`: the
+    /// fixed fields every answer of a kind carries, copied in one append instead of four per
+    /// field (`HeaderLines`).
+    public var headerLines: HeaderLines
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], headerLines: HeaderLines = .none) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.headerLines = headerLines
     }
+}
+
+/// Prebuilt header fields: made once (a static), shared by every response that carries them.
+public struct HeaderLines: Sendable {
+    public let bytes: [UInt8]
+
+    public init(_ fields: [(String, String)]) {
+        bytes = fields.flatMap { Array("\($0.0): \($0.1)\r\n".utf8) }
+    }
+
+    public static let none = HeaderLines([])
 }
 
 /// Writes a response into a byte buffer in one pass (status line, headers, blank line, body).
@@ -37,6 +53,7 @@ public enum HTTPResponseEncoder {
     /// Status line and the response's own header fields (the framing fields are the caller's).
     private static func appendStatusAndHeaders(_ response: HTTPResponse, to out: inout [UInt8]) {
         out.append(contentsOf: statusLine(response.status))
+        out.append(contentsOf: response.headerLines.bytes)
         for (name, value) in response.headers {
             appendUTF8(name, to: &out)
             out.append(contentsOf: separator)

@@ -35,6 +35,8 @@ enum SystemAPI {
         return Reply.raw(200, out)
     }
 
+    private static let metricsHeaders = HeaderLines([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), Reply.noSniff, Reply.noStore])
+
     /// The fixed parts of the `/health` body, in order.
     private enum Health {
         static let ok = Array("{\"status\":\"ok\",\"instanceId\":".utf8)
@@ -71,7 +73,6 @@ enum SystemAPI {
         if let server = hub.server, server.isTLS {
             hub.metrics.recordTLS(handshakes: server.tlsHandshakeCounts, reloads: server.tlsReloadCounts)
         }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), Reply.noSniff, Reply.noStore],
-                            body: hub.metrics.render())
+        return HTTPResponse(status: 200, body: hub.metrics.render(), headerLines: metricsHeaders)
     }
 }

@@ -9,24 +9,23 @@ enum Reply {
     static let jsonType = ("Content-Type", "application/json; charset=utf-8")
     static let noSniff = ("X-Content-Type-Options", "nosniff")
     static let noStore = ("Cache-Control", "no-store")
-    /// One array for every JSON answer: shared storage, no allocation per response.
-    static let jsonHeaders = [jsonType, noSniff, noStore]
-    static let noContentHeaders = [noSniff, noStore]
+    /// Encoded once: every JSON answer copies these bytes, with no per-field work or allocation.
+    static let jsonHeaders = HeaderLines([jsonType, noSniff, noStore])
+    static let noContentHeaders = HeaderLines([noSniff, noStore])
 
     static func json(_ status: Int, _ object: Any) -> HTTPResponse {
-        HTTPResponse(status: status, headers: jsonHeaders, body: JSONBody.encode(object))
+        HTTPResponse(status: status, body: JSONBody.encode(object), headerLines: jsonHeaders)
     }
 
     static func raw(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: jsonHeaders, body: body)
+        HTTPResponse(status: status, body: body, headerLines: jsonHeaders)
     }
 
     static func error(_ error: HubError) -> HTTPResponse {
-        HTTPResponse(status: error.status, headers: error.headers.isEmpty ? jsonHeaders : jsonHeaders + error.headers,
-                     body: JSONErrorBody.make(error.message))
+        HTTPResponse(status: error.status, headers: error.headers, body: JSONErrorBody.make(error.message), headerLines: jsonHeaders)
     }
 
     static func noContent() -> HTTPResponse {
-        HTTPResponse(status: 204, headers: noContentHeaders)
+        HTTPResponse(status: 204, headerLines: noContentHeaders)
     }
 }
