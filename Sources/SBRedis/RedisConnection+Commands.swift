@@ -27,22 +27,22 @@ extension RedisConnection {
         for key in keys { tail.append(key) }
         tail.append(contentsOf: arguments)
         guard let sha = scriptSHAs[script.name] else {
-            return send(Self.eval(script, tail), completion)
+            return send(eval(script, tail), completion)
         }
         var command: RedisArguments = ["EVALSHA"]
         command.append(sha)
         command.append(contentsOf: tail)
         send(command) { [weak self] result in
             if case .success(.error(let message)) = result, message.hasPrefix("NOSCRIPT"), let self {
-                send(Self.eval(script, tail), completion)
+                send(eval(script, tail), completion)
                 return
             }
             completion(result)
         }
     }
 
-    static func eval(_ script: LuaScript, _ tail: RedisArguments) -> RedisArguments {
-        var command: RedisArguments = ["EVAL", script.source]
+    func eval(_ script: LuaScript, _ tail: RedisArguments) -> RedisArguments {
+        var command: RedisArguments = ["EVAL", scriptsWithoutFlags ? script.sourceWithoutFlags : script.source]
         command.append(contentsOf: tail)
         return command
     }

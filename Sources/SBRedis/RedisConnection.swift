@@ -45,6 +45,10 @@ public final class RedisConnection: @unchecked Sendable {
     var current: HiredisAdapter?
     /// SHA1 of each script, by name, as returned by SCRIPT LOAD.
     var scriptSHAs: [String: [UInt8]] = [:]
+    /// The server (Redis before 7.0) refused the scripts' flags line: they were loaded
+    /// without it, and EVAL sends them without it too. Redis then cannot refuse a writing
+    /// script at its start when over maxmemory (REDIS_INTEGRATION.md).
+    var scriptsWithoutFlags = false
     /// Depth of hiredis frames on the stack: we never free a context from inside one.
     var hiredisDepth = 0
     var watchdog: TimerHandle?
