@@ -7,7 +7,7 @@ extension RedisConnection {
     /// (with the user when the URL has one), SELECT, one SCRIPT LOAD per script, PING. All must
     /// succeed; any error reply or failure drops the connection and the backoff retries. A
     /// script whose flags line the server cannot compile (Redis 6.2) is loaded again without it.
-    func handshake(on adapter: HiredisAdapter) {
+    func handshake(on socket: RedisSocket) {
         var steps: [(name: String, command: RedisArguments, script: LuaScript?)] = []
         if let password = url.password {
             var auth: RedisArguments = ["AUTH"]
@@ -28,7 +28,7 @@ extension RedisConnection {
         var remaining = steps.count
         var failure: String?
         func run(_ step: (name: String, command: RedisArguments, script: LuaScript?)) {
-            enqueue(step.command, on: adapter) { [weak self, weak adapter] result in
+            enqueue(step.command, on: socket) { [weak self, weak socket] result in
                 guard let self else { return }
                 switch result {
                 case .success(.error(let message)) where step.script.map({ $0.source != $0.sourceWithoutFlags }) == true
@@ -40,7 +40,7 @@ extension RedisConnection {
                                        metadata: ["redis": "\(endpointName)"])
                         scriptsWithoutFlags = true
                     }
-                    if let script = step.script, let adapter, adapter === current {
+                    if let script = step.script, let socket, socket === current {
                         remaining += 1
                         run((step.name, ["SCRIPT", "LOAD", script.sourceWithoutFlags], script))
                     }
@@ -57,7 +57,7 @@ extension RedisConnection {
                     failure = failure ?? "\(step.name): \(error)"
                 }
                 remaining -= 1
-                guard remaining == 0, let adapter, adapter === current else { return }
+                guard remaining == 0, let socket, socket === current else { return }
                 if let failure {
                     logger.error("redis handshake failed", metadata: ["redis": "\(endpointName)", "error": "\(failure)"])
                 }
