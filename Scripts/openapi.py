@@ -130,6 +130,7 @@ RESPONSES = {
     "BadRequest": error("invalid input: the message names the field"),
     "TooLarge": error("body over MAX_BODY_BYTES"),
     "NotJSON": error("not JSON"),
+    "OutOfMemory": error("Redis is over its maxmemory: the write was refused and nothing was stored (reads keep working)"),
 }
 
 
@@ -138,6 +139,8 @@ def shared(name):
 
 
 COMMON_ERRORS = {"401": shared("Unauthorized"), "403": shared("Forbidden"), "429": shared("RateLimited"), "503": shared("Unavailable")}
+# Writes Redis may refuse over maxmemory (REDIS_INTEGRATION.md, the scripts' flags).
+FULL = {"507": shared("OutOfMemory")}
 BODY_ERRORS = {"400": shared("BadRequest"), "413": shared("TooLarge"), "415": shared("NotJSON")}
 
 
@@ -200,7 +203,7 @@ PATHS = {
     "/api/events": {"post": op(
         "Store and broadcast one event or a batch of up to 1000",
         {**ok(201, {"oneOf": [ref("Appended"), ref("AppendedBatch")]}, "stored"),
-         **ok(200, {"oneOf": [ref("Appended"), ref("AppendedBatch")]}, "a repeat of an idempotency key: nothing stored")},
+         **ok(200, {"oneOf": [ref("Appended"), ref("AppendedBatch")]}, "a repeat of an idempotency key: nothing stored"), **FULL},
         ["Events"], parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                                  "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
         request=body({"oneOf": [ref("Event"), {"type": "array", "minItems": 1, "maxItems": 1000, "items": ref("Event")}]}))},
@@ -228,36 +231,36 @@ PATHS = {
                     "the client's reading. The stream ends on shutdown (clients reconnect) and, for a token, at its exp.")},
     "/api/sessions": {
         "get": op("Every live session", ok(200, ref("SessionList")), ["Sessions"]),
-        "post": op("Create a session", ok(201, ref("Session"), "created"), ["Sessions"], request=body(ref("NewSession")),
+        "post": op("Create a session", {**ok(201, ref("Session"), "created"), **FULL}, ["Sessions"], request=body(ref("NewSession")),
                    errors={**COMMON_ERRORS, "409": error("a session with this id exists")}),
     },
     "/api/sessions/{id}": {
         "get": op("A session with its chains", {**ok(200, ref("Session")), "404": error("no such session")}, ["Sessions"],
                   parameters=[ID]),
-        "put": op("Update status, summary, endReason", {**ok(200, ref("Session")), "404": error("no such session")}, ["Sessions"],
+        "put": op("Update status, summary, endReason", {**ok(200, ref("Session")), "404": error("no such session"), **FULL}, ["Sessions"],
                   parameters=[ID], request=body(ref("SessionUpdate"))),
         "delete": op("Remove a session, its events, chains and queues",
                      {"204": {"description": "removed"}, "404": error("no such session")}, ["Sessions"], parameters=[ID]),
     },
     "/api/sessions/{id}/chains": {
         "get": op("A session's chains", ok(200, ref("ChainList")), ["Sessions"], parameters=[ID]),
-        "post": op("Add a chain", {**ok(201, ref("Chain"), "added"), "404": error("no such session")}, ["Sessions"],
+        "post": op("Add a chain", {**ok(201, ref("Chain"), "added"), "404": error("no such session"), **FULL}, ["Sessions"],
                    parameters=[ID], request=body(ref("NewChain"))),
     },
     "/api/chains/{chainId}": {"get": op("A chain", {**ok(200, ref("Chain")), "404": error("no such chain")}, ["Sessions"],
                                         parameters=[path_param("chainId")])},
     "/api/sessions/{id}/input": {
         "get": op("Drain the input queue atomically", ok(200, ref("InputList")), ["Queues"], parameters=[ID]),
-        "post": op("Queue input (pushed to subscribers as `input`)", ok(201, ref("InputQueued"), "queued"), ["Queues"],
+        "post": op("Queue input (pushed to subscribers as `input`)", {**ok(201, ref("InputQueued"), "queued"), **FULL}, ["Queues"],
                    parameters=[ID], request=body(ref("NewInput"))),
     },
     "/api/sessions/{id}/commands": {
         "get": op("Drain the command queue atomically", ok(200, ref("CommandList")), ["Queues"], parameters=[ID]),
-        "post": op("Queue a command (pushed to subscribers as `command`)", ok(201, ref("CommandQueued"), "queued"), ["Queues"],
+        "post": op("Queue a command (pushed to subscribers as `command`)", {**ok(201, ref("CommandQueued"), "queued"), **FULL}, ["Queues"],
                    parameters=[ID], request=body(ref("NewCommand"))),
     },
     "/api/commands/{commandId}/ack": {"post": op(
-        "Acknowledge a command", {**ok(200, ref("Acked")), "404": error("unknown or expired command id")}, ["Queues"],
+        "Acknowledge a command", {**ok(200, ref("Acked")), "404": error("unknown or expired command id"), **FULL}, ["Queues"],
         parameters=[path_param("commandId")], request=body(ref("Ack")), description="API key only.")},
     "/api/tokens": {"post": op(
         "Mint a scoped token (API key only; needs TOKEN_SECRET)",

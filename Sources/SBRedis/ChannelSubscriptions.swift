@@ -1,8 +1,9 @@
 /// The per-session channels one subscriber connection wants (REDIS_CHANNEL_MODE=session), as a
 /// value: each call returns what to send. Redis is told at most one thing at a time per channel:
 /// a channel wanted again while its UNSUBSCRIBE is unanswered is subscribed again only once that
-/// answer arrived (hiredis 0.14.1 drops a channel's callback when the unsubscribe reply comes, so
-/// a SUBSCRIBE sent before it would lose its messages).
+/// answer arrived, so each confirmation Redis sends for the channel answers exactly one thing we
+/// asked for (a SUBSCRIBE sent before it would be confirmed, then seemingly undone by the late
+/// unsubscribe confirmation).
 ///
 ///     (absent) ─want→ subscribing ─confirmed→ subscribed ─unwant→ unsubscribing ─confirmed→ (absent)
 ///        ↑ not connected: pending                  unsubscribing ─want→ unsubscribing(again) ─confirmed→ subscribing

@@ -1,9 +1,9 @@
 /// The arguments of one Redis command, already laid out as RESP bulk strings.
 ///
-/// We encode the request ourselves and hand hiredis the finished bytes
-/// (`redisAsyncFormattedCommand`): one buffer per command instead of an argv array, a length
-/// array and hiredis's own formatting copy. It is the same wire format `redisAsyncCommandArgv`
-/// would produce, and hiredis still parses the command name (it must, to track SUBSCRIBE).
+/// We encode the request ourselves, in the wire format `redisFormatCommandArgv` produces:
+/// `RedisSocket` appends the `*N` header and these bytes straight to its output buffer, with no
+/// argv array, length array or formatting copy in between. `RedisBlockingConnection` hands the
+/// same bytes to hiredis (`withFormattedCommand`).
 public struct RedisArguments: Sendable, Equatable {
     /// Number of arguments appended so far.
     public private(set) var count = 0
@@ -58,9 +58,10 @@ public struct RedisArguments: Sendable, Equatable {
         return out
     }
 
-    /// The request for `redisAsyncFormattedCommand`, which is given `length` bytes but, in
-    /// 0.14.1, scans them with `strchr` to spot (P)SUBSCRIBE and MONITOR: without a NUL after
-    /// the request it reads past the buffer (AddressSanitizer caught it). The NUL is not sent.
+    /// The request for hiredis's formatted-command calls (`redisAppendFormattedCommand`),
+    /// NUL-terminated: 0.14.1's async variant scanned it with `strchr` and read past an
+    /// unterminated buffer (AddressSanitizer caught it), so the terminator stays for any caller
+    /// of that family. The NUL is not sent.
     func withFormattedCommand<R>(_ body: (_ command: UnsafePointer<CChar>, _ length: Int) -> R) -> R {
         var bytes = encoded
         bytes.append(0)

@@ -1,11 +1,13 @@
 public import SBCore
-import CHiredis
 public import Logging
 
 public import SBEventLoop
+import DequeModule
 import Synchronization
 
-/// One Redis connection owned by one event loop: a hiredis async context driven by that loop.
+/// One Redis connection owned by one event loop: its socket (`RedisSocket`) lives on that loop
+/// like the hub's HTTP and WebSocket sockets. Requests are RESP we encode (`RedisArguments`);
+/// hiredis only parses the replies (`RedisReplyReader`).
 ///
 /// Concurrent commands pipeline on it. Every completion runs exactly once, on the loop: with
 /// the reply (an error reply included), `.disconnected` when the link drops, `.timeout` after our
@@ -31,7 +33,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// Where the server is found on every (re)connect.
     public let endpoint: RedisEndpoint
     let resolver: any RedisResolver
-    /// The address the current (or last) context connects to.
+    /// The address the current (or last) socket connects to.
     public private(set) var address: RedisAddress?
     /// With Sentinel: how often a ready connection asks the sentinels whether the master moved.
     let masterCheckInterval: Duration
@@ -41,12 +43,16 @@ public final class RedisConnection: @unchecked Sendable {
     let logger: Logger
     let clock: any MonotonicClockSource
     var machine: RedisConnectionStateMachine
-    /// The live hiredis context, if any.
-    var current: HiredisAdapter?
+    /// The live socket, if any.
+    var current: RedisSocket?
     /// SHA1 of each script, by name, as returned by SCRIPT LOAD.
     var scriptSHAs: [String: [UInt8]] = [:]
-    /// Depth of hiredis frames on the stack: we never free a context from inside one.
-    var hiredisDepth = 0
+    /// The server (Redis before 7.0) refused the scripts' flags line: they were loaded
+    /// without it, and EVAL sends them without it too. Redis then cannot refuse a writing
+    /// script at its start when over maxmemory (REDIS_INTEGRATION.md).
+    var scriptsWithoutFlags = false
+    /// Pub/Sub pushes (a subscriber connection only): RedisSubscriber's handler.
+    var onPush: ((RedisPush) -> Void)?
     var watchdog: TimerHandle?
     private var watchdogDeadline: UInt64?
     private var published = State.down
@@ -59,11 +65,20 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// `sentinel` set: the master is found through Sentinel and confirmed with ROLE on every
     /// connect; `url` then only gives credentials and database.
-    public init(loop: EventLoop, url: RedisURL, logger: Logger, scripts: [LuaScript] = [],
+    public convenience init(loop: EventLoop, url: RedisURL, logger: Logger, scripts: [LuaScript] = [],
                 commandTimeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(2),
                 sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(),
                 masterCheckInterval: Duration = .seconds(2),
                 clock: any MonotonicClockSource = SystemMonotonicClock()) {
+        self.init(loop: loop, url: url, logger: logger, scripts: scripts, commandTimeout: commandTimeout,
+                  connectTimeout: connectTimeout, sentinel: sentinel, resolver: resolver,
+                  masterCheckInterval: masterCheckInterval, clock: clock, role: .commands)
+    }
+
+    /// `role: .subscriber` routes Pub/Sub pushes to `onPush` (RedisSubscriber).
+    init(loop: EventLoop, url: RedisURL, logger: Logger, scripts: [LuaScript], commandTimeout: Duration,
+         connectTimeout: Duration, sentinel: SentinelSettings?, resolver: any RedisResolver,
+         masterCheckInterval: Duration, clock: any MonotonicClockSource, role: RedisConnectionStateMachine.Role) {
         self.loop = loop
         self.url = url
         endpoint = sentinel.map { .sentinel($0) } ?? .direct(host: url.host, port: url.port)
@@ -80,7 +95,7 @@ public final class RedisConnection: @unchecked Sendable {
         }
         machine = RedisConnectionStateMachine(connectTimeout: Self.nanoseconds(connectTimeout),
                                               commandTimeout: Self.nanoseconds(commandTimeout),
-                                              discoveryTimeout: Self.nanoseconds(discovery))
+                                              discoveryTimeout: Self.nanoseconds(discovery), role: role)
     }
 
     var usesSentinel: Bool {
@@ -120,7 +135,7 @@ public final class RedisConnection: @unchecked Sendable {
         case .discover(let attempt):
             discover(attempt: attempt)
         case .connect:
-            openContext()
+            openSocket()
         case .handshake:
             if let current { handshake(on: current) }
         case .becomeReady:
@@ -220,81 +235,74 @@ public final class RedisConnection: @unchecked Sendable {
         drop(.disconnected)
     }
 
-    private func openContext() {
-        guard let target = address ?? endpoint.immediateAddress,
-              let context = redisAsyncConnect(target.host, Int32(target.port)) else {
+    private func openSocket() {
+        guard let target = address ?? endpoint.immediateAddress else {
             return apply(machine.contextLost(random: Double.random(in: 0..<1)))
         }
-        if context.pointee.err != 0 {
-            logger.debug("redis connect failed", metadata: ["error": "\(String(cString: context.pointee.errstr))"])
-            redisAsyncFree(context)  // never attached, so no callbacks run
-            return apply(machine.contextLost(random: Double.random(in: 0..<1)))
-        }
-        let adapter = HiredisAdapter(loop: loop, context: context, owner: self)
-        current = adapter
-        adapter.attach()
-        // Dead peers behind a silent network are found by TCP keepalive (~15 s idle).
-        _ = redisEnableKeepAlive(&context.pointee.c)
-        // hiredis detects the finished connect on the first write event, which this arms.
-        redisAsyncSetConnectCallback(context) { context, status in
-            guard let adapter = HiredisAdapter.from(context?.pointee.ev.data) else { return }
-            adapter.owner.tcpConnected(adapter, ok: status == REDIS_OK)
+        do {
+            current = try RedisSocket(loop: loop, address: target, owner: self)
+        } catch {
+            logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "error": "\(error)"])
+            apply(machine.contextLost(random: Double.random(in: 0..<1)))
         }
     }
 
-    private func tcpConnected(_ adapter: HiredisAdapter, ok: Bool) {
-        // On failure hiredis frees the context right after this returns; cleanup reports it.
-        guard ok, adapter === current else { return }
-        adapter.corked = true
-        hiredisDepth += 1
+    // MARK: Events from the socket
+
+    func socketConnected(_ socket: RedisSocket) {
+        guard socket === current else { return }
         apply(machine.connected(now: clock.nowNanoseconds()))
-        hiredisDepth -= 1
     }
 
-    /// From hiredis's cleanup hook: the context is gone. No hiredis calls from here.
-    func contextReleased(_ adapter: HiredisAdapter) {
-        guard adapter === current else { return }
-        current = nil
-        if machine.isReady {
-            logger.warning("redis connection lost", metadata: ["redis": "\(endpointName)", "reason": "\(adapter.failure)"])
+    /// One reply, in order: the oldest command's answer, or (subscriber) a push.
+    func socketReceived(_ socket: RedisSocket, _ reply: RedisReply) {
+        guard socket === current else { return }
+        let push = machine.role == .subscriber ? RedisPush(reply) : nil
+        switch machine.route(isPush: push != nil, pending: socket.pending.count) {
+        case .completeOldest:
+            socket.pending.removeFirst().completion(.success(reply))
+            if socket.closeWhenIdle, socket.pending.isEmpty, socket === current { drop(.disconnected) }
+        case .push:
+            if let push { onPush?(push) }
+        case .unexpected:
+            logger.error("redis sent a reply no command was waiting for: dropping the connection", metadata: ["redis": "\(endpointName)"])
+            apply(machine.socketFailed(.protocolError))
         }
+    }
+
+    func socketFailed(_ socket: RedisSocket, _ failure: RedisConnectionStateMachine.SocketFailure) {
+        guard socket === current else { return }
+        if case .connectFailed = failure {
+            logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "reason": "\(failure)"])
+        }
+        let action = machine.socketFailed(failure)
+        if case .drop = action { apply(action) } else { drop(.disconnected) }
+    }
+
+    /// Closes the current socket, fails its pending commands with `reason` (oldest first), and
+    /// lets the state machine schedule the reconnect. Safe from inside a completion or a read:
+    /// the socket stops delivering once closed.
+    func drop(_ reason: RedisError) {
+        guard let socket = current else { return }
+        current = nil
+        socket.close()
+        if machine.isReady {
+            logger.warning("redis connection lost", metadata: ["redis": "\(endpointName)", "reason": "\(reason)"])
+        }
+        let failed = socket.pending
+        socket.pending.removeAll()
+        for command in failed { command.completion(.failure(reason)) }
         apply(machine.contextLost(random: Double.random(in: 0..<1)))
     }
 
-    func registrationFailed(_ adapter: HiredisAdapter, error: String) {
-        logger.error("redis socket could not be registered with the event loop", metadata: ["error": "\(error)"])
-        drop(.disconnected)
-    }
-
-    /// Frees the current context so its pending commands fail with `reason` and a reconnect
-    /// follows. Inside a hiredis frame it is deferred to a timer, never done in place.
-    func drop(_ reason: RedisError) {
-        guard let adapter = current, !adapter.released else { return }
-        guard hiredisDepth == 0 else {
-            loop.schedule(after: .zero) { [weak self, weak adapter] in
-                guard let self, let adapter, adapter === current else { return }
-                drop(reason)
-            }
-            return
-        }
-        adapter.failure = reason
-        withinHiredis { redisAsyncFree(adapter.context) }
-    }
-
+    /// `close()`: the replies still pending arrive first, then the socket closes.
     private func disconnectGracefully() {
-        guard let adapter = current, !adapter.released else { return }
-        guard hiredisDepth == 0 else {
-            loop.schedule(after: .zero) { [weak self] in self?.disconnectGracefully() }
-            return
+        guard let socket = current else { return }
+        if socket.pending.isEmpty {
+            drop(.disconnected)
+        } else {
+            socket.closeWhenIdle = true
         }
-        withinHiredis { redisAsyncDisconnect(adapter.context) }
-    }
-
-    /// Runs a call into hiredis (or one of our callbacks out of it), counting the frame.
-    func withinHiredis<R>(_ body: () -> R) -> R {
-        hiredisDepth += 1
-        defer { hiredisDepth -= 1 }
-        return body()
     }
 
     private func publishState() {
@@ -311,12 +319,12 @@ public final class RedisConnection: @unchecked Sendable {
         onStateChange?(now)
     }
 
-    // MARK: Timeouts (hiredis 0.14.1 has none for async contexts)
+    // MARK: Timeouts
 
     /// One timer at the earliest deadline: connect/handshake, or the oldest pending command.
     /// It is re-armed lazily when it fires, so a busy pipeline costs no timer churn.
     func armWatchdog() {
-        let deadline = machine.nextDeadline(oldestCommand: current?.inFlight.first)
+        let deadline = machine.nextDeadline(oldestCommand: current?.pending.first?.sentAt)
         guard deadline != watchdogDeadline || (deadline != nil && watchdog == nil) else { return }
         if let watchdog { loop.cancel(watchdog) }
         watchdog = nil
@@ -328,11 +336,11 @@ public final class RedisConnection: @unchecked Sendable {
             guard let self else { return }
             watchdog = nil
             watchdogDeadline = nil
-            let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.inFlight.first,
+            let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.pending.first?.sentAt,
                                       random: Double.random(in: 0..<1))
             if case .drop = action {
                 logger.warning("redis did not answer in time: dropping the connection",
-                               metadata: ["redis": "\(url)", "pending": "\(current?.inFlight.count ?? 0)"])
+                               metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])
             }
             apply(action)
         }

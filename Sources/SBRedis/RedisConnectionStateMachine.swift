@@ -4,25 +4,31 @@
 ///
 ///     idle ─start→ discovering ─address→ connecting ─TCP up→ handshaking ─AUTH…PING ok→ ready
 ///                      │                     │                   │                      │
-///                      │ lookup failed       └── context lost (error, our drop, timeout) ┘
-///                      │ or timed out                       ↓
+///                      │ lookup failed       └─ socket failed (connect error, read error, EOF,
+///                      │ or timed out           write error, bad reply) → drop → socket closed ┘
+///                      │                                    ↓
 ///                      └──────────────────→ waiting ─backoff elapsed→ discovering …
 ///                                                                   any ─close→ closed
 ///
 /// Discovering finds the address off the loop (a host name resolved again, or Sentinel asked
 /// again, on every reconnect). Each lookup has an attempt number, so a late answer to a lookup
 /// that already timed out is ignored.
+///
+/// Every reply read from the socket is routed here too (`route`): the answer to the oldest
+/// pending command, or, on a subscriber connection, a push (`message`, `subscribe`, …) that
+/// answers no command of its own; anything else means the stream can no longer be matched to
+/// its commands, and the connection is dropped.
 public struct RedisConnectionStateMachine: Sendable {
     public enum State: Equatable, Sendable {
         case idle
         /// A lookup (name resolution or Sentinel) is running off the loop; no context yet.
         case discovering(attempt: Int, deadline: UInt64)
-        /// A hiredis context exists; the TCP connect is in progress.
+        /// A socket exists; the TCP connect is in progress.
         case connecting(deadline: UInt64)
         /// Connected; AUTH, SELECT, SCRIPT LOAD and PING are in flight. Nothing else is sent.
         case handshaking(deadline: UInt64)
         case ready
-        /// No context; a reconnect is scheduled.
+        /// No socket; a reconnect is scheduled.
         case waiting
         case closed
     }
@@ -31,22 +37,54 @@ public struct RedisConnectionStateMachine: Sendable {
         case none
         /// Look the address up off the loop and report it with `addressFound(attempt:)`.
         case discover(attempt: Int)
-        /// Create a hiredis context and start a non-blocking connect.
+        /// Open a socket and start a non-blocking connect.
         case connect
         /// Send the handshake commands.
         case handshake
         /// Commands may flow; tell observers.
         case becomeReady
-        /// Free the context now (never from inside a hiredis callback); its pending commands
-        /// fail with this error.
+        /// Close the socket now; its pending commands fail with this error, then report
+        /// `contextLost`.
         case drop(RedisError)
         /// Schedule `reconnectDue` after this delay.
         case reconnect(afterMilliseconds: Int)
-        /// Close gracefully: pending replies still arrive, then hiredis frees the context.
+        /// Close gracefully: pending replies still arrive, then the socket is closed.
         case disconnect
     }
 
+    /// A subscriber connection (RedisSubscriber) gets pushes; a command connection never
+    /// does, so a script's array that happens to start with "message" is still its reply.
+    public enum Role: Equatable, Sendable {
+        case commands
+        case subscriber
+    }
+
+    /// How the socket under a connection failed. Every one drops it (its pending commands fail
+    /// with `.disconnected`) and a reconnect follows.
+    public enum SocketFailure: Equatable, Sendable {
+        /// The TCP connect was refused or failed (errno), or could not start.
+        case connectFailed(Int32)
+        case readFailed(Int32)
+        case writeFailed(Int32)
+        /// The server closed the connection (EOF).
+        case closedByPeer
+        /// The bytes are not RESP (the reply reader failed), or a reply came that no command
+        /// was waiting for.
+        case protocolError
+    }
+
+    /// Where one reply read from the socket goes.
+    public enum ReplyRoute: Equatable, Sendable {
+        /// Completes the oldest pending command.
+        case completeOldest
+        /// A Pub/Sub push: to the subscriber, no command consumed.
+        case push
+        /// Nothing waits for it: the stream is out of step; drop.
+        case unexpected
+    }
+
     public private(set) var state = State.idle
+    public let role: Role
     public private(set) var backoff: Backoff
     let connectTimeout: UInt64
     let commandTimeout: UInt64
@@ -54,7 +92,9 @@ public struct RedisConnectionStateMachine: Sendable {
     private var attempts = 0
 
     /// Timeouts in nanoseconds, in the same clock as the `now` values passed in.
-    public init(connectTimeout: UInt64, commandTimeout: UInt64, discoveryTimeout: UInt64? = nil, backoff: Backoff = Backoff()) {
+    public init(connectTimeout: UInt64, commandTimeout: UInt64, discoveryTimeout: UInt64? = nil, backoff: Backoff = Backoff(),
+                role: Role = .commands) {
+        self.role = role
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.discoveryTimeout = discoveryTimeout ?? connectTimeout
@@ -103,8 +143,33 @@ public struct RedisConnectionStateMachine: Sendable {
         return .becomeReady
     }
 
-    /// hiredis freed the context (connect failure, I/O error, server close, or our own drop), or
-    /// no context could be created at all.
+    /// The socket failed (see `SocketFailure`): drop it, so its pending commands fail. A
+    /// closed connection still finishing its replies drops too (no reconnect follows, see
+    /// `contextLost`); without a socket there is nothing to drop.
+    public mutating func socketFailed(_ failure: SocketFailure) -> Action {
+        switch state {
+        case .connecting, .handshaking, .ready, .closed:
+            return .drop(.disconnected)
+        case .idle, .discovering, .waiting:
+            return .none
+        }
+    }
+
+    /// A reply was read; `pending` commands await theirs. On a subscriber connection that is
+    /// ready (or closing), a push-shaped reply (`RedisPush`) is a push; everything else answers
+    /// the oldest command, in order, as Redis replies in order.
+    public func route(isPush: Bool, pending: Int) -> ReplyRoute {
+        if isPush, role == .subscriber {
+            switch state {
+            case .ready, .closed: return .push
+            default: break
+            }
+        }
+        return pending > 0 ? .completeOldest : .unexpected
+    }
+
+    /// The socket is closed (connect failure, I/O error, server close, or our own drop), or
+    /// none could be opened at all.
     public mutating func contextLost(random: Double) -> Action {
         switch state {
         case .connecting, .handshaking, .ready:

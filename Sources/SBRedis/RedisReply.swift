@@ -1,7 +1,7 @@
 import CHiredis
 
-/// A Redis reply as a Swift value. It is copied out of hiredis's `redisReply` inside the reply
-/// callback, because hiredis frees the reply as soon as the callback returns.
+/// A Redis reply as a Swift value, copied out of the `redisReply` hiredis's reader built, which is
+/// freed right after (`RedisReplyReader`, `RedisBlockingConnection`).
 ///
 /// `null` is the RESP nil (a missing key, an empty pop); it is not spelled `nil` so that it can
 /// never be confused with an absent `RedisReply?`.
@@ -14,7 +14,7 @@ public enum RedisReply: Equatable, Sendable {
     case null
     case array([RedisReply])
 
-    /// Deep copy of a hiredis reply. Only called inside a hiredis reply callback.
+    /// Deep copy of a hiredis reply object, before it is freed.
     init(copying reply: UnsafePointer<redisReply>) {
         let r = reply.pointee
         switch r.type {

@@ -1,4 +1,3 @@
-import CHiredis
 public import Logging
 import SBCore
 public import SBEventLoop
@@ -17,13 +16,13 @@ import Synchronization
 ///
 /// A silent network or a stalled server would leave a subscribed connection waiting forever, so
 /// every `heartbeat` it re-sends SUBSCRIBE for the base channel (harmless; Redis confirms again)
-/// and drops the connection if the previous confirmation has not arrived by then. Plain PING
-/// cannot serve: hiredis 0.14.1 misroutes its reply on a subscribed context.
+/// and drops the connection if the previous confirmation has not arrived by then: the answer
+/// proves the subscription itself is alive, which a PING would not.
 ///
-/// hiredis keeps one callback per channel and calls it for every message, once with NULL when
-/// the context is freed. The callback's privdata is the context's `HiredisAdapter`, which
-/// hiredis keeps alive until after those calls; the adapter forwards to this subscriber through
-/// a weak reference, so no reference counting crosses hiredis.
+/// The connection is a subscriber connection (`RedisConnectionStateMachine.Role`): every push
+/// Redis sends (`message`, `smessage`, `pmessage`, the (un)subscribe confirmations, and the
+/// `sunsubscribe` Redis Cluster sends unasked when a slot moves) is routed by its state machine
+/// to `received` here; (UN)SUBSCRIBE go out with no pending reply of their own.
 ///
 /// Confinement as for `RedisConnection`: loop thread, except `isSubscribed`.
 public final class RedisSubscriber: @unchecked Sendable {
@@ -45,7 +44,9 @@ public final class RedisSubscriber: @unchecked Sendable {
     public init(loop: EventLoop, url: RedisURL, channel: String, logger: Logger, heartbeat: Duration = .seconds(5),
                 sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(),
                 onMessage: @escaping ([UInt8]) -> Void, onResubscribed: @escaping () -> Void) {
-        connection = RedisConnection(loop: loop, url: url, logger: logger, sentinel: sentinel, resolver: resolver)
+        connection = RedisConnection(loop: loop, url: url, logger: logger, scripts: [], commandTimeout: .seconds(2),
+                                     connectTimeout: .seconds(2), sentinel: sentinel, resolver: resolver,
+                                     masterCheckInterval: .seconds(2), clock: SystemMonotonicClock(), role: .subscriber)
         self.channel = channel
         self.logger = logger
         self.heartbeat = heartbeat
@@ -61,6 +62,7 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Loop thread.
     public func start() {
+        connection.onPush = { [weak self] push in self?.received(push) }
         connection.onStateChange = { [weak self] state in
             guard let self else { return }
             if state == .ready {
@@ -121,31 +123,16 @@ public final class RedisSubscriber: @unchecked Sendable {
         }
     }
 
-    /// Sends a (UN)SUBSCRIBE on the current context with the adapter as privdata (see above).
+    /// Sends a (UN)SUBSCRIBE; its confirmations come back as pushes. False when not ready.
     private func issue(_ request: RedisArguments) -> Bool {
-        guard let adapter = connection.current, !adapter.released, connection.state == .ready else { return false }
-        adapter.pushHandler = { [weak self] reply in self?.received(reply) }
-        let privdata = Unmanaged.passUnretained(adapter).toOpaque()
-        let status = connection.withinHiredis {
-            request.withFormattedCommand { command, length in
-                redisAsyncFormattedCommand(adapter.context, { _, reply, privdata in
-                    guard let reply, let adapter = HiredisAdapter.from(privdata) else { return }  // NULL: the context is being freed
-                    let copied = RedisReply(copying: UnsafePointer(reply.assumingMemoryBound(to: redisReply.self)))
-                    adapter.owner.withinHiredis { adapter.pushHandler?(copied) }
-                }, privdata, command, length)
-            }
-        }
-        return status == REDIS_OK
+        connection.state == .ready && connection.sendUnanswered(request)
     }
 
-    private func received(_ reply: RedisReply) {
-        guard case .array(let parts) = reply, parts.count >= 3, case .string(let kind) = parts[0],
-              case .string(let name) = parts[1] else { return }
-        let replyChannel = String(decoding: name, as: UTF8.self)
-        switch kind {
-        case Array("message".utf8):
-            if case .string(let payload) = parts[2] { onMessage(payload) }
-        case Array("subscribe".utf8) where replyChannel == channel:
+    private func received(_ push: RedisPush) {
+        switch push.kind {
+        case .message, .smessage, .pmessage:
+            if let payload = push.payload { onMessage(payload) }
+        case .subscribe where push.channelName == channel:
             awaitingSince = nil
             guard !isSubscribed else { return }  // a heartbeat confirmation
             subscribedFlag.store(true, ordering: .releasing)
@@ -154,11 +141,11 @@ public final class RedisSubscriber: @unchecked Sendable {
                 onResubscribed()
             }
             everSubscribed = true
-        case Array("subscribe".utf8):
-            send(watched.subscribeConfirmed(replyChannel))
-        case Array("unsubscribe".utf8):
-            send(watched.unsubscribeConfirmed(replyChannel))
-        default:
+        case .subscribe, .ssubscribe:
+            if let name = push.channelName { send(watched.subscribeConfirmed(name)) }
+        case .unsubscribe, .sunsubscribe:
+            if let name = push.channelName { send(watched.unsubscribeConfirmed(name)) }
+        case .psubscribe, .punsubscribe:
             break
         }
     }

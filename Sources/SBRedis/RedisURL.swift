@@ -5,8 +5,8 @@ import Glibc
 /// `redis://[user][:password]@host[:port][/db]`.
 ///
 /// `localhost` is taken as 127.0.0.1. Other host names are kept and resolved on every
-/// (re)connect by a `RedisResolver`, off the loop threads (hiredis would otherwise call the
-/// blocking `getaddrinfo` on the event loop). User and password may be percent-encoded (`%40`).
+/// (re)connect by a `RedisResolver`, off the loop threads (`getaddrinfo` blocks; the socket
+/// connects to the numeric address it found). User and password may be percent-encoded (`%40`).
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int

@@ -174,7 +174,7 @@ final class StorageWiring: @unchecked Sendable {
         }
     }
 
-    /// Shutdown: close Redis connections cleanly (QUIT-equivalent via redisAsyncDisconnect).
+    /// Shutdown: close Redis connections cleanly (replies still pending arrive, then each socket closes).
     func close() {
         for store in redisStores {
             store.connection.loop.execute { store.close() }

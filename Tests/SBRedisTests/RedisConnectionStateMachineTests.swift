@@ -143,4 +143,109 @@ final class RedisConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.addressFound(attempt: 1, now: 6 * second), .none, "still stale during the next lookup")
         XCTAssertEqual(machine.addressFound(attempt: 2, now: 6 * second), .connect)
     }
+
+    /// A machine driven to `state` (closed: from ready).
+    func machine(in state: String, role: RedisConnectionStateMachine.Role = .commands) -> RedisConnectionStateMachine {
+        var machine = RedisConnectionStateMachine(connectTimeout: 2 * second, commandTimeout: 3 * second, role: role)
+        if state == "idle" { return machine }
+        _ = machine.start(now: 0)
+        if state == "discovering" { return machine }
+        if state == "waiting" { _ = machine.discoveryFailed(attempt: 1, random: 0.5); return machine }
+        _ = machine.addressFound(attempt: 1, now: 0)
+        if state == "connecting" { return machine }
+        _ = machine.connected(now: 0)
+        if state == "handshaking" { return machine }
+        _ = machine.handshakeFinished(ok: true)
+        if state == "ready" { return machine }
+        _ = machine.close()
+        return machine
+    }
+
+    func testEverySocketFailureDropsASocketThatExistsAndNothingElse() {
+        let failures: [RedisConnectionStateMachine.SocketFailure] = [
+            .connectFailed(111), .readFailed(104), .writeFailed(32), .closedByPeer, .protocolError,
+        ]
+        let table: [(state: String, expected: RedisConnectionStateMachine.Action)] = [
+            ("idle", .none), ("discovering", .none), ("waiting", .none),
+            ("connecting", .drop(.disconnected)), ("handshaking", .drop(.disconnected)), ("ready", .drop(.disconnected)),
+            ("closed", .drop(.disconnected)),  // a graceful close still waiting for replies
+        ]
+        for (state, expected) in table {
+            for failure in failures {
+                var machine = machine(in: state)
+                let before = machine.state
+                XCTAssertEqual(machine.socketFailed(failure), expected, "\(failure) while \(state)")
+                XCTAssertEqual(machine.state, before, "the drop, not the failure, moves the machine (\(failure) while \(state))")
+            }
+        }
+        // The drop closes the socket and reports it: back off, except after close.
+        var ready = machine(in: "ready")
+        XCTAssertEqual(ready.socketFailed(.closedByPeer), .drop(.disconnected))
+        XCTAssertEqual(ready.contextLost(random: 0.5), .reconnect(afterMilliseconds: 100))
+        var closed = machine(in: "closed")
+        XCTAssertEqual(closed.socketFailed(.readFailed(104)), .drop(.disconnected))
+        XCTAssertEqual(closed.contextLost(random: 0.5), .none, "no reconnect after close")
+    }
+
+    func testRepliesAnswerCommandsInOrderAndOnlyASubscriberTakesPushes() {
+        typealias Route = RedisConnectionStateMachine.ReplyRoute
+        let table: [(role: RedisConnectionStateMachine.Role, state: String, isPush: Bool, pending: Int, expected: Route)] = [
+            // A command connection: every reply answers the oldest command, push-shaped or not
+            // (a script may return {"message", …}); one nobody waits for puts the stream out of step.
+            (.commands, "ready", false, 2, .completeOldest),
+            (.commands, "ready", true, 1, .completeOldest),
+            (.commands, "ready", false, 0, .unexpected),
+            (.commands, "ready", true, 0, .unexpected),
+            (.commands, "handshaking", false, 3, .completeOldest),
+            (.commands, "closed", false, 1, .completeOldest),
+            // A subscriber: pushes take no command, whether or not one is pending.
+            (.subscriber, "ready", true, 0, .push),
+            (.subscriber, "ready", true, 1, .push),
+            (.subscriber, "closed", true, 0, .push),
+            (.subscriber, "ready", false, 1, .completeOldest),
+            (.subscriber, "ready", false, 0, .unexpected),
+            // Before it is ready a subscriber has subscribed to nothing: the handshake's replies.
+            (.subscriber, "handshaking", true, 1, .completeOldest),
+            (.subscriber, "handshaking", false, 1, .completeOldest),
+            (.subscriber, "handshaking", true, 0, .unexpected),
+        ]
+        for row in table {
+            let machine = machine(in: row.state, role: row.role)
+            XCTAssertEqual(machine.route(isPush: row.isPush, pending: row.pending), row.expected,
+                           "\(row.role) \(row.state) push=\(row.isPush) pending=\(row.pending)")
+        }
+    }
+}
+
+/// Which replies are pushes, and what they carry.
+final class RedisPushTests: XCTestCase {
+    func string(_ text: String) -> RedisReply { .string(Array(text.utf8)) }
+
+    func testPushShapes() {
+        let table: [(RedisReply, RedisPush?)] = [
+            (.array([string("message"), string("ch"), string("hi")]), RedisPush(kind: .message, channel: Array("ch".utf8), payload: Array("hi".utf8))),
+            (.array([string("smessage"), string("ch"), string("hi")]), RedisPush(kind: .smessage, channel: Array("ch".utf8), payload: Array("hi".utf8))),
+            (.array([string("pmessage"), string("c*"), string("ch"), string("hi")]), RedisPush(kind: .pmessage, channel: Array("ch".utf8), payload: Array("hi".utf8))),
+            (.array([string("subscribe"), string("ch"), .integer(1)]), RedisPush(kind: .subscribe, channel: Array("ch".utf8), payload: nil)),
+            (.array([string("ssubscribe"), string("ch"), .integer(1)]), RedisPush(kind: .ssubscribe, channel: Array("ch".utf8), payload: nil)),
+            (.array([string("unsubscribe"), string("ch"), .integer(0)]), RedisPush(kind: .unsubscribe, channel: Array("ch".utf8), payload: nil)),
+            // Redis Cluster, unasked, when the channel's slot moved.
+            (.array([string("sunsubscribe"), string("ch"), .integer(0)]), RedisPush(kind: .sunsubscribe, channel: Array("ch".utf8), payload: nil)),
+            // UNSUBSCRIBE with nothing subscribed.
+            (.array([string("unsubscribe"), .null, .integer(0)]), RedisPush(kind: .unsubscribe, channel: nil, payload: nil)),
+            // Not pushes: other kinds, wrong arity or element types, non-arrays.
+            (.array([string("pong"), string("")]), nil),
+            (.array([string("message"), string("ch")]), nil),
+            (.array([string("message"), string("ch"), .integer(1)]), nil),
+            (.array([string("subscribe"), string("ch"), string("1")]), nil),
+            (.array([string("pmessage"), string("ch"), string("hi")]), nil),
+            (.array([.integer(1), string("ch"), string("hi")]), nil),
+            (.array([string("MESSAGE"), string("ch"), string("hi")]), nil),
+            (string("message"), nil),
+            (.status("OK"), nil),
+        ]
+        for (reply, expected) in table {
+            XCTAssertEqual(RedisPush(reply), expected, "\(reply)")
+        }
+    }
 }

@@ -46,6 +46,8 @@ int CSBLinux_accept(int fd, char *ip, size_t iplen);
 // Non-blocking connect to a numeric host; returns fd (connect in progress or done) or -errno.
 int CSBLinux_connect_tcp(const char *host, int port);
 int CSBLinux_set_nodelay(int fd);
+// SO_KEEPALIVE with the probe timing (idle seconds, interval seconds, count); 0 or -1.
+int CSBLinux_set_keepalive(int fd, int idle, int interval, int count);
 int CSBLinux_set_nonblocking(int fd);
 int CSBLinux_socket_error(int fd);
 

@@ -14,6 +14,11 @@ public enum SocketIO {
         try Posix.write(fd: fd, bytes)
     }
 
+    /// `send` with MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
+    public static func send(fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(IOError) -> IOResult {
+        try Posix.send(fd: fd, bytes)
+    }
+
     public static func close(fd: Int32) {
         Posix.close(fd: fd)
     }
@@ -38,5 +43,24 @@ public enum SocketIO {
 
     public static func pendingError(fd: Int32) -> Int32 {
         CSBLinux_socket_error(fd)
+    }
+
+    /// Starts a non-blocking TCP connect to a numeric address (IPv4 or IPv6): the socket
+    /// (non-blocking, close-on-exec) turns writable when the connect finished, and
+    /// `pendingError` then says how. Throws when it fails at once.
+    public static func connectTCP(host: String, port: Int) throws(IOError) -> Int32 {
+        let fd = CSBLinux_connect_tcp(host, Int32(port))
+        guard fd >= 0 else { throw IOError(call: "connect", errno: -fd) }
+        return fd
+    }
+
+    public static func setNoDelay(fd: Int32) {
+        _ = CSBLinux_set_nodelay(fd)
+    }
+
+    /// TCP keepalive: a peer gone silent (a dead host, a dropped route) is found after `idle`
+    /// seconds plus `count` unanswered probes `interval` seconds apart.
+    public static func setKeepAlive(fd: Int32, idle: Int32, interval: Int32, count: Int32) {
+        _ = CSBLinux_set_keepalive(fd, idle, interval, count)
     }
 }

@@ -21,6 +21,8 @@ final class HubMetrics: Sendable {
     let storeUp: CoreMetrics.Gauge
     let busMessages: CoreMetrics.Counter
     let busMessagesWithoutSubscriber: CoreMetrics.Counter
+    /// Writes Redis refused over `maxmemory` (HTTP 507, or a WebSocket input not queued).
+    let storeOutOfMemory: CoreMetrics.Counter
     /// `switchboard_auth_failures_total` by reason: one series per `AuthFailureReason`.
     let authFailures: [AuthFailureReason: CoreMetrics.Counter]
 
@@ -41,6 +43,7 @@ final class HubMetrics: Sendable {
             "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
             "switchboard_bus_messages_total": "Event and push messages received from the bus (the Redis channel of every shard).",
             "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",
+            "switchboard_store_out_of_memory_total": "Writes Redis refused because it is over maxmemory (answered 507, or a WebSocket input not queued); nothing was stored.",
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
             "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
             "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
@@ -60,6 +63,7 @@ final class HubMetrics: Sendable {
         storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
         busMessages = CoreMetrics.Counter(label: "switchboard_bus_messages_total", factory: factory)
         busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
+        storeOutOfMemory = CoreMetrics.Counter(label: "switchboard_store_out_of_memory_total", factory: factory)
         authFailures = Dictionary(uniqueKeysWithValues: AuthFailureReason.allCases.map {
             ($0, CoreMetrics.Counter(label: "switchboard_auth_failures_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
@@ -133,6 +137,8 @@ final class HubMetrics: Sendable {
 
     func recordRequest(route: RequestLabel, method: HTTPMethod, status: Int, startedAt: UInt64, cache: RequestInstruments) {
         counter(route: route, method: method, status: status, cache: cache).increment()
+        // 507 has one source: HubError.from(.outOfMemory), a write Redis refused over maxmemory.
+        if status == 507 { storeOutOfMemory.increment() }
         let timer = cache.timers[route.rawValue] ?? {
             let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route.text)], factory: factory)
             cache.timers[route.rawValue] = made

@@ -182,6 +182,9 @@ public enum StoreError: Error, Equatable, Sendable {
     case notFound(String)
     /// A bounded queue is full (commands or input nobody drains): HTTP 429.
     case full(String)
+    /// Redis refused a write because it is over `maxmemory` (an `OOM …` error reply, with
+    /// the message here): nothing was written. HTTP 507; reads keep working.
+    case outOfMemory(String)
 }
 
 public enum StorageKind: String, Sendable {

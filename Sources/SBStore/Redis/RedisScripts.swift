@@ -16,7 +16,43 @@ public enum RedisScript: String, CaseIterable, Sendable {
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
 
-    public var source: String {
+    /// What the script declares to Redis (7.0+) in its `#!lua` first line. Redis decides from
+    /// it, before the script runs, whether it may run at all when `used_memory` is over
+    /// `maxmemory`: a script without flags is checked only until its first deny-OOM command
+    /// (the append script's first write, GETEX, is not one), and every write after that passes,
+    /// so a full Redis kept growing. Declared, a writing script is refused at its start with an
+    /// `OOM …` error reply and writes nothing.
+    public enum Flags: Sendable {
+        /// May write: refused whole when Redis is over maxmemory (`#!lua`).
+        case writes
+        /// Reads only (`#!lua flags=no-writes`, which implies allow-oom): always runs.
+        case noWrites
+        /// Writes that free memory or keep a bounded size (deletes, the heartbeat, a new
+        /// stream's two small keys), so reads, deletes and readiness keep working at the limit
+        /// (`#!lua flags=allow-oom`).
+        case allowOOM
+
+        var shebang: String {
+            switch self {
+            case .writes: "#!lua"
+            case .noWrites: "#!lua flags=no-writes"
+            case .allowOOM: "#!lua flags=allow-oom"
+            }
+        }
+    }
+
+    public var flags: Flags {
+        switch self {
+        case .appendEvents, .enqueue, .acknowledge, .createSession, .updateSession, .addChain: .writes
+        case .readEvents, .chains: .noWrites
+        case .readStream, .drain, .listSessions, .deleteSession, .announceInstance: .allowOOM
+        }
+    }
+
+    /// The text Redis loads: the flags line, then the body.
+    public var source: String { flags.shebang + "\n" + body }
+
+    public var body: String {
         switch self {
         case .appendEvents: Self.appendEventsSource
         case .readStream: Self.readStreamSource

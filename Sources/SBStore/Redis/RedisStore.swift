@@ -8,7 +8,8 @@ public import SBRedis
 ///
 /// Every call completes exactly once. Anything short of a reply from Redis (not connected,
 /// connection lost, timeout, or an error reply) is `.unavailable`, which the hub answers with
-/// 503 + Retry-After: nothing is ever reported stored that Redis did not confirm.
+/// 503 + Retry-After: nothing is ever reported stored that Redis did not confirm. The one
+/// exception is Redis refusing a write over `maxmemory`: `.outOfMemory` (507).
 ///
 /// Confinement: all calls on `loop`. `@unchecked Sendable` only so the wiring can hop here with
 /// `loop.execute { store.start() }`; `isAvailable` is safe from any thread.
@@ -67,6 +68,8 @@ public final class RedisStore: Store, @unchecked Sendable {
 
     static func map(_ result: Result<RedisReply, RedisError>) -> Result<RedisReply, StoreError> {
         switch result {
+        // A script declared as writing (RedisScript.Flags) is refused whole, before it runs.
+        case .success(.error(let message)) where message.hasPrefix("OOM"): .failure(.outOfMemory(message))
         case .success(.error(let message)): .failure(.unavailable("redis refused the command: \(message)"))
         case .success(let reply): .success(reply)
         case .failure(.unavailable): .failure(.unavailable("redis is not connected"))

@@ -87,6 +87,16 @@ extension ConsoleAssets {
       }
      }
     }
+   },
+   "OutOfMemory": {
+    "description": "Redis is over its maxmemory: the write was refused and nothing was stored (reads keep working)",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
    }
   },
 

@@ -44,6 +44,9 @@ extension ConsoleAssets {
        }
       }
      },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
+     },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },

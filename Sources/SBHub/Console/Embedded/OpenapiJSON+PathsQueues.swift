@@ -64,6 +64,9 @@ extension ConsoleAssets {
        }
       }
      },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
+     },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
@@ -170,6 +173,9 @@ extension ConsoleAssets {
        }
       }
      },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
+     },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
@@ -241,6 +247,9 @@ extension ConsoleAssets {
         }
        }
       }
+     },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"

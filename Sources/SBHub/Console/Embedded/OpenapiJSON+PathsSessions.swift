@@ -53,6 +53,9 @@ extension ConsoleAssets {
        }
       }
      },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
+     },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
      },
@@ -177,6 +180,9 @@ extension ConsoleAssets {
         }
        }
       }
+     },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"
@@ -340,6 +346,9 @@ extension ConsoleAssets {
         }
        }
       }
+     },
+     "507": {
+      "$ref": "#/components/responses/OutOfMemory"
      },
      "401": {
       "$ref": "#/components/responses/Unauthorized"

@@ -1,0 +1,218 @@
+import DequeModule
+import Logging
+import SBEventLoop
+
+/// One Redis socket, owned by its `RedisConnection` on the connection's loop, the way the hub
+/// owns its HTTP and WebSocket sockets: a non-blocking connect (its timeout is the state
+/// machine's), then RESP requests out and replies in. hiredis only parses (`RedisReplyReader`);
+/// it never sees the socket.
+///
+/// Writes are corked (lesson 4): the first command of a loop turn schedules one flush (a
+/// zero-delay timer, which runs before the loop next sleeps), and that flush writes every command
+/// queued meanwhile with one system call. EPOLLOUT is armed only when the socket pushed back.
+/// Unsent bytes are bounded (`maxUnsentBytes`): past it a command is refused at once rather
+/// than queued behind a server that stopped reading (the per-command timeout drops such a
+/// connection soon after anyway).
+///
+/// Reads go through the loop's shared buffer straight into the reader; each complete reply is
+/// handed to the owner, which routes it through the state machine (the oldest pending command,
+/// or a push). `pending` holds the commands awaiting replies, oldest first: Redis answers in order.
+///
+/// Every failure (connect, read, write, EOF, bytes that are not RESP) goes to the owner once,
+/// which drops the socket (`close`) and fails what is pending. The socket keeps a strong
+/// reference to its owner until closed, as the connection must outlive a socket the loop still
+/// watches.
+final class RedisSocket: IOHandler {
+    struct Pending {
+        /// When the command was queued (the per-command timeout counts from here).
+        let sentAt: UInt64
+        let completion: RedisConnection.Completion
+    }
+
+    /// Unsent request bytes at most; beyond, commands fail with `.unavailable`.
+    static let maxUnsentBytes = 64 << 20
+
+    let loop: EventLoop
+    let fd: Int32
+    private let transport: any RedisTransport
+    private var owner: RedisConnection?
+    private let reader = RedisReplyReader()
+    /// Commands sent (or queued to send) awaiting their replies, oldest first.
+    var pending = Deque<Pending>()
+    /// Set by a graceful close: the socket closes once `pending` is empty.
+    var closeWhenIdle = false
+    private(set) var isConnected = false
+    private(set) var isClosed = false
+    private var registration: Registration?
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var flushScheduled = false
+    /// The socket took less than we had: EPOLLOUT is armed until it drained.
+    private var pushback = false
+
+    /// Starts a non-blocking connect to a numeric address; the owner hears `socketConnected`
+    /// or `socketFailed`. Throws when the connect fails at once or epoll refuses the socket.
+    init(loop: EventLoop, address: RedisAddress, owner: RedisConnection) throws(IOError) {
+        self.loop = loop
+        fd = try SocketIO.connectTCP(host: address.host, port: address.port)
+        transport = PlainTransport(fd: fd)
+        self.owner = owner
+        do {
+            registration = try loop.register(fd: fd, interest: .writable, handler: self)
+        } catch {
+            transport.close()
+            isClosed = true
+            self.owner = nil
+            throw error
+        }
+    }
+
+    /// Unregisters and closes the descriptor. `pending` is left for the owner to fail; no
+    /// callback reaches the owner after this.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        if let registration { loop.deregister(registration) }
+        registration = nil
+        transport.close()
+        owner = nil
+        output = []
+        outputOffset = 0
+    }
+
+    /// Queues one request (written at this turn's flush). False, and nothing queued, when the
+    /// unsent bytes would pass `maxUnsentBytes` or the socket is closed.
+    func queue(_ arguments: RedisArguments) -> Bool {
+        guard !isClosed, output.count - outputOffset + arguments.body.count <= Self.maxUnsentBytes else { return false }
+        output.append(UInt8(ascii: "*"))
+        RedisArguments.appendDecimal(arguments.count, to: &output)
+        output.append(13)
+        output.append(10)
+        output.append(contentsOf: arguments.body)
+        if isConnected, !pushback, !flushScheduled {
+            flushScheduled = true
+            loop.schedule(after: .zero) { [self] in
+                flushScheduled = false
+                if !isClosed, !pushback { writeOutput() }
+            }
+        }
+        return true
+    }
+
+    func handleIO(_ events: IOEvents) {
+        guard !isClosed else { return }
+        guard isConnected else {
+            // The connect finished, one way or the other.
+            let error = SocketIO.pendingError(fd: fd)
+            guard error == 0 else { return fail(.connectFailed(error)) }
+            isConnected = true
+            // Dead peers behind a silent network are found by TCP keepalive (15 s idle, then
+            // three probes 5 s apart: the timing hiredis's redisEnableKeepAlive used).
+            SocketIO.setKeepAlive(fd: fd, idle: 15, interval: 5, count: 3)
+            SocketIO.setNoDelay(fd: fd)
+            updateInterest()
+            owner?.socketConnected(self)
+            if !isClosed, !output.isEmpty, !pushback { writeOutput() }  // the handshake, queued just now
+            return
+        }
+        if events.contains(.readable) || events.contains(.hangup) {
+            readAvailable()
+        }
+        if !isClosed, events.contains(.writable) {
+            writeOutput()
+        }
+    }
+
+    private func updateInterest() {
+        guard let registration, !isClosed else { return }
+        loop.setInterest(isConnected ? (pushback ? [.readable, .writable] : .readable) : .writable, for: registration)
+    }
+
+    /// One write attempt of everything unsent; what the socket does not take waits for EPOLLOUT.
+    private func writeOutput() {
+        while outputOffset < output.count {
+            let attempt = output.withUnsafeBytes { bytes -> Result<IOResult, IOError> in
+                do throws(IOError) {
+                    return .success(try transport.write(UnsafeRawBufferPointer(rebasing: bytes[outputOffset...])))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let result: IOResult
+            switch attempt {
+            case .success(let done): result = done
+            case .failure(let error): return fail(.writeFailed(error.errno))
+            }
+            switch result {
+            case .processed(let n):
+                outputOffset += n
+            case .wouldBlock:
+                // Keep the unsent tail at the front once the sent head is large.
+                if outputOffset >= 1 << 16 {
+                    output.removeFirst(outputOffset)
+                    outputOffset = 0
+                }
+                if !pushback {
+                    pushback = true
+                    updateInterest()
+                }
+                return
+            case .eof:
+                return fail(.closedByPeer)
+            }
+        }
+        // Drained: keep the buffer for the next turn unless a burst made it large.
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+        outputOffset = 0
+        if pushback {
+            pushback = false
+            updateInterest()
+        }
+    }
+
+    /// Reads what the socket has (a bounded number of buffers per wake-up, so one busy
+    /// connection cannot hold the loop) and hands every complete reply to the owner.
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        for _ in 0..<16 {
+            let result: IOResult
+            do {
+                result = try transport.read(into: buffer)
+            } catch {
+                return fail(.readFailed(error.errno))
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .eof:
+                return fail(.closedByPeer)
+            case .processed(let n):
+                // The reader copies the bytes: the loop's buffer is free again after this.
+                guard reader.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n])) else { return fail(.protocolError) }
+                deliverReplies()
+                if isClosed || n < buffer.count { return }
+            }
+        }
+    }
+
+    private func deliverReplies() {
+        while !isClosed, let owner {
+            switch reader.next() {
+            case .reply(let reply):
+                owner.socketReceived(self, reply)
+            case .needMore:
+                return
+            case .failed(let message):
+                owner.logger.error("redis sent bytes that are not RESP", metadata: ["error": "\(message)"])
+                return fail(.protocolError)
+            }
+        }
+    }
+
+    private func fail(_ failure: RedisConnectionStateMachine.SocketFailure) {
+        guard !isClosed, let owner else { return }
+        owner.socketFailed(self, failure)
+        // The owner drops the socket; if it did not (a stale socket), close it here.
+        if !isClosed { close() }
+    }
+}
