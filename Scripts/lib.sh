@@ -30,6 +30,25 @@ ensure_python_clients() {
         python3 -m pip install -q 'websockets>=12' 'selenium>=4.20' 'pytest>=7' 'h11==0.16.*' 'PyJWT>=2.8' 'cryptography>=42' \
             'schemathesis>=4.0,<5' 'openapi-spec-validator>=0.7' >&2
     fi
+    # This repository's own Python client, installed as a user would (`pip install ./clients/python`)
+    # whenever the installed copy is missing or differs from the tree (Scripts/checks/python-client.py),
+    # so Tests/python/test_python_client.py runs the package as committed. Its build directory stays
+    # out of the tree (the copy pip builds from is a temporary one).
+    local lib_root
+    lib_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    if ! python3 "$lib_root/Scripts/checks/python-client.py" >/dev/null 2>&1; then
+        echo "installing the Python client (pip install ./clients/python)" >&2
+        local build
+        build="$(mktemp -d)"
+        cp -r "$lib_root/clients/python/." "$build/"
+        rm -rf "$build/build" "$build"/*.egg-info
+        # The same version number is already installed after a change: force our package, then
+        # let pip add whatever dependency is missing (without reinstalling those that are there).
+        python3 -m pip install -q --force-reinstall --no-deps "$build" >&2
+        python3 -m pip install -q "$build" >&2
+        rm -rf "$build"
+        python3 "$lib_root/Scripts/checks/python-client.py" >&2
+    fi
 }
 
 # What the TLS tests use besides the Python clients: the openssl CLI makes the throwaway PKI,

@@ -15,7 +15,10 @@ from conftest import free_port
 
 
 class Nginx:
-    def __init__(self, ports):
+    """`locations`: extra nginx `location` blocks placed before the catch-all proxy one (a test
+    that needs a path blocked, say)."""
+
+    def __init__(self, ports, locations=""):
         if not shutil.which("nginx"):
             pytest.fail("nginx is not installed (Scripts/test.sh installs it)")
         self.port = free_port()
@@ -39,6 +42,7 @@ http {{
 {servers}    }}
     server {{
         listen 127.0.0.1:{self.port};
+{locations}
         location / {{
             proxy_pass http://switchboard;
             proxy_http_version 1.1;
