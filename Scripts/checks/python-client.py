@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Exit 0 when the `switchboard` package this Python imports is an installed copy of
 clients/python exactly as it is in this tree (every module byte for byte, the same
-dependencies), else print why and exit 1. Scripts/lib.sh's ensure_python_clients reinstalls
+version, Python requirement and dependencies), else print why and exit 1. Scripts/lib.sh's ensure_python_clients reinstalls
 (`pip install ./clients/python`) when it fails, and Tests/python/test_python_client.py fails
 with its reason, so the suite always tests the installable package as committed, never a
 stale copy or the source tree on sys.path."""
@@ -20,11 +20,19 @@ def modules(directory):
     return {name for name in os.listdir(directory) if name.endswith(".py")}
 
 
-def declared_dependencies():
+def pyproject():
     with open(os.path.join(SOURCE, "pyproject.toml")) as f:
-        text = f.read()
-    match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
+        return f.read()
+
+
+def declared_dependencies():
+    match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", pyproject(), re.S | re.M)
     return sorted(re.findall(r'"([^"]+)"', match.group(1))) if match else []
+
+
+def declared(field):
+    match = re.search(rf'^{field}\s*=\s*"([^"]*)"', pyproject(), re.M)
+    return match.group(1) if match else None
 
 
 def problem():
@@ -48,6 +56,10 @@ def problem():
         return f"no {DIST} distribution metadata"
     if requires != declared_dependencies():
         return f"installed dependencies {requires} differ from pyproject.toml's {declared_dependencies()}"
+    metadata = importlib.metadata.metadata(DIST)
+    for field, key in (("version", "Version"), ("requires-python", "Requires-Python")):
+        if metadata.get(key) != declared(field):
+            return f"installed {key} {metadata.get(key)!r} differs from pyproject.toml's {declared(field)!r}"
     return None
 
 

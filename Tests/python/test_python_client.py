@@ -347,10 +347,14 @@ def test_rest_calls_sessions_chains_and_queues(hub):
         first = await aclient.publish("async-1", "a", {"x": 1})
         batch = await aclient.publish_batch([{"sessionId": "async-1", "type": "b"}, {"sessionId": "async-2", "type": "c"}])
         history = await aclient.history("async-1")
-        return first, batch, history
-    first, batch, history = asyncio.run(via_asyncio())
+        paged = [e.seq async for e in aclient.all_events("async-1", page=1)]
+        await aclient.send_command("async-1", "retry")
+        drained = await aclient.drain_commands("async-1")
+        return first, batch, history, paged, drained
+    first, batch, history, paged, drained = asyncio.run(via_asyncio())
     assert first.seq == 1 and [(r.session_id, r.seq) for r in batch] == [("async-1", 2), ("async-2", 1)]
-    assert [e.type for e in history.events] == ["a", "b"]
+    assert [e.type for e in history.events] == ["a", "b"] and paged == [1, 2]
+    assert [c.type for c in drained] == ["retry"]
 
 
 def test_resets_are_surfaced_not_hidden():

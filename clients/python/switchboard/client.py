@@ -358,17 +358,83 @@ class AsyncClient(_Base):
                 raise RetryDeadlineExceeded(last[0], last[1], attempts.count, last[2])
             await asyncio.sleep(delay)
 
-    def __getattr__(self, name: str):
-        # history, sessions, chains, queues, tokens, health: the sync call in a worker thread.
-        method = getattr(Client, name, None)
-        if name.startswith("_") or method is None or not callable(method) or name in ("subscribe", "all_events"):
-            raise AttributeError(name)
+    # The other calls: Client's, each in a worker thread.
+    async def _thread(self, method, *args, **kwargs):
+        return await asyncio.to_thread(method, self._sync, *args, **kwargs)
 
-        async def call(*args, **kwargs):
-            return await asyncio.to_thread(method, self._sync, *args, **kwargs)
-        call.__name__ = name
-        call.__doc__ = method.__doc__
-        return call
+    async def history(self, session_id: str, *, after: Optional[int] = None, since: Optional[str] = None, limit: Optional[int] = None) -> History:
+        """As ``Client.history``."""
+        return await self._thread(Client.history, session_id, after=after, since=since, limit=limit)
+
+    async def list_sessions(self) -> List[SessionSummary]:
+        """As ``Client.list_sessions``."""
+        return await self._thread(Client.list_sessions)
+
+    async def create_session(self, cwd: str, *, id: Optional[str] = None, hostname: Optional[str] = None, platform: Optional[str] = None, user_id: Optional[str] = None) -> Session:
+        """As ``Client.create_session``."""
+        return await self._thread(Client.create_session, cwd, id=id, hostname=hostname, platform=platform, user_id=user_id)
+
+    async def get_session(self, session_id: str) -> Optional[Session]:
+        """As ``Client.get_session``."""
+        return await self._thread(Client.get_session, session_id)
+
+    async def update_session(self, session_id: str, *, status: Optional[str] = None, summary: Optional[str] = None, end_reason: Optional[str] = None) -> Session:
+        """As ``Client.update_session``."""
+        return await self._thread(Client.update_session, session_id, status=status, summary=summary, end_reason=end_reason)
+
+    async def delete_session(self, session_id: str) -> None:
+        """As ``Client.delete_session``."""
+        return await self._thread(Client.delete_session, session_id)
+
+    async def list_chains(self, session_id: str) -> List[Chain]:
+        """As ``Client.list_chains``."""
+        return await self._thread(Client.list_chains, session_id)
+
+    async def add_chain(self, session_id: str, chain: Dict[str, Any]) -> Chain:
+        """As ``Client.add_chain``."""
+        return await self._thread(Client.add_chain, session_id, chain)
+
+    async def get_chain(self, chain_id: str) -> Optional[Chain]:
+        """As ``Client.get_chain``."""
+        return await self._thread(Client.get_chain, chain_id)
+
+    async def send_command(self, session_id: str, type: str, payload: Any = None) -> Command:
+        """As ``Client.send_command``."""
+        return await self._thread(Client.send_command, session_id, type, payload)
+
+    async def drain_commands(self, session_id: str) -> List[Command]:
+        """As ``Client.drain_commands``."""
+        return await self._thread(Client.drain_commands, session_id)
+
+    async def ack_command(self, command_id: str, *, result: Any = None, error: Optional[str] = None) -> bool:
+        """As ``Client.ack_command``."""
+        return await self._thread(Client.ack_command, command_id, result=result, error=error)
+
+    async def send_input(self, session_id: str, input: Any, prompt: Any = None) -> Input:
+        """As ``Client.send_input``."""
+        return await self._thread(Client.send_input, session_id, input, prompt)
+
+    async def drain_input(self, session_id: str) -> List[Input]:
+        """As ``Client.drain_input``."""
+        return await self._thread(Client.drain_input, session_id)
+
+    async def mint_token(self, sub: str, sessions: Sequence[str], scope: Sequence[str], ttl: Optional[int] = None) -> Dict[str, Any]:
+        """As ``Client.mint_token``."""
+        return await self._thread(Client.mint_token, sub, sessions, scope, ttl)
+
+    async def health(self) -> Dict[str, Any]:
+        """As ``Client.health``."""
+        return await self._thread(Client.health)
+
+    async def all_events(self, session_id: str, *, after: int = 0, page: int = 1000):
+        """Every stored event after ``after``, paging through history; an async generator."""
+        while True:
+            events = (await self.history(session_id, after=after, limit=page)).events
+            for event in events:
+                yield event
+            if len(events) < page:
+                return
+            after = events[-1].seq
 
     def subscribe(self, *session_ids: str, after: Union[None, int, Dict[str, int]] = None,
                   epoch: Union[None, str, Dict[str, str]] = None, transport: str = "auto", **options):

@@ -115,7 +115,9 @@ class Subscription:
         self.reconnects = 0
         self.duplicates_dropped = 0
         self.refreshes = 0
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._queue: Optional[asyncio.Queue] = None   # made on the loop that runs the subscription
+        self._background: set = set()
         self._task: Optional[asyncio.Task] = None
         self._closed = False
 
@@ -158,9 +160,14 @@ class Subscription:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        else:  # never started: iterating now ends at once
+            self._start()
+            self._queue.put_nowait(_END)
         self._status("closed")
 
     def _start(self):
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=self._queue_size)
         if self._task is None and not self._closed:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -264,7 +271,9 @@ class Subscription:
                 except ValueError:
                     continue
                 if message.get("type") == "token_expiring":
-                    asyncio.get_running_loop().create_task(self._answer_expiring(ws))
+                    task = asyncio.get_running_loop().create_task(self._answer_expiring(ws))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
                 await self._handle(message)
 
     async def _answer_expiring(self, ws):
@@ -452,15 +461,23 @@ class SyncSubscription:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._sub: Optional[Subscription] = None
         self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._thread_main, name="switchboard-subscription", daemon=True)
         self._thread.start()
         self._ready.wait()
+        if self._error is not None:
+            raise self._error
 
     def _thread_main(self):
         async def main():
             self._loop = asyncio.get_running_loop()
-            self._sub = Subscription(self._async_client, self._session_ids, **self._options)
-            self._ready.set()
+            try:
+                self._sub = Subscription(self._async_client, self._session_ids, **self._options)
+            except BaseException as e:
+                self._error = e
+                return
+            finally:
+                self._ready.set()
             try:
                 async for item in self._sub:
                     await asyncio.to_thread(self._queue.put, item)
