@@ -465,6 +465,15 @@ def test_cli_publish_and_tail():
         assert lines[0]["payload"]["data"] == {"n": 1} and lines[2]["payload"]["type"] == "late"
         assert all(m["sessionId"] == "cli-1" and m["epoch"] for m in lines)
 
+        # Without --count a tail runs until stopped; SIGTERM ends it with status 0.
+        live = subprocess.Popen([sys.executable, "-m", "switchboard", "tail", "cli-1", "--from", "4", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(),
+                                env={**os.environ, **env})
+        assert json.loads(live.stdout.readline())["seq"] == 4
+        live.send_signal(signal.SIGTERM)
+        rest, stderr = live.communicate(timeout=10)
+        assert live.returncode == 0 and rest == "" and stderr == "", (live.returncode, stderr)
+
         refused = run_cli("publish", "cli-1", "step", env={"SWITCHBOARD_URL": hub.url,
                                                            "SWITCHBOARD_API_KEY": "wrong-key-0123456789"})
         assert refused.returncode == 1 and json.loads(refused.stderr)["status"] == 401

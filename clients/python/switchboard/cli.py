@@ -14,7 +14,8 @@ the whole kept history); without it, only events published from now on.
 
 ``publish`` posts one event (``JSON``, an object, gives its other fields; ``timestamp`` is set
 to now unless given), retrying 429/502/503/504 and connection errors with the same
-Idempotency-Key until ``--deadline`` seconds, and prints the hub's answer as JSON. Exit status:
+Idempotency-Key until ``--deadline`` seconds, and prints the hub's answer as JSON. ``tail`` runs
+until ``--count`` events, Ctrl-C (exit 130) or SIGTERM (exit 0). ``publish`` exit status:
 0 stored (or already stored), 1 refused or gave up, 2 bad usage."""
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -71,17 +73,26 @@ async def _tail(args) -> int:
 
     after = None if args.from_seq is None else max(0, args.from_seq - 1)
     seen = 0
-    async with client.subscribe(args.session, after=after, epoch=args.epoch, transport=args.transport,
-                                on_status=status, messages=False) as subscription:
-        async for item in subscription:
-            if isinstance(item, Event):
-                sys.stdout.write(_line(item.to_json()) + "\n")
-                sys.stdout.flush()
-                seen += 1
-                if args.count is not None and seen >= args.count:
-                    return 0
-            elif isinstance(item, StreamReset):
-                print(_line(item.to_json()), file=sys.stderr, flush=True)
+    # SIGTERM ends the tail as cleanly as --count does (exit 0, output flushed).
+    task = asyncio.current_task()
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError):
+        pass
+    try:
+        async with client.subscribe(args.session, after=after, epoch=args.epoch, transport=args.transport,
+                                    on_status=status, messages=False) as subscription:
+            async for item in subscription:
+                if isinstance(item, Event):
+                    sys.stdout.write(_line(item.to_json()) + "\n")
+                    sys.stdout.flush()
+                    seen += 1
+                    if args.count is not None and seen >= args.count:
+                        return 0
+                elif isinstance(item, StreamReset):
+                    print(_line(item.to_json()), file=sys.stderr, flush=True)
+    except asyncio.CancelledError:
+        return 0
     return 0
 
 
