@@ -483,3 +483,35 @@ def test_cli_publish_and_tail():
         assert [e.type for e in history] == ["step", "step", "step", "late"]
     finally:
         hub.stop()
+
+
+def test_over_native_tls_rest_websocket_and_sse():
+    """https:// gives TLS to REST, wss:// and the SSE stream alike, verified against the
+    test's own CA (and refused without it)."""
+    import shutil
+    from tls_certs import ThrowawayPKI
+    from test_tls import TLSHub
+    if not shutil.which("openssl"):
+        pytest.fail("openssl CLI not installed (Scripts/test.sh installs it)")
+    pki = ThrowawayPKI()
+    cert, key, _ = pki.leaf("pyclient")
+    hub = TLSHub(pki, cert, key, env={"API_KEY": KEY})
+    try:
+        client = Client(hub.url, api_key=KEY, ssl_context=pki.context())
+        assert [client.publish("tls-1", "t", {"key": i}).seq for i in range(3)] == [1, 2, 3]
+        for transport in ("websocket", "sse"):
+            with client.subscribe("tls-1", after=1, transport=transport) as sub:
+                assert [sub.get(timeout=10).seq for _ in range(2)] == [2, 3]
+                assert sub.subscription.transport == transport
+        untrusted = Client(hub.url, api_key=KEY, retry=RetryPolicy(deadline=5))
+        started = time.monotonic()
+        with pytest.raises(SwitchboardError) as failed:
+            untrusted.publish("tls-1", "t")
+        assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value) and not isinstance(failed.value, RetryDeadlineExceeded)
+        assert time.monotonic() - started < 2, "a certificate failure is final, not retried"
+        with untrusted.subscribe("tls-1", after=0) as sub, pytest.raises(SwitchboardError) as failed:
+            sub.get(timeout=10)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value)
+    finally:
+        hub.stop()
+        shutil.rmtree(pki.dir, ignore_errors=True)

@@ -158,6 +158,8 @@ class Client(_Base):
                 if outcome == "done":
                     return value
                 last = (status, error_message(status, answer), answer)
+            except ssl.SSLCertVerificationError as e:  # no retry makes a certificate valid
+                raise SwitchboardError(0, f"{type(e).__name__}: {e}") from e
             except CONNECTION_ERRORS as e:
                 value, last = 0.0, (0, f"{type(e).__name__}: {e}", None)
             delay = attempts.next_delay(value)
@@ -351,6 +353,8 @@ class AsyncClient(_Base):
                 if outcome == "done":
                     return value
                 last = (status, error_message(status, answer), answer)
+            except ssl.SSLCertVerificationError as e:  # no retry makes a certificate valid
+                raise SwitchboardError(0, f"{type(e).__name__}: {e}") from e
             except CONNECTION_ERRORS as e:
                 value, last = 0.0, (0, f"{type(e).__name__}: {e}", None)
             delay = attempts.next_delay(value)

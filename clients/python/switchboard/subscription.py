@@ -15,6 +15,7 @@ import inspect
 import json
 import queue
 import random
+import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -202,6 +203,8 @@ class Subscription:
                         error = f"refreshed the token after {e}"
                     else:
                         raise SwitchboardError(401, str(e))
+                except ssl.SSLCertVerificationError as e:  # no reconnect makes a certificate valid
+                    raise SwitchboardError(0, f"{type(e).__name__}: {e}") from e
                 except (OSError, asyncio.TimeoutError, WebSocketException, ValueError, EOFError) as e:
                     error = f"{type(e).__name__}: {e}"
                 if self._closed:
