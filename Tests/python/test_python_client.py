@@ -6,7 +6,6 @@ tree's (Scripts/checks/python-client.py), so nothing here passes against stale c
 import asyncio
 import json
 import os
-import random
 import signal
 import socket
 import subprocess

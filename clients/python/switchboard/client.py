@@ -5,7 +5,6 @@ plus ``subscribe``."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import secrets
 import ssl
@@ -13,7 +12,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Union
 
 from ._http import (CONNECTION_ERRORS, Attempts, Endpoint, RetryDeadlineExceeded, RetryPolicy, SwitchboardError,
                     env_default, error_message, raise_for, retry_after)

@@ -19,9 +19,8 @@ import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
-import websockets
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 
@@ -254,7 +253,7 @@ class Subscription:
         except InvalidStatus as e:
             status = e.response.status_code
             if status == 401:
-                raise _AuthFailed(f"websocket upgrade answered 401") from e
+                raise _AuthFailed("websocket upgrade answered 401") from e
             if status == 403 or status == 429 or status >= 500:
                 raise
             if self.requested_transport == "auto":
@@ -341,8 +340,7 @@ class Subscription:
             if chunked:  # a proxy re-framed the close-delimited stream
                 reader = _dechunk(reader, self.read_timeout)
             self._status("open sse")
-            data: List[str] = []
-            kind = None
+            data: List[str] = []   # the JSON carries its own type, so `event:` lines are not needed
             while True:
                 raw = await asyncio.wait_for(reader.readline(), self.read_timeout)
                 if not raw:
@@ -358,7 +356,7 @@ class Subscription:
                             await self._handle(message)
                             if message.get("type") == "token_expired":
                                 raise _AuthFailed("token expired")
-                    data, kind = [], None
+                    data = []
                     continue
                 if line.startswith(":"):
                     continue
@@ -367,8 +365,6 @@ class Subscription:
                     value = value[1:]
                 if field == "data":
                     data.append(value)
-                elif field == "event":
-                    kind = value
         finally:
             writer.close()
 
