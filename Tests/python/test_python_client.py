@@ -160,17 +160,19 @@ def test_subscriber_keeps_every_event_exactly_once_through_a_hub_restart(transpo
 
 def test_subscriber_keeps_every_event_exactly_once_through_a_redis_restart_behind_nginx():
     """Two instances on one redis-server (AOF, fsync always) behind nginx; Redis SIGKILLed and
-    restarted on its AOF while the publisher and the subscriber go through nginx."""
+    restarted on its AOF while the publisher and two subscribers (WebSocket, SSE) go through
+    nginx. The publisher meets 503s and retries; the instances fill their subscribers' gaps."""
     redis = RedisServer(appendonly=True)
     hubs = [Hub({"REDIS_URL": redis.url, "API_KEY": KEY, "INSTANCE_ID": f"pyc-{i}"}, name=f"pyclient-redis-{i}")
             for i in range(2)]
     nginx = Nginx([h.port for h in hubs])
-    collector = None
+    collectors = []
     try:
         publisher = Publisher(Client(nginx.url, api_key=KEY, retry=RetryPolicy(deadline=30)), "redis-restart")
-        collector = Collector(nginx.url, "redis-restart", api_key=KEY, after=0)
+        collectors = [Collector(nginx.url, "redis-restart", api_key=KEY, after=0, transport=t) for t in ("websocket", "sse")]
         publisher.start()
-        assert collector.wait_for(lambda: len(collector.events()) >= 30), collector.statuses[-5:]
+        for c in collectors:
+            assert c.wait_for(lambda: len(c.events()) >= 30), c.statuses[-5:]
         redis.kill(signal.SIGKILL)
         time.sleep(1.5)
         redis.start()
@@ -180,15 +182,15 @@ def test_subscriber_keeps_every_event_exactly_once_through_a_redis_restart_behin
         publisher.stop()
         assert not publisher.failures
         history = list(Client(nginx.url, api_key=KEY).all_events("redis-restart"))
-        assert collector.wait_for(lambda: len(collector.events()) >= len(history)), \
-            f"{len(collector.events())} of {len(history)}; {collector.statuses[-5:]}"
-        assert_exactly_once(collector, history, publisher.acknowledged)
-        assert collector.resets() == [], "the AOF kept everything, so the stream must not have been reset"
+        for c in collectors:
+            assert c.wait_for(lambda: len(c.events()) >= len(history)), f"{len(c.events())} of {len(history)}; {c.statuses[-5:]}"
+            assert_exactly_once(c, history, publisher.acknowledged)
+            assert c.resets() == [], "the AOF kept everything, so the stream must not have been reset"
         retried = sum(1 for r in publisher.acknowledged.values() if r.attempts > 1)
         assert retried >= 1, "no publish was retried: the publisher never met the outage"
     finally:
-        if collector:
-            collector.close()
+        for c in collectors:
+            c.close()
         nginx.stop()
         for h in hubs:
             h.stop()
