@@ -31,9 +31,13 @@ else:
 
 
 @pytest.fixture(autouse=True)
-def installed_client():
+def installed_client(monkeypatch):
+    """Fails the test when the package is missing; keeps a developer's SWITCHBOARD_* variables
+    (which the client reads as defaults) out of the tests."""
     if MISSING:
         pytest.fail(MISSING, pytrace=False)
+    for name in ("SWITCHBOARD_URL", "SWITCHBOARD_API_KEY", "SWITCHBOARD_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
 
 KEY = "python-client-test-key-0123456789"
 
