@@ -389,7 +389,8 @@ def test_resets_are_surfaced_not_hidden():
         assert isinstance(reset, StreamReset) and reset.reason == "not_recovered" and not reset.recovered
         assert reset.oldest_seq == 16 and reset.last_delivered_seq == 3 and seen == [reset]
         assert [e.seq for e in items[1:]] == [16, 17, 18, 19, 20]
-        epoch = sync_sub.subscription.epochs["trim"]
+        epoch = sync_sub.epochs["trim"]
+        assert sync_sub.last_seq == {"trim": 20} and sync_sub.transport == "websocket"
         client.delete_session("trim")
         client.publish("trim", "t", {"key": "after"})
         deleted, first = sync_sub.get(timeout=10), sync_sub.get(timeout=10)

@@ -492,7 +492,21 @@ class SyncSubscription:
 
     @property
     def subscription(self) -> Subscription:
+        """The underlying asyncio ``Subscription`` (its counters, transport)."""
         return self._sub
+
+    @property
+    def last_seq(self) -> Dict[str, Optional[int]]:
+        """Per session, the last seq delivered (save it with ``epochs`` to resume later)."""
+        return self._sub.last_seq
+
+    @property
+    def epochs(self) -> Dict[str, Optional[str]]:
+        return self._sub.epochs
+
+    @property
+    def transport(self) -> str:
+        return self._sub.transport
 
     def __iter__(self):
         return self
