@@ -240,7 +240,8 @@ PATHS = {
         "put": op("Update status, summary, endReason", {**ok(200, ref("Session")), "404": error("no such session"), **FULL}, ["Sessions"],
                   parameters=[ID], request=body(ref("SessionUpdate"))),
         "delete": op("Remove a session, its events, chains and queues",
-                     {"204": {"description": "removed"}, "404": error("no such session")}, ["Sessions"], parameters=[ID]),
+                     {"204": {"description": "removed: any of its record, events, chains or queues existed"},
+                      "404": error("nothing of the session exists; nothing changed")}, ["Sessions"], parameters=[ID]),
     },
     "/api/sessions/{id}/chains": {
         "get": op("A session's chains", ok(200, ref("ChainList")), ["Sessions"], parameters=[ID]),

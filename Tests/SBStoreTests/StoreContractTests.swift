@@ -97,6 +97,22 @@ class StoreContract: XCTestCase {
         XCTAssertEqual(none.count, 0)
     }
 
+    /// DELETE tells the truth: true when it removed anything of the session (here only events,
+    /// no record), false when there was nothing, and then nothing changed (the epoch stays).
+    func testDeleteCountsEverythingOfTheSessionAndChangesNothingWhenThereIsNothing() throws {
+        _ = try call { $0.appendEvents([self.event("c-d1", "x1"), self.event("c-d1", "x2")], $1) }
+        let before: StreamPage = try call { $0.readStream(sessionId: "c-d1", after: 0, limit: PageLimit(count: 10, bytes: 1 << 20), $1) }
+        XCTAssertEqual(before.lastSeq, 2)
+        XCTAssertTrue(try call { $0.deleteSession(id: "c-d1", $1) }, "events alone are something to delete")
+        let emptied: StreamPage = try call { $0.readStream(sessionId: "c-d1", after: 0, limit: PageLimit(count: 10, bytes: 1 << 20), $1) }
+        XCTAssertEqual(emptied.events, [])
+        XCTAssertNotEqual(emptied.epoch, before.epoch, "a delete starts a new epoch")
+        XCTAssertFalse(try call { $0.deleteSession(id: "c-d1", $1) })
+        let after: StreamPage = try call { $0.readStream(sessionId: "c-d1", after: 0, limit: PageLimit(count: 10, bytes: 1 << 20), $1) }
+        XCTAssertEqual(after.epoch, emptied.epoch, "a delete of nothing changes nothing")
+        XCTAssertFalse(try call { $0.deleteSession(id: "c-never", $1) })
+    }
+
     func testUpdatesMergeFieldsAndNeverResurrectADeletedSession() throws {
         let session = Session(id: "c-u1", cwd: "/w", hostname: nil, platform: nil, user: nil, status: "pending",
                               startedAt: "2026-11-24T12:00:00.000Z")

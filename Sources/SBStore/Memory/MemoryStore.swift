@@ -224,7 +224,14 @@ public final class MemoryStore: Store, Sendable {
         let deadline = sessionDeadline
         let index = shard(id)
         let (existed, chainIds, direct) = shards[index].withLock { shard -> (Bool, [String], BusMessage?) in
+            // Anything of the session counts (record, events, chains, queues); with none of it
+            // the answer is 404 and nothing changes: no new epoch, no reset sent.
             let existed = shard.liveSession(id, now: now) != nil
+                || shard.streams[id].map { $0.expiresAt > now && !$0.events.isEmpty } ?? false
+                || !shard.liveChainIds(id, now: now).isEmpty
+                || shard.commandQueues[id].map { $0.expiresAt > now && !$0.items.isEmpty } ?? false
+                || shard.inputQueues[id].map { $0.expiresAt > now && !$0.items.isEmpty } ?? false
+            guard existed else { return (false, [], nil) }
             let chainIds = shard.chainIds.removeValue(forKey: id)?.value ?? []
             shard.sessions[id] = nil
             shard.commandQueues[id] = nil

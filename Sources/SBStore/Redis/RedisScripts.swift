@@ -345,7 +345,11 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local p = ARGV[1]
         local id = ARGV[2]
         local epoch = ARGV[3]
-        local existed = redis.call('EXISTS', p .. 'sessions:' .. id)
+        -- Anything of the session counts; with none of it the answer is 0 (404) and nothing
+        -- changes: no new epoch, no reset published.
+        local existed = redis.call('EXISTS', p .. 'sessions:' .. id, p .. 'events:' .. id, p .. 'chains:' .. id,
+                                   p .. 'commands:' .. id, p .. 'input:' .. id)
+        if existed == 0 then return 0 end
         for _, cid in ipairs(redis.call('LRANGE', p .. 'chains:' .. id, 0, -1)) do
           redis.call('DEL', p .. 'chain:' .. cid)
         end
@@ -357,7 +361,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local reset = \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch"))
         redis.call('PUBLISH', ARGV[5], reset)
         if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], reset) end
-        return existed
+        return 1
         """
 
     /// KEYS: chain, chains list   ARGV: json, ttl, chainId.

@@ -235,10 +235,10 @@ extension ConsoleAssets {
     ],
     "responses": {
      "204": {
-      "description": "removed"
+      "description": "removed: any of its record, events, chains or queues existed"
      },
      "404": {
-      "description": "no such session",
+      "description": "nothing of the session exists; nothing changed",
       "content": {
        "application/json": {
         "schema": {
