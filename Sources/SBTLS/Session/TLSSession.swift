@@ -40,6 +40,37 @@ public final class TLSSession {
         machine = TLSStateMachine(now: now, handshakeTimeout: handshakeTimeout)
     }
 
+    /// A client session (`SSL_connect` side) on a connected non-blocking socket: the server's
+    /// certificate must chain to the context's CAs and name `serverName` (a DNS name, checked
+    /// with SSL_set1_host and sent as SNI, or an IP address, checked against the certificate's
+    /// IP entries). Nil when OpenSSL cannot allocate the session or take the name.
+    public init?(client context: TLSClientContext, fd: Int32, serverName: String, now: UInt64, handshakeTimeout: UInt64) {
+        guard let ssl = SSL_new(context.pointer) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let named: Bool
+        if Self.isIPAddress(serverName) {
+            named = COpenSSL_expect_ip(ssl, serverName) == 1
+        } else {
+            named = SSL_set1_host(ssl, serverName) == 1 && COpenSSL_set_sni(ssl, serverName) == 1
+        }
+        guard named, SSL_set_fd(ssl, fd) == 1 else {
+            OpenSSLErrorQueue.clear()
+            SSL_free(ssl)
+            return nil
+        }
+        SSL_set_connect_state(ssl)
+        self.ssl = ssl
+        machine = TLSStateMachine(now: now, handshakeTimeout: handshakeTimeout, client: true)
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
     deinit {
         assert(ssl == nil, "TLSSession deinit without close()")
         if let ssl { SSL_free(ssl) }
@@ -165,6 +196,12 @@ public final class TLSSession {
         case SSL_ERROR_SSL:
             let reason = OpenSSLErrorQueue.firstSSLReason()
             failureDetail = OpenSSLErrorQueue.drain()
+            if reason == COpenSSL_reason_certificate_verify_failed(), let ssl {
+                // Why the chain or the name did not check out ("unable to get local issuer
+                // certificate", "hostname mismatch").
+                let result = SSL_get_verify_result(ssl)
+                failureDetail = "certificate verify failed: \(String(cString: X509_verify_cert_error_string(result)))"
+            }
             return .failed(Self.classify(sslReason: reason))
         default:
             failureDetail = "SSL_get_error \(code): \(OpenSSLErrorQueue.drain())"
