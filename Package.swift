@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto"], swiftSettings: strict),
         .target(name: "SBTLS", dependencies: ["COpenSSL", "SBEventLoop"], swiftSettings: strict),
         .target(name: "SBRedis", dependencies: [
-            "CHiredis", "SBCore", "SBEventLoop",
+            "CHiredis", "SBCore", "SBEventLoop", "SBTLS",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

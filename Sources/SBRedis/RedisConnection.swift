@@ -239,8 +239,19 @@ public final class RedisConnection: @unchecked Sendable {
         guard let target = address ?? endpoint.immediateAddress else {
             return apply(machine.contextLost(random: Double.random(in: 0..<1)))
         }
+        var tls: RedisSocket.TLS?
+        if url.usesTLS {
+            guard let settings = url.tls else {
+                warnOnce("rediss:// without TLS settings (REDIS_TLS_*): not connecting")
+                return apply(machine.contextLost(random: Double.random(in: 0..<1)))
+            }
+            // The certificate must name REDIS_TLS_SERVER_NAME, else the configured host (a
+            // host name or an IP address), else (Sentinel) the address the master was found at.
+            let serverName = settings.serverName ?? (usesSentinel ? target.host : url.host)
+            tls = RedisSocket.TLS(context: settings.context, serverName: serverName)
+        }
         do {
-            current = try RedisSocket(loop: loop, address: target, owner: self)
+            current = try RedisSocket(loop: loop, address: target, owner: self, tls: tls, now: clock.nowNanoseconds())
         } catch {
             logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "error": "\(error)"])
             apply(machine.contextLost(random: Double.random(in: 0..<1)))
@@ -272,8 +283,16 @@ public final class RedisConnection: @unchecked Sendable {
 
     func socketFailed(_ socket: RedisSocket, _ failure: RedisConnectionStateMachine.SocketFailure) {
         guard socket === current else { return }
-        if case .connectFailed = failure {
+        switch failure {
+        case .connectFailed:
             logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "reason": "\(failure)"])
+        case .tls(let reason):
+            warnOnce("redis TLS failed: \(reason)")
+        case .closedByPeer, .readFailed, .writeFailed, .protocolError:
+            if !url.usesTLS, case .handshaking = machine.state {
+                // A TLS server reads our plain handshake as a broken ClientHello and hangs up.
+                warnOnce("redis closed the connection before answering the handshake (\(failure)): is it a TLS port (then use rediss://)?")
+            }
         }
         let action = machine.socketFailed(failure)
         if case .drop = action { apply(action) } else { drop(.disconnected) }
@@ -303,6 +322,13 @@ public final class RedisConnection: @unchecked Sendable {
         } else {
             socket.closeWhenIdle = true
         }
+    }
+
+    /// A warning that says why this Redis cannot be reached, at most once per cause and
+    /// endpoint every 30 seconds for the whole process (each loop's connections fail alike).
+    func warnOnce(_ message: String) {
+        guard RedisWarnings.shared.shouldLog("\(endpointName) \(message)", now: clock.nowNanoseconds()) else { return }
+        logger.warning("\(message)", metadata: ["redis": "\(endpointName)"])
     }
 
     private func publishState() {
@@ -339,8 +365,13 @@ public final class RedisConnection: @unchecked Sendable {
             let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.pending.first?.sentAt,
                                       random: Double.random(in: 0..<1))
             if case .drop = action {
-                logger.warning("redis did not answer in time: dropping the connection",
-                               metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])
+                if case .handshaking = machine.state, !url.usesTLS {
+                    // A TLS server waits for the rest of what it takes for a ClientHello.
+                    warnOnce("redis did not answer the handshake in time: is it a TLS port (then use rediss://)?")
+                } else {
+                    logger.warning("redis did not answer in time: dropping the connection",
+                                   metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])
+                }
             }
             apply(action)
         }

@@ -71,6 +71,9 @@ public struct RedisConnectionStateMachine: Sendable {
         /// The bytes are not RESP (the reply reader failed), or a reply came that no command
         /// was waiting for.
         case protocolError
+        /// `rediss://`: the TLS handshake or session failed, with OpenSSL's reason
+        /// ("certificate verify failed: unable to get local issuer certificate").
+        case tls(String)
     }
 
     /// Where one reply read from the socket goes.
