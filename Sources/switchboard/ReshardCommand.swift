@@ -117,7 +117,14 @@ struct ReshardCommand: ParsableCommand {
         let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !items.isEmpty else { throw ValidationError("\(option) lists no URL") }
         do {
-            return try items.map { text throws(RedisURL.Invalid) in try RedisURL(parsing: text) }
+            let parsed = try items.map { text throws(RedisURL.Invalid) in try RedisURL(parsing: text) }
+            if parsed.contains(where: \.usesTLS) {
+                // reshard talks through hiredis's blocking context, which has no TLS.
+                throw ValidationError("\(option): rediss:// is not supported by reshard yet")
+            }
+            return parsed
+        } catch let error as ValidationError {
+            throw error
         } catch {
             throw ValidationError("\(option): \(error)")
         }

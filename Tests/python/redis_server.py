@@ -24,29 +24,52 @@ def wait_for_pong(server, name, seconds=10):
     raise RuntimeError(f"{name} did not start")
 
 
+class RedisTLS:
+    """A TLS redis-server's files: its certificate chain and key, the CA it trusts for client
+    certificates (and that clients trust), whether it requires client certificates, and the
+    client certificate redis-cli presents."""
+
+    def __init__(self, cert, key, ca, auth_clients=False, client_cert=None, client_key=None):
+        self.cert, self.key, self.ca = cert, key, ca
+        self.auth_clients = auth_clients
+        self.client_cert, self.client_key = client_cert, client_key
+
+
 class RedisServer:
-    def __init__(self, appendonly=False, extra_args=(), port=None):
+    def __init__(self, appendonly=False, extra_args=(), port=None, tls=None):
         if not shutil.which("redis-server"):
             pytest.fail("redis-server is not installed (Scripts/test.sh installs it)")
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-redis-")
         self.appendonly = appendonly
         self.extra_args = list(extra_args)
+        self.tls = tls
         self.proc = None
         self.start()
 
     def start(self):
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            # TLS only: the port speaks nothing else (as managed services run it).
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls.cert,
+                      "--tls-key-file", self.tls.key, "--tls-ca-cert-file", self.tls.ca,
+                      "--tls-auth-clients", "yes" if self.tls.auth_clients else "no"]
+        args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
                 "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_pong(self, "redis-server")
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}"
 
     def cli(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        tls = []
+        if self.tls:
+            tls = ["--tls", "--cacert", self.tls.ca]
+            if self.tls.client_cert:
+                tls += ["--cert", self.tls.client_cert, "--key", self.tls.client_key]
+        out = subprocess.run(["redis-cli", *tls, "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
     def kill(self, sig=signal.SIGKILL):

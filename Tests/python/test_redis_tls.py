@@ -1,0 +1,256 @@
+"""Redis over TLS (`rediss://`, issue 22 items 2-4) on real processes: redis-server speaking only
+TLS on its port (`--port 0 --tls-port P`), certificates from a throwaway PKI made with the
+openssl CLI. The happy path (two instances, two TLS shards, client certificates, cross-instance
+delivery), each failure the operator must be told about (unknown CA, host-name mismatch, no
+client certificate, plain redis:// at a TLS port: /ready stays 503, one warning naming the cause,
+reconnects go on), startup refusals naming the file, and SIGHUP reloading the files."""
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+import websockets
+
+from conftest import Hub, binary, request
+from redis_server import RedisServer, RedisTLS
+from tls_certs import ThrowawayPKI
+
+TS = "2026-12-07T02:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def pki():
+    p = ThrowawayPKI()
+    p.server = p.leaf_with("redis", usage="serverAuth,clientAuth")
+    p.client = p.leaf_with("hub", usage="clientAuth")
+    yield p
+    shutil.rmtree(p.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def other_pki():
+    p = ThrowawayPKI()
+    yield p
+    shutil.rmtree(p.dir, ignore_errors=True)
+
+
+def tls_server(pki, auth_clients=False):
+    cert, key = pki.server
+    client_cert, client_key = pki.client
+    return RedisServer(tls=RedisTLS(cert, key, pki.ca, auth_clients=auth_clients, client_cert=client_cert, client_key=client_key))
+
+
+def client_env(pki, **extra):
+    cert, key = pki.client
+    return {"REDIS_TLS_CA_FILE": pki.ca, "REDIS_TLS_CERT_FILE": cert, "REDIS_TLS_KEY_FILE": key, **extra}
+
+
+def wait_for_log(hub, pattern, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if re.search(pattern, hub.log_text()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def assert_refused_with(server, env, cause, seconds=4):
+    """The instance never becomes ready, logs `cause` once as a warning (rate-limited, however
+    many connections retry), and keeps reconnecting with backoff."""
+    hub = Hub({"THREADS": "2", "LOG_LEVEL": "debug", **env}, wait="/health")
+    try:
+        assert wait_for_log(hub, cause), hub.log_text()[-3000:]
+        time.sleep(seconds)
+        assert hub.get_status("/ready") == 503
+        log = hub.log_text()
+        lines = [line for line in log.splitlines() if re.search(cause, line)]
+        assert len(lines) == 1, lines
+        assert "warning" in lines[0].lower(), lines[0]
+        delays = [int(d) for d in re.findall(r"redis reconnect scheduled.*delayMs=(\d+)", log)]
+        assert len(delays) >= 6, log[-3000:]
+        assert max(delays) > min(delays), delays   # backing off, not spinning
+    finally:
+        assert hub.stop() == 0
+
+
+def status_of(hub, path):
+    status, _ = request(hub, "GET", path)
+    return status
+
+
+Hub.get_status = status_of
+
+
+async def subscribe(ws, session):
+    await ws.send(json.dumps({"type": "subscribe", "sessionId": session}))
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if message["type"] == "subscription_confirmed" and message.get("sessionId") == session:
+            return
+
+
+async def next_event(ws, timeout=10):
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message["type"] == "event":
+            return message
+
+
+def test_two_instances_over_tls_shards_with_client_certificates(pki):
+    shards = [tls_server(pki, auth_clients=True), tls_server(pki, auth_clients=True)]
+    url = ",".join(s.url for s in shards)
+    assert url.count("rediss://") == 2
+    a = Hub({"REDIS_URL": url, "INSTANCE_ID": "a", "THREADS": "2", **client_env(pki)}, name="a", wait="/ready")
+    b = Hub({"REDIS_URL": url, "INSTANCE_ID": "b", "THREADS": "2", **client_env(pki)}, name="b", wait="/ready")
+    try:
+        sessions = [f"tls-{i}" for i in range(8)]
+
+        async def scenario():
+            async with websockets.connect(f"ws://127.0.0.1:{b.port}/ws") as ws:
+                for s in sessions:
+                    await subscribe(ws, s)
+                for s in sessions:
+                    status, body = request(a, "POST", "/api/events", {"sessionId": s, "type": "t", "timestamp": TS, "data": {"s": s}})
+                    assert status == 201, body
+                got = set()
+                for _ in sessions:
+                    event = await next_event(ws)
+                    got.add(event["sessionId"])
+                assert got == set(sessions)
+
+        asyncio.run(scenario())
+        for s in sessions:
+            status, body = request(b, "GET", f"/api/events/{s}")
+            assert status == 200 and body["count"] == 1 and body["events"][0]["data"] == {"s": s}, body
+        # The sessions are spread over both TLS shards, and the keys are really there.
+        assert all(int(s.cli("DBSIZE")) > 0 for s in shards)
+        assert "redis_tls=CA file" in a.log_text()
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+        for s in shards:
+            s.stop()
+
+
+def test_server_name_override_and_system_store_refusal(pki):
+    server = tls_server(pki)
+    try:
+        # REDIS_TLS_SERVER_NAME: the certificate names localhost, the URL an IP address.
+        hub = Hub({"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca, "REDIS_TLS_SERVER_NAME": "localhost"}, wait="/ready")
+        assert hub.stop() == 0
+        # Without REDIS_TLS_CA_FILE the system store is used: it does not know the test CA.
+        assert_refused_with(server, {"REDIS_URL": server.url}, r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
+    finally:
+        server.stop()
+
+
+def test_unknown_ca(pki, other_pki):
+    server = tls_server(pki)
+    try:
+        assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": other_pki.ca},
+                            r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
+    finally:
+        server.stop()
+
+
+def test_host_name_mismatch(pki):
+    server = tls_server(pki)
+    try:
+        assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca, "REDIS_TLS_SERVER_NAME": "redis.example.com"},
+                            r"redis TLS failed: certificate verify failed: hostname mismatch")
+        # An IP address in the URL is checked against the certificate's IP entries.
+        cert, key = pki.leaf_with("dns-only", san="DNS:localhost", usage="serverAuth")
+        dns_only = RedisServer(tls=RedisTLS(cert, key, pki.ca))
+        try:
+            assert_refused_with(dns_only, {"REDIS_URL": dns_only.url, "REDIS_TLS_CA_FILE": pki.ca},
+                                r"redis TLS failed: certificate verify failed: IP address mismatch")
+        finally:
+            dns_only.stop()
+    finally:
+        server.stop()
+
+
+def test_missing_client_certificate(pki):
+    server = tls_server(pki, auth_clients=True)
+    try:
+        assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca},
+                            r"redis TLS failed: .*certificate required")
+    finally:
+        server.stop()
+
+
+def test_plain_url_at_a_tls_port(pki):
+    server = tls_server(pki)
+    try:
+        assert_refused_with(server, {"REDIS_URL": f"redis://127.0.0.1:{server.port}"}, r"is it a TLS port \(then use rediss://\)")
+    finally:
+        server.stop()
+
+
+def start_refused(env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
+    p = subprocess.run([binary(), "--host", "127.0.0.1", "--port", "0"], env={**clean, **env}, capture_output=True,
+                       text=True, timeout=20, cwd=tempfile.gettempdir())
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_bad_files_stop_the_start_naming_them(pki, tmp_path):
+    url = "rediss://127.0.0.1:1"
+    missing = str(tmp_path / "missing.pem")
+    code, out = start_refused({"REDIS_URL": url, "REDIS_TLS_CA_FILE": missing})
+    assert code == 64 and f"REDIS_TLS_CA_FILE {missing}: cannot open" in out, out
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    code, out = start_refused({"REDIS_URL": url, "REDIS_TLS_CA_FILE": str(garbage)})
+    assert code == 64 and f"REDIS_TLS_CA_FILE {garbage}: no usable PEM CA certificate" in out, out
+    cert, key = pki.client
+    code, out = start_refused({"REDIS_URL": url, "REDIS_TLS_CERT_FILE": cert})
+    assert code == 64 and "REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE must be set together" in out, out
+    code, out = start_refused({"REDIS_URL": url, "REDIS_TLS_CERT_FILE": cert, "REDIS_TLS_KEY_FILE": str(garbage)})
+    assert code == 64 and f"REDIS_TLS_KEY_FILE {garbage}: no usable unencrypted PEM private key" in out, out
+    _, other_key = pki.server
+    code, out = start_refused({"REDIS_URL": url, "REDIS_TLS_CERT_FILE": cert, "REDIS_TLS_KEY_FILE": other_key})
+    assert code == 64 and f"REDIS_TLS_KEY_FILE {other_key} does not match" in out, out
+    # REDIS_TLS_* without rediss:// would do nothing: refused.
+    code, out = start_refused({"REDIS_URL": "redis://127.0.0.1:1", "REDIS_TLS_CA_FILE": pki.ca})
+    assert code == 64 and "REDIS_TLS_* settings need a rediss:// REDIS_URL" in out, out
+    # Sentinel queries have no TLS yet: refused rather than sent in plain text.
+    code, out = start_refused({"REDIS_URL": url, "REDIS_SENTINELS": "127.0.0.1:1", "REDIS_SENTINEL_MASTER": "m"})
+    assert code == 64 and "rediss:// with REDIS_SENTINELS is not supported yet" in out, out
+
+
+def test_sighup_reloads_the_redis_tls_files(pki, other_pki, tmp_path):
+    server = tls_server(pki)
+    ca = tmp_path / "ca.pem"
+    shutil.copy(other_pki.ca, ca)
+    hub = Hub({"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": str(ca), "LOG_LEVEL": "info"}, wait="/health")
+    try:
+        assert wait_for_log(hub, r"certificate verify failed"), hub.log_text()[-3000:]
+        assert status_of(hub, "/ready") == 503
+        # A bad file: logged, the previous context stays (still the wrong CA, still 503).
+        ca.write_text("not a certificate\n")
+        hub.proc.send_signal(signal.SIGHUP)
+        assert wait_for_log(hub, r"SIGHUP: Redis TLS reload failed, keeping the previous files: REDIS_TLS_CA_FILE .*no usable PEM CA certificate")
+        time.sleep(1)
+        assert status_of(hub, "/ready") == 503 and hub.proc.poll() is None
+        # The right CA: new connections use it, the instance becomes ready.
+        shutil.copy(pki.ca, ca)
+        hub.proc.send_signal(signal.SIGHUP)
+        assert wait_for_log(hub, r"SIGHUP: Redis TLS files reloaded")
+        assert hub.wait_ready(20), hub.log_text()[-3000:]
+        # Every connection reconnects at the end of its backoff (3 s at most) with the new files.
+        deadline = time.time() + 10
+        while True:
+            status, body = request(hub, "POST", "/api/events", {"sessionId": "after-reload", "type": "t", "timestamp": TS})
+            if status == 201 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 201, body
+    finally:
+        assert hub.stop() == 0
+        server.stop()
