@@ -172,6 +172,12 @@ final class RedisSocket: IOHandler {
         if session != nil { updateInterest() }  // a TLS read may wait for writability
     }
 
+    /// An established session failed: a server gone without close_notify (killed, or its host
+    /// down) is a close like any other; anything else is a TLS failure with OpenSSL's reason.
+    static func sessionFailure(_ session: TLSSession) -> RedisConnectionStateMachine.SocketFailure {
+        session.failureReason == .closed ? .closedByPeer : .tls(session.failureDetail)
+    }
+
     /// A failed client handshake in the operator's words.
     static func describe(_ reason: TLSHandshakeFailure, detail: String) -> String {
         switch reason {
@@ -209,7 +215,7 @@ final class RedisSocket: IOHandler {
             let result: IOResult
             switch attempt {
             case .success(let done): result = done
-            case .failure(let error): return fail(session.map { .tls($0.failureDetail) } ?? .writeFailed(error.errno))
+            case .failure(let error): return fail(session.map(Self.sessionFailure) ?? .writeFailed(error.errno))
             }
             switch result {
             case .processed(let n):
@@ -249,7 +255,7 @@ final class RedisSocket: IOHandler {
             } catch {
                 // TLS: OpenSSL's reason ("tlsv13 alert certificate required" when the server
                 // wants a client certificate we did not send).
-                return fail(session.map { .tls($0.failureDetail) } ?? .readFailed(error.errno))
+                return fail(session.map(Self.sessionFailure) ?? .readFailed(error.errno))
             }
             switch result {
             case .wouldBlock:

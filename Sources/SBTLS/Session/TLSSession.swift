@@ -19,6 +19,9 @@ public final class TLSSession {
     public private(set) var machine: TLSStateMachine
     /// OpenSSL's reason for the last failure ("no shared cipher"), for the log line.
     public private(set) var failureDetail = ""
+    /// The class of the last OpenSSL failure (`.closed`: the peer's socket closed without a
+    /// close_notify, a crash rather than a TLS problem).
+    public private(set) var failureReason: TLSHandshakeFailure?
 
     /// The largest plaintext of one TLS record. Reads stop before the buffer has less room
     /// than this, so OpenSSL never keeps decrypted bytes the socket's readiness cannot announce.
@@ -196,6 +199,7 @@ public final class TLSSession {
         case SSL_ERROR_SSL:
             let reason = OpenSSLErrorQueue.firstSSLReason()
             failureDetail = OpenSSLErrorQueue.drain()
+            failureReason = Self.classify(sslReason: reason)
             if reason == COpenSSL_reason_certificate_verify_failed(), let ssl {
                 // Why the chain or the name did not check out ("unable to get local issuer
                 // certificate", "hostname mismatch").
