@@ -75,7 +75,8 @@ final class StorageWiring: @unchecked Sendable {
     }
 
     /// REDIS_URL (a comma list = shards) or, with REDIS_SENTINELS, one shard per name in
-    /// REDIS_SENTINEL_MASTER (REDIS_URL then gives only credentials and database). Host names
+    /// REDIS_SENTINEL_MASTER (REDIS_URL then gives only credentials and database, and with
+    /// `rediss://` makes sentinels, masters and replicas all TLS). Host names
     /// are not resolved here: every connection resolves them again on each reconnect.
     static func redisShards(_ configuration: Configuration, tls: RedisTLSSettings? = nil) throws -> [RedisShard] {
         do {
@@ -86,11 +87,6 @@ final class StorageWiring: @unchecked Sendable {
                     if url.usesTLS { url.tls = tls }
                     return url
                 }
-            if configuration.redisSentinels != nil, urls.contains(where: \.usesTLS) {
-                // Sentinel queries still run on hiredis's blocking context, which has no TLS:
-                // refuse rather than ask the sentinels in plain text.
-                throw Configuration.Invalid(description: "rediss:// with REDIS_SENTINELS is not supported yet (the Sentinel queries have no TLS); use rediss:// URLs directly")
-            }
             guard let sentinels = configuration.redisSentinels, let masters = configuration.redisSentinelMaster else {
                 return urls.map { RedisShard(url: $0, sentinel: nil) }
             }
@@ -102,7 +98,8 @@ final class StorageWiring: @unchecked Sendable {
             guard !names.isEmpty else { throw Configuration.Invalid(description: "REDIS_SENTINEL_MASTER is empty") }
             return names.map {
                 RedisShard(url: urls.first ?? RedisURL(),
-                           sentinel: SentinelSettings(sentinels: addresses, masterName: $0, password: configuration.redisSentinelPassword))
+                           sentinel: SentinelSettings(sentinels: addresses, masterName: $0, password: configuration.redisSentinelPassword,
+                                                      tls: urls.first?.usesTLS == true ? tls : nil))
             }
         } catch {
             throw Configuration.Invalid(description: "\(error)")
@@ -147,7 +144,8 @@ final class StorageWiring: @unchecked Sendable {
         sentinelWatches = first.sentinels.enumerated().map { index, sentinel in
             RedisSubscriber(
                 loop: group.loops[index % group.loops.count],
-                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password),
+                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password,
+                              usesTLS: first.tls != nil, tls: first.tls),
                 channel: "+switch-master", logger: logger,
                 onMessage: { payload in
                     let name = String(decoding: payload.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
