@@ -254,3 +254,44 @@ def test_sighup_reloads_the_redis_tls_files(pki, other_pki, tmp_path):
     finally:
         assert hub.stop() == 0
         server.stop()
+
+
+def test_redis_outage_over_tls_is_survived(pki, tmp_path):
+    """Redis (TLS, AOF) SIGKILLed and restarted on the same port: /ready drops to 503 and comes
+    back, the subscriber of the other instance is resubscribed and gets the events published
+    after the outage, and nothing acknowledged before it is lost."""
+    cert, key = pki.server
+    server = RedisServer(appendonly=True, tls=RedisTLS(cert, key, pki.ca))
+    env = {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca, "THREADS": "2"}
+    a = Hub({**env, "INSTANCE_ID": "a"}, name="a", wait="/ready")
+    b = Hub({**env, "INSTANCE_ID": "b"}, name="b", wait="/ready")
+    try:
+        async def scenario():
+            async with websockets.connect(f"ws://127.0.0.1:{b.port}/ws") as ws:
+                await subscribe(ws, "outage")
+                for n in range(5):
+                    status, body = request(a, "POST", "/api/events", {"sessionId": "outage", "type": "t", "timestamp": TS, "data": {"n": n}})
+                    assert status == 201, body
+                    assert (await next_event(ws))["seq"] == n + 1
+                server.kill(signal.SIGKILL)
+                deadline = time.time() + 10
+                while status_of(a, "/ready") != 503 and time.time() < deadline:
+                    await asyncio.sleep(0.1)
+                assert status_of(a, "/ready") == 503
+                await asyncio.to_thread(server.start)
+                assert await asyncio.to_thread(a.wait_ready, 20) and await asyncio.to_thread(b.wait_ready, 20)
+                deadline = time.time() + 15
+                while True:
+                    status, body = request(a, "POST", "/api/events", {"sessionId": "outage", "type": "t", "timestamp": TS, "data": {"n": 5}})
+                    if status == 201 or time.time() > deadline:
+                        break
+                    await asyncio.sleep(0.2)
+                assert status == 201 and body["seq"] == 6, body
+                assert (await next_event(ws, 15))["seq"] == 6
+
+        asyncio.run(scenario())
+        status, body = request(b, "GET", "/api/events/outage")
+        assert status == 200 and [e["seq"] for e in body["events"]] == [1, 2, 3, 4, 5, 6], body
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+        server.stop()
