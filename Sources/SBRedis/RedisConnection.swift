@@ -368,6 +368,9 @@ public final class RedisConnection: @unchecked Sendable {
                 if case .handshaking = machine.state, !url.usesTLS {
                     // A TLS server waits for the rest of what it takes for a ClientHello.
                     warnOnce("redis did not answer the handshake in time: is it a TLS port (then use rediss://)?")
+                } else if case .connecting = machine.state, current?.isInTLSHandshake == true {
+                    // A plain Redis reads a ClientHello as an unfinished inline command.
+                    warnOnce("redis TLS failed: handshake not completed in time: is it a TLS port (a plain one leaves the hello unanswered; then use redis://)?")
                 } else {
                     logger.warning("redis did not answer in time: dropping the connection",
                                    metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])

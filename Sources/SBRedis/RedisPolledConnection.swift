@@ -17,62 +17,62 @@ final class RedisPolledConnection {
     private let timeoutMilliseconds: Int
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32 * 1024, alignment: 16)
 
-    /// `address.host` is numeric. With `tls`, the TLS handshake runs before the first command.
-    init(address: RedisAddress, tls: RedisSocket.TLS?, timeoutMilliseconds: Int) throws(RedisDiscoveryError) {
-        self.timeoutMilliseconds = max(timeoutMilliseconds, 1)
-        do {
-            fd = try SocketIO.connectTCP(host: address.host, port: address.port)
-        } catch {
-            buffer.deallocate()
-            throw RedisDiscoveryError("connect: \(error)")
-        }
-        guard SocketIO.wait(fd: fd, writable: true, milliseconds: self.timeoutMilliseconds) else {
-            SocketIO.close(fd: fd)
-            buffer.deallocate()
-            throw RedisDiscoveryError("connect timed out after \(self.timeoutMilliseconds) ms")
-        }
-        let error = SocketIO.pendingError(fd: fd)
-        guard error == 0 else {
-            SocketIO.close(fd: fd)
-            buffer.deallocate()
-            throw RedisDiscoveryError("connect: \(String(cString: strerror(error)))")
-        }
-        guard let tls else {
-            session = nil
-            transport = PlainTransport(fd: fd)
-            return
-        }
-        guard let session = TLSSession(client: tls.context, fd: fd, serverName: tls.serverName, now: 0,
-                                       handshakeTimeout: UInt64.max / 2) else {
-            SocketIO.close(fd: fd)
-            buffer.deallocate()
-            throw RedisDiscoveryError("cannot start a TLS session")
-        }
+    private init(fd: Int32, transport: any RedisTransport, session: TLSSession?, timeoutMilliseconds: Int) {
+        self.fd = fd
+        self.transport = transport
         self.session = session
-        transport = TLSTransport(fd: fd, session: session)
-        while true {
-            switch session.stepHandshake() {
-            case .established:
-                return
-            case .fail(let reason):
-                let detail = RedisSocket.describe(reason, detail: session.failureDetail)
-                transport.close()
-                buffer.deallocate()
-                throw RedisDiscoveryError("TLS failed: \(detail)")
-            case .wait:
-                let writable = session.machine.interest(connection: []) == .writable
-                guard SocketIO.wait(fd: fd, writable: writable, milliseconds: self.timeoutMilliseconds) else {
-                    transport.close()
-                    buffer.deallocate()
-                    throw RedisDiscoveryError("TLS handshake timed out after \(self.timeoutMilliseconds) ms")
-                }
-            }
-        }
+        self.timeoutMilliseconds = timeoutMilliseconds
     }
 
     deinit {
         transport.close()
         buffer.deallocate()
+    }
+
+    /// Connects to `address` (numeric host); with `tls`, the TLS handshake runs before this
+    /// returns. Every step has `timeoutMilliseconds`.
+    static func connect(address: RedisAddress, tls: RedisSocket.TLS?,
+                        timeoutMilliseconds: Int) throws(RedisDiscoveryError) -> RedisPolledConnection {
+        let timeout = max(timeoutMilliseconds, 1)
+        let fd: Int32
+        do {
+            fd = try SocketIO.connectTCP(host: address.host, port: address.port)
+        } catch {
+            throw RedisDiscoveryError("connect: \(error)")
+        }
+        guard SocketIO.wait(fd: fd, writable: true, milliseconds: timeout) else {
+            SocketIO.close(fd: fd)
+            throw RedisDiscoveryError("connect timed out after \(timeout) ms")
+        }
+        let error = SocketIO.pendingError(fd: fd)
+        guard error == 0 else {
+            SocketIO.close(fd: fd)
+            throw RedisDiscoveryError("connect: \(String(cString: strerror(error)))")
+        }
+        guard let tls else {
+            return RedisPolledConnection(fd: fd, transport: PlainTransport(fd: fd), session: nil, timeoutMilliseconds: timeout)
+        }
+        guard let session = TLSSession(client: tls.context, fd: fd, serverName: tls.serverName, now: 0,
+                                       handshakeTimeout: UInt64.max / 2) else {
+            SocketIO.close(fd: fd)
+            throw RedisDiscoveryError("cannot start a TLS session")
+        }
+        // From here the connection owns the descriptor and the session: its deinit closes both.
+        let connection = RedisPolledConnection(fd: fd, transport: TLSTransport(fd: fd, session: session), session: session,
+                                               timeoutMilliseconds: timeout)
+        while true {
+            switch session.stepHandshake() {
+            case .established:
+                return connection
+            case .fail(let reason):
+                throw RedisDiscoveryError("TLS failed: \(RedisSocket.describe(reason, detail: session.failureDetail))")
+            case .wait:
+                let writable = session.machine.interest(connection: []) == .writable
+                guard SocketIO.wait(fd: fd, writable: writable, milliseconds: timeout) else {
+                    throw RedisDiscoveryError("TLS handshake timed out after \(timeout) ms")
+                }
+            }
+        }
     }
 
     /// One command, one reply (an error reply is a `.success(.error…)`).

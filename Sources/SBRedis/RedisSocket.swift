@@ -178,6 +178,9 @@ final class RedisSocket: IOHandler {
         session.failureReason == .closed ? .closedByPeer : .tls(session.failureDetail)
     }
 
+    /// TCP is up and the TLS handshake is still running.
+    var isInTLSHandshake: Bool { session != nil && tcpUp && !isConnected && !isClosed }
+
     /// A failed client handshake in the operator's words.
     static func describe(_ reason: TLSHandshakeFailure, detail: String) -> String {
         switch reason {

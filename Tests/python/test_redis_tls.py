@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from conftest import Hub, binary, request
-from redis_server import RedisServer, RedisTLS
+from redis_server import RedisServer, RedisTLS, SentinelServer
 from tls_certs import ThrowawayPKI
 
 TS = "2026-12-07T02:00:00Z"
@@ -190,6 +190,48 @@ def test_plain_url_at_a_tls_port(pki):
         assert_refused_with(server, {"REDIS_URL": f"redis://127.0.0.1:{server.port}"}, r"is it a TLS port \(then use rediss://\)")
     finally:
         server.stop()
+
+
+def test_rediss_url_at_a_plain_port():
+    server = RedisServer()
+    try:
+        assert_refused_with(server, {"REDIS_URL": f"rediss://127.0.0.1:{server.port}"}, r"redis TLS failed: handshake not completed in time: is it a TLS port")
+    finally:
+        server.stop()
+
+
+def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
+    """The Sentinel queries (resolver threads) and the +switch-master subscription verify the
+    sentinels' certificates too: with a CA that did not sign them, no master is found."""
+    cert, key = pki.server
+    tls = RedisTLS(cert, key, pki.ca)
+    master = RedisServer(tls=tls)
+    sentinel = SentinelServer(master.port, quorum=1, tls=tls)
+    env = {"REDIS_URL": "rediss://127.0.0.1", "REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "mymaster"}
+    try:
+        hub = Hub({**env, "REDIS_TLS_CA_FILE": other_pki.ca}, wait="/health")
+        try:
+            assert wait_for_log(hub, r"redis address lookup failed.*TLS failed: certificate verify failed: unable to get local issuer certificate"), \
+                hub.log_text()[-3000:]
+            assert wait_for_log(hub, r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
+            time.sleep(1)
+            assert status_of(hub, "/ready") == 503
+        finally:
+            assert hub.stop() == 0
+        # The control: the right CA finds the master through the same sentinel.
+        hub = Hub({**env, "REDIS_TLS_CA_FILE": pki.ca}, wait="/ready")
+        deadline = time.time() + 10
+        while True:
+            status, body = request(hub, "POST", "/api/events", {"sessionId": "via-sentinel", "type": "t", "timestamp": TS})
+            if status == 201 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert hub.stop() == 0
+        assert status == 201, body
+        assert master.cli("LLEN", "afw:events:via-sentinel") == "1"
+    finally:
+        sentinel.stop()
+        master.stop()
 
 
 def start_refused(env):

@@ -75,7 +75,7 @@ public enum RedisDiscovery {
             if let tls = settings.tls {
                 // hiredis's blocking context has no TLS: the hub's own socket pieces, polled.
                 let address = try numericAddress(of: sentinel.host).get()
-                let connection = try RedisPolledConnection(
+                let connection = try RedisPolledConnection.connect(
                     address: RedisAddress(host: address, port: sentinel.port),
                     tls: RedisSocket.TLS(context: tls.context, serverName: tls.serverName ?? sentinel.host),
                     timeoutMilliseconds: settings.queryTimeoutMilliseconds)
