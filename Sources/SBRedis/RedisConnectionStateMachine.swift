@@ -23,7 +23,8 @@ public struct RedisConnectionStateMachine: Sendable {
         case idle
         /// A lookup (name resolution or Sentinel) is running off the loop; no context yet.
         case discovering(attempt: Int, deadline: UInt64)
-        /// A socket exists; the TCP connect is in progress.
+        /// A socket exists; the TCP connect is in progress (with `rediss://`, then the TLS
+        /// handshake: the one deadline covers both, and `connected` comes after it).
         case connecting(deadline: UInt64)
         /// Connected; AUTH, SELECT, SCRIPT LOAD and PING are in flight. Nothing else is sent.
         case handshaking(deadline: UInt64)

@@ -1,18 +1,19 @@
 public import SBTLS
-import Synchronization
+import SBCore
 
 /// How `rediss://` connections speak TLS: the client context (the CAs that verify the server,
 /// the client certificate if any) and the name the server's certificate must carry. One per
 /// process, shared by every connection; SIGHUP replaces the context (`replace`), and each new
 /// connection takes the one current when it opens its socket. Any thread.
 public final class RedisTLSSettings: Sendable, Equatable {
-    private let current: Mutex<TLSClientContext>
+    // `Locked` (pthread), not `Mutex`: ThreadSanitizer cannot see Mutex's futex on Linux.
+    private let current: Locked<TLSClientContext>
     /// REDIS_TLS_SERVER_NAME: the name checked (and sent as SNI) instead of the URL's host,
     /// e.g. when the URL names an IP address or a tunnel.
     public let serverName: String?
 
     public init(context: TLSClientContext, serverName: String?) {
-        current = Mutex(context)
+        current = Locked(context)
         self.serverName = serverName
     }
 

@@ -1,4 +1,4 @@
-import Synchronization
+import SBCore
 
 /// Rate limit of the "why Redis cannot be reached" warnings: a message (keyed by endpoint and
 /// cause) is logged at most once per `interval`, however many connections of the process hit
@@ -6,7 +6,8 @@ import Synchronization
 final class RedisWarnings: Sendable {
     static let shared = RedisWarnings()
 
-    private let lastLogged = Mutex<[String: UInt64]>([:])
+    // `Locked` (pthread), not `Mutex`: ThreadSanitizer cannot see Mutex's futex on Linux.
+    private let lastLogged = Locked<[String: UInt64]>([:])
     let interval: UInt64
     let capacity: Int
 
