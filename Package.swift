@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
         .testTarget(name: "SBTLSTests", dependencies: ["SBTLS", "SBEventLoop"], swiftSettings: strict),
         .testTarget(name: "SBRedisTests", dependencies: [
-            "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
+            "SBRedis", "SBTLS", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "SBStoreTests", dependencies: [
             "SBStore", "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
