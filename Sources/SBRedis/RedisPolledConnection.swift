@@ -9,7 +9,7 @@ import Glibc
 /// queries of a resolver thread with `rediss://`, where hiredis's blocking context (plain only)
 /// cannot go. One deadline per step (connect, TLS handshake, each command). Never on a loop
 /// thread.
-final class RedisPolledConnection {
+public final class RedisPolledConnection: RedisBlockingCalls {
     private let fd: Int32
     private let transport: any RedisTransport
     private let session: TLSSession?
@@ -75,8 +75,19 @@ final class RedisPolledConnection {
         }
     }
 
+    /// A `rediss://` URL (with its `tls` settings): its host resolved here (blocking), the
+    /// certificate checked against REDIS_TLS_SERVER_NAME or that host. For tools off the loops
+    /// (`switchboard reshard`).
+    public static func connect(url: RedisURL, timeoutMilliseconds: Int) throws(RedisDiscoveryError) -> RedisPolledConnection {
+        guard let settings = url.tls else { throw RedisDiscoveryError("\(url): rediss:// without TLS settings") }
+        let address = try RedisDiscovery.numericAddress(of: url.host).get()
+        return try connect(address: RedisAddress(host: address, port: url.port),
+                           tls: RedisSocket.TLS(context: settings.context, serverName: settings.serverName ?? url.host),
+                           timeoutMilliseconds: timeoutMilliseconds)
+    }
+
     /// One command, one reply (an error reply is a `.success(.error…)`).
-    func call(_ arguments: RedisArguments) -> Result<RedisReply, RedisDiscoveryError> {
+    public func call(_ arguments: RedisArguments) -> Result<RedisReply, RedisDiscoveryError> {
         var output: [UInt8] = [UInt8(ascii: "*")]
         RedisArguments.appendDecimal(arguments.count, to: &output)
         output += [13, 10]
