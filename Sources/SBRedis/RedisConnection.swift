@@ -287,7 +287,17 @@ public final class RedisConnection: @unchecked Sendable {
         case .connectFailed:
             logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "reason": "\(failure)"])
         case .tls(let reason):
-            warnOnce("redis TLS failed: \(reason)")
+            if case .handshaking = machine.state, reason.contains("certificate required") {
+                warnOnce(Self.clientCertificateHint(reason), key: "client certificate")
+            } else {
+                warnOnce("redis TLS failed: \(reason)")
+            }
+        case .closedByPeer where url.usesTLS:
+            // TLS 1.3: the server checks our certificate after our side of the handshake is
+            // done, then sends its alert and closes; a reset can overtake the alert.
+            if case .handshaking = machine.state {
+                warnOnce(Self.clientCertificateHint("the server closed the connection"), key: "client certificate")
+            }
         case .closedByPeer, .readFailed, .writeFailed, .protocolError:
             if !url.usesTLS, case .handshaking = machine.state {
                 // A TLS server reads our plain handshake as a broken ClientHello and hangs up.
@@ -326,9 +336,14 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// A warning that says why this Redis cannot be reached, at most once per cause and
     /// endpoint every 30 seconds for the whole process (each loop's connections fail alike).
-    func warnOnce(_ message: String) {
-        guard RedisWarnings.shared.shouldLog("\(endpointName) \(message)", now: clock.nowNanoseconds()) else { return }
+    /// `key` names the cause when the message varies with it (one warning per cause).
+    func warnOnce(_ message: String, key: String? = nil) {
+        guard RedisWarnings.shared.shouldLog("\(endpointName) \(key ?? message)", now: clock.nowNanoseconds()) else { return }
         logger.warning("\(message)", metadata: ["redis": "\(endpointName)"])
+    }
+
+    static func clientCertificateHint(_ what: String) -> String {
+        "redis TLS failed: \(what) right after the TLS handshake, before answering: does it require a client certificate (REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)?"
     }
 
     private func publishState() {

@@ -19,8 +19,8 @@ public final class TLSSession {
     public private(set) var machine: TLSStateMachine
     /// OpenSSL's reason for the last failure ("no shared cipher"), for the log line.
     public private(set) var failureDetail = ""
-    /// The class of the last OpenSSL failure (`.closed`: the peer's socket closed without a
-    /// close_notify, a crash rather than a TLS problem).
+    /// The class of the last failure (`.closed`: the peer closed or reset the socket, or its
+    /// socket closed without a close_notify: a close rather than a TLS problem).
     public private(set) var failureReason: TLSHandshakeFailure?
 
     /// The largest plaintext of one TLS record. Reads stop before the buffer has less room
@@ -189,11 +189,13 @@ public final class TLSSession {
             return .wantWrite
         case SSL_ERROR_ZERO_RETURN:
             failureDetail = "closed by the peer"
+            failureReason = .closed
             return .peerClosed
         case SSL_ERROR_SYSCALL:
             // EOF or a reset (or, rarely, another socket error): the peer is gone either way.
             let code = errno
             failureDetail = code == 0 ? "EOF" : String(cString: strerror(code))
+            failureReason = .closed
             OpenSSLErrorQueue.clear()
             return .peerClosed
         case SSL_ERROR_SSL:
