@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto"], swiftSettings: strict),
         .target(name: "SBTLS", dependencies: ["COpenSSL", "SBEventLoop"], swiftSettings: strict),
         .target(name: "SBRedis", dependencies: [
-            "CHiredis", "SBCore", "SBEventLoop",
+            "CHiredis", "SBCore", "SBEventLoop", "SBTLS",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
         .testTarget(name: "SBTLSTests", dependencies: ["SBTLS", "SBEventLoop"], swiftSettings: strict),
         .testTarget(name: "SBRedisTests", dependencies: [
-            "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
+            "SBRedis", "SBTLS", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .testTarget(name: "SBStoreTests", dependencies: [
             "SBStore", "SBRedis", "SBEventLoop", "SBCore", "SBTestSupport", .product(name: "Logging", package: "swift-log"),

@@ -3,7 +3,9 @@
 #
 #   Scripts/reshard.sh OLD_LIST NEW_LIST [--dry-run] [--prefix afw:]
 #
-# OLD_LIST / NEW_LIST are comma-separated redis:// URLs in the order the instances use them.
+# OLD_LIST / NEW_LIST are comma-separated redis:// URLs in the order the instances use them;
+# rediss:// URLs take REDIS_TLS_CA_FILE, REDIS_TLS_SERVER_NAME, REDIS_TLS_CERT_FILE and
+# REDIS_TLS_KEY_FILE from the environment, as the instances do.
 # Jump hash moves only what must move: appending one shard moves about 1/(n+1) of the sessions,
 # all to the new shard; reordering or removing shards moves many more (see REDIS_INTEGRATION.md).
 # Procedure: stop the instances (or every writer), run this, start the instances with NEW_LIST.

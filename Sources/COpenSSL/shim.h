@@ -95,4 +95,24 @@ static inline int COpenSSL_error_reason(unsigned long code) { return ERR_GET_REA
 static inline int COpenSSL_error_is_ssl(unsigned long code) { return ERR_GET_LIB(code) == ERR_LIB_SSL; }
 static inline int COpenSSL_error_is_system(unsigned long code) { return ERR_SYSTEM_ERROR(code); }
 
+// Client sessions (Redis over TLS).
+
+/// SNI: the server name sent in the ClientHello (a macro over SSL_ctrl in <openssl/ssl.h>).
+static inline int COpenSSL_set_sni(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+/// The certificate must name this IP address (its subjectAltName IP entries).
+static inline int COpenSSL_expect_ip(SSL *ssl, const char *ip) {
+    return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip);
+}
+
+static inline void COpenSSL_CTX_set_client_options(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+}
+
+static inline int COpenSSL_reason_certificate_verify_failed(void) { return SSL_R_CERTIFICATE_VERIFY_FAILED; }
+
 #endif

@@ -6,7 +6,7 @@ import Glibc
 /// A plain blocking hiredis connection with connect and reply timeouts, for work that is not
 /// on an event loop: the Sentinel queries of a resolver thread and the `switchboard reshard`
 /// tool. Never use it on a loop thread.
-public final class RedisBlockingConnection {
+public final class RedisBlockingConnection: RedisBlockingCalls {
     private let context: UnsafeMutablePointer<redisContext>
     let timeoutMilliseconds: Int
 
@@ -41,4 +41,10 @@ public final class RedisBlockingConnection {
         defer { freeReplyObject(raw) }
         return .success(RedisReply(copying: UnsafePointer(raw.assumingMemoryBound(to: redisReply.self))))
     }
+}
+
+/// A blocking connection's one operation: a command and its reply. Plain TCP through hiredis's
+/// blocking context (`RedisBlockingConnection`), TLS through `RedisPolledConnection`.
+public protocol RedisBlockingCalls: AnyObject {
+    func call(_ arguments: RedisArguments) -> Result<RedisReply, RedisDiscoveryError>
 }

@@ -239,8 +239,19 @@ public final class RedisConnection: @unchecked Sendable {
         guard let target = address ?? endpoint.immediateAddress else {
             return apply(machine.contextLost(random: Double.random(in: 0..<1)))
         }
+        var tls: RedisSocket.TLS?
+        if url.usesTLS {
+            guard let settings = url.tls else {
+                warnOnce("rediss:// without TLS settings (REDIS_TLS_*): not connecting")
+                return apply(machine.contextLost(random: Double.random(in: 0..<1)))
+            }
+            // The certificate must name REDIS_TLS_SERVER_NAME, else the configured host (a
+            // host name or an IP address), else (Sentinel) the address the master was found at.
+            let serverName = settings.serverName ?? (usesSentinel ? target.host : url.host)
+            tls = RedisSocket.TLS(context: settings.context, serverName: serverName)
+        }
         do {
-            current = try RedisSocket(loop: loop, address: target, owner: self)
+            current = try RedisSocket(loop: loop, address: target, owner: self, tls: tls, now: clock.nowNanoseconds())
         } catch {
             logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "error": "\(error)"])
             apply(machine.contextLost(random: Double.random(in: 0..<1)))
@@ -272,8 +283,26 @@ public final class RedisConnection: @unchecked Sendable {
 
     func socketFailed(_ socket: RedisSocket, _ failure: RedisConnectionStateMachine.SocketFailure) {
         guard socket === current else { return }
-        if case .connectFailed = failure {
+        switch failure {
+        case .connectFailed:
             logger.debug("redis connect failed", metadata: ["redis": "\(endpointName)", "reason": "\(failure)"])
+        case .tls(let reason):
+            if case .handshaking = machine.state, reason.contains("certificate required") {
+                warnOnce(Self.clientCertificateHint(reason), key: "client certificate")
+            } else {
+                warnOnce("redis TLS failed: \(reason)")
+            }
+        case .closedByPeer where url.usesTLS:
+            // TLS 1.3: the server checks our certificate after our side of the handshake is
+            // done, then sends its alert and closes; a reset can overtake the alert.
+            if case .handshaking = machine.state {
+                warnOnce(Self.clientCertificateHint("the server closed the connection"), key: "client certificate")
+            }
+        case .closedByPeer, .readFailed, .writeFailed, .protocolError:
+            if !url.usesTLS, case .handshaking = machine.state {
+                // A TLS server reads our plain handshake as a broken ClientHello and hangs up.
+                warnOnce("redis closed the connection before answering the handshake (\(failure)): is it a TLS port (then use rediss://)?")
+            }
         }
         let action = machine.socketFailed(failure)
         if case .drop = action { apply(action) } else { drop(.disconnected) }
@@ -303,6 +332,18 @@ public final class RedisConnection: @unchecked Sendable {
         } else {
             socket.closeWhenIdle = true
         }
+    }
+
+    /// A warning that says why this Redis cannot be reached, at most once per cause and
+    /// endpoint every 30 seconds for the whole process (each loop's connections fail alike).
+    /// `key` names the cause when the message varies with it (one warning per cause).
+    func warnOnce(_ message: String, key: String? = nil) {
+        guard RedisWarnings.shared.shouldLog("\(endpointName) \(key ?? message)", now: clock.nowNanoseconds()) else { return }
+        logger.warning("\(message)", metadata: ["redis": "\(endpointName)"])
+    }
+
+    static func clientCertificateHint(_ what: String) -> String {
+        "redis TLS failed: \(what) right after the TLS handshake, before answering: does it require a client certificate (REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)?"
     }
 
     private func publishState() {
@@ -339,8 +380,16 @@ public final class RedisConnection: @unchecked Sendable {
             let action = machine.tick(now: clock.nowNanoseconds(), oldestCommand: current?.pending.first?.sentAt,
                                       random: Double.random(in: 0..<1))
             if case .drop = action {
-                logger.warning("redis did not answer in time: dropping the connection",
-                               metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])
+                if case .handshaking = machine.state, !url.usesTLS {
+                    // A TLS server waits for the rest of what it takes for a ClientHello.
+                    warnOnce("redis did not answer the handshake in time: is it a TLS port (then use rediss://)?")
+                } else if case .connecting = machine.state, current?.isInTLSHandshake == true {
+                    // A plain Redis reads a ClientHello as an unfinished inline command.
+                    warnOnce("redis TLS failed: handshake not completed in time: is it a TLS port (a plain one leaves the hello unanswered; then use redis://)?")
+                } else {
+                    logger.warning("redis did not answer in time: dropping the connection",
+                                   metadata: ["redis": "\(url)", "pending": "\(current?.pending.count ?? 0)"])
+                }
             }
             apply(action)
         }

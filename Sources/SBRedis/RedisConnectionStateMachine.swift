@@ -23,7 +23,8 @@ public struct RedisConnectionStateMachine: Sendable {
         case idle
         /// A lookup (name resolution or Sentinel) is running off the loop; no context yet.
         case discovering(attempt: Int, deadline: UInt64)
-        /// A socket exists; the TCP connect is in progress.
+        /// A socket exists; the TCP connect is in progress (with `rediss://`, then the TLS
+        /// handshake: the one deadline covers both, and `connected` comes after it).
         case connecting(deadline: UInt64)
         /// Connected; AUTH, SELECT, SCRIPT LOAD and PING are in flight. Nothing else is sent.
         case handshaking(deadline: UInt64)
@@ -71,6 +72,9 @@ public struct RedisConnectionStateMachine: Sendable {
         /// The bytes are not RESP (the reply reader failed), or a reply came that no command
         /// was waiting for.
         case protocolError
+        /// `rediss://`: the TLS handshake or session failed, with OpenSSL's reason
+        /// ("certificate verify failed: unable to get local issuer certificate").
+        case tls(String)
     }
 
     /// Where one reply read from the socket goes.

@@ -1,6 +1,10 @@
 import DequeModule
 import Logging
 import SBEventLoop
+import SBTLS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One Redis socket, owned by its `RedisConnection` on the connection's loop, the way the hub
 /// owns its HTTP and WebSocket sockets: a non-blocking connect (its timeout is the state
@@ -18,6 +22,12 @@ import SBEventLoop
 /// handed to the owner, which routes it through the state machine (the oldest pending command,
 /// or a push). `pending` holds the commands awaiting replies, oldest first: Redis answers in order.
 ///
+/// `rediss://` (`tls`): once the TCP connect is done, a client TLS session (SBTLS) runs its
+/// handshake on the same socket, as far as each readiness allows, and only then is the owner
+/// told `socketConnected`; the connect deadline of the state machine covers both. A failed
+/// handshake (certificate not trusted, wrong name, no client certificate, not a TLS server)
+/// is one `.tls` failure with OpenSSL's reason.
+///
 /// Every failure (connect, read, write, EOF, bytes that are not RESP) goes to the owner once,
 /// which drops the socket (`close`) and fails what is pending. The socket keeps a strong
 /// reference to its owner until closed, as the connection must outlive a socket the loop still
@@ -32,9 +42,20 @@ final class RedisSocket: IOHandler {
     /// Unsent request bytes at most; beyond, commands fail with `.unavailable`.
     static let maxUnsentBytes = 64 << 20
 
+    /// What a `rediss://` socket needs: the client context current when it opened, and the
+    /// name the certificate must carry.
+    struct TLS {
+        let context: TLSClientContext
+        let serverName: String
+    }
+
     let loop: EventLoop
     let fd: Int32
     private let transport: any RedisTransport
+    /// The TLS session, with `rediss://`.
+    private let session: TLSSession?
+    /// The TCP connect finished (with TLS, the handshake may still run).
+    private var tcpUp = false
     private var owner: RedisConnection?
     private let reader = RedisReplyReader()
     /// Commands sent (or queued to send) awaiting their replies, oldest first.
@@ -52,10 +73,23 @@ final class RedisSocket: IOHandler {
 
     /// Starts a non-blocking connect to a numeric address; the owner hears `socketConnected`
     /// or `socketFailed`. Throws when the connect fails at once or epoll refuses the socket.
-    init(loop: EventLoop, address: RedisAddress, owner: RedisConnection) throws(IOError) {
+    init(loop: EventLoop, address: RedisAddress, owner: RedisConnection, tls: TLS? = nil, now: UInt64 = 0) throws(IOError) {
         self.loop = loop
         fd = try SocketIO.connectTCP(host: address.host, port: address.port)
-        transport = PlainTransport(fd: fd)
+        if let tls {
+            // The state machine's connect deadline bounds the handshake; the session's own
+            // deadline is not used.
+            guard let session = TLSSession(client: tls.context, fd: fd, serverName: tls.serverName, now: now,
+                                           handshakeTimeout: UInt64.max / 2) else {
+                SocketIO.close(fd: fd)
+                throw IOError(call: "SSL_new", errno: ENOMEM)
+            }
+            self.session = session
+            transport = TLSTransport(fd: fd, session: session)
+        } else {
+            session = nil
+            transport = PlainTransport(fd: fd)
+        }
         self.owner = owner
         do {
             registration = try loop.register(fd: fd, interest: .writable, handler: self)
@@ -102,30 +136,73 @@ final class RedisSocket: IOHandler {
     func handleIO(_ events: IOEvents) {
         guard !isClosed else { return }
         guard isConnected else {
-            // The connect finished, one way or the other.
-            let error = SocketIO.pendingError(fd: fd)
-            guard error == 0 else { return fail(.connectFailed(error)) }
+            if !tcpUp {
+                // The connect finished, one way or the other.
+                let error = SocketIO.pendingError(fd: fd)
+                guard error == 0 else { return fail(.connectFailed(error)) }
+                tcpUp = true
+                // Dead peers behind a silent network are found by TCP keepalive (15 s idle, then
+                // three probes 5 s apart: the timing hiredis's redisEnableKeepAlive used).
+                SocketIO.setKeepAlive(fd: fd, idle: 15, interval: 5, count: 3)
+                SocketIO.setNoDelay(fd: fd)
+            }
+            if let session {
+                switch session.stepHandshake() {
+                case .wait:
+                    return updateInterest()
+                case .established:
+                    owner?.logger.debug("redis TLS established", metadata: ["tls": "\(session.negotiated)"])
+                case .fail(let reason):
+                    return fail(.tls(Self.describe(reason, detail: session.failureDetail)))
+                }
+            }
             isConnected = true
-            // Dead peers behind a silent network are found by TCP keepalive (15 s idle, then
-            // three probes 5 s apart: the timing hiredis's redisEnableKeepAlive used).
-            SocketIO.setKeepAlive(fd: fd, idle: 15, interval: 5, count: 3)
-            SocketIO.setNoDelay(fd: fd)
             updateInterest()
             owner?.socketConnected(self)
             if !isClosed, !output.isEmpty, !pushback { writeOutput() }  // the handshake, queued just now
             return
         }
-        if events.contains(.readable) || events.contains(.hangup) {
+        let ready = session?.machine.readiness(events) ?? events
+        if ready.contains(.readable) || ready.contains(.hangup) {
             readAvailable()
         }
-        if !isClosed, events.contains(.writable) {
+        if !isClosed, ready.contains(.writable) {
             writeOutput()
+        }
+        if session != nil { updateInterest() }  // a TLS read may wait for writability
+    }
+
+    /// An established session failed: a server gone without close_notify (killed, or its host
+    /// down) is a close like any other; anything else is a TLS failure with OpenSSL's reason.
+    static func sessionFailure(_ session: TLSSession) -> RedisConnectionStateMachine.SocketFailure {
+        session.failureReason == .closed ? .closedByPeer : .tls(session.failureDetail)
+    }
+
+    /// TCP is up and the TLS handshake is still running.
+    var isInTLSHandshake: Bool { session != nil && tcpUp && !isConnected && !isClosed }
+
+    /// A failed client handshake in the operator's words.
+    static func describe(_ reason: TLSHandshakeFailure, detail: String) -> String {
+        switch reason {
+        case .closed:
+            return "the server closed the connection during the TLS handshake (\(detail)): is it a TLS port?"
+        case .timeout:
+            return "TLS handshake not completed in time"
+        case .version:
+            return "no TLS 1.2 or newer in common, or not a TLS server (\(detail))"
+        default:
+            return detail.isEmpty ? reason.explanation : detail
         }
     }
 
     private func updateInterest() {
         guard let registration, !isClosed else { return }
-        loop.setInterest(isConnected ? (pushback ? [.readable, .writable] : .readable) : .writable, for: registration)
+        let own: IOEvents = isConnected ? (pushback ? [.readable, .writable] : .readable) : .writable
+        if let session, tcpUp {
+            loop.setInterest(session.machine.interest(connection: isConnected ? own : []), for: registration)
+        } else {
+            loop.setInterest(own, for: registration)
+        }
     }
 
     /// One write attempt of everything unsent; what the socket does not take waits for EPOLLOUT.
@@ -141,7 +218,7 @@ final class RedisSocket: IOHandler {
             let result: IOResult
             switch attempt {
             case .success(let done): result = done
-            case .failure(let error): return fail(.writeFailed(error.errno))
+            case .failure(let error): return fail(session.map(Self.sessionFailure) ?? .writeFailed(error.errno))
             }
             switch result {
             case .processed(let n):
@@ -179,7 +256,9 @@ final class RedisSocket: IOHandler {
             do {
                 result = try transport.read(into: buffer)
             } catch {
-                return fail(.readFailed(error.errno))
+                // TLS: OpenSSL's reason ("tlsv13 alert certificate required" when the server
+                // wants a client certificate we did not send).
+                return fail(session.map(Self.sessionFailure) ?? .readFailed(error.errno))
             }
             switch result {
             case .wouldBlock:
@@ -190,7 +269,9 @@ final class RedisSocket: IOHandler {
                 // The reader copies the bytes: the loop's buffer is free again after this.
                 guard reader.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n])) else { return fail(.protocolError) }
                 deliverReplies()
-                if isClosed || n < buffer.count { return }
+                // Plain TCP: a short read drained the socket. TLS reads whole records only, so
+                // a short read says nothing: read on until the session would block.
+                if isClosed || (session == nil && n < buffer.count) { return }
             }
         }
     }

@@ -1,4 +1,5 @@
 public import SBEventLoop
+import SBTLS
 
 /// The byte stream under one Redis connection, once its TCP connect finished: read into a
 /// buffer, write from a buffer, close. `RedisSocket` does everything else (connect, epoll,
@@ -27,4 +28,30 @@ final class PlainTransport: RedisTransport {
     }
 
     func close() { SocketIO.close(fd: fd) }
+}
+
+/// `rediss://`: a client TLS session (SBTLS, OpenSSL) on the same socket. `RedisSocket` runs
+/// its handshake between the TCP connect and `connected`; afterwards reads and writes go
+/// through the session, and closing sends a best-effort close_notify before the fd closes.
+final class TLSTransport: RedisTransport {
+    let fd: Int32
+    let session: TLSSession
+
+    init(fd: Int32, session: TLSSession) {
+        self.fd = fd
+        self.session = session
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult {
+        try session.read(into: buffer)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) -> IOResult {
+        try session.write(bytes)
+    }
+
+    func close() {
+        session.close()
+        SocketIO.close(fd: fd)
+    }
 }

@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// `redis://[user][:password]@host[:port][/db]`.
+/// `redis://[user][:password]@host[:port][/db]`, or `rediss://…` for TLS (`usesTLS`; the
+/// certificate checks and client certificate come from `tls`, set by whoever configures the
+/// process, e.g. from REDIS_TLS_CA_FILE).
 ///
 /// `localhost` is taken as 127.0.0.1. Other host names are kept and resolved on every
 /// (re)connect by a `RedisResolver`, off the loop threads (`getaddrinfo` blocks; the socket
@@ -13,12 +15,19 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var user: String?
     public var password: String?
     public var db: Int
+    /// `rediss://`: every connection to this server speaks TLS.
+    public var usesTLS: Bool
+    /// With `usesTLS`: the client context (CA, client certificate) and server name to check.
+    public var tls: RedisTLSSettings?
 
     public struct Invalid: Error, CustomStringConvertible, Equatable {
         public let description: String
     }
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil, db: Int = 0) {
+    public init(host: String = "127.0.0.1", port: Int = 6379, user: String? = nil, password: String? = nil, db: Int = 0,
+                usesTLS: Bool = false, tls: RedisTLSSettings? = nil) {
+        self.usesTLS = usesTLS
+        self.tls = tls
         self.host = host
         self.port = port
         self.user = user
@@ -27,10 +36,11 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(Invalid) {
-        guard text.hasPrefix("redis://") else {
-            throw Invalid(description: "REDIS_URL must start with redis:// (TLS rediss:// is not supported)")
+        let usesTLS = text.hasPrefix("rediss://")
+        guard usesTLS || text.hasPrefix("redis://") else {
+            throw Invalid(description: "REDIS_URL must start with redis:// (or rediss:// for TLS)")
         }
-        var rest = Substring(text.dropFirst("redis://".count))
+        var rest = Substring(text.dropFirst(usesTLS ? "rediss://".count : "redis://".count))
         var user: String?, password: String?
         // The last '@' ends the credentials, so an unencoded '@' in a password still parses.
         if let at = rest.lastIndex(of: "@") {
@@ -65,7 +75,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
-        self.init(host: host, port: port, user: user, password: password, db: db)
+        self.init(host: host, port: port, user: user, password: password, db: db, usesTLS: usesTLS)
     }
 
     /// The same URL with its host name resolved to a numeric address (the first one
@@ -86,7 +96,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let credentials = user.map { "\($0)\(password == nil ? "" : ":***")@" } ?? (password == nil ? "" : ":***@")
         let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(credentials)\(shownHost):\(port)/\(db)"
+        return "\(usesTLS ? "rediss" : "redis")://\(credentials)\(shownHost):\(port)/\(db)"
     }
 
     static func isNumericAddress(_ host: String) -> Bool {

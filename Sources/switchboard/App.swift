@@ -5,6 +5,7 @@ import SBCrypto
 import SBEventLoop
 import SBHTTP
 import SBHub
+import SBRedis
 import SBServer
 import SBStore
 import SBTLS
@@ -14,12 +15,15 @@ final class App {
     let configuration: Configuration
     let tokens: TokenSettings?
     let tls: TLSContext?
+    /// `rediss://`: what every Redis connection checks and presents; SIGHUP replaces its context.
+    let redisTLS: RedisTLSSettings?
     let logger: Logger
 
-    init(configuration: Configuration, tokens: TokenSettings?, tls: TLSContext?) {
+    init(configuration: Configuration, tokens: TokenSettings?, tls: TLSContext?, redisTLS: TLSClientContext?) {
         self.configuration = configuration
         self.tokens = tokens
         self.tls = tls
+        self.redisTLS = redisTLS.map { RedisTLSSettings(context: $0, serverName: configuration.redisTLSServerName) }
         let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
         let json = configuration.logFormat.lowercased() == "json"
         LoggingSystem.bootstrap { label in
@@ -29,9 +33,10 @@ final class App {
     }
 
     func run() throws {
-        // Block SIGTERM/SIGINT (and SIGHUP, which reloads the certificate, with TLS on) before any
-        // thread starts so they arrive only through the signalfd.
-        let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil)
+        // Block SIGTERM/SIGINT (and SIGHUP, which reloads the certificate with TLS on, and the
+        // REDIS_TLS_* files with rediss://) before any thread starts so they arrive only
+        // through the signalfd.
+        let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil || redisTLS != nil)
         let fileLimit = ProcessSignals.raiseOpenFileLimit()
         try SHA1.prepare()
         SecureRandom.prepare()
@@ -51,7 +56,8 @@ final class App {
         hubConfiguration.authFailureRate = configuration.authFailureRate
         hubConfiguration.authFailureBurst = configuration.authFailureBurst
 
-        let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group, logger: logger)
+        let storage = try StorageWiring.make(configuration: configuration, settings: storeSettings, group: group,
+                                             redisTLS: redisTLS, logger: logger)
         let hub = Hub(configuration: hubConfiguration, group: group, logger: logger, storeFactory: storage.storeFor,
                       busStatus: { [storage] in storage.busIsUp })
         storage.connect(hub)
@@ -73,10 +79,16 @@ final class App {
         let loop0 = group.loops[0]
         let logger = self.logger
         let reloader = tls.map { TLSReloader(server: server, current: $0, logger: logger) }
+        let redisReloader = redisTLS.map { RedisTLSReloader(settings: $0, logger: logger) }
         loop0.execute {
             do {
                 let source = try SignalSource(fd: signalFD, loop: loop0) { signal in
-                    if signal == SignalSource.hangup, let reloader { reloader.reload() } else { shutdown.signalReceived(signal) }
+                    if signal == SignalSource.hangup {
+                        reloader?.reload()
+                        redisReloader?.reload()
+                    } else {
+                        shutdown.signalReceived(signal)
+                    }
                 }
                 shutdown.retain(source)
             } catch {
@@ -88,7 +100,7 @@ final class App {
         }
         storage.start()
         server.start()
-        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off") tls=\(tls.map(TLSReloader.describe) ?? "off")")
+        logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off") tls=\(tls.map(TLSReloader.describe) ?? "off") redis_tls=\(redisTLS.map { $0.context.summary } ?? "off")")
         if configuration.apiKey == nil && tokens == nil && !Self.isLoopback(configuration.host) {
             logger.warning("authentication is off (neither API_KEY nor TOKEN_SECRET/TOKEN_PUBLIC_KEY is set) and the listener is on \(configuration.host), not loopback: anyone who can reach port \(port) can read and write every session")
         }

@@ -14,6 +14,10 @@ struct Configuration {
     var redisMinReplicas = 0
     var redisReplicaTimeout = 1000
     var redisChannelMode = "shared"
+    var redisTLSCAFile: String?
+    var redisTLSServerName: String?
+    var redisTLSCertFile: String?
+    var redisTLSKeyFile: String?
     var logLevel = "info"
     var logFormat = "text"
     var apiKey: String?
@@ -84,6 +88,30 @@ extension Configuration {
 }
 
 extension Configuration {
+    /// True when some REDIS_URL entry is `rediss://`.
+    var redisUsesTLS: Bool {
+        (redisURL ?? "").split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("rediss://") }
+    }
+
+    /// The client TLS context of `rediss://` (REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE,
+    /// REDIS_TLS_KEY_FILE), read and checked at startup so a missing or invalid file stops the
+    /// start naming it; nil without `rediss://`. REDIS_TLS_* without `rediss://` stops the start
+    /// too: they would silently do nothing.
+    func redisTLSContext() throws -> TLSClientContext? {
+        guard redisUsesTLS else {
+            if redisTLSCAFile != nil || redisTLSCertFile != nil || redisTLSKeyFile != nil || redisTLSServerName != nil {
+                throw Invalid(description: "REDIS_TLS_* settings need a rediss:// REDIS_URL (they apply to TLS connections only)")
+            }
+            return nil
+        }
+        do {
+            return try TLSClientContext(caFile: redisTLSCAFile, certificateFile: redisTLSCertFile, keyFile: redisTLSKeyFile,
+                                        variablePrefix: "REDIS_TLS")
+        } catch {
+            throw Invalid(description: error.description)
+        }
+    }
+
     /// TLS_CERT_FILE and TLS_KEY_FILE: read and checked here, at startup, so a missing,
     /// unreadable or mismatched file stops the start with a message naming it.
     func tlsContext() throws -> TLSContext? {

@@ -3,12 +3,15 @@ import Foundation
 import SBCore
 import SBRedis
 import SBStore
+import SBTLS
 
 /// `switchboard reshard --from <urls> --to <urls>`: after the shard list changes, moves every
 /// session's keys from the shard they are on to the shard the new list hashes them to
 /// (jump hash, `ShardRouter`), with DUMP / RESTORE (TTL kept) / DEL, and moves their entries in
 /// the session index. Run it while no instance writes (stop them, or stop the publishers),
-/// then start the instances with the new list. `Scripts/reshard.sh` wraps it.
+/// then start the instances with the new list. `Scripts/reshard.sh` wraps it. `rediss://` URLs
+/// take REDIS_TLS_CA_FILE, REDIS_TLS_SERVER_NAME, REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE
+/// from the environment, as `serve` does.
 struct ReshardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reshard",
@@ -20,14 +23,17 @@ struct ReshardCommand: ParsableCommand {
     @Flag(help: "Only count what would move.") var dryRun = false
 
     func run() throws {
-        let oldURLs = try Self.urls(from, "--from")
-        let newURLs = try Self.urls(to, "--to")
+        let tls = try Self.tlsSettings(from + "," + to)
+        let oldURLs = try Self.urls(from, "--from", tls: tls)
+        let newURLs = try Self.urls(to, "--to", tls: tls)
         let router = ShardRouter(count: newURLs.count)
-        var servers: [String: RedisBlockingConnection] = [:]
-        func server(_ url: RedisURL) throws -> RedisBlockingConnection {
+        var servers: [String: any RedisBlockingCalls] = [:]
+        func server(_ url: RedisURL) throws -> any RedisBlockingCalls {
             let id = Self.identity(url)
             if let existing = servers[id] { return existing }
-            let connection = try RedisBlockingConnection(host: url.host, port: url.port, timeoutMilliseconds: 5000)
+            let connection: any RedisBlockingCalls = url.usesTLS
+                ? try RedisPolledConnection.connect(url: url, timeoutMilliseconds: 5000)
+                : try RedisBlockingConnection(host: url.host, port: url.port, timeoutMilliseconds: 5000)
             if let password = url.password {
                 var auth: RedisArguments = ["AUTH"]
                 if let user = url.user { auth.append(user) }
@@ -92,7 +98,7 @@ struct ReshardCommand: ParsableCommand {
 
     /// The session a key belongs to, or nil for keys that stay (unknown kinds, acked command
     /// records, which any shard's ack lookup finds anyway).
-    static func sessionId(ofKey key: String, prefix: String, on server: RedisBlockingConnection) throws -> String? {
+    static func sessionId(ofKey key: String, prefix: String, on server: any RedisBlockingCalls) throws -> String? {
         let rest = key.dropFirst(prefix.count)
         guard let colon = rest.firstIndex(of: ":") else { return nil }
         let kind = rest[..<colon]
@@ -113,11 +119,31 @@ struct ReshardCommand: ParsableCommand {
         }
     }
 
-    static func urls(_ text: String, _ option: String) throws -> [RedisURL] {
+    /// The REDIS_TLS_* files from the environment when some URL is `rediss://`; a bad file
+    /// stops the tool naming it.
+    static func tlsSettings(_ lists: String) throws -> RedisTLSSettings? {
+        guard lists.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("rediss://") }) else {
+            return nil
+        }
+        let env = ProcessInfo.processInfo.environment
+        do {
+            let context = try TLSClientContext(caFile: env["REDIS_TLS_CA_FILE"], certificateFile: env["REDIS_TLS_CERT_FILE"],
+                                               keyFile: env["REDIS_TLS_KEY_FILE"], variablePrefix: "REDIS_TLS")
+            return RedisTLSSettings(context: context, serverName: env["REDIS_TLS_SERVER_NAME"])
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func urls(_ text: String, _ option: String, tls: RedisTLSSettings? = nil) throws -> [RedisURL] {
         let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !items.isEmpty else { throw ValidationError("\(option) lists no URL") }
         do {
-            return try items.map { text throws(RedisURL.Invalid) in try RedisURL(parsing: text) }
+            return try items.map { text throws(RedisURL.Invalid) in
+                var url = try RedisURL(parsing: text)
+                if url.usesTLS { url.tls = tls }
+                return url
+            }
         } catch {
             throw ValidationError("\(option): \(error)")
         }

@@ -88,6 +88,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Milliseconds to wait for those replicas before 503 (REDIS_REPLICA_TIMEOUT, default 1000).") var redisReplicaTimeout: Int?
     @Option(help: "shared: every instance hears every event on <prefix>events; session: each instance hears only the sessions its clients watch (REDIS_CHANNEL_MODE, default shared).") var redisChannelMode: String?
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
+    @Option(help: "PEM CA certificate(s) that verify the Redis server with rediss://; unset = the system CA store (REDIS_TLS_CA_FILE).") var redisTlsCaFile: String?
+    @Option(help: "Name the Redis server's certificate must carry (and SNI); unset = the host of REDIS_URL (REDIS_TLS_SERVER_NAME).") var redisTlsServerName: String?
+    @Option(help: "PEM client certificate presented to Redis with rediss:// (REDIS_TLS_CERT_FILE, with REDIS_TLS_KEY_FILE).") var redisTlsCertFile: String?
+    @Option(help: "PEM private key (unencrypted) of the Redis client certificate (REDIS_TLS_KEY_FILE). SIGHUP reloads the REDIS_TLS_* files.") var redisTlsKeyFile: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL, default info).") var logLevel: String?
     @Option(help: "text or json (LOG_FORMAT, default text).") var logFormat: String?
     @Option(help: "Key required on REST and WebSocket, at least 16 bytes; unset = auth off, empty = refused (API_KEY or AFW_API_KEY).") var apiKey: String?
@@ -147,6 +151,10 @@ struct Serve: ParsableCommand {
         try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, unit: "replicas", into: &c.redisMinReplicas)
         try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, unit: "milliseconds", into: &c.redisReplicaTimeout)
         s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
+        s.optionalString(redisTlsCaFile, "REDIS_TLS_CA_FILE", into: &c.redisTLSCAFile)
+        s.optionalString(redisTlsServerName, "REDIS_TLS_SERVER_NAME", into: &c.redisTLSServerName)
+        s.optionalString(redisTlsCertFile, "REDIS_TLS_CERT_FILE", into: &c.redisTLSCertFile)
+        s.optionalString(redisTlsKeyFile, "REDIS_TLS_KEY_FILE", into: &c.redisTLSKeyFile)
         c.redisChannelMode = c.redisChannelMode.lowercased()
         guard ["shared", "session"].contains(c.redisChannelMode) else {
             throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
@@ -224,13 +232,14 @@ struct Serve: ParsableCommand {
 
     /// The settings of this start: `.env` read strictly (a malformed line or an unknown name
     /// stops it), then everything resolved and the token and TLS files checked.
-    func settings() throws -> (Configuration, SettingSource, TokenSettings?, TLSContext?) {
+    func settings() throws -> (Configuration, SettingSource, TokenSettings?, TLSContext?, TLSClientContext?) {
         do {
             let dotEnv = try DotEnv.load(path: ".env")
             try dotEnv.check(known: try Self.knownNames())
             let source = SettingSource(environment: ProcessInfo.processInfo.environment, dotEnv: dotEnv.values)
             let configuration = try resolve(source)
-            return (configuration, source, try configuration.tokenSettings(), try configuration.tlsContext())
+            return (configuration, source, try configuration.tokenSettings(), try configuration.tlsContext(),
+                    try configuration.redisTLSContext())
         } catch let invalid as Configuration.Invalid {
             throw invalid
         } catch {
@@ -246,7 +255,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let (configuration, source, tokens, tls) = try settings()
+        let (configuration, source, tokens, tls, redisTLS) = try settings()
         if printConfig {
             let width = (source.resolved.map(\.name.count).max() ?? 0) + 2
             for setting in source.resolved {
@@ -255,7 +264,7 @@ struct Serve: ParsableCommand {
             }
             return
         }
-        try App(configuration: configuration, tokens: tokens, tls: tls).run()
+        try App(configuration: configuration, tokens: tokens, tls: tls, redisTLS: redisTLS).run()
     }
 }
 

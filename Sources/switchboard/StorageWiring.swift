@@ -43,8 +43,9 @@ final class StorageWiring: @unchecked Sendable {
         self.logger = logger
     }
 
-    static func make(configuration: Configuration, settings: StoreSettings, group: EventLoopGroup, logger: Logger) throws -> StorageWiring {
-        let shards = try redisShards(configuration)
+    static func make(configuration: Configuration, settings: StoreSettings, group: EventLoopGroup, redisTLS: RedisTLSSettings? = nil,
+                     logger: Logger) throws -> StorageWiring {
+        let shards = try redisShards(configuration, tls: redisTLS)
         guard !shards.isEmpty else {
             let memory = MemoryStore(settings: settings)
             return StorageWiring(kind: .memory, group: group, memory: memory, loopStores: group.loops.map { _ in memory },
@@ -74,13 +75,18 @@ final class StorageWiring: @unchecked Sendable {
     }
 
     /// REDIS_URL (a comma list = shards) or, with REDIS_SENTINELS, one shard per name in
-    /// REDIS_SENTINEL_MASTER (REDIS_URL then gives only credentials and database). Host names
+    /// REDIS_SENTINEL_MASTER (REDIS_URL then gives only credentials and database, and with
+    /// `rediss://` makes sentinels, masters and replicas all TLS). Host names
     /// are not resolved here: every connection resolves them again on each reconnect.
-    static func redisShards(_ configuration: Configuration) throws -> [RedisShard] {
+    static func redisShards(_ configuration: Configuration, tls: RedisTLSSettings? = nil) throws -> [RedisShard] {
         do {
             let urls = try (configuration.redisURL ?? "").split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                .map { text throws(RedisURL.Invalid) in try RedisURL(parsing: text) }
+                .map { text throws(RedisURL.Invalid) in
+                    var url = try RedisURL(parsing: text)
+                    if url.usesTLS { url.tls = tls }
+                    return url
+                }
             guard let sentinels = configuration.redisSentinels, let masters = configuration.redisSentinelMaster else {
                 return urls.map { RedisShard(url: $0, sentinel: nil) }
             }
@@ -92,7 +98,8 @@ final class StorageWiring: @unchecked Sendable {
             guard !names.isEmpty else { throw Configuration.Invalid(description: "REDIS_SENTINEL_MASTER is empty") }
             return names.map {
                 RedisShard(url: urls.first ?? RedisURL(),
-                           sentinel: SentinelSettings(sentinels: addresses, masterName: $0, password: configuration.redisSentinelPassword))
+                           sentinel: SentinelSettings(sentinels: addresses, masterName: $0, password: configuration.redisSentinelPassword,
+                                                      tls: urls.first?.usesTLS == true ? tls : nil))
             }
         } catch {
             throw Configuration.Invalid(description: "\(error)")
@@ -137,7 +144,8 @@ final class StorageWiring: @unchecked Sendable {
         sentinelWatches = first.sentinels.enumerated().map { index, sentinel in
             RedisSubscriber(
                 loop: group.loops[index % group.loops.count],
-                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password),
+                url: RedisURL(host: sentinel.host, port: sentinel.port, password: first.password,
+                              usesTLS: first.tls != nil, tls: first.tls),
                 channel: "+switch-master", logger: logger,
                 onMessage: { payload in
                     let name = String(decoding: payload.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)

@@ -164,6 +164,7 @@ final class RedisConnectionStateMachineTests: XCTestCase {
     func testEverySocketFailureDropsASocketThatExistsAndNothingElse() {
         let failures: [RedisConnectionStateMachine.SocketFailure] = [
             .connectFailed(111), .readFailed(104), .writeFailed(32), .closedByPeer, .protocolError,
+            .tls("certificate verify failed: unable to get local issuer certificate"),
         ]
         let table: [(state: String, expected: RedisConnectionStateMachine.Action)] = [
             ("idle", .none), ("discovering", .none), ("waiting", .none),

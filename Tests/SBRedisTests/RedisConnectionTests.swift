@@ -23,6 +23,31 @@ final class RedisURLTests: XCTestCase {
         XCTAssertThrowsError(try RedisURL(parsing: "redis://no-such-host.invalid:6379").resolved())
         XCTAssertFalse(String(describing: try RedisURL(parsing: "redis://u:secret@127.0.0.1")).contains("secret"))
     }
+
+    func testRedissMeansTLSAndKeepsTheHostNameForTheCertificateCheck() throws {
+        let url = try RedisURL(parsing: "rediss://default:token@eu1-example.upstash.io:6379")
+        XCTAssertTrue(url.usesTLS)
+        XCTAssertEqual(url.host, "eu1-example.upstash.io")
+        XCTAssertEqual(url.user, "default")
+        XCTAssertEqual(url.password, "token")
+        XCTAssertEqual(String(describing: url), "rediss://default:***@eu1-example.upstash.io:6379/0")
+        XCTAssertFalse(try RedisURL(parsing: "redis://127.0.0.1").usesTLS)
+        XCTAssertTrue(try RedisURL(parsing: "rediss://[::1]:6390/2").usesTLS)
+        XCTAssertEqual(try RedisURL(parsing: "rediss://[::1]:6390/2").db, 2)
+        XCTAssertThrowsError(try RedisURL(parsing: "redisss://h"))
+        XCTAssertThrowsError(try RedisURL(parsing: "tls://h"))
+    }
+
+    func testWarningsAreRateLimitedPerKey() {
+        let warnings = RedisWarnings(interval: 30, capacity: 2)
+        XCTAssertTrue(warnings.shouldLog("a", now: 100))
+        XCTAssertFalse(warnings.shouldLog("a", now: 129), "within the interval")
+        XCTAssertTrue(warnings.shouldLog("b", now: 129), "another cause is its own key")
+        XCTAssertTrue(warnings.shouldLog("a", now: 130), "the interval passed")
+        XCTAssertFalse(warnings.shouldLog("a", now: 131))
+        XCTAssertTrue(warnings.shouldLog("c", now: 131), "past capacity the memory starts over (bounded)")
+        XCTAssertTrue(warnings.shouldLog("a", now: 132))
+    }
 }
 
 final class RedisArgumentsTests: XCTestCase {

@@ -24,6 +24,14 @@ final class TLSStateMachineTests: XCTestCase {
 
     // MARK: Handshake
 
+    func testAClientSessionFirstWaitsToSendItsHello() {
+        let client = Machine(now: 5, handshakeTimeout: Self.timeout, client: true)
+        XCTAssertEqual(client.state, .handshaking(deadline: 5 + Self.timeout, waitingFor: .writable))
+        XCTAssertEqual(client.interest(connection: .readable), .writable)
+        let server = Machine(now: 5, handshakeTimeout: Self.timeout)
+        XCTAssertEqual(server.interest(connection: .readable), .readable)
+    }
+
     func testHandshakeSteps() {
         let rows: [(from: String, outcome: Machine.Outcome, action: Machine.HandshakeAction, state: Machine.State)] = [
             ("handshakingRead", .wantRead, .wait, .handshaking(deadline: Self.timeout, waitingFor: .readable)),

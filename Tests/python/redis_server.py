@@ -24,29 +24,59 @@ def wait_for_pong(server, name, seconds=10):
     raise RuntimeError(f"{name} did not start")
 
 
+class RedisTLS:
+    """A TLS redis-server's files: its certificate chain and key, the CA it trusts for client
+    certificates (and that clients trust), whether it requires client certificates, and the
+    client certificate redis-cli presents."""
+
+    def __init__(self, cert, key, ca, auth_clients=False, client_cert=None, client_key=None):
+        """`cert` is also the client certificate of replication and of Sentinel's links
+        (`tls-replication yes`): it needs clientAuth besides serverAuth."""
+        self.cert, self.key, self.ca = cert, key, ca
+        self.auth_clients = auth_clients
+        self.client_cert, self.client_key = client_cert, client_key
+
+
+def cli_tls(tls):
+    """redis-cli's TLS arguments for a server with these files (none for plain TCP)."""
+    if not tls:
+        return []
+    args = ["--tls", "--cacert", tls.ca]
+    if tls.client_cert:
+        args += ["--cert", tls.client_cert, "--key", tls.client_key]
+    return args
+
+
 class RedisServer:
-    def __init__(self, appendonly=False, extra_args=(), port=None):
+    def __init__(self, appendonly=False, extra_args=(), port=None, tls=None):
         if not shutil.which("redis-server"):
             pytest.fail("redis-server is not installed (Scripts/test.sh installs it)")
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-redis-")
         self.appendonly = appendonly
         self.extra_args = list(extra_args)
+        self.tls = tls
         self.proc = None
         self.start()
 
     def start(self):
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            # TLS only: the port speaks nothing else (as managed services run it).
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls.cert,
+                      "--tls-key-file", self.tls.key, "--tls-ca-cert-file", self.tls.ca,
+                      "--tls-auth-clients", "yes" if self.tls.auth_clients else "no", "--tls-replication", "yes"]
+        args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
                 "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_pong(self, "redis-server")
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}"
 
     def cli(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["redis-cli", *cli_tls(self.tls), "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
     def kill(self, sig=signal.SIGKILL):
@@ -70,15 +100,21 @@ class SentinelServer:
     """A real redis-sentinel (Debian `redis-sentinel`) on a free loopback port, watching one
     master as `name`, with short failover timings so a test stays bounded; stopped by PID."""
 
-    def __init__(self, master_port, name="mymaster", quorum=2, down_after_ms=1000, failover_timeout_ms=3000):
+    def __init__(self, master_port, name="mymaster", quorum=2, down_after_ms=1000, failover_timeout_ms=3000, tls=None):
         binary = shutil.which("redis-sentinel")
         if not binary:
             pytest.fail("redis-sentinel is not installed (Scripts/test.sh installs it)")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-sentinel-")
         self.config = os.path.join(self.dir, "sentinel.conf")
+        self.tls = tls
+        listen = f"port {self.port}\n"
+        if tls:
+            # TLS only, to clients, to the masters and replicas, and to the other sentinels.
+            listen = (f"port 0\ntls-port {self.port}\ntls-cert-file {tls.cert}\ntls-key-file {tls.key}\n"
+                      f"tls-ca-cert-file {tls.ca}\ntls-auth-clients {'yes' if tls.auth_clients else 'no'}\ntls-replication yes\n")
         with open(self.config, "w") as f:
-            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f.write(f"{listen}bind 127.0.0.1\ndir {self.dir}\n"
                     f"sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n"
                     f"sentinel down-after-milliseconds {name} {down_after_ms}\n"
                     f"sentinel failover-timeout {name} {failover_timeout_ms}\n"
@@ -87,7 +123,7 @@ class SentinelServer:
         wait_for_pong(self, "redis-sentinel")
 
     def cli(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["redis-cli", *cli_tls(self.tls), "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
         return out.stdout.strip()
 
     def master_port(self, name="mymaster"):

@@ -4,7 +4,8 @@ with lastEventId and epoch; publishers that retry with Idempotency-Key until ack
 Redis SIGKILLed and restarted on its AOF twice, one instance SIGKILLed and restarted once.
 
 At the end every subscriber has every acknowledged event exactly once and in order, and no
-event is stored twice. The counts are printed (Scripts/chaos.sh shows them)."""
+event is stored twice. The counts are printed (Scripts/chaos.sh shows them). The run is made
+twice: with Redis on plain TCP, and with Redis speaking only TLS (`rediss://`, issue 22)."""
 import asyncio
 import http.client
 import json
@@ -13,19 +14,21 @@ import random
 import signal
 import time
 
+import pytest
 import websockets
 
 from conftest import Hub, free_port
 from nginx_server import Nginx
-from redis_server import RedisServer
+from redis_server import RedisServer, RedisTLS
+from tls_certs import ThrowawayPKI
 
 TS = "2026-11-24T12:00:00Z"
 SESSIONS = ["chaos-a", "chaos-b", "chaos-c"]
 
 
-def Instance(redis_url, port, name):
+def Instance(redis_url, port, name, extra=None):
     """An instance behind nginx; the test waits for it (and SIGKILLs and restarts it)."""
-    return Hub({"REDIS_URL": redis_url, "INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "warning"},
+    return Hub({"REDIS_URL": redis_url, "INSTANCE_ID": name, "SHUTDOWN_TIMEOUT": "5", "LOG_LEVEL": "warning", **(extra or {})},
                port=port, name=name, wait=None)
 
 
@@ -158,11 +161,22 @@ class Publisher:
             await asyncio.sleep(self.rng.uniform(0.005, 0.03))
 
 
-def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
+@pytest.fixture(scope="module")
+def redis_tls():
+    pki = ThrowawayPKI()
+    cert, key = pki.leaf_with("redis", usage="serverAuth,clientAuth")
+    return RedisTLS(cert, key, pki.ca)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order(transport, redis_tls):
     seconds = float(os.environ.get("CHAOS_SECONDS", "60"))
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "20261130")))
-    redis = RedisServer(appendonly=True)
-    instances = [Instance(redis.url, free_port(), f"chaos-{i}") for i in range(2)]
+    tls = redis_tls if transport == "tls" else None
+    redis = RedisServer(appendonly=True, tls=tls)
+    extra = {"REDIS_TLS_CA_FILE": tls.ca} if tls else {}
+    assert redis.url.startswith("rediss://" if tls else "redis://")
+    instances = [Instance(redis.url, free_port(), f"chaos-{i}", extra) for i in range(2)]
     nginx = None
     try:
         for instance in instances:
@@ -223,7 +237,7 @@ def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order():
             lost += sum(1 for k, where in acknowledged.items() if got.get(k) != where)
             for s in SESSIONS:
                 assert len(sub.epochs[s]) <= 1, f"the AOF kept the data: one epoch per session, saw {sub.epochs[s]}"
-        print(f"\nchaos run ({seconds:.0f} s, {len(subscribers)} subscribers, {len(publishers)} publishers): "
+        print(f"\nchaos run over {transport} ({seconds:.0f} s, {len(subscribers)} subscribers, {len(publishers)} publishers): "
               f"{'; '.join(chaos_log)}")
         print(f"chaos: acknowledged {len(acknowledged)}, stored {len(stored)}, stored twice {stored_twice}, "
               f"delivered {delivered} (= {len(subscribers)} x acknowledged: {len(subscribers) * len(acknowledged)}), "

@@ -5,7 +5,9 @@ subscribers on both instances. The master is SIGKILLed mid-stream.
 
 Checked: the instances follow the master to the promoted replica (another port) within the
 failover time; every acknowledged event is in the new master's history; every subscriber got
-exactly that history — each acknowledged event once, in seq order."""
+exactly that history — each acknowledged event once, in seq order. The failover runs twice:
+over plain TCP, and over TLS (`rediss://`: sentinels on their tls-port, master and replica with
+tls-replication, every connection of the instances encrypted and verified)."""
 import asyncio
 import json
 import signal
@@ -13,10 +15,12 @@ import subprocess
 import threading
 import time
 
+import pytest
 import websockets
 
 from conftest import Hub, request
-from redis_server import RedisServer, SentinelServer
+from redis_server import RedisServer, RedisTLS, SentinelServer
+from tls_certs import ThrowawayPKI
 
 TS = "2026-11-30T12:00:00Z"
 SESSIONS = ["sentinel-a", "sentinel-b"]
@@ -81,21 +85,33 @@ async def poll_until(condition, deadline):
     return None
 
 
-def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_in_order():
+@pytest.fixture(scope="module")
+def redis_tls():
+    pki = ThrowawayPKI()
+    cert, key = pki.leaf_with("redis", usage="serverAuth,clientAuth")
+    return RedisTLS(cert, key, pki.ca)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_in_order(transport, redis_tls):
+    tls = redis_tls if transport == "tls" else None
     # No 5 s wait for more replicas before a full sync (Redis 7's default diskless delay): on
     # either node, since the replica becomes the master the old one resyncs from.
     fast_sync = ["--repl-diskless-sync-delay", "0"]
-    master = RedisServer(extra_args=fast_sync)
-    replica = RedisServer(extra_args=fast_sync)
+    master = RedisServer(extra_args=fast_sync, tls=tls)
+    replica = RedisServer(extra_args=fast_sync, tls=tls)
     replica.cli("REPLICAOF", "127.0.0.1", str(master.port))
     sentinels, instances = [], []
     try:
         deadline = time.time() + 10
         while "master_link_status:up" not in replica.cli("INFO", "replication") and time.time() < deadline:
             time.sleep(0.1)
-        sentinels = [SentinelServer(master.port) for _ in range(3)]
+        assert "master_link_status:up" in replica.cli("INFO", "replication")
+        sentinels = [SentinelServer(master.port, tls=tls) for _ in range(3)]
         env = {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels), "REDIS_SENTINEL_MASTER": "mymaster",
                "REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_TIMEOUT": "500", "THREADS": "2"}
+        if tls:
+            env.update({"REDIS_URL": "rediss://127.0.0.1", "REDIS_TLS_CA_FILE": tls.ca})
         instances = [Instance(env, f"sentinel-{i}") for i in range(2)]
         for instance in instances:
             assert instance.wait_ready(), instance.log_text()
@@ -169,8 +185,7 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
             print("\nsentinel failed over a second time, back to the restarted old master")
         history = {}
         for s in SESSIONS:
-            raw = subprocess.run(["redis-cli", "-p", str(new_master.port), "LRANGE", f"afw:events:{s}", "0", "-1"],
-                                 capture_output=True, text=True, timeout=10).stdout.splitlines()
+            raw = new_master.cli("LRANGE", f"afw:events:{s}", "0", "-1").splitlines()
             history[s] = [(json.loads(line)["seq"], json.loads(line)["key"]) for line in raw if line.strip()]
             seqs = [seq for seq, _ in history[s]]
             assert seqs == list(range(1, len(seqs) + 1)), f"dense history on the new master for {s}"
@@ -190,6 +205,8 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
                                            f"(got {len(got)}, history {len(history[s])})")
         logs = "".join(i.log_text() for i in instances)
         assert f":{replica.port}" in logs and "redis address changed" in logs, "the instances logged the move to the new master"
+        if tls:
+            assert "redis_tls=CA file" in logs and "rediss://" in logs and "redis TLS failed" not in logs
         for instance in instances:
             assert instance.stop() == 0
     finally:

@@ -47,6 +47,22 @@ class ThrowawayPKI:
                     out.write(f.read())
         return chain, os.path.join(self.dir, f"{name}.key"), os.path.join(self.dir, f"{name}.pem")
 
+    def leaf_with(self, name, san="DNS:localhost,IP:127.0.0.1", usage="serverAuth,clientAuth"):
+        """A leaf with the given subjectAltName and extended key usage (clients of Redis need
+        clientAuth); returns (chain file, key file)."""
+        ext = os.path.join(self.dir, f"{name}.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                    f"extendedKeyUsage={usage}\nsubjectAltName={san}\n"
+                    "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+        self._signed(name, f"/CN={name}", "intermediate", ext, key="ec")
+        chain = os.path.join(self.dir, f"{name}-chain.pem")
+        with open(chain, "w") as out:
+            for part in (f"{name}.pem", "intermediate.pem"):
+                with open(os.path.join(self.dir, part)) as f:
+                    out.write(f.read())
+        return chain, os.path.join(self.dir, f"{name}.key")
+
     def context(self):
         """A client context that trusts only the test root."""
         return ssl.create_default_context(cafile=self.ca)

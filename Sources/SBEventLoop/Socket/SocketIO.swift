@@ -54,6 +54,18 @@ public enum SocketIO {
         return fd
     }
 
+    /// Waits (blocking the calling thread: never a loop thread) until `fd` is readable or
+    /// writable as asked, at most `milliseconds`. False on timeout or error. For the blocking
+    /// queries of resolver threads (Sentinel over TLS).
+    public static func wait(fd: Int32, writable: Bool, milliseconds: Int) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(writable ? POLLOUT : POLLIN), revents: 0)
+        while true {
+            let result = poll(&entry, 1, Int32(clamping: max(milliseconds, 0)))
+            if result < 0 && errno == EINTR { continue }
+            return result > 0
+        }
+    }
+
     public static func setNoDelay(fd: Int32) {
         _ = CSBLinux_set_nodelay(fd)
     }

@@ -70,14 +70,24 @@ public enum RedisDiscovery {
 
     private static func ask(_ sentinel: RedisAddress, _ settings: SentinelSettings)
         -> Result<(RedisAddress, [RedisAddress]), RedisDiscoveryError> {
-        let connection: RedisBlockingConnection
-        do {
-            connection = try RedisBlockingConnection(host: sentinel.host, port: sentinel.port,
-                                                     timeoutMilliseconds: settings.queryTimeoutMilliseconds)
+        let call: (RedisArguments) -> Result<RedisReply, RedisDiscoveryError>
+        do throws(RedisDiscoveryError) {
+            if let tls = settings.tls {
+                // hiredis's blocking context has no TLS: the hub's own socket pieces, polled.
+                let address = try numericAddress(of: sentinel.host).get()
+                let connection = try RedisPolledConnection.connect(
+                    address: RedisAddress(host: address, port: sentinel.port),
+                    tls: RedisSocket.TLS(context: tls.context, serverName: tls.serverName ?? sentinel.host),
+                    timeoutMilliseconds: settings.queryTimeoutMilliseconds)
+                call = connection.call
+            } else {
+                let connection = try RedisBlockingConnection(host: sentinel.host, port: sentinel.port,
+                                                             timeoutMilliseconds: settings.queryTimeoutMilliseconds)
+                call = connection.call
+            }
         } catch {
             return .failure(error)
         }
-        let call = connection.call
         if let password = settings.password {
             // Never log the password; the server's message names none.
             if case .success(.error(let message)) = call(["AUTH", password]) {

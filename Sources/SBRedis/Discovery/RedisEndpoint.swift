@@ -35,6 +35,9 @@ public final class SentinelSettings: Sendable {
     public let password: String?
     /// Per sentinel: connect and reply timeout.
     public let queryTimeoutMilliseconds: Int
+    /// `rediss://`: the sentinels are asked over TLS too (on their `tls-port`), with the same
+    /// CA, client certificate and server-name override as the masters.
+    public let tls: RedisTLSSettings?
     // `Locked` (pthread), not `Mutex`: ThreadSanitizer cannot see Mutex's futex on Linux and
     // reported the loops' concurrent `remember` calls as races (see SBCore's Locked).
     private let known: Locked<[RedisAddress]>
@@ -45,8 +48,10 @@ public final class SentinelSettings: Sendable {
     /// Sentinels learned from `SENTINEL sentinels` are added up to this many.
     static let maxSentinels = 16
 
-    public init(sentinels: [RedisAddress], masterName: String, password: String? = nil, queryTimeoutMilliseconds: Int = 500) {
+    public init(sentinels: [RedisAddress], masterName: String, password: String? = nil, queryTimeoutMilliseconds: Int = 500,
+                tls: RedisTLSSettings? = nil) {
         precondition(!sentinels.isEmpty, "at least one sentinel")
+        self.tls = tls
         self.masterName = masterName
         self.password = password
         self.queryTimeoutMilliseconds = queryTimeoutMilliseconds

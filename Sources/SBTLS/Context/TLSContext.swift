@@ -85,7 +85,7 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init
     }
 
     /// A clear "cannot open" before OpenSSL's terser "system library" error.
-    private static func checkReadable(_ path: String, variable: String) throws(TLSLoadError) {
+    static func checkReadable(_ path: String, variable: String) throws(TLSLoadError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno

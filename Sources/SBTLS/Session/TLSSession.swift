@@ -19,6 +19,9 @@ public final class TLSSession {
     public private(set) var machine: TLSStateMachine
     /// OpenSSL's reason for the last failure ("no shared cipher"), for the log line.
     public private(set) var failureDetail = ""
+    /// The class of the last failure (`.closed`: the peer closed or reset the socket, or its
+    /// socket closed without a close_notify: a close rather than a TLS problem).
+    public private(set) var failureReason: TLSHandshakeFailure?
 
     /// The largest plaintext of one TLS record. Reads stop before the buffer has less room
     /// than this, so OpenSSL never keeps decrypted bytes the socket's readiness cannot announce.
@@ -38,6 +41,37 @@ public final class TLSSession {
         SSL_set_accept_state(ssl)
         self.ssl = ssl
         machine = TLSStateMachine(now: now, handshakeTimeout: handshakeTimeout)
+    }
+
+    /// A client session (`SSL_connect` side) on a connected non-blocking socket: the server's
+    /// certificate must chain to the context's CAs and name `serverName` (a DNS name, checked
+    /// with SSL_set1_host and sent as SNI, or an IP address, checked against the certificate's
+    /// IP entries). Nil when OpenSSL cannot allocate the session or take the name.
+    public init?(client context: TLSClientContext, fd: Int32, serverName: String, now: UInt64, handshakeTimeout: UInt64) {
+        guard let ssl = SSL_new(context.pointer) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let named: Bool
+        if Self.isIPAddress(serverName) {
+            named = COpenSSL_expect_ip(ssl, serverName) == 1
+        } else {
+            named = SSL_set1_host(ssl, serverName) == 1 && COpenSSL_set_sni(ssl, serverName) == 1
+        }
+        guard named, SSL_set_fd(ssl, fd) == 1 else {
+            OpenSSLErrorQueue.clear()
+            SSL_free(ssl)
+            return nil
+        }
+        SSL_set_connect_state(ssl)
+        self.ssl = ssl
+        machine = TLSStateMachine(now: now, handshakeTimeout: handshakeTimeout, client: true)
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     deinit {
@@ -155,16 +189,25 @@ public final class TLSSession {
             return .wantWrite
         case SSL_ERROR_ZERO_RETURN:
             failureDetail = "closed by the peer"
+            failureReason = .closed
             return .peerClosed
         case SSL_ERROR_SYSCALL:
             // EOF or a reset (or, rarely, another socket error): the peer is gone either way.
             let code = errno
             failureDetail = code == 0 ? "EOF" : String(cString: strerror(code))
+            failureReason = .closed
             OpenSSLErrorQueue.clear()
             return .peerClosed
         case SSL_ERROR_SSL:
             let reason = OpenSSLErrorQueue.firstSSLReason()
             failureDetail = OpenSSLErrorQueue.drain()
+            failureReason = Self.classify(sslReason: reason)
+            if reason == COpenSSL_reason_certificate_verify_failed(), let ssl {
+                // Why the chain or the name did not check out ("unable to get local issuer
+                // certificate", "hostname mismatch").
+                let result = SSL_get_verify_result(ssl)
+                failureDetail = "certificate verify failed: \(String(cString: X509_verify_cert_error_string(result)))"
+            }
             return .failed(Self.classify(sslReason: reason))
         default:
             failureDetail = "SSL_get_error \(code): \(OpenSSLErrorQueue.drain())"

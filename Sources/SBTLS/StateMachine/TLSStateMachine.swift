@@ -61,8 +61,10 @@ public struct TLSStateMachine: Sendable {
 
     public private(set) var state: State
 
-    public init(now: UInt64, handshakeTimeout: UInt64) {
-        state = .handshaking(deadline: now &+ handshakeTimeout, waitingFor: .readable)
+    /// A server session first waits for the ClientHello (readable); a client session (`client`)
+    /// first sends its own (writable).
+    public init(now: UInt64, handshakeTimeout: UInt64, client: Bool = false) {
+        state = .handshaking(deadline: now &+ handshakeTimeout, waitingFor: client ? .writable : .readable)
     }
 
     public var isEstablished: Bool {
