@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks in one go, same load generators, same machine: Switchboard (release)
 # vs the Hummingbird and aiohttp peers in ../shared/peers.
-#   Scripts/bench.sh [http|fanout|idle|redis|tls|all]   (default all; redis and tls are not part of all)
+#   Scripts/bench.sh [http|fanout|idle|redis|redis-tls|tls|all]   (default all; redis, redis-tls and tls are not part of all)
 # Switchboard runs twice: with its default THREADS (= CPU count) and with THREADS=1. On a
 # 2-core machine the load generator needs one core, so one loop thread is the better setting
 # there (see README, Performance); both are shown so neither is hidden.
@@ -20,6 +20,11 @@
 # build, quoted as TLS/plain; then the TLS handshake rate (parallel `openssl s_time -new`).
 #   BENCH_TLS_FIXED_RATE (200 events/s), BENCH_IDLE_CONNS (5000), BENCH_HANDSHAKE_CLIENTS (8),
 #   BENCH_HANDSHAKE_SECONDS (5)
+# redis-tls: Switchboard's Redis connections over plain TCP (redis://) and over TLS (rediss://)
+# to one redis-server listening on both (a throwaway CA made with the openssl CLI): POST
+# /api/events (wrk -c64) and cross-instance fan-out (two instances), interleaved rounds, with
+# Redis CPU per accepted event (INFO used_cpu_* over the POST run); with BENCH_BASELINE also that
+# build over plain TCP, so "plain" can be compared with the previous build in the same run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -44,7 +49,7 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
     servers+=(base)
 fi
 [[ -n ${BENCH_SERVERS:-} ]] && read -r -a servers <<< "$BENCH_SERVERS"
-[[ $mode == tls ]] && servers=()  # its own two instances, below
+[[ $mode == tls || $mode == redis-tls ]] && servers=()  # their own instances, below
 has() { [[ " ${servers[*]} " == *" $1 "* ]]; }
 
 (cd "$root" && swift build -c release --product switchboard >&2)
@@ -89,7 +94,7 @@ row() {  # row LABEL assoc-array-name [ratios]
     printf "\n"
 }
 
-if [[ $mode != redis && $mode != tls ]]; then
+if [[ $mode != redis && $mode != redis-tls && $mode != tls ]]; then
     for s in "${servers[@]}"; do launch "$s"; done
 fi
 
@@ -386,4 +391,62 @@ print(f"append script: {usec / calls:.2f} us per EVALSHA; its commands {commands
         kill $mem_pid "${r_pids[@]}"; wait $mem_pid "${r_pids[@]}" 2>/dev/null || true
         redis-cli -p $RP FLUSHALL >/dev/null
     done
+fi
+
+if [[ $mode == redis-tls ]]; then
+    ensure_packages redis-server redis-tools openssl
+    pki=$(mktemp -d /tmp/switchboard-bench-redis-tls.XXXXXX)
+    read -r chain key _ < <(python3 - "$root/Tests/python" "$pki" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from tls_certs import ThrowawayPKI
+print(*ThrowawayPKI(sys.argv[2]).leaf("redis"))
+PY
+)
+    RP=16399 RTP=16398
+    redis-server --port $RP --tls-port $RTP --tls-cert-file "$chain" --tls-key-file "$key" --tls-ca-cert-file "$pki/root.pem" \
+        --tls-auth-clients no --bind 127.0.0.1 --save "" --appendonly no --daemonize no > /tmp/bench-redis.log 2>&1 & pids+=($!)
+    for _ in $(seq 1 50); do redis-cli -p $RP ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis_cpu() { redis-cli -p $RP INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {t += $2} END {printf "%.6f", t}'; }
+    accepted() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^switchboard_events_accepted_total / {print $2}'; }
+    kinds=(plain tls); [[ -n $base_bin ]] && kinds+=(base)
+    declare -A BIN=([plain]="$sb_bin" [tls]="$sb_bin" [base]="$base_bin")
+    declare -A URL=([plain]="redis://127.0.0.1:$RP" [tls]="rediss://127.0.0.1:$RTP" [base]="redis://127.0.0.1:$RP")
+    declare -A P1=([plain]=16131 [tls]=16133 [base]=16135) P2=([plain]=16132 [tls]=16134 [base]=16136)
+    for kind in "${kinds[@]}"; do
+        for p in ${P1[$kind]} ${P2[$kind]}; do
+            port_free "$p" || { echo "port $p is in use" >&2; exit 1; }
+            REDIS_URL="${URL[$kind]}" REDIS_TLS_CA_FILE="$pki/root.pem" METRICS_PUBLIC=true LOG_LEVEL=warning \
+                "${BIN[$kind]}" --host 127.0.0.1 --port $p >/tmp/bench-sb-$p.log 2>&1 & pids+=($!)
+        done
+    done
+    for kind in "${kinds[@]}"; do wait_port ${P1[$kind]}; wait_port ${P2[$kind]}; done
+    sleep 1
+    rounds="${BENCH_ROUNDS:-3}"
+    declare -A POST=() CPU=() FAN=() P99=() LOST=()
+    echo "== Redis over plain TCP vs TLS: POST /api/events (wrk -t1 -c64, ${duration}s) and fan-out across two instances (1000 subscribers, 10 sessions, 16 publisher connections); medians of $rounds interleaved rounds =="
+    for round in $(seq 1 "$rounds"); do
+        for kind in "${kinds[@]}"; do
+            a0=$(accepted ${P1[$kind]}); c0=$(redis_cpu)
+            post=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:${P1[$kind]}" | awk '/Requests\/sec/ {print $2}')
+            c1=$(redis_cpu); a1=$(accepted ${P1[$kind]})
+            cpu=$(python3 -c "print(f'{($c1 - $c0) * 1e6 / max($a1 - $a0, 1):.2f}')")
+            out=$("$wsload" fanout --sub-url ws://127.0.0.1:${P1[$kind]}/ws --sub-url ws://127.0.0.1:${P2[$kind]}/ws --pub-url http://127.0.0.1:${P1[$kind]} \
+                  --subs 1000 --sessions 10 --size 200 --duration $duration --pub-conns 16 --json 2>/dev/null)
+            POST[$kind]+="$post "; CPU[$kind]+="$cpu "; FAN[$kind]+="$(echo "$out" | field deliveries_per_s) "
+            P99[$kind]+="$(echo "$out" | field lat_p99_ms) "; LOST[$kind]=$(( ${LOST[$kind]:-0} + $(echo "$out" | field lost) ))
+            echo "  round $round $kind: POST $post req/s, Redis CPU $cpu us/event; fan-out $(echo "$out" | field deliveries_per_s) deliveries/s" >&2
+            redis-cli -p $RP FLUSHALL >/dev/null
+        done
+    done
+    printf "%-28s %12s %16s %16s %10s %8s\n" redis "POST req/s" "Redis us/event" "deliveries/s" "p99-ms" lost
+    for kind in "${kinds[@]}"; do
+        printf "%-28s %12s %16s %16s %10s %8s\n" "$kind${BENCH_BASELINE:+$( [[ $kind == base ]] && echo "@$BENCH_BASELINE")}" \
+            "$(median "${POST[$kind]}")" "$(median "${CPU[$kind]}")" "$(median "${FAN[$kind]}")" "$(median "${P99[$kind]}")" "${LOST[$kind]}"
+    done
+    echo "TLS/plain: POST $(ratio "$(median "${POST[tls]}")" "$(median "${POST[plain]}")"), deliveries $(ratio "$(median "${FAN[tls]}")" "$(median "${FAN[plain]}")")"
+    if [[ -n $base_bin ]]; then
+        echo "plain/base: POST $(ratio "$(median "${POST[plain]}")" "$(median "${POST[base]}")"), deliveries $(ratio "$(median "${FAN[plain]}")" "$(median "${FAN[base]}")")"
+    fi
+    rm -rf "$pki"
 fi
