@@ -416,7 +416,8 @@ PY
     for kind in "${kinds[@]}"; do
         for p in ${P1[$kind]} ${P2[$kind]}; do
             port_free "$p" || { echo "port $p is in use" >&2; exit 1; }
-            REDIS_URL="${URL[$kind]}" REDIS_TLS_CA_FILE="$pki/root.pem" METRICS_PUBLIC=true LOG_LEVEL=warning \
+            tls_env=(); [[ $kind == tls ]] && tls_env=(REDIS_TLS_CA_FILE="$pki/root.pem")
+            env "${tls_env[@]}" REDIS_URL="${URL[$kind]}" METRICS_PUBLIC=true LOG_LEVEL=warning \
                 "${BIN[$kind]}" --host 127.0.0.1 --port $p >/tmp/bench-sb-$p.log 2>&1 & pids+=($!)
         done
     done
