@@ -134,3 +134,16 @@ def hub():
     h = Hub()
     yield h
     assert h.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def redis_tls():
+    """One throwaway CA and a server certificate that is also a client certificate (replication,
+    Sentinel's links): the files for the TLS variant of a Redis test, removed afterwards."""
+    import shutil
+    from redis_server import RedisTLS
+    from tls_certs import ThrowawayPKI
+    pki = ThrowawayPKI()
+    cert, key = pki.leaf_with("redis", usage="serverAuth,clientAuth")
+    yield RedisTLS(cert, key, pki.ca)
+    shutil.rmtree(pki.dir, ignore_errors=True)

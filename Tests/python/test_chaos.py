@@ -19,8 +19,7 @@ import websockets
 
 from conftest import Hub, free_port
 from nginx_server import Nginx
-from redis_server import RedisServer, RedisTLS
-from tls_certs import ThrowawayPKI
+from redis_server import RedisServer
 
 TS = "2026-11-24T12:00:00Z"
 SESSIONS = ["chaos-a", "chaos-b", "chaos-c"]
@@ -159,13 +158,6 @@ class Publisher:
             await asyncio.to_thread(self.publish, n, stop_at + 20)
             n += 1
             await asyncio.sleep(self.rng.uniform(0.005, 0.03))
-
-
-@pytest.fixture(scope="module")
-def redis_tls():
-    pki = ThrowawayPKI()
-    cert, key = pki.leaf_with("redis", usage="serverAuth,clientAuth")
-    return RedisTLS(cert, key, pki.ca)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])

@@ -11,7 +11,6 @@ tls-replication, every connection of the instances encrypted and verified)."""
 import asyncio
 import json
 import signal
-import subprocess
 import threading
 import time
 
@@ -19,8 +18,7 @@ import pytest
 import websockets
 
 from conftest import Hub, request
-from redis_server import RedisServer, RedisTLS, SentinelServer
-from tls_certs import ThrowawayPKI
+from redis_server import RedisServer, SentinelServer
 
 TS = "2026-11-30T12:00:00Z"
 SESSIONS = ["sentinel-a", "sentinel-b"]
@@ -83,13 +81,6 @@ async def poll_until(condition, deadline):
             return time.time()
         await asyncio.sleep(0.1)
     return None
-
-
-@pytest.fixture(scope="module")
-def redis_tls():
-    pki = ThrowawayPKI()
-    cert, key = pki.leaf_with("redis", usage="serverAuth,clientAuth")
-    return RedisTLS(cert, key, pki.ca)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
