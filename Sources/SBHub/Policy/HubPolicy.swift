@@ -87,30 +87,33 @@ final class HubPolicy: Sendable {
         guard apiKey != nil || tokens != nil else { return .success(.full) }
         let now = MonotonicClock.now()
         if let retry = authFailures.blocked(client, now: now) {
-            return .failure(authFailed(.throttled, client: client, now: now, retryAfter: retry, error: nil))
+            recordFailure(.throttled, client: client, now: now, throttled: true)
+            return .failure(Self.tooManyFailures(retryAfter: retry))
         }
         switch authenticate(head) {
         case .success(let access): return .success(access)
         case .failure(let failure):
             let retry = authFailures.failed(client, now: now)
-            return .failure(authFailed(failure.reason, client: client, now: now, retryAfter: retry, error: failure.error))
+            recordFailure(failure.reason, client: client, now: now, throttled: retry != nil)
+            return .failure(retry.map { Self.tooManyFailures(retryAfter: $0) } ?? failure.error)
         }
     }
 
-    /// Counts and logs one failure; the error to answer: the 401, or 429 once the budget is spent.
-    private func authFailed(_ reason: AuthFailureReason, client: String, now: UInt64, retryAfter: Int?, error: HubError?) -> HubError {
+    /// 429 once an address has used up its failures.
+    static func tooManyFailures(retryAfter: Int) -> HubError {
+        HubError(status: 429, message: "too many failed authentications from this address; retry later",
+                 headers: [("Retry-After", String(retryAfter))])
+    }
+
+    /// Counts one failure and logs it (at most one line per 10 s, with how many were suppressed).
+    private func recordFailure(_ reason: AuthFailureReason, client: String, now: UInt64, throttled: Bool) {
         metrics?.authFailures[reason]?.increment()
         if let logger, let suppressed = warnings.withLock({ $0.admit(.authenticationFailed, now: now) }) {
             logger.warning("authentication failed", metadata: [
                 "client": "\(client)", "reason": "\(reason.rawValue)",
-                "throttled": "\(retryAfter != nil)", "suppressed": "\(suppressed)",
+                "throttled": "\(throttled)", "suppressed": "\(suppressed)",
             ])
         }
-        if let retryAfter {
-            return HubError(status: 429, message: "too many failed authentications from this address; retry later",
-                            headers: [("Retry-After", String(retryAfter))])
-        }
-        return error ?? HubError(status: 401, message: "authentication failed")
     }
 
     struct AuthenticationFailure: Error {
