@@ -51,21 +51,8 @@ public final class TLSClientContext: @unchecked Sendable {  // immutable after i
                 }
             }
             if let certificateFile, let keyFile {
-                guard SSL_CTX_use_certificate_chain_file(ctx, certificateFile) == 1 else {
-                    throw TLSLoadError("\(certName) \(certificateFile): no usable PEM certificate (\(OpenSSLErrorQueue.drain()))")
-                }
-                COpenSSL_CTX_refuse_passphrase(ctx)
-                guard SSL_CTX_use_PrivateKey_file(ctx, keyFile, SSL_FILETYPE_PEM) == 1 else {
-                    let reason = OpenSSLErrorQueue.drain()
-                    if reason.contains("mismatch") {
-                        throw TLSLoadError("\(keyName) \(keyFile) does not match the certificate in \(certName) \(certificateFile)")
-                    }
-                    throw TLSLoadError("\(keyName) \(keyFile): no usable unencrypted PEM private key (\(reason))")
-                }
-                guard SSL_CTX_check_private_key(ctx) == 1 else {
-                    OpenSSLErrorQueue.clear()
-                    throw TLSLoadError("\(keyName) \(keyFile) does not match the certificate in \(certName) \(certificateFile)")
-                }
+                try CertificateFiles.load(into: ctx, certificateFile: certificateFile, keyFile: keyFile,
+                                          certName: certName, keyName: keyName)
             }
         } catch {
             SSL_CTX_free(ctx)

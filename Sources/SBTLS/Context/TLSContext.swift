@@ -40,21 +40,8 @@ public final class TLSContext: @unchecked Sendable {  // immutable after init
         }
         do throws(TLSLoadError) {
             try Self.configure(ctx)
-            guard SSL_CTX_use_certificate_chain_file(ctx, certificateFile) == 1 else {
-                throw TLSLoadError("TLS_CERT_FILE \(certificateFile): no usable PEM certificate (\(OpenSSLErrorQueue.drain()))")
-            }
-            COpenSSL_CTX_refuse_passphrase(ctx)
-            guard SSL_CTX_use_PrivateKey_file(ctx, keyFile, SSL_FILETYPE_PEM) == 1 else {
-                let reason = OpenSSLErrorQueue.drain()
-                if reason.contains("mismatch") {
-                    throw TLSLoadError("TLS_KEY_FILE \(keyFile) does not match the certificate in TLS_CERT_FILE \(certificateFile)")
-                }
-                throw TLSLoadError("TLS_KEY_FILE \(keyFile): no usable unencrypted PEM private key (\(reason))")
-            }
-            guard SSL_CTX_check_private_key(ctx) == 1 else {
-                OpenSSLErrorQueue.clear()
-                throw TLSLoadError("TLS_KEY_FILE \(keyFile) does not match the certificate in TLS_CERT_FILE \(certificateFile)")
-            }
+            try CertificateFiles.load(into: ctx, certificateFile: certificateFile, keyFile: keyFile,
+                                      certName: "TLS_CERT_FILE", keyName: "TLS_KEY_FILE")
         } catch {
             SSL_CTX_free(ctx)
             throw error
