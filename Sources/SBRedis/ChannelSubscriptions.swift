@@ -27,6 +27,10 @@ public struct ChannelSubscriptions: Sendable, Equatable {
         case unsubscribe([String])
         /// Redis confirmed the channel; refill its session from history when `refill`.
         case confirmed(String, refill: Bool)
+        /// Redis let go of a channel we hold, unasked: Redis Cluster's `sunsubscribe` when the
+        /// channel's slot moved to another master. It is forgotten here; the owner subscribes
+        /// it again where the slot went.
+        case dropped(String)
     }
 
     public private(set) var channels: [String: State] = [:]
@@ -78,6 +82,13 @@ public struct ChannelSubscriptions: Sendable, Equatable {
     }
 
     public mutating func unsubscribeConfirmed(_ channel: String) -> Action {
+        switch channels[channel] {
+        case .subscribed, .subscribing:
+            channels[channel] = nil
+            return .dropped(channel)
+        default:
+            break
+        }
         guard case .unsubscribing(let again) = channels[channel] else { return .none }
         guard again, connected else {
             channels[channel] = again ? .pending : nil

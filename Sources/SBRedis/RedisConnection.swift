@@ -53,6 +53,9 @@ public final class RedisConnection: @unchecked Sendable {
     var scriptsWithoutFlags = false
     /// Pub/Sub pushes (a subscriber connection only): RedisSubscriber's handler.
     var onPush: ((RedisPush) -> Void)?
+    /// A subscriber connection's error reply to a command that waits for none (SSUBSCRIBE
+    /// refused with `MOVED`); without a handler such a reply drops the connection.
+    var onErrorReply: ((String) -> Void)?
     var watchdog: TimerHandle?
     private var watchdogDeadline: UInt64?
     private var published = State.down
@@ -235,6 +238,10 @@ public final class RedisConnection: @unchecked Sendable {
             if socket.closeWhenIdle, socket.pending.isEmpty, socket === current { drop(.disconnected) }
         case .push:
             if let push { onPush?(push) }
+        case .unexpected where machine.role == .subscriber && reply.isError && onErrorReply != nil:
+            // A refused SSUBSCRIBE (`MOVED`: the slot is elsewhere now) answers no pending
+            // command: the owner re-routes the channel, the connection stays.
+            if case .error(let message) = reply { onErrorReply?(message) }
         case .unexpected:
             logger.error("redis sent a reply no command was waiting for: dropping the connection", metadata: ["redis": "\(endpointName)"])
             apply(machine.socketFailed(.protocolError))

@@ -57,6 +57,20 @@ public enum RedisReply: Equatable, Sendable {
         if case .array(let a) = self { return a }
         return nil
     }
+
+    public var isError: Bool {
+        if case .error = self { return true }
+        return false
+    }
+
+    /// A bulk or status string as text.
+    public var text: String? {
+        switch self {
+        case .string(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .status(let text): text
+        default: nil
+        }
+    }
 }
 
 /// Why a command produced no reply. Each is reported exactly once per command.

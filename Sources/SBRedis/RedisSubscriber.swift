@@ -34,6 +34,14 @@ public final class RedisSubscriber: @unchecked Sendable {
     private let onResubscribed: () -> Void
     /// Per-session channel mode: a watched channel was confirmed.
     public var onChannelSubscribed: ((String, _ refill: Bool) -> Void)?
+    /// Sharded: Redis let go of a watched channel unasked (its slot moved), or refused a
+    /// SSUBSCRIBE (`MOVED`): the owner finds the slot's master again.
+    public var onChannelLost: ((_ channel: String?) -> Void)?
+    /// The connection dropped (it reconnects by itself).
+    public var onConnectionDown: (() -> Void)?
+    /// Watched channels are shard channels (Redis Cluster): SSUBSCRIBE / SUNSUBSCRIBE. The
+    /// base channel stays a classic one, which every node serves.
+    private let sharded: Bool
     private let subscribedFlag = Atomic<Bool>(false)
     private var everSubscribed = false
     /// When the unconfirmed base SUBSCRIBE was sent.
@@ -42,8 +50,9 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var watched = ChannelSubscriptions()
 
     public init(loop: EventLoop, url: RedisURL, channel: String, logger: Logger, heartbeat: Duration = .seconds(5),
-                sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(),
+                sentinel: SentinelSettings? = nil, resolver: any RedisResolver = ThreadResolver(), sharded: Bool = false,
                 onMessage: @escaping ([UInt8]) -> Void, onResubscribed: @escaping () -> Void) {
+        self.sharded = sharded
         connection = RedisConnection(loop: loop, url: url, logger: logger, scripts: [], commandTimeout: .seconds(2),
                                      connectTimeout: .seconds(2), sentinel: sentinel, resolver: resolver,
                                      masterCheckInterval: .seconds(2), clock: SystemMonotonicClock(), role: .subscriber)
@@ -63,6 +72,12 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// Loop thread.
     public func start() {
         connection.onPush = { [weak self] push in self?.received(push) }
+        if sharded {
+            connection.onErrorReply = { [weak self] message in
+                self?.logger.info("redis refused a shard subscription", metadata: ["reply": "\(message)"])
+                self?.onChannelLost?(nil)
+            }
+        }
         connection.onStateChange = { [weak self] state in
             guard let self else { return }
             if state == .ready {
@@ -73,6 +88,7 @@ public final class RedisSubscriber: @unchecked Sendable {
                 subscribedFlag.store(false, ordering: .releasing)
                 awaitingSince = nil
                 watched.connectionLost()
+                if state == .down { onConnectionDown?() }
             }
         }
         heartbeatTimer = connection.loop.scheduleRepeating(every: heartbeat) { [weak self] in self?.beat() }
@@ -115,11 +131,22 @@ public final class RedisSubscriber: @unchecked Sendable {
         case .none:
             break
         case .subscribe(let channels):
-            _ = issue(RedisArguments(["SUBSCRIBE"] + channels))
+            // A shard channel per command: one SSUBSCRIBE must not span slots.
+            if sharded {
+                for channel in channels { _ = issue(["SSUBSCRIBE", channel]) }
+            } else {
+                _ = issue(RedisArguments(["SUBSCRIBE"] + channels))
+            }
         case .unsubscribe(let channels):
-            _ = issue(RedisArguments(["UNSUBSCRIBE"] + channels))
+            if sharded {
+                for channel in channels { _ = issue(["SUNSUBSCRIBE", channel]) }
+            } else {
+                _ = issue(RedisArguments(["UNSUBSCRIBE"] + channels))
+            }
         case .confirmed(let channel, let refill):
             onChannelSubscribed?(channel, refill)
+        case .dropped(let channel):
+            onChannelLost?(channel)
         }
     }
 

@@ -14,6 +14,8 @@ struct Configuration {
     var redisMinReplicas = 0
     var redisReplicaTimeout = 1000
     var redisChannelMode = "shared"
+    var redisClusterNodes: String?
+    var redisClusterClassicChannel = false
     var redisTLSCAFile: String?
     var redisTLSServerName: String?
     var redisTLSCertFile: String?

@@ -87,6 +87,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Replicas that must confirm an append (WAIT) before 2xx; 0 = do not wait (REDIS_MIN_REPLICAS, default 0).") var redisMinReplicas: Int?
     @Option(help: "Milliseconds to wait for those replicas before 503 (REDIS_REPLICA_TIMEOUT, default 1000).") var redisReplicaTimeout: Int?
     @Option(help: "shared: every instance hears every event on <prefix>events; session: each instance hears only the sessions its clients watch (REDIS_CHANNEL_MODE, default shared).") var redisChannelMode: String?
+    @Option(help: "Comma list of Redis Cluster seed nodes host:port; selects cluster mode (REDIS_URL then gives only scheme, user and password) (REDIS_CLUSTER_NODES).") var redisClusterNodes: String?
+    @Option(help: "Cluster mode: also publish every message to the classic <prefix>events channel, for old consumers; Redis sends it to every node (REDIS_CLUSTER_CLASSIC_CHANNEL, default false).") var redisClusterClassicChannel: Bool?
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
     @Option(help: "PEM CA certificate(s) that verify the Redis server with rediss://; unset = the system CA store (REDIS_TLS_CA_FILE).") var redisTlsCaFile: String?
     @Option(help: "Name the Redis server's certificate must carry (and SNI); unset = the host of REDIS_URL (REDIS_TLS_SERVER_NAME).") var redisTlsServerName: String?
@@ -151,6 +153,14 @@ struct Serve: ParsableCommand {
         try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, unit: "replicas", into: &c.redisMinReplicas)
         try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, unit: "milliseconds", into: &c.redisReplicaTimeout)
         s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
+        s.optionalString(redisClusterNodes, "REDIS_CLUSTER_NODES", into: &c.redisClusterNodes)
+        try s.bool(redisClusterClassicChannel, "REDIS_CLUSTER_CLASSIC_CHANNEL", into: &c.redisClusterClassicChannel)
+        if c.redisClusterNodes != nil, c.redisSentinels != nil {
+            throw Configuration.Invalid(description: "REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other: Redis Cluster fails over by itself")
+        }
+        if let url = c.redisURL, url.contains(","), c.redisClusterNodes != nil {
+            throw Configuration.Invalid(description: "with REDIS_CLUSTER_NODES, REDIS_URL gives only scheme, user and password: one URL, not a shard list")
+        }
         s.optionalString(redisTlsCaFile, "REDIS_TLS_CA_FILE", into: &c.redisTLSCAFile)
         s.optionalString(redisTlsServerName, "REDIS_TLS_SERVER_NAME", into: &c.redisTLSServerName)
         s.optionalString(redisTlsCertFile, "REDIS_TLS_CERT_FILE", into: &c.redisTLSCertFile)

@@ -21,6 +21,10 @@ final class StorageWiring: @unchecked Sendable {
     private let sessionChannels: Bool
     private let logger: Logger
     private var feeds: [RedisEventFeed] = []
+    /// Redis Cluster: the seed nodes, the URL giving scheme and credentials, and the instance's
+    /// sharded Pub/Sub feed.
+    private let cluster: (seeds: [RedisAddress], url: RedisURL)?
+    private var clusterFeed: ClusterEventFeed?
     /// With Sentinel: one subscription to `+switch-master` per sentinel.
     private var sentinelWatches: [RedisSubscriber] = []
 
@@ -31,7 +35,9 @@ final class StorageWiring: @unchecked Sendable {
     }
 
     private init(kind: StorageKind, group: EventLoopGroup, memory: MemoryStore?, loopStores: [any Store], redisStores: [RedisStore],
-                 shards: [RedisShard], prefix: String, sessionChannels: Bool = false, logger: Logger) {
+                 shards: [RedisShard], prefix: String, sessionChannels: Bool = false,
+                 cluster: (seeds: [RedisAddress], url: RedisURL)? = nil, logger: Logger) {
+        self.cluster = cluster
         self.kind = kind
         self.group = group
         self.memory = memory
@@ -45,6 +51,9 @@ final class StorageWiring: @unchecked Sendable {
 
     static func make(configuration: Configuration, settings: StoreSettings, group: EventLoopGroup, redisTLS: RedisTLSSettings? = nil,
                      logger: Logger) throws -> StorageWiring {
+        if let nodes = configuration.redisClusterNodes {
+            return try makeCluster(nodes: nodes, configuration: configuration, settings: settings, group: group, redisTLS: redisTLS, logger: logger)
+        }
         let shards = try redisShards(configuration, tls: redisTLS)
         guard !shards.isEmpty else {
             let memory = MemoryStore(settings: settings)
@@ -72,6 +81,32 @@ final class StorageWiring: @unchecked Sendable {
         }
         return StorageWiring(kind: .redis, group: group, memory: nil, loopStores: loopStores, redisStores: all,
                              shards: shards, prefix: configuration.redisPrefix, sessionChannels: sessionChannels, logger: logger)
+    }
+
+    /// REDIS_CLUSTER_NODES: per loop one RedisStore over its own RedisCluster (one connection
+    /// per master), and one sharded Pub/Sub feed for the instance.
+    private static func makeCluster(nodes: String, configuration: Configuration, settings: StoreSettings, group: EventLoopGroup,
+                                    redisTLS: RedisTLSSettings?, logger: Logger) throws -> StorageWiring {
+        let seeds: [RedisAddress]
+        var url: RedisURL
+        do {
+            seeds = try SentinelSettings.parseAddresses(nodes, setting: "REDIS_CLUSTER_NODES", defaultPort: 6379)
+            url = try configuration.redisURL.map { try RedisURL(parsing: $0.trimmingCharacters(in: .whitespaces)) } ?? RedisURL()
+        } catch {
+            throw Configuration.Invalid(description: "\(error)")
+        }
+        guard !seeds.isEmpty else { throw Configuration.Invalid(description: "REDIS_CLUSTER_NODES lists no node") }
+        guard url.db == 0 else { throw Configuration.Invalid(description: "Redis Cluster has only database 0: REDIS_URL must not select another") }
+        if url.usesTLS { url.tls = redisTLS }
+        let replicas = ReplicaAcknowledgement(minReplicas: configuration.redisMinReplicas,
+                                              timeoutMilliseconds: configuration.redisReplicaTimeout)
+        let stores = group.loops.map {
+            RedisStore(loop: $0, clusterSeeds: seeds, url: url, prefix: configuration.redisPrefix, settings: settings, logger: logger,
+                       replicas: replicas, classicChannel: configuration.redisClusterClassicChannel)
+        }
+        logger.info("redis cluster: \(seeds.count) seed node(s); sessions by hash slot, sharded Pub/Sub on their channels\(configuration.redisClusterClassicChannel ? ", and every message also on \(configuration.redisPrefix)events" : "")")
+        return StorageWiring(kind: .redis, group: group, memory: nil, loopStores: stores, redisStores: stores, shards: [],
+                             prefix: configuration.redisPrefix, sessionChannels: true, cluster: (seeds, url), logger: logger)
     }
 
     /// REDIS_URL (a comma list = shards) or, with REDIS_SENTINELS, one shard per name in
@@ -110,6 +145,22 @@ final class StorageWiring: @unchecked Sendable {
 
     func connect(_ hub: Hub) {
         memory?.setListener(hub)
+        if let cluster {
+            let feed = ClusterEventFeed(loop: group.loops[0], seeds: cluster.seeds, url: cluster.url, prefix: prefix,
+                                        logger: logger, listener: hub)
+            clusterFeed = feed
+            hub.observeInterest { [weak hub] sessionId in
+                guard let hub else { return }
+                feed.loop.execute {
+                    if hub.isInterested(in: sessionId) {
+                        feed.watch(sessionId: sessionId)
+                    } else {
+                        feed.unwatch(sessionId: sessionId)
+                    }
+                }
+            }
+            return
+        }
         feeds = shards.enumerated().map { index, shard in
             RedisEventFeed(loop: group.loops[index % group.loops.count], url: shard.url, sentinel: shard.sentinel,
                            prefix: prefix, logger: logger, listener: hub, sessionChannels: sessionChannels)
@@ -139,7 +190,7 @@ final class StorageWiring: @unchecked Sendable {
     /// hint: connections also check on their own timer, and a sentinel may be unreachable.
     private func watchSwitchMaster() {
         guard let first = shards.first?.sentinel else { return }
-        let connections = redisStores.map(\.connection) + feeds.map(\.subscriber.connection)
+        let connections = redisStores.compactMap(\.connection) + feeds.map(\.subscriber.connection)
         let logger = self.logger
         sentinelWatches = first.sentinels.enumerated().map { index, sentinel in
             RedisSubscriber(
@@ -162,7 +213,7 @@ final class StorageWiring: @unchecked Sendable {
     /// True while cross-instance delivery works: always for memory; with Redis, while the
     /// Pub/Sub subscription of some shard is in place (a down shard fails only its own
     /// sessions, so it must not take the instance out of the balancer). Any thread.
-    var busIsUp: Bool { memory != nil || feeds.contains { $0.isSubscribed } }
+    var busIsUp: Bool { memory != nil || feeds.contains { $0.isSubscribed } || clusterFeed?.isSubscribed == true }
 
     /// Starts connections, each on its own loop, and the memory store's expiry sweep.
     func start() {
@@ -172,10 +223,13 @@ final class StorageWiring: @unchecked Sendable {
             }
         }
         for store in redisStores {
-            store.connection.loop.execute { store.start() }
+            store.loop.execute { store.start() }
         }
         for feed in feeds {
             feed.loop.execute { feed.start() }
+        }
+        if let clusterFeed {
+            clusterFeed.loop.execute { clusterFeed.start() }
         }
         for watch in sentinelWatches {
             watch.connection.loop.execute { watch.start() }
@@ -185,10 +239,13 @@ final class StorageWiring: @unchecked Sendable {
     /// Shutdown: close Redis connections cleanly (replies still pending arrive, then each socket closes).
     func close() {
         for store in redisStores {
-            store.connection.loop.execute { store.close() }
+            store.loop.execute { store.close() }
         }
         for feed in feeds {
             feed.loop.execute { feed.close() }
+        }
+        if let clusterFeed {
+            clusterFeed.loop.execute { clusterFeed.close() }
         }
         for watch in sentinelWatches {
             watch.connection.loop.execute { watch.close() }

@@ -72,3 +72,20 @@ final class ChannelSubscriptionsTests: XCTestCase {
         XCTAssertEqual(set.connectionReady(refill: false), .subscribe(["c:a"]))
     }
 }
+
+extension ChannelSubscriptionsTests {
+    /// Redis Cluster's `sunsubscribe` for a channel we hold (its slot moved): forgotten, and
+    /// the owner told, so it subscribes at the slot's new master.
+    func testAServerSideUnsubscribeOfAHeldChannelIsADrop() {
+        var set = ChannelSubscriptions()
+        _ = set.connectionReady(refill: false)
+        _ = set.want("c:a")
+        XCTAssertEqual(set.unsubscribeConfirmed("c:a"), .dropped("c:a"), "dropped before the confirmation")
+        XCTAssertNil(set.channels["c:a"])
+        _ = set.want("c:b")
+        _ = set.subscribeConfirmed("c:b")
+        XCTAssertEqual(set.unsubscribeConfirmed("c:b"), .dropped("c:b"))
+        XCTAssertEqual(set.want("c:b"), .subscribe(["c:b"]), "wanted again: subscribed again")
+        XCTAssertEqual(set.unsubscribeConfirmed("c:unknown"), .none)
+    }
+}

@@ -207,7 +207,7 @@ final class RedisStoreContractTests: StoreContract {
         let url = try RedisURL(parsing: "redis://:pw@127.0.0.1:\(redis.port)/3")
         let store = RedisStore(loop: loop, url: url, prefix: "ct:", settings: settings, logger: Logger(label: "test"))
         loop.execute { store.start() }
-        XCTAssertTrue(waitFor(timeout: 10) { store.connection.isReady }, "connected, authenticated, scripts loaded")
+        XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable }, "connected, authenticated, scripts loaded")
         return store
     }
 
@@ -249,7 +249,7 @@ final class ShardedRedisStoreContractTests: StoreContract {
             RedisStore(loop: loop, url: try RedisURL(parsing: $0.url), prefix: "ct:", settings: settings, logger: Logger(label: "test"))
         }
         for store in stores { loop.execute { store.start() } }
-        XCTAssertTrue(waitFor(timeout: 10) { stores.allSatisfy(\.connection.isReady) })
+        XCTAssertTrue(waitFor(timeout: 10) { stores.allSatisfy(\.isAvailable) })
         return ShardedRedisStore(shards: stores)
     }
 
@@ -301,7 +301,7 @@ final class ReplicatedRedisStoreContractTests: StoreContract {
         let store = RedisStore(loop: loop, url: try RedisURL(parsing: master.url), prefix: "ct:", settings: settings,
                                logger: Logger(label: "test"), replicas: ReplicaAcknowledgement(minReplicas: 1, timeoutMilliseconds: 3000))
         loop.execute { store.start() }
-        XCTAssertTrue(waitFor(timeout: 10) { store.connection.isReady })
+        XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
         return store
     }
 

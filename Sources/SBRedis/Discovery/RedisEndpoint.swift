@@ -2,7 +2,7 @@ import SBCore
 import Synchronization
 
 /// A numeric address and port hiredis can connect to without resolving anything.
-public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
+public struct RedisAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
 
@@ -90,20 +90,21 @@ public final class SentinelSettings: Sendable {
     func endCheck() { checking.store(false, ordering: .releasing) }
 
     /// `host:port,host:port` (port defaults to 26379).
-    public static func parseAddresses(_ text: String) throws(RedisURL.Invalid) -> [RedisAddress] {
+    public static func parseAddresses(_ text: String, setting: String = "REDIS_SENTINELS",
+                                      defaultPort: Int = 26379) throws(RedisURL.Invalid) -> [RedisAddress] {
         var out: [RedisAddress] = []
         for item in text.split(separator: ",").map(trimmedSpaces) where !item.isEmpty {
             var host = Substring(item)
-            var port = 26379
+            var port = defaultPort
             if let colon = item.lastIndex(of: ":"), !item.hasPrefix("[") || item[..<colon].hasSuffix("]") {
                 guard let value = Int(item[item.index(after: colon)...]), (1...65535).contains(value) else {
-                    throw RedisURL.Invalid(description: "REDIS_SENTINELS: '\(item)' needs a port 1-65535")
+                    throw RedisURL.Invalid(description: "\(setting): '\(item)' needs a port 1-65535")
                 }
                 port = value
                 host = item[..<colon]
             }
             if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-            guard !host.isEmpty else { throw RedisURL.Invalid(description: "REDIS_SENTINELS: '\(item)' has no host") }
+            guard !host.isEmpty else { throw RedisURL.Invalid(description: "\(setting): '\(item)' has no host") }
             out.append(RedisAddress(host: host == "localhost" ? "127.0.0.1" : String(host), port: port))
         }
         guard !out.isEmpty else { throw RedisURL.Invalid(description: "REDIS_SENTINELS is empty") }

@@ -38,10 +38,9 @@ public final class RedisEventFeed: @unchecked Sendable {
                 logger.info("refilling local subscribers from history after the resubscribe")
                 listener.busResynchronized()
             })
-        let channelPrefix = keys.sessionChannelPrefix
         subscriber.onChannelSubscribed = { channel, refill in
-            guard refill, channel.hasPrefix(channelPrefix) else { return }
-            listener.busResynchronized(sessionId: String(channel.dropFirst(channelPrefix.count)))
+            guard refill, let sessionId = keys.sessionId(ofChannel: channel) else { return }
+            listener.busResynchronized(sessionId: sessionId)
         }
     }
 

@@ -3,15 +3,16 @@ public import SBRedis
 /// The Lua scripts behind every multi-step operation, so each runs as one atomic server-side
 /// step. They are loaded (SCRIPT LOAD) on every connect and run with EVALSHA.
 ///
-/// Keys a script knows up front come in KEYS. Listing and deleting sessions must reach keys
-/// they only learn while running (the ids in the index, the chain ids of a session); those build
-/// names from the prefix in ARGV, which is fine on a standalone Redis (or Sentinel) but not on
-/// Redis Cluster (see REDIS_INTEGRATION.md).
+/// Keys a script knows up front come in KEYS. Listing sessions and deleting or reading chains
+/// must reach keys they only learn while running (the ids in the index, the chain ids of a
+/// session); those get a name prefix from `RedisKeys` in ARGV, so no key name is spelled in Lua.
+/// On Redis Cluster (`RedisKeys.Layout.cluster`) every key a script touches is in its session's
+/// slot (hash tag), and the steps that span sessions (the index) run as separate commands.
 ///
 /// `switchboard redis-script <name>` prints a script (Scripts/bench.sh times `appendEvents`).
 public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
-    case createSession, updateSession, listSessions, deleteSession, addChain, chains
+    case createSession, updateSession, listSessions, sessionSummary, deleteSession, addChain, chains
     case announceInstance
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
@@ -44,7 +45,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
     public var flags: Flags {
         switch self {
         case .appendEvents, .enqueue, .acknowledge, .createSession, .updateSession, .addChain: .writes
-        case .readEvents, .chains: .noWrites
+        case .readEvents, .chains, .sessionSummary: .noWrites
         case .readStream, .drain, .listSessions, .deleteSession, .announceInstance: .allowOOM
         }
     }
@@ -63,6 +64,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         case .createSession: Self.createSessionSource
         case .updateSession: Self.updateSessionSource
         case .listSessions: Self.listSessionsSource
+        case .sessionSummary: Self.sessionSummarySource
         case .deleteSession: Self.deleteSessionSource
         case .addChain: Self.addChainSource
         case .chains: Self.chainsSource
@@ -71,11 +73,13 @@ public enum RedisScript: String, CaseIterable, Sendable {
     }
 
     /// KEYS per event: seq, events, times, epoch, idempotency.
-    /// ARGV: limit, ttl, channel, now (ISO-8601), epoch candidate, idempotency ttl, publish
-    /// ('1': PUBLISH here; '0': return the channel message for the caller to publish once
-    /// replicas confirmed, REDIS_MIN_REPLICAS), session channel prefix ('' unless
-    /// REDIS_CHANNEL_MODE=session: then each message also goes to prefix..sid), then per event:
-    /// sid, body, eventId, '1' when the idempotency key applies, its timestamp in ms.
+    /// ARGV: limit, ttl, channel ('' = none: Redis Cluster without the classic channel), now
+    /// (ISO-8601), epoch candidate, idempotency ttl, publish ('1': publish here; '0': return the
+    /// channel message for the caller to publish once replicas confirmed, REDIS_MIN_REPLICAS),
+    /// then the session channel's prefix and suffix and the command that publishes to it ('', '',
+    /// '' unless REDIS_CHANNEL_MODE=session: 'PUBLISH' to prefix..sid; on Cluster 'SPUBLISH' to
+    /// the shard channel prefix..sid..suffix), then per event: sid, body, eventId, '1' when the
+    /// idempotency key applies, its timestamp in ms.
     /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
     /// append and changes nothing (when the caller publishes, also the original's channel
     /// message, if still kept, so a retry after an unconfirmed first attempt gets it
@@ -100,7 +104,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local out = {}
         for i = 1, #KEYS / 5 do
           local k = 5 * (i - 1)
-          local a = 8 + 5 * (i - 1)
+          local a = 10 + 5 * (i - 1)
           local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
           local first = keyed and redis.call('GET', KEYS[k + 5])
           if first then
@@ -141,8 +145,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
             if keyed then redis.call('SET', KEYS[k + 5], seqText .. ':' .. eventId, 'EX', ARGV[6]) end
             local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
             if ARGV[7] == '1' then
-              redis.call('PUBLISH', ARGV[3], message)
-              if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8] .. sid, message) end
+              if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], message) end
+              if ARGV[10] ~= '' then redis.call(ARGV[10], ARGV[8] .. sid .. ARGV[9], message) end
               out[i] = {seq, 0}
             else
               out[i] = {seq, 0, '', message}
@@ -253,16 +257,18 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return items
         """
 
-    /// KEYS: queue [, command record]   ARGV: item, ttl, channel, channel message, max length,
-    /// the session's own channel ('' unless REDIS_CHANNEL_MODE=session).
+    /// KEYS: queue [, command record]   ARGV: item, ttl, channel ('' = none), channel message, max
+    /// length, the session's own channel ('' unless REDIS_CHANNEL_MODE=session or Cluster) and
+    /// the command that publishes to it (PUBLISH, or SPUBLISH on Cluster). On Cluster the
+    /// command record (another slot) is written by the caller, not here.
     /// 0 (nothing queued or published) when the queue is full.
     static let enqueueSource = """
         if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
         redis.call('RPUSH', KEYS[1], ARGV[1])
         redis.call('EXPIRE', KEYS[1], ARGV[2])
         if KEYS[2] then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
-        redis.call('PUBLISH', ARGV[3], ARGV[4])
-        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[4]) end
+        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+        if ARGV[6] ~= '' then redis.call(ARGV[7], ARGV[6], ARGV[4]) end
         return 1
         """
 
@@ -276,14 +282,17 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return 1
         """
 
-    /// KEYS: session, index   ARGV: json, ttl, score (start ms), id, session key prefix.
+    /// KEYS: session [, index]   ARGV: json, ttl, score (start ms), id, session key prefix.
     /// Also drops up to five of the oldest index entries whose session expired, so the index
-    /// stays bounded even if nobody ever lists sessions.
+    /// stays bounded even if nobody ever lists sessions. On Cluster the index is in another
+    /// slot: the caller adds to it with its own ZADD, and listing prunes it.
     static let createSessionSource = """
         redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-        for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, 4)) do
-          if redis.call('EXISTS', ARGV[5] .. old) == 0 then redis.call('ZREM', KEYS[2], old) end
+        if KEYS[2] then
+          redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+          for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, 4)) do
+            if redis.call('EXISTS', ARGV[5] .. old) == 0 then redis.call('ZREM', KEYS[2], old) end
+          end
         end
         return 1
         """
@@ -301,7 +310,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: registry (ZSET id → expiry ms), this instance's key   ARGV: prefix, id, json, ttl
+    /// KEYS: registry (ZSET id → expiry ms), this instance's key   ARGV: instance key prefix, id, json, ttl
     /// (s), now (ms), max listed. Writes the heartbeat with its TTL, prunes expired ids, and
     /// returns the live instances' heartbeats. The ZSET holds only ids refreshed within the TTL
     /// and expires with the last of them: bounded by the number of running instances.
@@ -314,22 +323,23 @@ public enum RedisScript: String, CaseIterable, Sendable {
         redis.call('EXPIRE', KEYS[1], ttl)
         local out = {}
         for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)) do
-          local v = redis.call('GET', ARGV[1] .. 'instance:' .. id)
+          local v = redis.call('GET', ARGV[1] .. id)
           if v then out[#out + 1] = v end
         end
         return out
         """
 
-    /// KEYS: index   ARGV: prefix. Returns [json, chainsCount, lastSeq, …] by start time; index entries
-    /// whose session expired are pruned on the way.
+    /// KEYS: index   ARGV: the session, chains and seq key prefixes. Returns [json, chainsCount,
+    /// lastSeq, …] by start time; index entries whose session expired are pruned on the way.
+    /// Standalone only: on Cluster the sessions are in many slots (`sessionSummary` per id).
     static let listSessionsSource = """
         local out = {}
         for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-          local s = redis.call('GET', ARGV[1] .. 'sessions:' .. id)
+          local s = redis.call('GET', ARGV[1] .. id)
           if s then
             out[#out + 1] = s
-            out[#out + 1] = redis.call('LLEN', ARGV[1] .. 'chains:' .. id)
-            out[#out + 1] = tonumber(redis.call('GET', ARGV[1] .. 'seq:' .. id) or '0')
+            out[#out + 1] = redis.call('LLEN', ARGV[2] .. id)
+            out[#out + 1] = tonumber(redis.call('GET', ARGV[3] .. id) or '0')
           else
             redis.call('ZREM', KEYS[1], id)
           end
@@ -337,31 +347,38 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return out
         """
 
-    /// KEYS: index   ARGV: prefix, id, new epoch, ttl, channel, the session's own channel ('' unless
-    /// REDIS_CHANNEL_MODE=session). Removes the session and
-    /// everything under it, starts its stream again (seq 0) under the new epoch and publishes the
-    /// reset (RedisChannelMessage); 1 if the session existed.
+    /// KEYS: session, events, times, chains, commands, input, seq, epoch [, index]   ARGV: id, new
+    /// epoch, ttl, channel ('' = none), the session's own channel ('' unless
+    /// REDIS_CHANNEL_MODE=session or Cluster) and the command that publishes to it, the chain
+    /// key prefix. Removes the session and everything under it, starts its stream again (seq 0)
+    /// under the new epoch and publishes the reset (RedisChannelMessage); 1 if anything of the
+    /// session existed. On Cluster the index (another slot) is left to the caller.
     static let deleteSessionSource = """
-        local p = ARGV[1]
-        local id = ARGV[2]
-        local epoch = ARGV[3]
+        local id = ARGV[1]
+        local epoch = ARGV[2]
         -- Anything of the session counts; with none of it the answer is 0 (404) and nothing
         -- changes: no new epoch, no reset published.
-        local existed = redis.call('EXISTS', p .. 'sessions:' .. id, p .. 'events:' .. id, p .. 'chains:' .. id,
-                                   p .. 'commands:' .. id, p .. 'input:' .. id)
+        local existed = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6])
         if existed == 0 then return 0 end
-        for _, cid in ipairs(redis.call('LRANGE', p .. 'chains:' .. id, 0, -1)) do
-          redis.call('DEL', p .. 'chain:' .. cid)
+        for _, cid in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+          redis.call('DEL', ARGV[7] .. cid)
         end
-        redis.call('DEL', p .. 'sessions:' .. id, p .. 'events:' .. id, p .. 'times:' .. id, p .. 'chains:' .. id,
-                   p .. 'commands:' .. id, p .. 'input:' .. id)
-        redis.call('SET', p .. 'seq:' .. id, 0, 'EX', ARGV[4])
-        redis.call('SET', p .. 'epoch:' .. id, epoch, 'EX', tonumber(ARGV[4]) + 60)
-        redis.call('ZREM', KEYS[1], id)
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+        redis.call('SET', KEYS[7], 0, 'EX', ARGV[3])
+        redis.call('SET', KEYS[8], epoch, 'EX', tonumber(ARGV[3]) + 60)
+        if KEYS[9] then redis.call('ZREM', KEYS[9], id) end
         local reset = \(RedisChannelMessage.luaReset(sessionId: "id", epoch: "epoch"))
-        redis.call('PUBLISH', ARGV[5], reset)
-        if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], reset) end
+        if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], reset) end
+        if ARGV[5] ~= '' then redis.call(ARGV[6], ARGV[5], reset) end
         return 1
+        """
+
+    /// KEYS: session, chains, seq (one session's, on Cluster).  Returns {json, chainsCount,
+    /// lastSeq}, or false when the session record is gone (the caller prunes the index).
+    static let sessionSummarySource = """
+        local s = redis.call('GET', KEYS[1])
+        if not s then return false end
+        return {s, redis.call('LLEN', KEYS[2]), tonumber(redis.call('GET', KEYS[3]) or '0')}
         """
 
     /// KEYS: chain, chains list   ARGV: json, ttl, chainId.
@@ -372,11 +389,11 @@ public enum RedisScript: String, CaseIterable, Sendable {
         return 1
         """
 
-    /// KEYS: chains list   ARGV: prefix. The chain JSONs still alive, in insertion order.
+    /// KEYS: chains list   ARGV: chain key prefix. The chain JSONs still alive, in insertion order.
     static let chainsSource = """
         local out = {}
         for _, cid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-          local c = redis.call('GET', ARGV[1] .. 'chain:' .. cid)
+          local c = redis.call('GET', ARGV[1] .. cid)
           if c then out[#out + 1] = c end
         end
         return out

@@ -9,12 +9,37 @@ extension RedisStore {
         guard !events.isEmpty else {
             return done(isAvailable ? .success([]) : .failure(.unavailable("redis is not connected")))
         }
+        guard clustered else { return appendInOneScript(events, done) }
+        // Redis Cluster: one script per slot (its keys must share one). Atomic per session;
+        // a batch spanning slots is stored per slot, and a failure of one fails the POST
+        // (503) while the others are stored: the retry with the same ids stores nothing twice.
+        var groups: [Int: [Int]] = [:]
+        for (index, event) in events.enumerated() { groups[ClusterSlot.of(event.sessionId), default: []].append(index) }
+        if groups.count == 1 { return appendInOneScript(events, done) }
+        var results = [AppendedEvent?](repeating: nil, count: events.count)
+        var remaining = groups.count
+        var failure: StoreError?
+        for (_, indices) in groups.sorted(by: { $0.key < $1.key }) {
+            appendInOneScript(indices.map { events[$0] }) { result in
+                switch result {
+                case .failure(let error): failure = failure ?? error
+                case .success(let appended): for (index, item) in zip(indices, appended) { results[index] = item }
+                }
+                remaining -= 1
+                guard remaining == 0 else { return }
+                if let failure { return done(.failure(failure)) }
+                done(.success(results.compactMap { $0 }))
+            }
+        }
+    }
+
+    private func appendInOneScript(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) {
         var scriptKeys: [String] = []
         scriptKeys.reserveCapacity(events.count * 5)
         var arguments = RedisArguments()
         arguments.append(max(settings.historyLimit, 1))
         arguments.append(sessionTTL)
-        arguments.append(keys.channel)
+        arguments.append(channel)
         arguments.append(ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()))
         arguments.append(StreamEpoch.next())
         arguments.append(max(settings.idempotencyTTLSeconds, 1))
@@ -22,7 +47,10 @@ extension RedisStore {
         // publishing them: nothing is published that a failover could still lose.
         let deferPublish = replicas.minReplicas > 0
         arguments.append(deferPublish ? "0" : "1")
-        arguments.append(sessionChannels ? keys.sessionChannelPrefix : "")
+        let affixes = keys.sessionChannelAffixes
+        arguments.append(sessionChannels ? affixes.prefix : "")
+        arguments.append(sessionChannels ? affixes.suffix : "")
+        arguments.append(sessionChannels ? sessionPublish : "")
         for event in events {
             scriptKeys.append(keys.seq(event.sessionId))
             scriptKeys.append(keys.events(event.sessionId))
@@ -58,7 +86,7 @@ extension RedisStore {
                     appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
                 }
                 guard deferPublish else { return done(.success(appended)) }
-                confirmAndPublish(messages) { done($0.map { appended }) }
+                confirmAndPublish(messages, routedBy: keys.seq(events[0].sessionId)) { done($0.map { appended }) }
             }
         }
     }
@@ -67,8 +95,9 @@ extension RedisStore {
     /// messages; only then is it answered 2xx. Too few replicas in time → `.unavailable` (503):
     /// the events are stored on the master and may or may not survive a failover, and a retry
     /// with the same Idempotency-Key (or eventId) is answered from the first append.
-    func confirmAndPublish(_ messages: [(sessionId: String, message: [UInt8])], _ done: @escaping (Result<Void, StoreError>) -> Void) {
-        waitForReplicas { [self] result in
+    func confirmAndPublish(_ messages: [(sessionId: String, message: [UInt8])], routedBy key: String,
+                           _ done: @escaping (Result<Void, StoreError>) -> Void) {
+        waitForReplicas(routedBy: key) { [self] result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
@@ -76,18 +105,19 @@ extension RedisStore {
                 done(.failure(.unavailable("only \(confirmed) of \(replicas.minReplicas) redis replicas confirmed the write within \(replicas.timeoutMilliseconds) ms; retry with the same Idempotency-Key")))
             case .success:
                 guard !messages.isEmpty else { return done(.success(())) }
-                var publishes: [RedisArguments] = []
+                var publishes: [(command: RedisArguments, key: String)] = []
                 for (sessionId, message) in messages {
-                    for channel in [keys.channel, sessionChannel(sessionId)] where !channel.isEmpty {
-                        var publish: RedisArguments = ["PUBLISH", channel]
+                    for (verb, channel) in [("PUBLISH", channel), (sessionPublish, sessionChannel(sessionId))] where !channel.isEmpty {
+                        var publish = RedisArguments([verb, channel])
                         publish.append(message)
-                        publishes.append(publish)
+                        publishes.append((publish, channel))
                     }
                 }
+                guard !publishes.isEmpty else { return done(.success(())) }
                 var remaining = publishes.count
                 var failure: StoreError?
                 for publish in publishes {
-                    command(publish) { result in
+                    command(publish.command, routedBy: publish.key) { result in
                         if case .failure(let error) = result { failure = failure ?? error }
                         remaining -= 1
                         if remaining == 0 { done(failure.map { .failure($0) } ?? .success(())) }
@@ -98,19 +128,22 @@ extension RedisStore {
     }
 
     /// One WAIT serves every append whose script reply arrived while it was in flight: Redis
-    /// answers a connection in order, so such a script ran before that WAIT and is covered.
-    func waitForReplicas(_ done: @escaping (Result<Int64, StoreError>) -> Void) {
-        if replicaWaiters != nil {
-            replicaWaiters?.append(done)
+    /// answers a connection in order, so such a script ran before that WAIT and is covered. On
+    /// Cluster the WAIT goes to the master that ran the script (the one serving `key`), one in
+    /// flight per master.
+    func waitForReplicas(routedBy key: String, _ done: @escaping (Result<Int64, StoreError>) -> Void) {
+        let master = (runner as? RedisCluster)?.master(of: key)?.description ?? ""
+        if replicaWaiters[master] != nil {
+            replicaWaiters[master]?.append(done)
             return
         }
-        replicaWaiters = [done]
+        replicaWaiters[master] = [done]
         var wait: RedisArguments = ["WAIT"]
         wait.append(replicas.minReplicas)
         wait.append(max(replicas.timeoutMilliseconds, 1))
-        command(wait) { [self] result in
-            let waiters = replicaWaiters ?? []
-            replicaWaiters = nil
+        command(wait, routedBy: key) { [self] result in
+            let waiters = replicaWaiters[master] ?? []
+            replicaWaiters[master] = nil
             let outcome = result.flatMap { reply in
                 reply.integer.map { Result<Int64, StoreError>.success($0) } ?? .failure(.unavailable("unexpected reply to WAIT"))
             }

@@ -6,21 +6,39 @@ extension RedisStore {
     public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8],
                         _ done: @escaping (Result<Void, StoreError>) -> Void) {
         var scriptKeys = [keys.queue(kind, sessionId)]
-        if kind == .commands, let id = CommandID.extract(from: item.json) { scriptKeys.append(keys.command(id)) }
+        let commandId = kind == .commands ? CommandID.extract(from: item.json) : nil
+        if let commandId, !clustered { scriptKeys.append(keys.command(commandId)) }
         var arguments = RedisArguments()
         arguments.append(item.json)
         arguments.append(queueTTL)
-        arguments.append(keys.channel)
+        arguments.append(channel)
         arguments.append(RedisChannelMessage.push(sessionId: sessionId, message: push))
         arguments.append(max(settings.maxQueueLength, 0))
         arguments.append(sessionChannel(sessionId))
+        arguments.append(sessionPublish)
         let maxLength = settings.maxQueueLength
-        run(.enqueue, keys: scriptKeys, arguments: arguments) { result in
-            done(result.flatMap { reply in
-                reply.integer == 0
-                    ? .failure(.full("the \(kind.rawValue) queue of session \(sessionId) holds \(maxLength) items: drain it first"))
-                    : .success(())
-            })
+        let enqueue = { [self] in
+            run(.enqueue, keys: scriptKeys, arguments: arguments) { [self] result in
+                if let commandId, clustered, case .success(let reply) = result, reply.integer == 0 {
+                    command(["DEL", keys.command(commandId)], routedBy: keys.command(commandId)) { _ in }
+                }
+                done(result.flatMap { reply in
+                    reply.integer == 0
+                        ? .failure(.full("the \(kind.rawValue) queue of session \(sessionId) holds \(maxLength) items: drain it first"))
+                        : .success(())
+                })
+            }
+        }
+        guard let commandId, clustered else { return enqueue() }
+        // Cluster: the command record is in its own slot. Written first, so an ack that races
+        // the push finds it; taken back if the queue was full.
+        var record: RedisArguments = ["SET", keys.command(commandId)]
+        record.append(item.json)
+        record.append("EX")
+        record.append(queueTTL)
+        command(record, routedBy: keys.command(commandId)) { result in
+            guard case .success = result else { return done(result.map { _ in () }) }
+            enqueue()
         }
     }
 

@@ -4,7 +4,8 @@ public import SBEventLoop
 public import SBRedis
 
 /// The shared store: one instance per event loop, each with its own pipelined `RedisConnection`
-/// on that loop, so completions come back on the calling thread with no locks or hops.
+/// on that loop (or, on Redis Cluster, its own `RedisCluster`: one connection per master), so
+/// completions come back on the calling thread with no locks or hops.
 ///
 /// Every call completes exactly once. Anything short of a reply from Redis (not connected,
 /// connection lost, timeout, or an error reply) is `.unavailable`, which the hub answers with
@@ -15,55 +16,89 @@ public import SBRedis
 /// `loop.execute { store.start() }`; `isAvailable` is safe from any thread.
 public final class RedisStore: Store, @unchecked Sendable {
     public let kind = StorageKind.redis
-    public let connection: RedisConnection
+    /// Where commands go: a `RedisConnection`, or a `RedisCluster`.
+    public let runner: any RedisCommandRunner
+    /// The connection, when not on Cluster.
+    public var connection: RedisConnection? { runner as? RedisConnection }
     let keys: RedisKeys
+    /// Redis Cluster: the key layout with hash tags, sharded Pub/Sub, and the steps that span
+    /// slots as separate commands.
+    var clustered: Bool { keys.layout == .cluster }
+    /// Publish to the classic `P events` channel (always, except on Cluster without
+    /// REDIS_CLUSTER_CLASSIC_CHANNEL).
+    let classicChannel: Bool
     let settings: StoreSettings
     let logger: Logger
     let replicas: ReplicaAcknowledgement
     /// REDIS_CHANNEL_MODE=session: every message also goes to the session's own channel.
     let sessionChannels: Bool
-    /// Appends waiting for the WAIT in flight (see `waitForReplicas`); nil when none is.
-    var replicaWaiters: [(Result<Int64, StoreError>) -> Void]?
+    /// Appends waiting for the WAIT in flight on each master (see `waitForReplicas`); one
+    /// entry ("") when not on Cluster.
+    var replicaWaiters: [String: [(Result<Int64, StoreError>) -> Void]] = [:]
 
-    /// The command timeout grows with `replicas.timeoutMilliseconds`: a WAIT holds the
-    /// connection's later replies back for up to that long.
     public init(loop: EventLoop, url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
                 commandTimeout: Duration = .seconds(2), sentinel: SentinelSettings? = nil,
                 resolver: any RedisResolver = ThreadResolver(), replicas: ReplicaAcknowledgement = .none,
                 sessionChannels: Bool = false) {
-        let timeout = max(commandTimeout, .milliseconds(replicas.timeoutMilliseconds) + .seconds(1))
-        connection = RedisConnection(loop: loop, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
-                                     commandTimeout: timeout, sentinel: sentinel, resolver: resolver)
+        runner = RedisConnection(loop: loop, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
+                                 commandTimeout: Self.commandTimeout(commandTimeout, replicas), sentinel: sentinel, resolver: resolver)
         keys = RedisKeys(prefix: prefix)
         self.settings = settings
         self.logger = logger
         self.replicas = replicas
         self.sessionChannels = sessionChannels
+        classicChannel = true
     }
 
-    /// The session's own channel in session mode, else "" (the scripts skip it).
+    /// Redis Cluster (`REDIS_CLUSTER_NODES`): `url` gives only the scheme, user and password.
+    /// Sessions' channels are shard channels; `classicChannel` also publishes every message to
+    /// `P events` (REDIS_CLUSTER_CLASSIC_CHANNEL, for old consumers: Redis sends it to every node).
+    public init(loop: EventLoop, clusterSeeds: [RedisAddress], url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
+                commandTimeout: Duration = .seconds(2), replicas: ReplicaAcknowledgement = .none, classicChannel: Bool = false) {
+        runner = RedisCluster(loop: loop, seeds: clusterSeeds, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
+                              commandTimeout: Self.commandTimeout(commandTimeout, replicas))
+        keys = RedisKeys(prefix: prefix, layout: .cluster)
+        self.settings = settings
+        self.logger = logger
+        self.replicas = replicas
+        sessionChannels = true
+        self.classicChannel = classicChannel
+    }
+
+    /// The command timeout grows with the replica timeout: a WAIT holds the connection's later
+    /// replies back for up to that long.
+    static func commandTimeout(_ configured: Duration, _ replicas: ReplicaAcknowledgement) -> Duration {
+        max(configured, .milliseconds(replicas.timeoutMilliseconds) + .seconds(1))
+    }
+
+    /// The session's own channel in session mode and on Cluster, else "" (the scripts skip it).
     func sessionChannel(_ sessionId: String) -> String { sessionChannels ? keys.sessionChannel(sessionId) : "" }
+    /// The classic channel, or "" when it is not published to (the scripts skip it).
+    var channel: String { classicChannel ? keys.channel : "" }
+    /// How messages reach a session's channel: SPUBLISH to a shard channel on Cluster.
+    var sessionPublish: String { clustered ? "SPUBLISH" : "PUBLISH" }
 
-    public var loop: EventLoop { connection.loop }
+    public var loop: EventLoop { runner.loop }
 
-    /// Connected, authenticated and scripts loaded. Any thread.
-    public var isAvailable: Bool { connection.isReady }
+    /// Connected, authenticated and scripts loaded (Cluster: every slot has a master). Any thread.
+    public var isAvailable: Bool { runner.isReady }
 
     /// Starts connecting (and reconnecting forever). Loop thread.
-    public func start() { connection.start() }
+    public func start() { runner.start() }
 
     /// Closes the connection gracefully (pending replies still arrive). Loop thread.
-    public func close() { connection.close() }
+    public func close() { runner.close() }
 
     // MARK: Helpers shared by the extensions
 
     func run(_ script: RedisScript, keys: [String], arguments: RedisArguments,
              _ done: @escaping (Result<RedisReply, StoreError>) -> Void) {
-        connection.evalSHA(script.lua, keys: keys, arguments: arguments) { done(Self.map($0)) }
+        runner.evalSHA(script.lua, keys: keys, arguments: arguments) { done(Self.map($0)) }
     }
 
-    func command(_ arguments: RedisArguments, _ done: @escaping (Result<RedisReply, StoreError>) -> Void) {
-        connection.send(arguments) { done(Self.map($0)) }
+    /// A plain command; on Cluster it goes to the master of `routedBy`'s slot.
+    func command(_ arguments: RedisArguments, routedBy key: String? = nil, _ done: @escaping (Result<RedisReply, StoreError>) -> Void) {
+        runner.send(arguments, routedBy: key) { done(Self.map($0)) }
     }
 
     static func map(_ result: Result<RedisReply, RedisError>) -> Result<RedisReply, StoreError> {
