@@ -148,6 +148,8 @@ class RedisCluster:
         while time.time() < deadline:
             known = [n.cli("CLUSTER", "NODES").count("\n") + 1 for n in self.live()]
             if all(k == len(self.live()) for k in known):
+                # The new node serves MIGRATE only once it sees the cluster whole.
+                self.wait_ok()
                 return node
             time.sleep(0.2)
         raise RuntimeError("the new node was not learnt by every node")
