@@ -18,7 +18,7 @@ struct Switchboard: ParsableCommand {
             prints the effective settings and where each came from.
             """,
         version: version,
-        subcommands: [Serve.self, RedisScriptCommand.self, ReshardCommand.self],
+        subcommands: [Serve.self, RedisScriptCommand.self, ReshardCommand.self, MigrateCommand.self],
         defaultSubcommand: Serve.self
     )
 

@@ -172,3 +172,67 @@ def test_cluster_settings_are_checked_at_start():
         hub = Hub(env, wait=None)
         assert hub.proc.wait(timeout=10) == 64, hub.log_text()
         assert words in hub.log_text(), hub.log_text()
+
+
+def test_migrate_copies_a_standalone_redis_into_the_cluster_layout(redis_cluster):
+    """`switchboard migrate`: a standalone Redis written by a running instance is copied into
+    the cluster; an instance on the cluster then serves the same sessions, histories, chains,
+    queues, command records and idempotency records, and continues each stream in its epoch. A
+    second run copies nothing and changes nothing."""
+    from redis_server import RedisServer
+    import subprocess
+    from conftest import binary
+    source = RedisServer()
+    old = Hub({"REDIS_URL": source.url, "INSTANCE_ID": "old"}, wait="/ready")
+    new = None
+    try:
+        ids = [f"mig-{i}" for i in range(5)]
+        for i in ids:
+            assert request(old, "POST", "/api/sessions", {"id": i, "cwd": "/w"})[0] == 201
+            for n in range(3):
+                assert request(old, "POST", "/api/events", {"sessionId": i, "type": "t", "timestamp": TS, "n": n})[0] == 201
+        first = request(old, "POST", "/api/events", {"sessionId": ids[0], "type": "t", "timestamp": TS}, {"Idempotency-Key": "mk"})
+        assert first[0] == 201 and first[1]["seq"] == 4
+        status, chain = request(old, "POST", f"/api/sessions/{ids[1]}/chains", {"name": "c"})
+        assert status == 201
+        status, command = request(old, "POST", f"/api/sessions/{ids[2]}/commands", {"type": "pause"})
+        assert status == 201
+        assert request(old, "POST", f"/api/sessions/{ids[3]}/input", {"input": "x"})[0] == 201
+        epochs = {i: request(old, "GET", f"/api/events/{i}")[1] for i in ids}
+        assert old.stop() == 0
+
+        def migrate(*extra):
+            out = subprocess.run([binary(), "migrate", "--from", source.url, "--to-cluster", redis_cluster.seeds, *extra],
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            return out.stdout.strip()
+
+        dry = migrate("--dry-run")
+        assert dry.startswith("would copy 5 sessions"), dry
+        assert sum(int(n.cli("DBSIZE")) for n in redis_cluster.masters()) == 0, "a dry run writes nothing"
+        done = migrate()
+        print(f"\n{dry}\n{done}")
+        assert done.startswith("copied 5 sessions") and ", 0 already in the cluster" in done, done
+        again = migrate()
+        assert again.startswith("copied 5 sessions: 0 keys,") and "already in the cluster" in again, again
+
+        new = Instance(redis_cluster, "new")
+        assert new.wait_ready(), new.log_text()
+        status, body = request(new, "GET", "/api/sessions")
+        assert sorted(s["id"] for s in body["sessions"]) == ids
+        for i in ids:
+            assert request(new, "GET", f"/api/events/{i}")[1]["events"] == epochs[i]["events"]
+        again = request(new, "POST", "/api/events", {"sessionId": ids[0], "type": "t", "timestamp": TS}, {"Idempotency-Key": "mk"})
+        assert again[0] == 200 and again[1]["duplicate"] and again[1]["seq"] == 4
+        status, body = request(new, "POST", "/api/events", {"sessionId": ids[1], "type": "t", "timestamp": TS})
+        assert (status, body["seq"]) == (201, 4), "the stream goes on where it was"
+        assert request(new, "GET", f"/api/chains/{chain['id']}")[0] == 200
+        assert request(new, "GET", f"/api/sessions/{ids[2]}/commands")[1]["count"] == 1
+        assert request(new, "POST", f"/api/commands/{command['commandId']}/ack", {"result": "ok"})[0] == 200
+        assert request(new, "GET", f"/api/sessions/{ids[3]}/input")[1]["count"] == 1
+        assert new.stop() == 0
+    finally:
+        old.stop()
+        if new:
+            new.stop()
+        source.stop()
