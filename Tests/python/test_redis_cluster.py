@@ -19,7 +19,17 @@ TS = "2026-11-24T12:00:00Z"
 def Instance(cluster, name, extra=None):
     env = {"REDIS_CLUSTER_NODES": cluster.seeds, "INSTANCE_ID": name, "THREADS": "2", "SHUTDOWN_TIMEOUT": "5",
            "LOG_LEVEL": "info", **(extra or {})}
+    if cluster.tls:
+        # Every node speaks only TLS (clients, replication and the cluster bus).
+        env.update({"REDIS_URL": "rediss://127.0.0.1", "REDIS_TLS_CA_FILE": cluster.tls.ca})
     return Hub(env, name=name, wait=None)
+
+
+@pytest.fixture(params=["tcp", "tls"])
+def any_cluster(request, redis_tls):
+    cluster = RedisCluster(tls=redis_tls if request.param == "tls" else None)
+    yield cluster
+    cluster.stop()
 
 
 def started(cluster, count=2, extra=None):
@@ -38,8 +48,8 @@ def command_calls(cluster, name):
     return total
 
 
-def test_every_rest_route_and_cross_instance_delivery(redis_cluster):
-    cluster = redis_cluster
+def test_every_rest_route_and_cross_instance_delivery(any_cluster):
+    cluster = any_cluster
     a, b = started(cluster)
     try:
         ids = [f"cl-{i}" for i in range(8)]
@@ -146,6 +156,9 @@ def test_every_rest_route_and_cross_instance_delivery(redis_cluster):
         # Sharded Pub/Sub only: nothing went to the classic channel.
         assert command_calls(cluster, "spublish") >= 2 * len(ids)
         assert command_calls(cluster, "publish") == 0, "the classic channel is off by default"
+        if cluster.tls:
+            logs = a.log_text() + b.log_text()
+            assert "rediss://" in logs and "redis TLS failed" not in logs
         for instance in (a, b):
             assert instance.stop() == 0
     finally:
