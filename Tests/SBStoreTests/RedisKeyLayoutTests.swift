@@ -1,5 +1,6 @@
 @testable import SBRedis
 @testable import SBStore
+import Foundation
 import XCTest
 
 /// The two key layouts, and the migration from one to the other, by table.
@@ -56,5 +57,26 @@ final class RedisKeyLayoutTests: XCTestCase {
         }
         XCTAssertEqual(RedisKeyMigration.destination(ofStandaloneKey: "afw:chain:x", prefix: "afw:") { _ in nil }, .skip,
                        "a chain record without its session stays")
+    }
+}
+
+extension RedisKeyLayoutTests {
+    /// The scripts get every key name from `RedisKeys` (KEYS, or a name prefix in ARGV): no
+    /// Lua string literal names a key or channel, so the two layouts cannot drift apart.
+    func testNoScriptSpellsAKeyName() throws {
+        let literal = try NSRegularExpression(pattern: "'([^']*)'")
+        let names = ["sessions", "events", "seq", "epoch", "times", "idem", "chains", "chain", "commands", "input",
+                     "command", "instance", "instances", "channel", "heartbeat", "index", "afw"]
+        for script in RedisScript.allCases {
+            let body = script.body
+            for match in literal.matches(in: body, range: NSRange(body.startIndex..., in: body)) {
+                let text = String(body[Range(match.range(at: 1), in: body)!])
+                // JSON fragments of the stored-event and channel formats, and the ':' inside an
+                // idempotency record's value, are not names.
+                if text.contains("\"") || text == ":" { continue }
+                let word = text.trimmingCharacters(in: CharacterSet(charactersIn: ":{}"))
+                XCTAssertFalse(names.contains(word) || text.hasSuffix(":") || text.contains("afw"), "\(script): '\(text)'")
+            }
+        }
     }
 }
