@@ -366,10 +366,10 @@ if [[ $mode == redis ]]; then
             post=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$r1" | awk '/Requests\/sec/ {print $2}')
             sha=$(redis-cli -p $RP SCRIPT LOAD "$("$sb_bin" redis-script appendEvents)")
             body='{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z","data":{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
-            # The append script's layout (RedisScripts.appendEventsSource): 8 fixed arguments, then 5 keys and 5 arguments per event.
+            # The append script's layout (RedisScripts.appendEventsSource): 10 fixed arguments (no session channel: the last three empty), then 5 keys and 5 arguments per event.
             redis-cli -p $RP CONFIG RESETSTAT >/dev/null
             direct=$(redis-benchmark -p $RP -c 64 -n 300000 -q EVALSHA "$sha" 5 afw:seq:rb afw:events:rb afw:times:rb afw:epoch:rb afw:idem:rb: \
-                10000 86400 afw:events 2026-11-24T12:00:00.000Z 000000000000000 300 1 "" rb "$body" bench 0 1764000000000 \
+                10000 86400 afw:events 2026-11-24T12:00:00.000Z 000000000000000 300 1 "" "" "" rb "$body" bench 0 1764000000000 \
                 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | awk '{print $1}')
             printf "%-40s %14s\n" "switchboard POST req/s" "$post"
             printf "%-40s %14s\n" "redis-benchmark EVALSHA req/s" "$direct"

@@ -134,7 +134,7 @@ struct ClusterTarget {
             do {
                 let connection = try Self.connect(Self.url(base, seed))
                 let reply = try ReshardCommand.check(connection.call(["CLUSTER", "SLOTS"]), "CLUSTER SLOTS")
-                if let map = ClusterSlotMap.parse(slots: reply), map.isComplete {
+                if let map = ClusterSlotMap.parse(slots: reply, askedHost: seed.host), map.isComplete {
                     found = map
                     break
                 }

@@ -46,6 +46,16 @@ final class ClusterSlotMapTests: XCTestCase {
         let tls = try XCTUnwrap(ClusterSlotMap.parse(shards: reply, tls: true))
         XCTAssertEqual(tls.owner(ofSlot: 0)?.port, 8000, "rediss:// uses the tls-port")
         XCTAssertEqual(tls.owner(ofSlot: 150)?.port, 7003, "no tls-port: the port")
+        let named = RedisReply.array([.array([s("slots"), .array([.integer(0), .integer(16383)]), s("nodes"), .array([
+            .array([s("ip"), s("10.0.0.9"), s("endpoint"), s("redis-0.example"), s("port"), .integer(6379), s("role"), s("master")]),
+        ])])])
+        XCTAssertEqual(ClusterSlotMap.parse(shards: named, tls: false)?.owner(ofSlot: 9)?.host, "redis-0.example",
+                       "the endpoint MOVED names, not the IP")
+        let lonely = RedisReply.array([.array([s("slots"), .array([.integer(0), .integer(16383)]), s("nodes"), .array([
+            .array([s("ip"), s(""), s("endpoint"), s(""), s("port"), .integer(7000), s("role"), s("master")]),
+        ])])])
+        XCTAssertEqual(ClusterSlotMap.parse(shards: lonely, tls: false, askedHost: "10.1.1.1")?.owner(ofSlot: 0),
+                       RedisAddress(host: "10.1.1.1", port: 7000), "no IP known yet: the node asked")
         XCTAssertNil(ClusterSlotMap.parse(shards: .status("OK"), tls: false))
         XCTAssertNil(ClusterSlotMap.parse(shards: .array([.array([s("slots")])]), tls: false), "odd map")
     }

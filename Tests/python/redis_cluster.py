@@ -85,8 +85,12 @@ class RedisCluster:
         self.nodes = []
         try:
             self.nodes = [ClusterNode(tls, node_timeout_ms) for _ in range(masters * (1 + replicas))]
-            self.admin("--cluster", "create", *[n.address for n in self.nodes], "--cluster-replicas", str(replicas),
-                       "--cluster-yes")
+            if masters == 1 and replicas == 0:
+                # redis-cli --cluster create wants 3 masters: one node takes every slot itself.
+                self.nodes[0].cli("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+            else:
+                self.admin("--cluster", "create", *[n.address for n in self.nodes], "--cluster-replicas", str(replicas),
+                           "--cluster-yes")
             self.wait_ok()
         except BaseException:
             self.stop()

@@ -42,10 +42,12 @@ public struct ClusterSlotMap: Sendable, Equatable {
     }
 
     /// `CLUSTER SHARDS` (Redis 7.0+): per shard a flat map with `slots` (start, end, …) and
-    /// `nodes` (flat maps: `ip`, `endpoint`, `port`, `tls-port`, `role`, `health`). The master
+    /// `nodes` (flat maps: `endpoint`, `ip`, `port`, `tls-port`, `role`, `health`). The master
     /// whose health is `online` serves the shard's slots; `tls` picks its `tls-port`. Nil when
     /// the reply has another shape.
-    public static func parse(shards reply: RedisReply, tls: Bool) -> ClusterSlotMap? {
+    /// An empty host means the node that answered (a node that never met another does not know
+    /// its own IP): `askedHost`.
+    public static func parse(shards reply: RedisReply, tls: Bool, askedHost: String = "127.0.0.1") -> ClusterSlotMap? {
         guard case .array(let shards) = reply else { return nil }
         var map = ClusterSlotMap()
         for shard in shards {
@@ -55,7 +57,10 @@ public struct ClusterSlotMap: Sendable, Equatable {
                 node["role"]?.text == "master" && (node["health"]?.text ?? "online") == "online"
             }
             guard let master else { continue }
-            let host = master["ip"]?.text ?? master["endpoint"]?.text
+            // `endpoint` is what MOVED and ASK name (cluster-preferred-endpoint-type: an IP, a
+            // hostname, or "?" when unknown), so one node has one address in the map.
+            let endpoint = master["endpoint"]?.text.flatMap { $0.isEmpty || $0 == "?" ? nil : $0 }
+            let host = endpoint ?? master["ip"]?.text.map { $0.isEmpty ? askedHost : $0 }
             let port = (tls ? master["tls-port"]?.integer : nil) ?? master["port"]?.integer
             guard let host, let port else { return nil }
             let address = RedisAddress(host: host, port: Int(port))
@@ -70,14 +75,14 @@ public struct ClusterSlotMap: Sendable, Equatable {
     }
 
     /// `CLUSTER SLOTS`: per range `[start, end, [ip, port, id, …], replicas…]`.
-    public static func parse(slots reply: RedisReply) -> ClusterSlotMap? {
+    public static func parse(slots reply: RedisReply, askedHost: String = "127.0.0.1") -> ClusterSlotMap? {
         guard case .array(let ranges) = reply else { return nil }
         var map = ClusterSlotMap()
         for range in ranges {
             guard case .array(let parts) = range, parts.count >= 3, let start = parts[0].integer, let end = parts[1].integer,
                   start <= end, case .array(let master) = parts[2], master.count >= 2,
                   let host = master[0].text, let port = master[1].integer else { return nil }
-            map.assign(slots: Int(start)...Int(end), to: RedisAddress(host: host, port: Int(port)))
+            map.assign(slots: Int(start)...Int(end), to: RedisAddress(host: host.isEmpty ? askedHost : host, port: Int(port)))
         }
         return map
     }

@@ -161,6 +161,9 @@ public final class RedisCluster: RedisCommandRunner, @unchecked Sendable {
         let candidates = map.masters + seeds + Array(connections.keys)
         guard let node = candidates.lazy.compactMap({ self.connections[$0] }).first(where: \.isReady) else {
             readyFlag.store(false, ordering: .releasing)
+            // No node answers: also try every master the map knows, in case the seeds are gone
+            // for good (their connections keep trying too).
+            for master in map.masters where connections[master] == nil { _ = connection(to: master) }
             return
         }
         refreshRunning = true
@@ -168,11 +171,15 @@ public final class RedisCluster: RedisCommandRunner, @unchecked Sendable {
             guard let self else { return }
             if case .success(.error) = result {
                 node.send(["CLUSTER", "SLOTS"]) { [weak self] result in
-                    self?.mapAnswered(result.flatMap { ClusterSlotMap.parse(slots: $0).map { .success($0) } ?? .failure(.unavailable) })
+                    self?.mapAnswered(result.flatMap {
+                        ClusterSlotMap.parse(slots: $0, askedHost: node.url.host).map { .success($0) } ?? .failure(.unavailable)
+                    })
                 }
                 return
             }
-            mapAnswered(result.flatMap { ClusterSlotMap.parse(shards: $0, tls: url.usesTLS).map { .success($0) } ?? .failure(.unavailable) })
+            mapAnswered(result.flatMap {
+                ClusterSlotMap.parse(shards: $0, tls: url.usesTLS, askedHost: node.url.host).map { .success($0) } ?? .failure(.unavailable)
+            })
         }
     }
 
