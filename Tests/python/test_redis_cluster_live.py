@@ -98,6 +98,17 @@ async def subscribe(port, received, stop_at):
                 received.append((message["sessionId"], message["seq"], message["payload"]["key"]))
 
 
+def redirections(cluster):
+    """MOVED and ASK answers the live nodes gave (INFO errorstats), summed."""
+    counts = {"MOVED": 0, "ASK": 0, "TRYAGAIN": 0, "CLUSTERDOWN": 0}
+    for node in cluster.live():
+        for line in node.cli("INFO", "errorstats").splitlines():
+            for kind in counts:
+                if line.startswith(f"errorstat_{kind}:count="):
+                    counts[kind] += int(line.split("=")[1])
+    return counts
+
+
 def history(cluster, session):
     """The session's stored events, read from the master that serves its slot now."""
     owner = cluster.master_of(session)
@@ -188,7 +199,10 @@ def test_adding_a_master_live_loses_and_repeats_nothing():
             return {"rebalance_seconds": round(seconds, 1), "sessions_moved": len(moved)}
 
         result = run_scenario(cluster, instances, add_master)
+        result["answers"] = redirections(cluster)
+        print(result["answers"])
         assert result["sessions_moved"] >= 1, "the rebalance moved some of the watched sessions"
+        assert result["answers"]["MOVED"] + result["answers"]["ASK"] >= 1, "the instances were redirected and followed"
         assert [i.proc.pid for i in instances] == pids and all(i.proc.poll() is None for i in instances), "no restart"
         for instance in instances:
             assert instance.stop() == 0
