@@ -1,4 +1,4 @@
-"""DELETE /api/sessions/:id tells the truth, on the memory store and on Redis: 204 when it
+"""DELETE /api/sessions/:id tells the truth, on the memory store, on Redis and on Redis Cluster: 204 when it
 removed anything of the session (record, events, chains, queues), 404 only when there was
 nothing, and then nothing changed (no new epoch, no session_deleted sent to subscribers)."""
 import asyncio
@@ -8,19 +8,24 @@ import pytest
 import websockets
 
 from conftest import Hub, request
+from redis_cluster import RedisCluster
 from redis_server import RedisServer
 
 TS = "2026-11-24T12:00:00Z"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def hub(request):
     redis = RedisServer() if request.param == "redis" else None
-    h = Hub({"REDIS_URL": redis.url} if redis else {}, wait="/ready")
+    cluster = RedisCluster(masters=3, replicas=0) if request.param == "cluster" else None
+    env = {"REDIS_URL": redis.url} if redis else {"REDIS_CLUSTER_NODES": cluster.seeds} if cluster else {}
+    h = Hub(env, wait="/ready")
     yield h
     assert h.stop() == 0
     if redis:
         redis.stop()
+    if cluster:
+        cluster.stop()
 
 
 def post(hub, session, n):
