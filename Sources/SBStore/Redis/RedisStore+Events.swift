@@ -1,34 +1,94 @@
 import SBCore
+import SBEventLoop
 import SBRedis
 
 extension RedisStore {
-    /// One EVALSHA for the whole batch: the script assigns, stores and publishes each event in
-    /// array order, atomically, and answers repeats of an idempotency key from its record. The
-    /// seqs come back only once Redis ran it.
+    /// Group commit: the appends that reach this store (one per loop) in one loop turn go to
+    /// Redis together, as one EVALSHA of the append script (on Cluster, one per slot), at the
+    /// end of the turn. Nothing waits to form a batch: a lone POST goes out in the same turn, as
+    /// before. The script assigns, stores and publishes each event in order, atomically, and
+    /// answers repeats of an idempotency key from its record (a key repeated inside one batch
+    /// too). Each request still gets its own answer: the seqs of its events, or the failure of
+    /// a script that carried one of them; `WAIT` (REDIS_MIN_REPLICAS) runs once per script call.
     public func appendEvents(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) {
         guard !events.isEmpty else {
             return done(isAvailable ? .success([]) : .failure(.unavailable("redis is not connected")))
         }
-        guard clustered else { return appendInOneScript(events, done) }
-        // Redis Cluster: one script per slot (its keys must share one). Atomic per session;
-        // a batch spanning slots is stored per slot, and a failure of one fails the POST
-        // (503) while the others are stored: the retry with the same ids stores nothing twice.
-        var groups: [Int: [Int]] = [:]
-        for (index, event) in events.enumerated() { groups[ClusterSlot.of(event.sessionId), default: []].append(index) }
-        if groups.count == 1 { return appendInOneScript(events, done) }
-        var results = [AppendedEvent?](repeating: nil, count: events.count)
+        queuedAppends.append((events, done))
+        guard !appendCommitScheduled else { return }
+        appendCommitScheduled = true
+        loop.schedule(after: .zero) { [self] in commitAppends() }
+    }
+
+    /// Every append queued this turn, as few script calls as the key layout allows.
+    func commitAppends() {
+        appendCommitScheduled = false
+        let requests = queuedAppends
+        queuedAppends = []
+        guard requests.count > 1 else {
+            if let only = requests.first { appendBySlot(only.events, only.done) }
+            return
+        }
+        var events: [NewEvent] = []
+        for request in requests { events.append(contentsOf: request.events) }
+        appendCommitBatches.increment(events.count)
+        appendOutcomes(events) { outcomes in
+            var offset = 0
+            for request in requests {
+                let mine = outcomes[offset..<(offset + request.events.count)]
+                offset += request.events.count
+                var appended: [AppendedEvent] = []
+                appended.reserveCapacity(mine.count)
+                var failure: StoreError?
+                for outcome in mine {
+                    switch outcome {
+                    case .success(let item): appended.append(item)
+                    case .failure(let error): failure = failure ?? error
+                    }
+                }
+                request.done(failure.map { .failure($0) } ?? .success(appended))
+            }
+        }
+    }
+
+    /// One request's events: one script, or on Cluster one per slot; a failure of any fails it
+    /// (503) while the other slots' events are stored: the retry with the same ids (or
+    /// Idempotency-Key) stores nothing twice.
+    private func appendBySlot(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) {
+        guard clustered, Set(events.map { ClusterSlot.of($0.sessionId) }).count > 1 else { return appendInOneScript(events, done) }
+        appendOutcomes(events) { outcomes in
+            var appended: [AppendedEvent] = []
+            for outcome in outcomes {
+                switch outcome {
+                case .success(let item): appended.append(item)
+                case .failure(let error): return done(.failure(error))
+                }
+            }
+            done(.success(appended))
+        }
+    }
+
+    /// Each event's outcome, in order: all events in one script (on Cluster, one script per
+    /// slot), an event failing with the script that carried it.
+    private func appendOutcomes(_ events: [NewEvent], _ done: @escaping ([Result<AppendedEvent, StoreError>]) -> Void) {
+        var groups: [[Int]]
+        if clustered {
+            var bySlot: [Int: [Int]] = [:]
+            for (index, event) in events.enumerated() { bySlot[ClusterSlot.of(event.sessionId), default: []].append(index) }
+            groups = bySlot.sorted { $0.key < $1.key }.map(\.value)
+        } else {
+            groups = [Array(events.indices)]
+        }
+        var outcomes = [Result<AppendedEvent, StoreError>](repeating: .failure(.unavailable("not appended")), count: events.count)
         var remaining = groups.count
-        var failure: StoreError?
-        for (_, indices) in groups.sorted(by: { $0.key < $1.key }) {
+        for indices in groups {
             appendInOneScript(indices.map { events[$0] }) { result in
                 switch result {
-                case .failure(let error): failure = failure ?? error
-                case .success(let appended): for (index, item) in zip(indices, appended) { results[index] = item }
+                case .failure(let error): for index in indices { outcomes[index] = .failure(error) }
+                case .success(let appended): for (index, item) in zip(indices, appended) { outcomes[index] = .success(item) }
                 }
                 remaining -= 1
-                guard remaining == 0 else { return }
-                if let failure { return done(.failure(failure)) }
-                done(.success(results.compactMap { $0 }))
+                if remaining == 0 { done(outcomes) }
             }
         }
     }

@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 import SBCore
 public import SBEventLoop
 public import SBRedis
@@ -35,6 +36,11 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// Appends waiting for the WAIT in flight on each master (see `waitForReplicas`); one
     /// entry ("") when not on Cluster.
     var replicaWaiters: [String: [(Result<Int64, StoreError>) -> Void]] = [:]
+    /// Group commit: the appends queued this loop turn, and whether their commit is scheduled.
+    var queuedAppends: [(events: [NewEvent], done: (Result<[AppendedEvent], StoreError>) -> Void)] = []
+    var appendCommitScheduled = false
+    /// How many appends went out together (the group commit's effect), for tests and metrics.
+    public let appendCommitBatches = AppendBatchCounter()
 
     public init(loop: EventLoop, url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
                 commandTimeout: Duration = .seconds(2), sentinel: SentinelSettings? = nil,
@@ -129,4 +135,18 @@ public struct ReplicaAcknowledgement: Sendable, Equatable {
     }
 
     public static let none = ReplicaAcknowledgement(minReplicas: 0, timeoutMilliseconds: 0)
+}
+
+/// Counts the script calls that carried more than one request, and their events. Any thread.
+public final class AppendBatchCounter: Sendable {
+    private let calls = Atomic<Int>(0)
+    private let events = Atomic<Int>(0)
+
+    func increment(_ eventCount: Int) {
+        calls.add(1, ordering: .relaxed)
+        events.add(eventCount, ordering: .relaxed)
+    }
+
+    /// (script calls that grouped several requests, the events they carried)
+    public var grouped: (calls: Int, events: Int) { (calls.load(ordering: .relaxed), events.load(ordering: .relaxed)) }
 }
