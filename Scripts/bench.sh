@@ -363,7 +363,15 @@ if [[ $mode == redis ]]; then
         echo "THREADS=$threads: redis/memory ratio $(ratio $d2 $d1) (medians of $rounds rounds)"
         if [[ $threads == default ]]; then
             echo "== POST /api/events on one Redis-backed instance (wrk -t1 -c64) vs the append script run directly (redis-benchmark -c 64) =="
-            post=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$r1" | awk '/Requests\/sec/ {print $2}')
+            redis-cli -p $RP CONFIG RESETSTAT >/dev/null
+            cpu_before=$(redis-cli -p $RP INFO cpu | tr -d '\r' | awk -F: '/used_cpu_(sys|user):/ {s+=$2} END {print s}')
+            wrk_out=$(wrk -t1 -c64 -d${duration}s -s "$root/Scripts/bench/post-event.lua" "http://127.0.0.1:$r1")
+            post=$(echo "$wrk_out" | awk '/Requests\/sec/ {print $2}')
+            posted=$(echo "$wrk_out" | awk '/requests in/ {print $1}')
+            cpu_after=$(redis-cli -p $RP INFO cpu | tr -d '\r' | awk -F: '/used_cpu_(sys|user):/ {s+=$2} END {print s}')
+            calls=$(redis-cli -p $RP INFO commandstats | tr -d '\r' | grep -o 'cmdstat_evalsha:calls=[0-9]*' | cut -d= -f2)
+            # Group commit: the appends of one loop turn share one script call.
+            echo "switchboard POST: $(python3 -c "print(f'{$calls / $posted:.3f} EVALSHA per event, {($cpu_after - $cpu_before) * 1e6 / $posted:.2f} us of Redis CPU per event (INFO cpu)')")"
             sha=$(redis-cli -p $RP SCRIPT LOAD "$("$sb_bin" redis-script appendEvents)")
             body='{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z","data":{"n":1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
             # The append script's layout (RedisScripts.appendEventsSource): 10 fixed arguments (no session channel: the last three empty), then 5 keys and 5 arguments per event.
