@@ -47,7 +47,9 @@ final class StorageWiring: @unchecked Sendable {
                      logger: Logger) throws -> StorageWiring {
         let shards = try redisShards(configuration, tls: redisTLS)
         guard !shards.isEmpty else {
-            let memory = MemoryStore(settings: settings)
+            let budget = MemoryBudget(maxBytes: configuration.memoryStoreMaxBytes, evicts: configuration.memoryStoreEviction == "on")
+            let memory = MemoryStore(settings: settings, budget: budget, logger: logger)
+            logger.info("memory store: at most \(budget.maxBytes) bytes as counted (MEMORY_STORE_MAX_BYTES), then \(budget.evicts ? "the least recently written sessions without a subscriber are evicted" : "writes are refused with 507") (MEMORY_STORE_EVICTION=\(configuration.memoryStoreEviction))")
             return StorageWiring(kind: .memory, group: group, memory: memory, loopStores: group.loops.map { _ in memory },
                                  redisStores: [], shards: [], prefix: configuration.redisPrefix, logger: logger)
         }
