@@ -262,7 +262,7 @@ struct MemoryShard {
     /// idempotency key if that is older. A watched or spared session met on the way counts as
     /// written now (it moves to the newest end), so the next look does not meet it again; at
     /// most `lookLimit` are passed over.
-    mutating func oldestEvictable(sparing spared: [String], isWatched: (String) -> Bool, idempotencyTTL: Int64,
+    mutating func oldestEvictable(sparing spared: Set<String>, isWatched: (String) -> Bool, idempotencyTTL: Int64,
                                   now: Int64, lookLimit: Int) -> (what: Evictable, writtenAt: Int64)? {
         var session: (key: String, writtenAt: Int64)?
         var looked = 0

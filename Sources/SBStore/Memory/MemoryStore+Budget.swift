@@ -25,7 +25,7 @@ extension MemoryStore {
     }
 
     /// Makes room for `incoming` more bytes; nil when they fit, else why the write is refused.
-    func makeRoom(for incoming: Int, sparing spared: @autoclosure () -> [String]) -> StoreError? {
+    func makeRoom(for incoming: Int, sparing spared: @autoclosure () -> Set<String>) -> StoreError? {
         guard countedBytes + incoming > budget.maxBytes else { return nil }
         guard incoming <= budget.maxBytes else { return refuse(because: "this write alone counts \(incoming) bytes") }
         guard budget.evicts else { return refuse(because: "MEMORY_STORE_EVICTION=off") }
@@ -54,7 +54,7 @@ extension MemoryStore {
         return refuse(because: "\(Self.maxEvictionsPerWrite) evictions did not make room")
     }
 
-    private func evictOldest(sparing spared: [String], isWatched: (String) -> Bool) -> Eviction? {
+    private func evictOldest(sparing spared: Set<String>, isWatched: (String) -> Bool) -> Eviction? {
         let now = clock()
         let idempotencyTTL = Int64(settings.idempotencyTTLSeconds) * 1000
         var best: (shard: Int, what: MemoryShard.Evictable, writtenAt: Int64)?

@@ -104,7 +104,7 @@ public final class MemoryStore: Store, Sendable {
         let deadline = sessionDeadline
         let idempotencyDeadline = now + Int64(settings.idempotencyTTLSeconds) * 1000
         let limit = max(settings.historyLimit, 1)
-        if let refusal = makeRoom(for: MemoryFootprint.appending(events), sparing: events.map(\.sessionId)) { return done(.failure(refusal)) }
+        if let refusal = makeRoom(for: MemoryFootprint.appending(events), sparing: Set(events.map(\.sessionId))) { return done(.failure(refusal)) }
         var results: [AppendedEvent] = []
         results.reserveCapacity(events.count)
         for event in events {

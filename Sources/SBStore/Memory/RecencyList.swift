@@ -55,7 +55,7 @@ struct RecencyList {
         unlink(slot)
         slots[slot].key = ""  // release the string
         freeSlots.append(slot)
-        // Give the arrays back when most of them is free (after a mass eviction or expiry).
+        // Give the arrays back once the list is empty (their size is the peak count otherwise).
         if slotOf.isEmpty {
             slots = []
             freeSlots = []
