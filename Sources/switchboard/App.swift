@@ -126,10 +126,10 @@ final class App {
         Self.exitNow(shutdown.exitCode)
     }
 
-    /// READY=1 once /ready would answer 200: at once for memory; with Redis once loop 0's
-    /// store is connected and the event subscription is in place (checked every 100 ms on loop 0).
+    /// READY=1 once /ready answers 200 on every loop: at once for memory; with Redis once each
+    /// loop's store is connected and the event subscription is in place (checked every 100 ms).
     static func notifyWhenReady(_ notifier: ServiceNotifier, status: String, storage: StorageWiring, loop: EventLoop, logger: Logger) {
-        if storage.storeFor(loop).isAvailable && storage.busIsUp {
+        if storage.isReadyOnEveryLoop {
             report(notifier.ready(status: status), logger)
             return
         }

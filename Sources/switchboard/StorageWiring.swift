@@ -110,6 +110,10 @@ final class StorageWiring: @unchecked Sendable {
 
     func storeFor(_ loop: EventLoop) -> any Store { loopStores[loop.index] }
 
+    /// What `/ready` needs on every loop, whichever answers: each loop's store reachable and
+    /// the bus up. Any thread.
+    var isReadyOnEveryLoop: Bool { busIsUp && loopStores.allSatisfy(\.isAvailable) }
+
     func connect(_ hub: Hub) {
         memory?.setListener(hub)
         feeds = shards.enumerated().map { index, shard in

@@ -1,3 +1,4 @@
+import Dispatch
 import SBCore
 import XCTest
 @testable import SBStore
@@ -224,6 +225,33 @@ final class MemoryBudgetTests: XCTestCase {
         for i in 0..<3 { post(store, "more-\(i)") }
         XCTAssertGreaterThan(listener.evictions.withLock { $0.keys }, 0)
         XCTAssertLessThanOrEqual(store.countedBytes, 6 * perSession)
+    }
+
+    /// Writers on four threads at the budget, a subscriber coming and going: the total stays the
+    /// sum of the shards, within one in-flight write per thread of the budget, and the watched
+    /// session survives.
+    func testConcurrentWritersAtTheBudgetKeepTheCountExact() {
+        let store = MemoryStore(settings: StoreSettings(historyLimit: 100), budget: MemoryBudget(maxBytes: 50 * perSession, evicts: true))
+        store.setListener(listener)
+        listener.watched.withLock { $0 = ["watched"] }
+        let body = Array("{\"eventId\":\"e\",\"pad\":\"\(String(repeating: "x", count: 1000))\"}".utf8)
+        store.appendEvents([NewEvent(sessionId: "watched", eventId: "e", timestampMillis: 0, body: body)]) { _ in }
+        let listener = self.listener
+        DispatchQueue.concurrentPerform(iterations: 5) { thread in
+            for i in 0..<2000 {
+                if thread == 4 {
+                    listener.watched.withLock { if i % 2 == 0 { $0.insert("toggled") } else { $0.remove("toggled") } }
+                    store.appendEvents([NewEvent(sessionId: "toggled", eventId: "e", timestampMillis: 0, body: body)]) { _ in }
+                } else {
+                    store.appendEvents([NewEvent(sessionId: "t\(thread)-\(i % 300)", eventId: "e", timestampMillis: 0, body: body)]) { _ in }
+                }
+            }
+        }
+        XCTAssertEqual(store.countedBytes, store.shards.reduce(0) { $0 + $1.withLock { $0.bytes } })
+        XCTAssertLessThanOrEqual(store.countedBytes, 50 * perSession + 4 * 2 * perSession)
+        XCTAssertGreaterThan(listener.evictions.withLock { $0.sessions }, 0)
+        XCTAssertFalse(listener.resets.contains("watched"))
+        XCTAssertEqual(eventCount(store, "watched"), 1)
     }
 
     func testExpiryQueueStaysBoundedUnderSteadyEviction() {
