@@ -55,5 +55,9 @@ ensure_python_clients() {
 # curl and sslscan check the server, Chromium subscribes over wss://.
 TLS_TEST_PACKAGES=(openssl curl sslscan chromium chromium-driver)
 
+# What Scripts/package.sh and its test use: strip, dpkg-deb's companions, lintian, and
+# systemd-analyze (in the systemd package; nothing is started by installing it).
+PACKAGE_TEST_PACKAGES=(binutils dpkg-dev lintian systemd)
+
 # The system libraries every build needs.
 BUILD_PACKAGES=(libhiredis-dev libssl-dev pkg-config)

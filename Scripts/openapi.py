@@ -130,7 +130,7 @@ RESPONSES = {
     "BadRequest": error("invalid input: the message names the field"),
     "TooLarge": error("body over MAX_BODY_BYTES"),
     "NotJSON": error("not JSON"),
-    "OutOfMemory": error("Redis is over its maxmemory: the write was refused and nothing was stored (reads keep working)"),
+    "OutOfMemory": error("The store is at its memory limit (Redis over its maxmemory, or MEMORY_STORE_MAX_BYTES with MEMORY_STORE_EVICTION=off or nothing evictable): the write was refused and nothing was stored (reads keep working)"),
 }
 
 
@@ -139,7 +139,8 @@ def shared(name):
 
 
 COMMON_ERRORS = {"401": shared("Unauthorized"), "403": shared("Forbidden"), "429": shared("RateLimited"), "503": shared("Unavailable")}
-# Writes Redis may refuse over maxmemory (REDIS_INTEGRATION.md, the scripts' flags).
+# Writes refused at the store's memory limit: Redis's maxmemory (REDIS_INTEGRATION.md, the
+# scripts' flags) or MEMORY_STORE_MAX_BYTES (README).
 FULL = {"507": shared("OutOfMemory")}
 BODY_ERRORS = {"400": shared("BadRequest"), "413": shared("TooLarge"), "415": shared("NotJSON")}
 

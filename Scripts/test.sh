@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/Scripts/lib.sh"
 ensure_swift
-ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools redis-sentinel nginx prometheus chromium chromium-driver curl "${TLS_TEST_PACKAGES[@]}"
+ensure_packages "${BUILD_PACKAGES[@]}" redis-server redis-tools redis-sentinel nginx prometheus chromium chromium-driver curl "${TLS_TEST_PACKAGES[@]}" "${PACKAGE_TEST_PACKAGES[@]}"
 cd "$root"
 
 python=python3

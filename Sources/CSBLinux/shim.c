@@ -10,7 +10,9 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 const uint32_t CSBLinux_EPOLLIN = EPOLLIN;
 const uint32_t CSBLinux_EPOLLOUT = EPOLLOUT;
@@ -203,4 +205,22 @@ long CSBLinux_nofile_limit(void) {
 
 int CSBLinux_reserve_fd(void) {
     return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int CSBLinux_notify(const char *path, const char *message, size_t length) {
+    struct sockaddr_un addr;
+    size_t path_length = strlen(path);
+    if (path_length < 2 || path_length > sizeof addr.sun_path || (path[0] != '/' && path[0] != '@')) return -EINVAL;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, path_length);
+    if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace: the name is not NUL-terminated
+    socklen_t addr_length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_length);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    ssize_t sent;
+    do { sent = sendto(fd, message, length, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_length); } while (sent < 0 && errno == EINTR);
+    int result = sent < 0 ? -errno : 0;
+    close(fd);
+    return result;
 }

@@ -46,6 +46,14 @@ public protocol Store: AnyObject {
     /// latest heartbeat of every live instance (at most `InstanceRegistry.maxListed`), this
     /// one included. Memory: only this one.
     func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void)
+
+    var memoryBudgetUsage: (countedBytes: Int, maxBytes: Int)? { get }
+}
+
+extension Store {
+    /// The memory store's count against MEMORY_STORE_MAX_BYTES (`countedBytes`, `maxBytes`);
+    /// nil for Redis, whose own `maxmemory` applies.
+    public var memoryBudgetUsage: (countedBytes: Int, maxBytes: Int)? { nil }
 }
 
 public enum InstanceRegistry {
@@ -72,10 +80,17 @@ public protocol BusListener: AnyObject, Sendable {
     func busResynchronized()
     /// The bus may have missed messages of one session (its channel was just joined).
     func busResynchronized(sessionId: String)
+    /// A client of this instance follows the session now: the memory store never evicts it.
+    func hasLocalSubscriber(_ sessionId: String) -> Bool
+    /// The memory store evicted sessions (and forgot idempotency keys early) to stay within
+    /// MEMORY_STORE_MAX_BYTES; each evicted session was also published as `.reset`.
+    func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int)
 }
 
 extension BusListener {
     public func busResynchronized(sessionId: String) { busResynchronized() }
+    public func hasLocalSubscriber(_ sessionId: String) -> Bool { false }
+    public func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int) {}
 }
 
 /// Limits and lifetimes shared by both stores.

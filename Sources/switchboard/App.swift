@@ -34,9 +34,11 @@ final class App {
 
     func run() throws {
         // Block SIGTERM/SIGINT (and SIGHUP, which reloads the certificate with TLS on, and the
-        // REDIS_TLS_* files with rediss://) before any thread starts so they arrive only
-        // through the signalfd.
-        let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil || redisTLS != nil)
+        // REDIS_TLS_* files with rediss://, and which systemd's ExecReload sends) before any
+        // thread starts so they arrive only through the signalfd. Otherwise SIGHUP keeps its
+        // default: a hung-up terminal ends the process.
+        let notifier = ServiceNotifier(environment: ProcessInfo.processInfo.environment)
+        let signalFD = try SignalSource.blockTerminationSignals(includingHangup: tls != nil || redisTLS != nil || notifier.socketPath != nil)
         let fileLimit = ProcessSignals.raiseOpenFileLimit()
         try SHA1.prepare()
         SecureRandom.prepare()
@@ -75,7 +77,7 @@ final class App {
         let port = try server.bind()
 
         let shutdown = Shutdown(group: group, server: server, hub: hub, storage: storage, logger: logger,
-                                timeoutSeconds: configuration.shutdownTimeout)
+                                timeoutSeconds: configuration.shutdownTimeout, notifier: notifier)
         let loop0 = group.loops[0]
         let logger = self.logger
         let reloader = tls.map { TLSReloader(server: server, current: $0, logger: logger) }
@@ -84,8 +86,13 @@ final class App {
             do {
                 let source = try SignalSource(fd: signalFD, loop: loop0) { signal in
                     if signal == SignalSource.hangup {
+                        Self.report(notifier.reloading(), logger)
                         reloader?.reload()
                         redisReloader?.reload()
+                        if reloader == nil && redisReloader == nil {
+                            logger.info("SIGHUP: nothing to reload (no TLS_CERT_FILE, no rediss://)")
+                        }
+                        Self.report(notifier.ready(status: "reloaded"), logger)
                     } else {
                         shutdown.signalReceived(signal)
                     }
@@ -100,6 +107,10 @@ final class App {
         }
         storage.start()
         server.start()
+        if notifier.socketPath != nil {
+            let status = "listening on \(configuration.host):\(port), storage=\(storage.kind)"
+            loop0.execute { Self.notifyWhenReady(notifier, status: status, storage: storage, loop: loop0, logger: logger) }
+        }
         logger.info("switchboard \(Switchboard.version) listening on \(configuration.host):\(port) storage=\(storage.kind) threads=\(group.loops.count) instance=\(instanceId) max_open_files=\(fileLimit) tokens=\(tokens.map(\.algorithmNames) ?? "off") tls=\(tls.map(TLSReloader.describe) ?? "off") redis_tls=\(redisTLS.map { $0.context.summary } ?? "off")")
         if configuration.apiKey == nil && tokens == nil && !Self.isLoopback(configuration.host) {
             logger.warning("authentication is off (neither API_KEY nor TOKEN_SECRET/TOKEN_PUBLIC_KEY is set) and the listener is on \(configuration.host), not loopback: anyone who can reach port \(port) can read and write every session")
@@ -113,6 +124,21 @@ final class App {
         group.waitUntilStopped()
         logger.info("stopped")
         Self.exitNow(shutdown.exitCode)
+    }
+
+    /// READY=1 once /ready answers 200 on every loop: at once for memory; with Redis once each
+    /// loop's store is connected and the event subscription is in place (checked every 100 ms).
+    static func notifyWhenReady(_ notifier: ServiceNotifier, status: String, storage: StorageWiring, loop: EventLoop, logger: Logger) {
+        if storage.isReadyOnEveryLoop {
+            report(notifier.ready(status: status), logger)
+            return
+        }
+        loop.schedule(after: .milliseconds(100)) { notifyWhenReady(notifier, status: status, storage: storage, loop: loop, logger: logger) }
+    }
+
+    /// A failed notification is logged, never fatal: the service manager times the start out.
+    static func report(_ error: IOError?, _ logger: Logger) {
+        if let error { logger.warning("cannot notify the service manager (NOTIFY_SOCKET): \(error)") }
     }
 
     /// 127.0.0.0/8 and ::1 (HOST is numeric): only this machine can connect.

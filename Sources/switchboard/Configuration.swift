@@ -59,6 +59,9 @@ struct Configuration {
     var authFailureBurst = 20.0
     var tokenMaxTTL = 86400
     var tlsHSTSSeconds = 0
+    /// A quarter of the memory the machine or cgroup gives, at least 64 MiB (`MemoryBudget`).
+    var memoryStoreMaxBytes = MachineMemory.defaultStoreBudget()
+    var memoryStoreEviction = "on"
     /// API_KEY shorter than this stops the start: a guessable key is auth off in disguise.
     static let minimumAPIKeyBytes = 16
 

@@ -101,6 +101,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds sessions, events and chains live (SESSION_TTL, default 86400).") var sessionTtl: Int?
     @Option(help: "Seconds command and input queues live (QUEUE_TTL, default 300).") var queueTtl: Int?
     @Option(help: "Events kept per session (HISTORY_LIMIT, default 10000).") var historyLimit: Int?
+    @Option(help: "Bytes the in-memory store may hold, as counted (MEMORY_STORE_MAX_BYTES, default a quarter of RAM or the cgroup limit, at least 64 MiB).") var memoryStoreMaxBytes: Int?
+    @Option(help: "on: at the limit evict the least recently written sessions without a subscriber; off: refuse writes with 507 (MEMORY_STORE_EVICTION, default on).") var memoryStoreEviction: String?
     @Option(help: "Largest HTTP body in bytes (MAX_BODY_BYTES, default 1048576).") var maxBodyBytes: Int?
     @Option(help: "Largest WebSocket message in bytes (MAX_MESSAGE_BYTES, default 1048576).") var maxMessageBytes: Int?
     @Option(help: "Unsent bytes per client before it is cut off (SEND_QUEUE_BYTES, default 8388608).") var sendQueueBytes: Int?
@@ -190,6 +192,13 @@ struct Serve: ParsableCommand {
         try s.int(sessionTtl, "SESSION_TTL", range: 1...31_536_000, unit: "seconds", into: &c.sessionTTL)
         try s.int(queueTtl, "QUEUE_TTL", range: 1...31_536_000, unit: "seconds", into: &c.queueTTL)
         try s.int(historyLimit, "HISTORY_LIMIT", range: 1...10_000_000, unit: "events", into: &c.historyLimit)
+        try s.int(memoryStoreMaxBytes, "MEMORY_STORE_MAX_BYTES", range: (1 << 20)...MachineMemory.maxBudgetBytes, unit: "bytes",
+                  into: &c.memoryStoreMaxBytes)
+        s.string(memoryStoreEviction, "MEMORY_STORE_EVICTION", into: &c.memoryStoreEviction)
+        c.memoryStoreEviction = c.memoryStoreEviction.lowercased()
+        guard ["on", "off"].contains(c.memoryStoreEviction) else {
+            throw Configuration.Invalid(description: "MEMORY_STORE_EVICTION must be on or off")
+        }
         try s.int(maxBodyBytes, "MAX_BODY_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxBodyBytes)
         try s.int(maxMessageBytes, "MAX_MESSAGE_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxMessageBytes)
         try s.int(sendQueueBytes, "SEND_QUEUE_BYTES", range: 4096...(1 << 32), unit: "bytes", into: &c.sendQueueBytes)

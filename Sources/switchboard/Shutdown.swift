@@ -16,11 +16,14 @@ final class Shutdown: @unchecked Sendable {
     private let storage: StorageWiring
     private let logger: Logger
     private let timeoutSeconds: Int
+    private let notifier: ServiceNotifier
     private var started: UInt64 = 0
     private var retained: [AnyObject] = []
     private(set) var exitCode: Int32 = 0
 
-    init(group: EventLoopGroup, server: Server, hub: Hub, storage: StorageWiring, logger: Logger, timeoutSeconds: Int) {
+    init(group: EventLoopGroup, server: Server, hub: Hub, storage: StorageWiring, logger: Logger, timeoutSeconds: Int,
+         notifier: ServiceNotifier) {
+        self.notifier = notifier
         self.group = group
         self.server = server
         self.hub = hub
@@ -38,6 +41,7 @@ final class Shutdown: @unchecked Sendable {
         }
         started = MonotonicClock.now()
         logger.info("signal \(signal): draining (ready=503, listeners closing)")
+        App.report(notifier.stopping(), logger)
         hub.beginDraining()
         server.closeListeners()
         logger.info("closing connections: WebSocket clients get 1001, in-flight requests finish")

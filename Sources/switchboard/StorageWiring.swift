@@ -56,7 +56,9 @@ final class StorageWiring: @unchecked Sendable {
         }
         let shards = try redisShards(configuration, tls: redisTLS)
         guard !shards.isEmpty else {
-            let memory = MemoryStore(settings: settings)
+            let budget = MemoryBudget(maxBytes: configuration.memoryStoreMaxBytes, evicts: configuration.memoryStoreEviction == "on")
+            let memory = MemoryStore(settings: settings, budget: budget, logger: logger)
+            logger.info("memory store: at most \(budget.maxBytes) bytes as counted (MEMORY_STORE_MAX_BYTES), then \(budget.evicts ? "the least recently written sessions without a subscriber are evicted" : "writes are refused with 507") (MEMORY_STORE_EVICTION=\(configuration.memoryStoreEviction))")
             return StorageWiring(kind: .memory, group: group, memory: memory, loopStores: group.loops.map { _ in memory },
                                  redisStores: [], shards: [], prefix: configuration.redisPrefix, logger: logger)
         }
@@ -142,6 +144,10 @@ final class StorageWiring: @unchecked Sendable {
     }
 
     func storeFor(_ loop: EventLoop) -> any Store { loopStores[loop.index] }
+
+    /// What `/ready` needs on every loop, whichever answers: each loop's store reachable and
+    /// the bus up. Any thread.
+    var isReadyOnEveryLoop: Bool { busIsUp && loopStores.allSatisfy(\.isAvailable) }
 
     func connect(_ hub: Hub) {
         memory?.setListener(hub)

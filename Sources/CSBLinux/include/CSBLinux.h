@@ -59,4 +59,9 @@ long CSBLinux_nofile_limit(void);
 // A spare descriptor (/dev/null, CLOEXEC) kept so that, out of descriptors, a listener can still
 // accept a connection to refuse it. Returns fd or -1.
 int CSBLinux_reserve_fd(void);
+
+// sd_notify without libsystemd: sends `message` (length bytes) as one datagram to the AF_UNIX
+// socket `path` ($NOTIFY_SOCKET: a file path, or an abstract name written with a leading '@').
+// Returns 0, or -errno (-EINVAL for a path that is not '/…' or '@…' or does not fit).
+int CSBLinux_notify(const char *path, const char *message, size_t length);
 #endif

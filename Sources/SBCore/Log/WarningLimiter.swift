@@ -11,6 +11,8 @@ public struct WarningLimiter: Sendable {
         case malformedChannelMessage
         case tlsHandshakeFailed
         case authenticationFailed
+        case memoryStoreEvicted
+        case memoryStoreFull
     }
 
     public let interval: UInt64

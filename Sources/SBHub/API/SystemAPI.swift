@@ -70,6 +70,10 @@ enum SystemAPI {
         hub.metrics.webSockets.record(hub.server?.webSocketCount ?? 0)
         hub.metrics.slowClientsCutOff.record(hub.server?.cutOffCount ?? 0)
         hub.metrics.storeUp.record(hub.loopHubs[0].store.isAvailable ? 1 : 0)
+        if let usage = hub.loopHubs[0].store.memoryBudgetUsage {
+            hub.metrics.memoryStoreBytes.record(usage.countedBytes)
+            hub.metrics.memoryStoreMaxBytes.record(usage.maxBytes)
+        }
         if let server = hub.server, server.isTLS {
             hub.metrics.recordTLS(handshakes: server.tlsHandshakeCounts, reloads: server.tlsReloadCounts)
         }

@@ -169,6 +169,13 @@ public final class Hub: BusListener, Sendable {
         interest.withLock { $0[sessionId] != nil }
     }
 
+    public func hasLocalSubscriber(_ sessionId: String) -> Bool { isInterested(in: sessionId) }
+
+    public func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int) {
+        if sessions > 0 { metrics.memoryStoreEvictedSessions.increment(by: sessions) }
+        if idempotencyKeys > 0 { metrics.memoryStoreEvictedIdempotencyKeys.increment(by: idempotencyKeys) }
+    }
+
     /// `observer(sessionId)` runs (on the loop that caused it) whenever `isInterested(in:)`
     /// may have changed for that session; it should read `isInterested(in:)` when it acts, so
     /// that notifications from several loops may arrive in any order. Set before serving.

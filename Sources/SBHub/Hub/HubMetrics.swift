@@ -21,8 +21,16 @@ final class HubMetrics: Sendable {
     let storeUp: CoreMetrics.Gauge
     let busMessages: CoreMetrics.Counter
     let busMessagesWithoutSubscriber: CoreMetrics.Counter
-    /// Writes Redis refused over `maxmemory` (HTTP 507, or a WebSocket input not queued).
+    /// Writes refused over the store's memory limit: Redis's `maxmemory`, or
+    /// MEMORY_STORE_MAX_BYTES with eviction off (HTTP 507, or a WebSocket input not queued).
     let storeOutOfMemory: CoreMetrics.Counter
+    /// Sessions the memory store evicted at MEMORY_STORE_MAX_BYTES, and idempotency keys it
+    /// forgot early there.
+    let memoryStoreEvictedSessions: CoreMetrics.Counter
+    let memoryStoreEvictedIdempotencyKeys: CoreMetrics.Counter
+    /// What the memory store counts against MEMORY_STORE_MAX_BYTES, and that limit (memory only).
+    let memoryStoreBytes: CoreMetrics.Gauge
+    let memoryStoreMaxBytes: CoreMetrics.Gauge
     /// `switchboard_auth_failures_total` by reason: one series per `AuthFailureReason`.
     let authFailures: [AuthFailureReason: CoreMetrics.Counter]
 
@@ -43,7 +51,11 @@ final class HubMetrics: Sendable {
             "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
             "switchboard_bus_messages_total": "Event and push messages received from the bus (the Redis channel of every shard).",
             "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",
-            "switchboard_store_out_of_memory_total": "Writes Redis refused because it is over maxmemory (answered 507, or a WebSocket input not queued); nothing was stored.",
+            "switchboard_store_out_of_memory_total": "Writes refused because the store is at its memory limit: Redis over maxmemory, or the memory store at MEMORY_STORE_MAX_BYTES with MEMORY_STORE_EVICTION=off (answered 507, or a WebSocket input not queued); nothing was stored.",
+            "switchboard_memory_store_evicted_sessions_total": "Sessions the memory store evicted whole (least recently written, no local subscriber) to stay within MEMORY_STORE_MAX_BYTES.",
+            "switchboard_memory_store_bytes": "Bytes the memory store holds as counted against MEMORY_STORE_MAX_BYTES (stored JSON and strings plus an estimate per entry). Only without Redis.",
+            "switchboard_memory_store_max_bytes": "MEMORY_STORE_MAX_BYTES. Only without Redis.",
+            "switchboard_memory_store_evicted_idempotency_keys_total": "Idempotency keys the memory store forgot before IDEMPOTENCY_TTL to stay within MEMORY_STORE_MAX_BYTES (older than every evictable session).",
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
             "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
             "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
@@ -64,6 +76,10 @@ final class HubMetrics: Sendable {
         busMessages = CoreMetrics.Counter(label: "switchboard_bus_messages_total", factory: factory)
         busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
         storeOutOfMemory = CoreMetrics.Counter(label: "switchboard_store_out_of_memory_total", factory: factory)
+        memoryStoreEvictedSessions = CoreMetrics.Counter(label: "switchboard_memory_store_evicted_sessions_total", factory: factory)
+        memoryStoreEvictedIdempotencyKeys = CoreMetrics.Counter(label: "switchboard_memory_store_evicted_idempotency_keys_total", factory: factory)
+        memoryStoreBytes = CoreMetrics.Gauge(label: "switchboard_memory_store_bytes", factory: factory)
+        memoryStoreMaxBytes = CoreMetrics.Gauge(label: "switchboard_memory_store_max_bytes", factory: factory)
         authFailures = Dictionary(uniqueKeysWithValues: AuthFailureReason.allCases.map {
             ($0, CoreMetrics.Counter(label: "switchboard_auth_failures_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
@@ -137,7 +153,7 @@ final class HubMetrics: Sendable {
 
     func recordRequest(route: RequestLabel, method: HTTPMethod, status: Int, startedAt: UInt64, cache: RequestInstruments) {
         counter(route: route, method: method, status: status, cache: cache).increment()
-        // 507 has one source: HubError.from(.outOfMemory), a write Redis refused over maxmemory.
+        // 507 has one source: HubError.from(.outOfMemory), a write refused at the store's memory limit.
         if status == 507 { storeOutOfMemory.increment() }
         let timer = cache.timers[route.rawValue] ?? {
             let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route.text)], factory: factory)

@@ -198,9 +198,9 @@ final class HubClient: WebSocketHandler, Subscriber {
                     message.string("type", "input_queued")
                     message.string("sessionId", sessionId)
                 }
-            case .failure(.outOfMemory):
+            case .failure(.outOfMemory(let reason)):
                 self?.loopHub.hub.metrics.storeOutOfMemory.increment()
-                self?.sendError("Redis is out of memory (maxmemory): input not queued", code: "out_of_memory")
+                self?.sendError("input not queued: \(reason)", code: "out_of_memory")
             case .failure: self?.sendError("storage unavailable: input not queued", code: "unavailable")
             }
         }

@@ -20,11 +20,11 @@ struct HubError: Error {
             HubError(status: 404, message: what)
         case .full(let what):
             HubError(status: 429, message: what, headers: [("Retry-After", "1")])
-        case .outOfMemory(let reply):
+        case .outOfMemory(let reason):
             // 507 Insufficient Storage (RFC 4918 §11.5): no Retry-After, this lasts until an
             // operator frees memory or raises the limit. Only this answers 507 (its metric
-            // counts 507s, HubMetrics.recordRequest).
-            HubError(status: 507, message: "Redis is out of memory (maxmemory): nothing was stored (\(reply))")
+            // counts 507s, HubMetrics.recordRequest). The store words the reason.
+            HubError(status: 507, message: reason)
         }
     }
 

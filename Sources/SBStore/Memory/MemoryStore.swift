@@ -1,5 +1,7 @@
+public import Logging
 public import SBCore
 import DequeModule
+import Synchronization
 
 /// The embedded store for a single instance: plain dictionaries split into shards by key hash,
 /// each behind its own lock, so requests for different sessions rarely wait for each other.
@@ -7,6 +9,10 @@ import DequeModule
 /// Bus messages are handed over under the lock that assigned their seq (`MemoryShard.post`)
 /// and published after it is released, by one publisher per shard at a time: a session's
 /// events reach every loop in exactly `seq` order, and no WebSocket frame is built under a lock.
+///
+/// Everything it holds is counted (`MemoryFootprint`) against `MemoryBudget`: a write that would
+/// go past it first evicts the least recently written sessions that have no local subscriber
+/// (`MemoryStore+Budget.swift`), or is refused with `.outOfMemory` when eviction is off.
 public final class MemoryStore: Store, Sendable {
     public let kind = StorageKind.memory
     public var isAvailable: Bool { true }
@@ -16,23 +22,47 @@ public final class MemoryStore: Store, Sendable {
     /// Idempotency keys remembered per shard; beyond it the oldest is forgotten early.
     static let maxIdempotencyKeysPerShard = 65_536
 
-    private let shards: [Locked<MemoryShard>]
-    private let settings: StoreSettings
-    private let listener: Locked<(any BusListener)?> = Locked(nil)
-    private let clock: @Sendable () -> Int64
+    let shards: [Locked<MemoryShard>]
+    let settings: StoreSettings
+    let budget: MemoryBudget
+    let logger: Logger?
+    let listener: Locked<(any BusListener)?> = Locked(nil)
+    let clock: @Sendable () -> Int64
+    /// The sum of every shard's `bytes`: each change is added after its shard's lock is released.
+    private let storedBytes = Atomic<Int>(0)
+    let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
     /// `clock` gives monotonic milliseconds; tests inject one to expire data without sleeping.
-    public init(settings: StoreSettings, clock: @escaping @Sendable () -> Int64 = { Int64(MonotonicClock.now() / 1_000_000) }) {
+    public init(settings: StoreSettings, budget: MemoryBudget = .unlimited, logger: Logger? = nil,
+                clock: @escaping @Sendable () -> Int64 = { Int64(MonotonicClock.now() / 1_000_000) }) {
         self.settings = settings
+        self.budget = budget
+        self.logger = logger
         self.clock = clock
         shards = (0..<Self.shardCount).map { _ in Locked(MemoryShard()) }
+    }
+
+    /// Bytes counted against MEMORY_STORE_MAX_BYTES now (`MemoryFootprint`).
+    public var countedBytes: Int { storedBytes.load(ordering: .relaxed) }
+
+    public var memoryBudgetUsage: (countedBytes: Int, maxBytes: Int)? { (countedBytes, budget.maxBytes) }
+
+    /// Runs `body` under the shard's lock and adds what it changed to the total.
+    func withShard<Result>(_ index: Int, _ body: (inout MemoryShard) -> Result) -> Result {
+        let (result, change) = shards[index].withLock { shard -> (Result, Int) in
+            let before = shard.bytes
+            let result = body(&shard)
+            return (result, shard.bytes - before)
+        }
+        if change != 0 { storedBytes.add(change, ordering: .relaxed) }
+        return result
     }
 
     public func setListener(_ listener: any BusListener) {
         self.listener.withLock { $0 = listener }
     }
 
-    private func shard(_ key: String) -> Int {
+    func shard(_ key: String) -> Int {
         Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))
     }
 
@@ -44,12 +74,12 @@ public final class MemoryStore: Store, Sendable {
     @discardableResult
     public func sweepExpired() -> Int {
         let now = clock()
-        return shards.reduce(0) { total, shard in total + shard.withLock { $0.sweep(now: now, budget: Self.sweepBudget) } }
+        return shards.indices.reduce(0) { total, index in total + withShard(index) { $0.sweep(now: now, budget: Self.sweepBudget) } }
     }
 
     /// Publishes `first` (the caller became the shard's publisher in `post`), then whatever
     /// other callers queued meanwhile, in order, and gives the publisher role back.
-    private func publish(_ first: BusMessage?, shard index: Int) {
+    func publish(_ first: BusMessage?, shard index: Int) {
         guard let first else { return }
         let bus = listener.withLock { $0 }
         bus?.receive(first)
@@ -74,11 +104,12 @@ public final class MemoryStore: Store, Sendable {
         let deadline = sessionDeadline
         let idempotencyDeadline = now + Int64(settings.idempotencyTTLSeconds) * 1000
         let limit = max(settings.historyLimit, 1)
+        if let refusal = makeRoom(for: MemoryFootprint.appending(events), sparing: Set(events.map(\.sessionId))) { return done(.failure(refusal)) }
         var results: [AppendedEvent] = []
         results.reserveCapacity(events.count)
         for event in events {
             let index = shard(event.sessionId)
-            let (result, direct) = shards[index].withLock { shard -> (AppendedEvent, BusMessage?) in
+            let (result, direct) = withShard(index) { shard -> (AppendedEvent, BusMessage?) in
                 let idempotencyKey = event.idempotencyKey.map { event.sessionId + "\u{0}" + $0 }
                 if let idempotencyKey, let first = shard.idempotency[idempotencyKey], first.expiresAt > now {
                     var repeated = first.value
@@ -89,18 +120,15 @@ public final class MemoryStore: Store, Sendable {
                 var log = shard.takeStream(event.sessionId, now: now, deadline: deadline)
                 log.lastSeq += 1
                 let stored = StoredEvent(seq: log.lastSeq, json: StoredEventJSON.make(seq: log.lastSeq, body: event.body))
-                log.events.append(stored)
-                log.timestamps.append(event.timestampMillis)
-                while log.events.count > limit {
-                    log.events.removeFirst()
-                    log.timestamps.removeFirst()
-                }
+                log.append(stored, timestamp: event.timestampMillis)
+                log.trim(to: limit)
                 log.expiresAt = deadline
                 let epoch = log.epoch
-                shard.streams[event.sessionId] = log
+                shard.setStream(event.sessionId, log)
+                shard.touch(event.sessionId, now: now)
                 let appended = AppendedEvent(sessionId: event.sessionId, eventId: event.eventId, seq: stored.seq)
                 if let idempotencyKey {
-                    remember(appended, as: idempotencyKey, until: idempotencyDeadline, in: &shard)
+                    shard.remember(appended, as: idempotencyKey, until: idempotencyDeadline, capacity: Self.maxIdempotencyKeysPerShard)
                 }
                 return (appended, shard.post(.event(sessionId: event.sessionId, seq: stored.seq, epoch: epoch, json: stored.json)))
             }
@@ -110,23 +138,14 @@ public final class MemoryStore: Store, Sendable {
         done(.success(results))
     }
 
-    private func remember(_ appended: AppendedEvent, as key: String, until deadline: Int64, in shard: inout MemoryShard) {
-        if shard.idempotency[key] == nil {
-            shard.idempotencyQueue.append(.init(map: .idempotency, key: key, deadline: deadline))
-        }
-        shard.idempotency[key] = .init(value: appended, expiresAt: deadline)
-        while shard.idempotency.count > Self.maxIdempotencyKeysPerShard, let oldest = shard.idempotencyQueue.popFirst() {
-            shard.idempotency[oldest.key] = nil
-        }
-    }
-
     public func readStream(sessionId: String, after: Int64, limit: PageLimit,
                            _ done: @escaping (Result<StreamPage, StoreError>) -> Void) {
         let now = clock()
         let deadline = sessionDeadline
-        let page = shards[shard(sessionId)].withLock { shard -> StreamPage in
+        let page = withShard(shard(sessionId)) { shard -> StreamPage in
             let log = shard.takeStream(sessionId, now: now, deadline: deadline)
-            shard.streams[sessionId] = log
+            shard.setStream(sessionId, log)
+            shard.enroll(sessionId, now: now)
             var events: [StoredEvent] = []
             var bytes = 0
             var i = log.events.isEmpty ? 0 : Int(max(0, min(after + 1 - log.oldestSeq, Int64(log.events.count))))
@@ -175,10 +194,14 @@ public final class MemoryStore: Store, Sendable {
     // MARK: Sessions
 
     public func createSession(_ session: Session, _ done: @escaping (Result<Void, StoreError>) -> Void) {
+        let now = clock()
         let deadline = sessionDeadline
-        shards[shard(session.id)].withLock { shard in
+        let incoming = MemoryFootprint.key(session.id) + MemoryFootprint.session(session) + MemoryFootprint.recency(session.id)
+        if let refusal = makeRoom(for: incoming, sparing: [session.id]) { return done(.failure(refusal)) }
+        withShard(shard(session.id)) { shard in
             if shard.sessions[session.id] == nil { shard.track(.session, session.id, deadline: deadline) }
-            shard.sessions[session.id] = .init(value: session, expiresAt: deadline)
+            shard.setSession(session.id, .init(value: session, expiresAt: deadline))
+            shard.touch(session.id, now: now)
         }
         done(.success(()))
     }
@@ -210,10 +233,14 @@ public final class MemoryStore: Store, Sendable {
     public func updateSession(id: String, _ update: SessionUpdate, _ done: @escaping (Result<Session?, StoreError>) -> Void) {
         let now = clock()
         let deadline = sessionDeadline
-        let updated = shards[shard(id)].withLock { shard -> Session? in
+        let incoming = [update.status, update.summary, update.endReason, update.endedAt, update.updatedAt]
+            .reduce(0) { $0 + MemoryFootprint.string($1) }
+        if let refusal = makeRoom(for: incoming, sparing: [id]) { return done(.failure(refusal)) }
+        let updated = withShard(shard(id)) { shard -> Session? in
             guard var session = shard.liveSession(id, now: now) else { return nil }
             session.apply(update)
-            shard.sessions[id] = .init(value: session, expiresAt: deadline)
+            shard.setSession(id, .init(value: session, expiresAt: deadline))
+            shard.touch(id, now: now)
             return session
         }
         done(.success(updated))
@@ -223,7 +250,7 @@ public final class MemoryStore: Store, Sendable {
         let now = clock()
         let deadline = sessionDeadline
         let index = shard(id)
-        let (existed, chainIds, direct) = shards[index].withLock { shard -> (Bool, [String], BusMessage?) in
+        let (existed, chainIds, direct) = withShard(index) { shard -> (Bool, [String], BusMessage?) in
             // Anything of the session counts (record, events, chains, queues); with none of it
             // the answer is 404 and nothing changes: no new epoch, no reset sent.
             let existed = shard.liveSession(id, now: now) != nil
@@ -232,19 +259,22 @@ public final class MemoryStore: Store, Sendable {
                 || shard.commandQueues[id].map { $0.expiresAt > now && !$0.items.isEmpty } ?? false
                 || shard.inputQueues[id].map { $0.expiresAt > now && !$0.items.isEmpty } ?? false
             guard existed else { return (false, [], nil) }
-            let chainIds = shard.chainIds.removeValue(forKey: id)?.value ?? []
-            shard.sessions[id] = nil
-            shard.commandQueues[id] = nil
-            shard.inputQueues[id] = nil
+            let chainIds = shard.chainIds[id]?.value ?? []
+            shard.setChainIds(id, nil)
+            shard.setSession(id, nil)
+            shard.setQueue(.commands, id, nil)
+            shard.setQueue(.input, id, nil)
             // The stream starts again at seq 1 under a new epoch, which subscribers are told.
             if shard.streams[id] == nil { shard.track(.stream, id, deadline: deadline) }
             let fresh = MemoryShard.EventLog(epoch: StreamEpoch.next(), expiresAt: deadline)
-            shard.streams[id] = fresh
+            shard.setStream(id, fresh)
+            shard.touch(id, now: now)
+            shard.compactExpiryQueueIfMostlyStale()
             return (existed, chainIds, shard.post(.reset(sessionId: id, epoch: fresh.epoch)))
         }
         publish(direct, shard: index)
         for chainId in chainIds {
-            shards[shard(chainId)].withLock { $0.chains[chainId] = nil }
+            withShard(shard(chainId)) { $0.setChain(chainId, nil) }
         }
         done(.success(existed))
     }
@@ -254,16 +284,20 @@ public final class MemoryStore: Store, Sendable {
     public func addChain(_ chain: StoredChain, _ done: @escaping (Result<Void, StoreError>) -> Void) {
         let now = clock()
         let deadline = sessionDeadline
-        shards[shard(chain.sessionId)].withLock { shard in
-            let current = shard.chainIds.removeValue(forKey: chain.sessionId)
+        let incoming = MemoryFootprint.key(chain.id) + MemoryFootprint.chain(chain) + MemoryFootprint.key(chain.sessionId)
+            + MemoryFootprint.chainIds([chain.id]) + MemoryFootprint.recency(chain.sessionId)
+        if let refusal = makeRoom(for: incoming, sparing: [chain.sessionId]) { return done(.failure(refusal)) }
+        withShard(shard(chain.sessionId)) { shard in
+            let current = shard.chainIds[chain.sessionId]
             if current == nil { shard.track(.chainIds, chain.sessionId, deadline: deadline) }
             var ids = current.flatMap { $0.expiresAt > now ? $0.value : nil } ?? []
             ids.append(chain.id)
-            shard.chainIds[chain.sessionId] = .init(value: ids, expiresAt: deadline)
+            shard.setChainIds(chain.sessionId, .init(value: ids, expiresAt: deadline))
+            shard.touch(chain.sessionId, now: now)
         }
-        shards[shard(chain.id)].withLock { shard in
+        withShard(shard(chain.id)) { shard in
             if shard.chains[chain.id] == nil { shard.track(.chain, chain.id, deadline: deadline) }
-            shard.chains[chain.id] = .init(value: chain, expiresAt: deadline)
+            shard.setChain(chain.id, .init(value: chain, expiresAt: deadline))
         }
         done(.success(()))
     }
@@ -289,30 +323,31 @@ public final class MemoryStore: Store, Sendable {
         let deadline = queueDeadline
         let maxLength = settings.maxQueueLength
         let index = shard(sessionId)
-        let (accepted, direct) = shards[index].withLock { shard -> (Bool, BusMessage?) in
-            let taken = kind == .commands ? shard.commandQueues.removeValue(forKey: sessionId) : shard.inputQueues.removeValue(forKey: sessionId)
+        let incoming = MemoryFootprint.key(sessionId) + MemoryFootprint.item + item.json.count + MemoryFootprint.recency(sessionId)
+            + (kind == .commands ? MemoryFootprint.entry + MemoryFootprint.item + item.json.count : 0)
+        if let refusal = makeRoom(for: incoming, sparing: [sessionId]) { return done(.failure(refusal)) }
+        let (accepted, direct) = withShard(index) { shard -> (Bool, BusMessage?) in
+            let taken = shard.takeQueue(kind, sessionId)
             if taken == nil { shard.track(kind == .commands ? .commandQueue : .inputQueue, sessionId, deadline: deadline) }
             var queue = taken.flatMap { $0.expiresAt > now ? $0 : nil } ?? MemoryShard.Queue()
             let accepted = queue.items.count < maxLength
             var direct: BusMessage?
             if accepted {
-                queue.items.append(item)
+                queue.append(item)
                 queue.expiresAt = deadline
                 direct = shard.post(.push(sessionId: sessionId, message: push))
             }
-            switch kind {
-            case .commands: shard.commandQueues[sessionId] = queue
-            case .input: shard.inputQueues[sessionId] = queue
-            }
+            shard.setQueue(kind, sessionId, queue)
+            if accepted { shard.touch(sessionId, now: now) }
             return (accepted, direct)
         }
         guard accepted else {
             return done(.failure(.full("the \(kind.rawValue) queue of session \(sessionId) holds \(maxLength) items: drain it first")))
         }
         if kind == .commands, let id = CommandID.extract(from: item.json) {
-            shards[shard(id)].withLock { shard in
+            withShard(shard(id)) { shard in
                 if shard.commands[id] == nil { shard.track(.command, id, deadline: deadline) }
-                shard.commands[id] = .init(value: item.json, expiresAt: deadline)
+                shard.setCommand(id, .init(value: item.json, expiresAt: deadline))
             }
         }
         publish(direct, shard: index)
@@ -321,12 +356,9 @@ public final class MemoryStore: Store, Sendable {
 
     public func drain(_ kind: QueueKind, sessionId: String, _ done: @escaping (Result<[QueuedItem], StoreError>) -> Void) {
         let now = clock()
-        let items = shards[shard(sessionId)].withLock { shard -> [QueuedItem] in
-            let queue: MemoryShard.Queue?
-            switch kind {
-            case .commands: queue = shard.commandQueues.removeValue(forKey: sessionId)
-            case .input: queue = shard.inputQueues.removeValue(forKey: sessionId)
-            }
+        let items = withShard(shard(sessionId)) { shard -> [QueuedItem] in
+            let queue = shard.takeQueue(kind, sessionId)
+            shard.forgetIfGone(sessionId)
             guard let queue, queue.expiresAt > now else { return [] }
             return queue.items
         }
@@ -335,9 +367,10 @@ public final class MemoryStore: Store, Sendable {
 
     public func acknowledgeCommand(id: String, ack: [UInt8], _ done: @escaping (Result<Bool, StoreError>) -> Void) {
         let now = clock()
-        let known = shards[shard(id)].withLock { shard -> Bool in
+        if let refusal = makeRoom(for: ack.count, sparing: []) { return done(.failure(refusal)) }
+        let known = withShard(shard(id)) { shard -> Bool in
             guard let entry = shard.commands[id], entry.expiresAt > now else { return false }
-            shard.commands[id] = .init(value: ack, expiresAt: entry.expiresAt)
+            shard.setCommand(id, .init(value: ack, expiresAt: entry.expiresAt))
             return true
         }
         done(.success(known))

@@ -182,8 +182,9 @@ public enum StoreError: Error, Equatable, Sendable {
     case notFound(String)
     /// A bounded queue is full (commands or input nobody drains): HTTP 429.
     case full(String)
-    /// Redis refused a write because it is over `maxmemory` (an `OOM …` error reply, with
-    /// the message here): nothing was written. HTTP 507; reads keep working.
+    /// The store is over its memory limit and refused the write: Redis over `maxmemory` (an
+    /// `OOM …` error reply), or the memory store at MEMORY_STORE_MAX_BYTES with eviction off.
+    /// The message says which, for the client: nothing was written. HTTP 507; reads keep working.
     case outOfMemory(String)
 }
 

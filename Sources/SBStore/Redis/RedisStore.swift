@@ -110,7 +110,7 @@ public final class RedisStore: Store, @unchecked Sendable {
     static func map(_ result: Result<RedisReply, RedisError>) -> Result<RedisReply, StoreError> {
         switch result {
         // A script declared as writing (RedisScript.Flags) is refused whole, before it runs.
-        case .success(.error(let message)) where message.hasPrefix("OOM"): .failure(.outOfMemory(message))
+        case .success(.error(let message)) where message.hasPrefix("OOM"): .failure(.outOfMemory("Redis is out of memory (maxmemory): nothing was stored (\(message))"))
         case .success(.error(let message)): .failure(.unavailable("redis refused the command: \(message)"))
         case .success(let reply): .success(reply)
         case .failure(.unavailable): .failure(.unavailable("redis is not connected"))

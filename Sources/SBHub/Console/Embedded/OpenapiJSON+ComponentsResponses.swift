@@ -89,7 +89,7 @@ extension ConsoleAssets {
     }
    },
    "OutOfMemory": {
-    "description": "Redis is over its maxmemory: the write was refused and nothing was stored (reads keep working)",
+    "description": "The store is at its memory limit (Redis over its maxmemory, or MEMORY_STORE_MAX_BYTES with MEMORY_STORE_EVICTION=off or nothing evictable): the write was refused and nothing was stored (reads keep working)",
     "content": {
      "application/json": {
       "schema": {
