@@ -81,4 +81,36 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertLessThan(Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6, 500)
         XCTAssertEqual(store.appendCommitBatches.grouped.calls, 1, "a lone append is no group")
     }
+
+    /// One call with more events of one session than Lua can unpack at once (the script pushes
+    /// them in pieces), trimmed to the history limit: dense seqs, the newest kept.
+    func testALargeBatchOfOneSessionIsStoredWholeAndTrimmed() throws {
+        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
+        let redis = try RedisTestServer()
+        self.redis = redis
+        let group = try EventLoopGroup(count: 1)
+        self.group = group
+        group.start()
+        let loop = group.loops[0]
+        let store = RedisStore(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), prefix: "gc:",
+                               settings: StoreSettings(historyLimit: 1500), logger: Logger(label: "test"))
+        loop.execute { store.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
+        let events = (1...2500).map { event("big", "e\($0)") }
+        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        loop.execute {
+            store.appendEvents(events) { outcome in
+                result.withLock { $0 = outcome }
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        let appended = try XCTUnwrap(result.withLock { $0 }).get()
+        XCTAssertEqual(appended.map(\.seq), Array(1...2500))
+        XCTAssertTrue(try redis.command(["LLEN", "gc:events:big"]).hasSuffix(":1500\r\n"))
+        XCTAssertTrue(try redis.command(["LLEN", "gc:times:big"]).hasSuffix(":1500\r\n"))
+        XCTAssertTrue(try redis.command(["LINDEX", "gc:events:big", "0"]).contains("{\"seq\":1001,"))
+        XCTAssertTrue(try redis.command(["GET", "gc:seq:big"]).contains("2500"))
+    }
 }
