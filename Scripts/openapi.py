@@ -265,7 +265,7 @@ PATHS = {
         parameters=[path_param("commandId")], request=body(ref("Ack")), description="API key only.")},
     "/api/tokens": {"post": op(
         "Mint a scoped token (API key only; needs TOKEN_SECRET)",
-        {**ok(201, ref("Token"), "minted"), "501": error("this server has no API_KEY or no TOKEN_SECRET: minting is off")},
+        {**ok(201, ref("Token"), "minted"), "404": error("minting is off: this server has no API_KEY or no TOKEN_SECRET (the message says which)")},
         ["Access"],
         request=body(ref("TokenRequest")))},
     "/ws": {"get": op("The WebSocket endpoint (RFC 6455): subscribe, unsubscribe, input, ping",

@@ -20,8 +20,8 @@ extension ConsoleAssets {
        }
       }
      },
-     "501": {
-      "description": "this server has no API_KEY or no TOKEN_SECRET: minting is off",
+     "404": {
+      "description": "minting is off: this server has no API_KEY or no TOKEN_SECRET (the message says which)",
       "content": {
        "application/json": {
         "schema": {

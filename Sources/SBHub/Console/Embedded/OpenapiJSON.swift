@@ -2,7 +2,7 @@
 
 extension ConsoleAssets {
     /// Console/openapi.json (its sections joined)
-    static let openapiJSON = File(contentType: "application/json; charset=utf-8", etag: "\"4fc5341e0d158c4b2ec2\"", immutable: false, text: openapiJSONHead + openapiJSONPathsSystem + openapiJSONPathsEvents + openapiJSONPathsSessions + openapiJSONPathsQueues + openapiJSONPathsAccess + openapiJSONPathsRealtime + openapiJSONPathsConsole + openapiJSONComponentsSchemas + openapiJSONComponentsResponses + openapiJSONComponentsSecuritySchemes)
+    static let openapiJSON = File(contentType: "application/json; charset=utf-8", etag: "\"b19fa81c5c31ac28db60\"", immutable: false, text: openapiJSONHead + openapiJSONPathsSystem + openapiJSONPathsEvents + openapiJSONPathsSessions + openapiJSONPathsQueues + openapiJSONPathsAccess + openapiJSONPathsRealtime + openapiJSONPathsConsole + openapiJSONComponentsSchemas + openapiJSONComponentsResponses + openapiJSONComponentsSecuritySchemes)
     /// Console/openapi.json, section Head
     static let openapiJSONHead = #"""
 {
