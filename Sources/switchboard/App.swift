@@ -112,7 +112,9 @@ final class App {
         }
         group.waitUntilStopped()
         logger.info("stopped")
-        Self.exitNow(shutdown.exitCode)
+        // A graceful stop exits 0, also when SHUTDOWN_TIMEOUT cut it short (that is logged);
+        // only a second signal (exit 1) or a failed start say otherwise.
+        Self.exitNow(0)
     }
 
     /// 127.0.0.0/8 and ::1 (HOST is numeric): only this machine can connect.
