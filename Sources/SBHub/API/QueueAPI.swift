@@ -16,7 +16,7 @@ enum QueueAPI {
 
     static func inputItem(sessionId: String, input: Any, prompt: String?) -> Item {
         var object: [String: Any] = ["id": IDGenerator.next(), "sessionId": sessionId, "input": input,
-                                     "timestamp": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                     "timestamp": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         if let prompt { object["prompt"] = prompt }
         let json = JSONBody.encode(object)
         return Item(object: object, json: json, push: EventMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
@@ -56,7 +56,7 @@ enum QueueAPI {
         // `id` first: the stores find it there without parsing (CommandID.extract).
         var json = Array("{\"id\":\"\(commandId)\",".utf8)
         let rest: [String: Any] = ["sessionId": sessionId, "type": type, "payload": object["payload"] ?? NSNull(),
-                                   "createdAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                   "createdAt": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         json.append(contentsOf: JSONBody.encode(rest).dropFirst())
         var command = rest
         command["id"] = commandId
@@ -98,7 +98,7 @@ enum QueueAPI {
         }
         let ack: [String: Any] = ["id": commandId, "acknowledged": true, "result": object["result"] ?? NSNull(),
                                   "error": object["error"] ?? NSNull(),
-                                  "acknowledgedAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                  "acknowledgedAt": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         store.acknowledgeCommand(id: commandId, ack: JSONBody.encode(ack)) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))

@@ -11,7 +11,7 @@ enum TokensAPI {
     static let defaultTTLSeconds = 3600
 
     static func mint(_ request: HTTPRequest, settings: TokenSettings?, keyConfigured: Bool,
-                     nowMillis: Int64 = MonotonicClock.wallMilliseconds(), _ done: @escaping (HTTPResponse) -> Void) {
+                     nowMillis: Int64 = WallClock.millisecondsSinceEpoch(), _ done: @escaping (HTTPResponse) -> Void) {
         // Without a key every caller would be "the key holder": minting stays off. A route off by
         // configuration answers 404 with the reason, like /echo: the server did not fail, so no 5xx.
         guard keyConfigured else {

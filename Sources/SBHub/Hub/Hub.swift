@@ -80,7 +80,7 @@ public final class Hub: BusListener, Sendable {
         // Written by the byte writer, not JSONSerialization: this runs every 2 s on loop 0, and
         // Foundation's encoder also faulted in about 0.5 MB of its code pages on the first run,
         // seconds after start-up (into whatever was being measured then).
-        let now = MonotonicClock.wallMilliseconds()
+        let now = WallClock.millisecondsSinceEpoch()
         return JSONObjectWriter.make(capacity: 384) { json in
             json.string("instanceId", configuration.instanceId)
             json.string("startedAt", ISO8601.format(milliseconds: now - Int64(uptime) * 1000))

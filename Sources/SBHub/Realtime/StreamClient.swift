@@ -58,11 +58,11 @@ final class StreamClient: StreamHandler, Subscriber {
     /// client reconnects with a fresh token.
     private func scheduleExpiry() {
         guard let expiresAtMillis else { return }
-        let delay = min(max(expiresAtMillis - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
+        let delay = min(max(expiresAtMillis - WallClock.millisecondsSinceEpoch(), 0), 86_400_000)
         expiryTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in
             guard let self, let stream = self.stream else { return }
             self.expiryTimer = nil
-            if MonotonicClock.wallMilliseconds() < expiresAtMillis { return self.scheduleExpiry() }
+            if WallClock.millisecondsSinceEpoch() < expiresAtMillis { return self.scheduleExpiry() }
             let sessionId = self.sessionId
             stream.sendLive(ServerSentEvents.message(type: "token_expired", id: nil, json: JSONObjectWriter.make { message in
                 message.string("type", "token_expired")

@@ -9,7 +9,7 @@ extension RedisStore {
         var arguments = RedisArguments()
         arguments.append(Array(json))
         arguments.append(sessionTTL)
-        arguments.append(ISO8601.parse(session.startedAt) ?? MonotonicClock.wallMilliseconds())
+        arguments.append(ISO8601.parse(session.startedAt) ?? WallClock.millisecondsSinceEpoch())
         arguments.append(session.id)
         arguments.append(keys.session(""))
         run(.createSession, keys: [keys.session(session.id), keys.sessionIndex], arguments: arguments) { result in
@@ -29,7 +29,7 @@ extension RedisStore {
         arguments.append(id)
         arguments.append(json)
         arguments.append(String(ttlSeconds))
-        arguments.append(String(MonotonicClock.wallMilliseconds()))
+        arguments.append(String(WallClock.millisecondsSinceEpoch()))
         arguments.append(String(InstanceRegistry.maxListed))
         run(.announceInstance, keys: [keys.instances, keys.instance(id)], arguments: arguments) { result in
             done(result.map { reply in (reply.array ?? []).compactMap(\.bytes) })
