@@ -38,7 +38,7 @@ final class SubscriptionStateMachineTests: XCTestCase {
     }
 
     func live(_ machine: inout Machine, _ seq: Int64?, _ epoch: String? = "E", heldByteLimit: Int = 1 << 20) -> [Action] {
-        switch machine.live(seq: seq, epoch: epoch, frame: frames.frame(seq, epoch), heldByteLimit: heldByteLimit) {
+        switch machine.live(seq: seq, epoch: epoch, message: frames.frame(seq, epoch), heldByteLimit: heldByteLimit) {
         case .send: return [.send([frames.frame(seq, epoch)])]
         case .drop: return []
         case .actions(let actions): return actions

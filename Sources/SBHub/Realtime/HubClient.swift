@@ -68,15 +68,16 @@ final class HubClient: WebSocketHandler, Subscriber {
         connection?.notifyWhenDrained(below: lowWater)
     }
 
-    func sendLive(_ frame: SharedFrame) {
-        connection?.sendFrame(frame)
+    func sendLive(_ message: SharedBytes) -> SendStatus {
+        connection?.sendFrame(message) ?? .dropped
     }
 
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let connection else { return }
         for event in events {
             let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            connection.sendReplayFrame(FrameBuilder.textFrame(message))
+            // Dropped: the connection is closing, so the rest of the page need not be encoded.
+            if connection.sendReplayFrame(FrameBuilder.textFrame(message)) == .dropped { return }
         }
     }
 

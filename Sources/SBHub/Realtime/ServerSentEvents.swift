@@ -38,7 +38,7 @@ enum ServerSentEvents {
 
     /// The same message as a WebSocket text frame the hub built once (`Hub.receive`): its
     /// payload is the `data:`, its `type` the `event:`.
-    static func fromWebSocketFrame(_ frame: SharedFrame, seq: Int64?) -> SharedFrame {
+    static func fromWebSocketFrame(_ frame: SharedFrame, seq: Int64?) -> SharedBytes {
         let bytes = frame.bytes
         guard bytes.count >= 2 else { return SharedBytes([]) }
         let length = bytes[1] & 0x7F

@@ -90,12 +90,13 @@ final class StreamClient: StreamHandler, Subscriber {
         guard let stream else { return }
         for event in events {
             let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message))
+            // Dropped: the stream has ended, so the rest of the page need not be encoded.
+            if stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message)) == .dropped { return }
         }
     }
 
-    func sendLive(_ frame: SharedFrame) {
-        stream?.sendLive(frame)
+    func sendLive(_ message: SharedBytes) -> SendStatus {
+        stream?.sendLive(message) ?? .dropped
     }
 
     /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
