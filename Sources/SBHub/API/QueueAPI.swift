@@ -19,7 +19,7 @@ enum QueueAPI {
                                      "timestamp": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         if let prompt { object["prompt"] = prompt }
         let json = JSONBody.encode(object)
-        return Item(object: object, json: json, push: EventMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
+        return Item(object: object, json: json, push: ServerMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
     }
 
     static func postInput(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
@@ -60,7 +60,7 @@ enum QueueAPI {
         json.append(contentsOf: JSONBody.encode(rest).dropFirst())
         var command = rest
         command["id"] = commandId
-        let push = EventMessage.push(kind: "command", sessionId: sessionId, payloadJSON: json)
+        let push = ServerMessage.push(kind: "command", sessionId: sessionId, payloadJSON: json)
         store.enqueue(.commands, sessionId: sessionId, item: QueuedItem(json: json), push: push) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))

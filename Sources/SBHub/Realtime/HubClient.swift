@@ -75,7 +75,7 @@ final class HubClient: WebSocketHandler, Subscriber {
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let connection else { return }
         for event in events {
-            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
             // Dropped: the connection is closing, so the rest of the page need not be encoded.
             if connection.sendReplayFrame(FrameBuilder.textFrame(message)) == .dropped { return }
         }
@@ -168,11 +168,11 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        connection?.sendText(EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
+        connection?.sendText(ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
     }
 
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        connection?.sendText(EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
+        connection?.sendText(ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
     }
 
     private func unsubscribe(_ message: ClientMessage) {
@@ -213,7 +213,7 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func sendError(_ text: String, code: String, sessionId: String? = nil) {
-        connection?.sendText(EventMessage.error(text, code: code, sessionId: sessionId))
+        connection?.sendText(ServerMessage.error(text, code: code, sessionId: sessionId))
     }
 }
 

@@ -47,7 +47,7 @@ enum ServerSentEvents {
         return SharedBytes(message(type: messageType(payload), id: seq, json: payload))
     }
 
-    /// The `type` of a hub message: every one starts with `{"type":"…"` (EventMessage).
+    /// The `type` of a hub message: every one starts with `{"type":"…"` (ServerMessage).
     static func messageType(_ json: [UInt8]) -> String {
         let prefix = Array("{\"type\":\"".utf8)
         guard json.starts(with: prefix) else { return "message" }

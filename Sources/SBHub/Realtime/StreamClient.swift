@@ -83,13 +83,13 @@ final class StreamClient: StreamHandler, Subscriber {
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
         stream?.sendLive(ServerSentEvents.message(
             type: "subscription_confirmed", id: nil,
-            json: EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
+            json: ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
     }
 
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let stream else { return }
         for event in events {
-            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
             // Dropped: the stream has ended, so the rest of the page need not be encoded.
             if stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message)) == .dropped { return }
         }
@@ -102,10 +102,10 @@ final class StreamClient: StreamHandler, Subscriber {
     /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
         stream?.sendLive(ServerSentEvents.message(type: "session_deleted", id: 0,
-                                                  json: EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
+                                                  json: ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
     }
 
     func sendError(_ message: String, code: String, sessionId: String?) {
-        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: EventMessage.error(message, code: code, sessionId: sessionId)))
+        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: ServerMessage.error(message, code: code, sessionId: sessionId)))
     }
 }
