@@ -133,7 +133,7 @@ extension Connection {
             proto = .webSocket(handler, reader)
             writeQueue.releasesWhenDrained = true
             wantRead = true
-            server.owner.openWebSockets.add(1, ordering: .relaxed)
+            server.counters.openWebSockets.add(1, ordering: .relaxed)
             handler.opened(self)
             processWebSocket()
         }
