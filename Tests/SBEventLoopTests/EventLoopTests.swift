@@ -169,3 +169,11 @@ import SBCore
 enum SharedBytesFixture {
     static func make(_ bytes: [UInt8]) -> SharedBytes { SharedBytes(bytes) }
 }
+
+/// Why `Registration.none` exists: an optional registration pads to 12 bytes.
+final class RegistrationLayoutTests: XCTestCase {
+    func testAnOptionalRegistrationCostsMoreThanThePlainValue() {
+        XCTAssertEqual(MemoryLayout<Registration>.stride, 8)
+        XCTAssertEqual(MemoryLayout<Registration?>.stride, 12)
+    }
+}

@@ -23,7 +23,7 @@ final class HubClient: WebSocketHandler, Subscriber {
     /// Used only when the hub has a limit (`wsMessageRate`); only the bucket's state is per
     /// connection, and it is not optional (an optional Double-based value costs a padded word).
     private var limiter = TokenBucket()
-    // Last: its odd size (9 bytes) then costs no padding; the object stays under 120 bytes.
+    // Last: its odd size (9 bytes) then costs no padding at the end of the object.
     var subscriptions = SubscriptionSet()
 
     init(loopHub: LoopHub, access: Access) {
