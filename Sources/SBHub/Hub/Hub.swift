@@ -55,6 +55,7 @@ public final class Hub: BusListener, Sendable {
         }
         loopHubs = hubs
         for hub in hubs { hub.hub = self }
+        ConsoleAssets.warmUp()
         let first = hubs[0]
         first.loop.execute { [unowned self] in
             first.loop.scheduleRepeating(every: .seconds(HubStats.intervalSeconds)) { [unowned self] in sampleStats() }
