@@ -75,6 +75,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // The console, the JavaScript client and the OpenAPI document, compiled into the
+            // binary as byte arrays (PackageResources.<name>): the files are the only copy.
+            .embedInCode("Console/Files/index.html"),
+            .embedInCode("Console/Files/console.css"),
+            .embedInCode("Console/Files/console.js"),
+            .embedInCode("Console/Files/switchboard.js"),
+            .embedInCode("Console/Files/openapi.json"),
         ], swiftSettings: hotPath),
 
         // Layer 6: the executable.

@@ -35,7 +35,7 @@ cp "$corpus"/json/* "$out/json/corpus/"
 [[ " $targets " == *" json "* ]] && { swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzJSON \
     Sources/SBCore/JSON/JSONScanner.swift Sources/SBCore/JSON/JSONWalker.swift Sources/SBCore/JSON/JSONWalker+Tokens.swift \
     Sources/SBCore/JSON/JSONDocument.swift \
-    Sources/SBCore/JSON/JSONStringDecoding.swift Sources/SBCore/JSON/JSONDifferences.swift \
+    Sources/SBCore/JSON/JSONStringDecoding.swift Tests/SBTestSupport/JSONDifferences.swift \
     Tests/Fuzz/JSONScannerFuzz.swift -o "$out/fuzz-json" 2>&1 | grep -v "Cannot export local symbol" || true; }
 
 status=0

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes Console/openapi.json, the OpenAPI 3.1 description of every HTTP route, from the
-tables below (kept next to README's API section). The binary serves it at /openapi.json
-(Scripts/embed-console.py embeds it); Tests/python/test_openapi.py validates it with
+"""Writes Sources/SBHub/Console/Files/openapi.json, the OpenAPI 3.1 description of every HTTP
+route, from the tables below (kept next to README's API section). The binary serves it at
+/openapi.json (SwiftPM embeds it, Package.swift); Tests/python/test_openapi.py validates it with
 openapi-spec-validator and runs schemathesis against a live server with it.
 
 Usage: python3 Scripts/openapi.py [--check]"""
@@ -9,7 +9,7 @@ import json
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.path.join(ROOT, "Console", "openapi.json")
+TARGET = os.path.join(ROOT, "Sources", "SBHub", "Console", "Files", "openapi.json")
 
 SESSION_ID = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,200}$"}
 ANY_ID = {"type": "string", "minLength": 1}
@@ -266,7 +266,7 @@ PATHS = {
         parameters=[path_param("commandId")], request=body(ref("Ack")), description="API key only.")},
     "/api/tokens": {"post": op(
         "Mint a scoped token (API key only; needs TOKEN_SECRET)",
-        {**ok(201, ref("Token"), "minted"), "501": error("this server has no API_KEY or no TOKEN_SECRET: minting is off")},
+        {**ok(201, ref("Token"), "minted"), "404": error("minting is off: this server has no API_KEY or no TOKEN_SECRET (the message says which)")},
         ["Access"],
         request=body(ref("TokenRequest")))},
     "/ws": {"get": op("The WebSocket endpoint (RFC 6455): subscribe, unsubscribe, input, ping",
@@ -315,7 +315,7 @@ if __name__ == "__main__":
     text = json.dumps(document(), indent=1) + "\n"
     if "--check" in sys.argv:
         current = open(TARGET, encoding="utf-8").read() if os.path.exists(TARGET) else ""
-        sys.exit(0 if current == text else "Console/openapi.json is out of date: run python3 Scripts/openapi.py")
+        sys.exit(0 if current == text else f"{os.path.relpath(TARGET, ROOT)} is out of date: run python3 Scripts/openapi.py")
     with open(TARGET, "w", encoding="utf-8") as f:
         f.write(text)
     print(f"wrote {os.path.relpath(TARGET, ROOT)}")

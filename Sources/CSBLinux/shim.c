@@ -63,8 +63,6 @@ int CSBLinux_eventfd_drain(int fd) {
     return r == sizeof v ? 0 : -1;
 }
 
-void CSBLinux_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
-
 const int CSBLinux_SIGHUP = SIGHUP;
 
 int CSBLinux_signalfd_term_int(int with_hangup) {

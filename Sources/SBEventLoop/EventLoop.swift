@@ -10,8 +10,9 @@ import Glibc
 /// is touched only from this loop's thread; other threads reach it through `execute`, a locked
 /// task list plus an eventfd wake-up.
 ///
-/// `@unchecked Sendable`: the only members used across threads are `execute` (behind a lock) and
-/// the immutable `index`; everything else is confined to the loop thread (checked in debug builds).
+/// `@unchecked Sendable`: the only members used across threads are `execute` (behind a lock),
+/// `inLoop` and the immutable `index`; everything else is confined to the loop thread by
+/// contract (not checked at run time: a check on every call would cost the hot path).
 public final class EventLoop: @unchecked Sendable {
     public let index: Int
     /// One receive buffer per loop, shared by all its connections: a connection keeps bytes of
@@ -123,8 +124,6 @@ public final class EventLoop: @unchecked Sendable {
         epoll.remove(fd: slots[index].fd)
         release(slot: UInt32(index))
     }
-
-    public var registeredCount: Int { slots.count - freeSlots.count }
 
     private func release(slot: UInt32) {
         slots[Int(slot)].handler = nil

@@ -66,9 +66,6 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// Subscribed to the base channel and confirmed by Redis. Any thread.
     public var isSubscribed: Bool { subscribedFlag.load(ordering: .acquiring) }
 
-    /// How many per-session channels are wanted or held. Loop thread.
-    public var watchedCount: Int { watched.channels.count }
-
     /// Loop thread.
     public func start() {
         connection.onPush = { [weak self] push in self?.received(push) }

@@ -65,7 +65,7 @@ extension Connection {
 
     private func dispatch(_ request: HTTPRequest) {
         let isHead = request.head.method == .head
-        let context = RequestContext(peer: peer, loop: loop, connectionID: id, connection: self)
+        let context = RequestContext(peer: peer, connection: self)
         var answered = false
         server.responder.respond(to: request, context: context) { [weak self] response in
             guard let self, !answered else { return }
@@ -120,7 +120,7 @@ extension Connection {
         case .success(let value):
             accept = value
         }
-        let context = RequestContext(peer: peer, loop: loop, connectionID: id, connection: nil)
+        let context = RequestContext(peer: peer, connection: nil)
         switch server.responder.upgrade(head, context: context) {
         case .reject(let response):
             finishResponse(response, isHead: false, forceClose: true)
@@ -133,7 +133,7 @@ extension Connection {
             proto = .webSocket(handler, reader)
             writeQueue.releasesWhenDrained = true
             wantRead = true
-            server.owner.openWebSockets.add(1, ordering: .relaxed)
+            server.counters.openWebSockets.add(1, ordering: .relaxed)
             handler.opened(self)
             processWebSocket()
         }

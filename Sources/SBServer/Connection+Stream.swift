@@ -18,7 +18,7 @@ extension Connection: ResponseStream {
                 // The parser and anything pipelined behind this request are dropped.
                 proto = open ? .stream(http, handler) : .done
                 if open {
-                    server.owner.openStreams.add(1, ordering: .relaxed)
+                    server.counters.openStreams.add(1, ordering: .relaxed)
                     handler.opened(self)
                 }
             } else {
@@ -38,7 +38,7 @@ extension Connection: ResponseStream {
         case .discardQueue:
             writeQueue.removeAll()
         case .countCutOff:
-            server.owner.cutOffClients.add(1, ordering: .relaxed)
+            server.counters.cutOffClients.add(1, ordering: .relaxed)
             server.warn(.slowClientCutOff, "slow client cut off", metadata: ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)", "stream": "sse"])
         default:
             break
@@ -46,7 +46,7 @@ extension Connection: ResponseStream {
     }
 
     func streamClosed(_ handler: any StreamHandler) {
-        server.owner.openStreams.subtract(1, ordering: .relaxed)
+        server.counters.openStreams.subtract(1, ordering: .relaxed)
         proto = .done
         handler.closed(self)
     }

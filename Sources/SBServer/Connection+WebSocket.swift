@@ -48,7 +48,7 @@ extension Connection: WebSocketConnection {
             case .discardQueue:
                 writeQueue.dropUnstarted()
             case .countCutOff:
-                server.owner.cutOffClients.add(1, ordering: .relaxed)
+                server.counters.cutOffClients.add(1, ordering: .relaxed)
                 server.warn(.slowClientCutOff, "slow client cut off", metadata: ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)"])
             case .notifyDrained:
                 scheduleDrainNotification()

@@ -211,7 +211,7 @@ final class Connection: IOHandler {
         writeQueue.removeAll()
         server.forget(self)
         if case .webSocket(let handler, _) = proto {
-            server.owner.openWebSockets.subtract(1, ordering: .relaxed)
+            server.counters.openWebSockets.subtract(1, ordering: .relaxed)
             proto = .done
             handler.closed(self)
         }

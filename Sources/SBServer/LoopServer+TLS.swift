@@ -11,7 +11,7 @@ extension LoopServer {
     }
 
     func tlsEstablished(_ connection: Connection, _ tls: TLSSession) {
-        owner.tlsStats.handshakeSucceeded()
+        counters.tls.handshakeSucceeded()
         if logger.logLevel <= .debug {
             logger.debug("tls handshake done", metadata: ["peer": "\(connection.peer)", "tls": "\(tls.negotiated)"])
         }
@@ -20,7 +20,7 @@ extension LoopServer {
     /// Counted by reason; logged at most every 10 s (a scanner or a port probe can fail
     /// thousands of handshakes).
     func tlsHandshakeFailed(_ reason: TLSHandshakeFailure, peer: String, detail: String) {
-        owner.tlsStats.handshakeFailed(reason)
+        counters.tls.handshakeFailed(reason)
         let metadata: Logger.Metadata = ["peer": "\(peer)", "reason": "\(reason.rawValue)", "openssl": "\(detail)"]
         warn(.tlsHandshakeFailed, "tls handshake failed: \(reason.explanation)", metadata: metadata)
     }

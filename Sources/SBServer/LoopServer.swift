@@ -12,11 +12,11 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     let configuration: ServerConfiguration
     let logger: Logger
     let responder: any HTTPResponder
-    unowned(unsafe) var owner: Server!
+    let counters: ServerCounters
     var listener: TCPListener?
     private var listenerRegistration: Registration?
     /// Every open connection of this loop, each knowing its index (`serverIndex`): an array
-    /// costs 8 bytes per connection where a dictionary by id cost about 30 (idle memory).
+    /// costs one reference per connection, a dictionary by id several times that (idle memory).
     var connections: [Connection] = []
     private var flushList = Deque<Connection>()
     private var nextConnectionID: UInt64 = 0
@@ -33,10 +33,11 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     /// responses on TLS connections only (RFC 6797 §7.2: never over plain HTTP).
     let hstsHeaderLine: [UInt8]
 
-    init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, responder: any HTTPResponder) {
+    init(loop: EventLoop, configuration: ServerConfiguration, logger: Logger, counters: ServerCounters, responder: any HTTPResponder) {
         self.loop = loop
         self.configuration = configuration
         self.logger = logger
+        self.counters = counters
         self.responder = responder
         let second: UInt64 = 1_000_000_000
         httpMachineConfiguration = .init(
@@ -122,9 +123,9 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     }()
 
     private func admit(fd: Int32, peer: String) {
-        let count = owner.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        let count = counters.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if count > configuration.maxConnections {
-            owner.openConnections.subtract(1, ordering: .relaxed)
+            counters.openConnections.subtract(1, ordering: .relaxed)
             if let cap = configuration.openFileCap {
                 warn(.maxConnections, "connection refused: the open-file limit (RLIMIT_NOFILE \(cap.openFileLimit)) is reached, not MAX_CONNECTIONS (\(cap.configuredMaxConnections)): raise `ulimit -n` to hold more",
                      metadata: ["peer": "\(peer)", "max": "\(configuration.maxConnections)"])
@@ -141,7 +142,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         if let context = tlsContext {
             guard let session = makeTLSSession(fd: fd, context: context) else {
                 warn(.registerFailed, "cannot start a TLS session (out of memory?): connection refused")
-                owner.openConnections.subtract(1, ordering: .relaxed)
+                counters.openConnections.subtract(1, ordering: .relaxed)
                 SocketIO.close(fd: fd)
                 return
             }
@@ -153,7 +154,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
         } catch {
             warn(.registerFailed, "cannot register connection: \(error)")
             tls?.close()
-            owner.openConnections.subtract(1, ordering: .relaxed)
+            counters.openConnections.subtract(1, ordering: .relaxed)
             SocketIO.close(fd: fd)
             return
         }
@@ -178,7 +179,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
                 last.serverIndex = Int32(index)
             }
             connection.serverIndex = -1
-            owner.openConnections.subtract(1, ordering: .relaxed)
+            counters.openConnections.subtract(1, ordering: .relaxed)
             resumeListener()  // a descriptor came free
         }
     }

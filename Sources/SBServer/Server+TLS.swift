@@ -11,16 +11,16 @@ extension Server {
         for server in loopServers {
             server.loop.execute { server.replaceTLSContext(context) }
         }
-        tlsStats.reloaded(ok: true)
+        counters.tls.reloaded(ok: true)
     }
 
     /// A reload that failed (the previous context stays), for `/metrics`.
     public func tlsReloadFailed() {
-        tlsStats.reloaded(ok: false)
+        counters.tls.reloaded(ok: false)
     }
 
     /// Handshakes since start by result: `ok` and each `TLSHandshakeFailure` (a closed set).
-    public var tlsHandshakeCounts: [(result: String, count: Int)] { tlsStats.handshakeCounts }
+    public var tlsHandshakeCounts: [(result: String, count: Int)] { counters.tls.handshakeCounts }
 
-    public var tlsReloadCounts: (ok: Int, failed: Int) { tlsStats.reloadCounts }
+    public var tlsReloadCounts: (ok: Int, failed: Int) { counters.tls.reloadCounts }
 }

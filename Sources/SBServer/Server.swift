@@ -10,12 +10,8 @@ public final class Server: @unchecked Sendable {
     public let configuration: ServerConfiguration
     let group: EventLoopGroup
     let loopServers: [LoopServer]
-    /// Open connections across all loops, for MAX_CONNECTIONS and /health.
-    let openConnections = Atomic<Int>(0)
-    let openWebSockets = Atomic<Int>(0)
-    let openStreams = Atomic<Int>(0)
-    let cutOffClients = Atomic<Int>(0)
-    let tlsStats = TLSStats()
+    /// Open connections and other counts across all loops, for MAX_CONNECTIONS and /health.
+    let counters = ServerCounters()
     private let boundPort = Atomic<Int>(0)
 
     public init(configuration: ServerConfiguration, group: EventLoopGroup, logger: Logger,
@@ -32,10 +28,10 @@ public final class Server: @unchecked Sendable {
         self.group = group
         var servers: [LoopServer] = []
         for loop in group.loops {
-            servers.append(LoopServer(loop: loop, configuration: configuration, logger: logger, responder: responderFactory(loop)))
+            servers.append(LoopServer(loop: loop, configuration: configuration, logger: logger, counters: counters,
+                                      responder: responderFactory(loop)))
         }
         loopServers = servers
-        for server in servers { server.owner = self }
     }
 
     /// Descriptors kept for everything that is not a client: per loop an epoll fd, an eventfd,
@@ -76,12 +72,12 @@ public final class Server: @unchecked Sendable {
     }
 
     public var port: Int { boundPort.load(ordering: .relaxed) }
-    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
-    public var webSocketCount: Int { openWebSockets.load(ordering: .relaxed) }
+    public var connectionCount: Int { counters.openConnections.load(ordering: .relaxed) }
+    public var webSocketCount: Int { counters.openWebSockets.load(ordering: .relaxed) }
     /// Open streaming responses (Server-Sent Events).
-    public var streamCount: Int { openStreams.load(ordering: .relaxed) }
+    public var streamCount: Int { counters.openStreams.load(ordering: .relaxed) }
     /// WebSocket clients cut off for exceeding SEND_QUEUE_BYTES since start.
-    public var cutOffCount: Int { cutOffClients.load(ordering: .relaxed) }
+    public var cutOffCount: Int { counters.cutOffClients.load(ordering: .relaxed) }
 
     /// Shutdown step 1: stop accepting (listeners closed, so the balancer moves on).
     public func closeListeners() {

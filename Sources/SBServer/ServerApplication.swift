@@ -6,8 +6,6 @@ public import SBWebSocket
 /// Where a request came from. Passed to the application with every request.
 public struct RequestContext {
     public let peer: String
-    public let loop: EventLoop
-    public let connectionID: UInt64
     /// For `startStream`.
     weak var connection: Connection?
 }

@@ -123,7 +123,9 @@ final class App {
         }
         group.waitUntilStopped()
         logger.info("stopped")
-        Self.exitNow(shutdown.exitCode)
+        // A graceful stop exits 0, also when SHUTDOWN_TIMEOUT cut it short (that is logged);
+        // only a second signal (exit 1) or a failed start say otherwise.
+        Self.exitNow(0)
     }
 
     /// READY=1 once /ready answers 200 on every loop: at once for memory; with Redis once each

@@ -62,7 +62,7 @@ enum FatalLine {
     }
 
     static func writeJSON(_ message: String) {
-        let object: [String: Any] = ["ts": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()), "level": "critical",
+        let object: [String: Any] = ["ts": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch()), "level": "critical",
                                      "logger": "switchboard", "msg": message]
         guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         line.append(0x0A)

@@ -19,7 +19,6 @@ final class Shutdown: @unchecked Sendable {
     private let notifier: ServiceNotifier
     private var started: UInt64 = 0
     private var retained: [AnyObject] = []
-    private(set) var exitCode: Int32 = 0
 
     init(group: EventLoopGroup, server: Server, hub: Hub, storage: StorageWiring, logger: Logger, timeoutSeconds: Int,
          notifier: ServiceNotifier) {

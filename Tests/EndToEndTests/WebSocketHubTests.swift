@@ -194,9 +194,11 @@ final class WebSocketHubTests: XCTestCase {
         // The stalled one was cut off: reading now ends with a 1008 close (or EOF) before 300 events.
         var events = 0
         var closeCode: UInt16?
+        var readEnded = ""
         stalled.socket.setTimeout(seconds: 5)
         loop: while true {
-            guard let event = try? stalled.next() else { break }
+            let event: WebSocketReadEvent
+            do { event = try stalled.next() } catch { readEnded = "\(error)"; break }
             switch event {
             case .text(_): events += 1
             case .close(let code, _): closeCode = code; break loop
@@ -204,7 +206,12 @@ final class WebSocketHubTests: XCTestCase {
             }
         }
         XCTAssertLessThan(events, 300)
-        if let closeCode { XCTAssertEqual(closeCode, 1008) }
+        if let closeCode {
+            XCTAssertEqual(closeCode, 1008)
+        } else {
+            // The close frame may not fit behind the discarded queue: then the connection ends.
+            XCTAssertEqual(readEnded, "connection closed by server", "cut off: a 1008 close or the end of the connection, not a stall")
+        }
         let health = try http.request("GET", "/metrics")
         XCTAssertTrue(health.text.contains("switchboard_slow_clients_cut_off 1"), health.text)
     }

@@ -94,35 +94,57 @@ final class EventLoopTests: XCTestCase {
         }
     }
 
-    /// A registration for a closed and reused fd never receives the old fd's events.
+    /// Runs `body` on the loop and waits for it.
+    func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () -> T) -> T {
+        let result = Locked<T?>(nil)
+        let ran = DispatchSemaphore(value: 0)
+        loop.execute { result.withLock { $0 = body() }; ran.signal() }
+        XCTAssertEqual(ran.wait(timeout: .now() + 5), .success)
+        return result.withLock { $0 }!
+    }
+
+    /// An fd closed and reused (same number, same slot) gets only its new handler's events, and
+    /// the old registration, still held by its owner, can neither change nor remove the new one.
     func testReadinessAndStaleRegistration() throws {
         let loop = group.loops[0]
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
-        let readFD = fds[0]
-        SocketIO.setNonBlocking(fd: readFD)
-        let got = Locked<[UInt8]>([])
-        let done = DispatchSemaphore(value: 0)
-        let reader = PipeReader(fd: readFD) { bytes in got.withLock { $0 += bytes }; done.signal() }
-        let registered = DispatchSemaphore(value: 0)
-        let box = Locked<Registration?>(nil)
-        loop.execute {
-            box.withLock { $0 = try? loop.register(fd: readFD, interest: .readable, handler: reader) }
-            registered.signal()
+        var old: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&old), 0)
+        let fd = old[0]
+        SocketIO.setNonBlocking(fd: fd)
+        let oldGot = Locked<[UInt8]>([])
+        let oldRead = DispatchSemaphore(value: 0)
+        let oldReader = PipeReader(fd: fd) { bytes in oldGot.withLock { $0 += bytes }; oldRead.signal() }
+        let stale = try XCTUnwrap(onLoop(loop) { try? loop.register(fd: fd, interest: .readable, handler: oldReader) })
+        _ = [UInt8(7)].withUnsafeBytes { write(old[1], $0.baseAddress, 1) }
+        XCTAssertEqual(oldRead.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(oldGot.withLock { $0 }, [7])
+        onLoop(loop) { loop.deregister(stale); loop.deregister(stale) }  // idempotent
+        close(old[0]); close(old[1])
+
+        // The same fd number again, for a new pipe: a reused fd, as after accept().
+        var new: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&new), 0)
+        if new[0] != fd {
+            XCTAssertEqual(dup2(new[0], fd), fd)
+            close(new[0])
+            new[0] = fd
         }
-        registered.wait()
-        _ = [UInt8(7)].withUnsafeBytes { write(fds[1], $0.baseAddress, 1) }
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
-        XCTAssertEqual(got.withLock { $0 }, [7])
-        let gone = DispatchSemaphore(value: 0)
-        loop.execute {
-            if let r = box.withLock({ $0 }) { loop.deregister(r); loop.deregister(r) }  // idempotent
-            gone.signal()
+        defer { close(new[0]); close(new[1]) }
+        SocketIO.setNonBlocking(fd: fd)
+        let newGot = Locked<[UInt8]>([])
+        let newRead = DispatchSemaphore(value: 0)
+        let newReader = PipeReader(fd: fd) { bytes in newGot.withLock { $0 += bytes }; newRead.signal() }
+        let fresh = try XCTUnwrap(onLoop(loop) { try? loop.register(fd: fd, interest: .readable, handler: newReader) })
+        XCTAssertEqual(fresh.slot, stale.slot, "the slot is reused too: only the generation tells them apart")
+        onLoop(loop) {
+            loop.setInterest([], for: stale)  // the old owner, late: must not silence the new registration
+            loop.deregister(stale)            // nor remove it
         }
-        gone.wait()
-        _ = [UInt8(8)].withUnsafeBytes { write(fds[1], $0.baseAddress, 1) }
-        XCTAssertEqual(done.wait(timeout: .now() + 0.2), .timedOut, "no events after deregister")
-        close(fds[0]); close(fds[1])
+        _ = [UInt8(8)].withUnsafeBytes { write(new[1], $0.baseAddress, 1) }
+        XCTAssertEqual(newRead.wait(timeout: .now() + 5), .success, "the new registration still gets its events")
+        XCTAssertEqual(newGot.withLock { $0 }, [8])
+        XCTAssertEqual(oldGot.withLock { $0 }, [7], "the old handler got nothing of the reused fd")
+        onLoop(loop) { loop.deregister(fresh) }
     }
 
     func testWriteQueueWritesSharedAndOwnedChunksInOrder() throws {
@@ -146,4 +168,12 @@ final class EventLoopTests: XCTestCase {
 import SBCore
 enum SharedBytesFixture {
     static func make(_ bytes: [UInt8]) -> SharedBytes { SharedBytes(bytes) }
+}
+
+/// Why `Registration.none` exists: an optional registration pads to 12 bytes.
+final class RegistrationLayoutTests: XCTestCase {
+    func testAnOptionalRegistrationCostsMoreThanThePlainValue() {
+        XCTAssertEqual(MemoryLayout<Registration>.stride, 8)
+        XCTAssertEqual(MemoryLayout<Registration?>.stride, 12)
+    }
 }

@@ -6,7 +6,7 @@ import SBCore
 /// Server-made ids are RFC 9562 version-7 UUIDs: valid for strict validators, time-ordered.
 final class IDGeneratorTests: XCTestCase {
     func testVersion7VariantAndTimestamp() throws {
-        let before = MonotonicClock.wallMilliseconds()
+        let before = WallClock.millisecondsSinceEpoch()
         let id = IDGenerator.next()
         let uuid = try XCTUnwrap(UUID(uuidString: id), "parses as a UUID: \(id)")
         let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
@@ -14,7 +14,7 @@ final class IDGeneratorTests: XCTestCase {
         XCTAssertEqual(bytes[8] >> 6, 0b10, "RFC 9562 variant")
         let millis = bytes[0..<6].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         XCTAssertGreaterThanOrEqual(millis, before)
-        XCTAssertLessThanOrEqual(millis, MonotonicClock.wallMilliseconds() + 1000)
+        XCTAssertLessThanOrEqual(millis, WallClock.millisecondsSinceEpoch() + 1000)
         XCTAssertEqual(id, id.lowercased())
     }
 

@@ -80,7 +80,8 @@ final class HTTPConnectionScenarioTests: XCTestCase {
         _ = m.inputNeeded(midRequest: true, now: 5 * s)
         XCTAssertEqual(m.deadline, 15 * s)
         XCTAssertEqual(m.timerFired(now: 15 * s - 1), [])
-        XCTAssertEqual(m.timerFired(now: 15 * s).dropFirst().first, .writeError(status: 408, message: "request not received in time"))
+        XCTAssertEqual(m.timerFired(now: 15 * s), [.pauseReading, .writeError(status: 408, message: "request not received in time"), .flush],
+                       "reading stops, the 408 is written and flushed: every action, in order")
     }
 
     func testIdleTimeoutRunsFromTheLastResponse() {

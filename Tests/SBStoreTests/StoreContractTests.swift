@@ -27,9 +27,32 @@ class StoreContract: XCTestCase {
         store = try makeStore(loop: group.loops[0])
     }
 
+    /// Each `call`'s completion count, checked once more at the end of the test, after a quiet
+    /// window and after the loop stopped (nothing can arrive after that): a late second
+    /// completion (a timer, a reconnect) is caught too, not only one already queued.
+    private var completionCounts: [Box<Int>] = []
+    /// How long the end of a test waits for a late second completion (once per test, not per call).
+    static let lateCompletionWindow: TimeInterval = 0.1
+
     override func tearDown() {
+        if group != nil, !completionCounts.isEmpty {
+            Thread.sleep(forTimeInterval: Self.lateCompletionWindow)  // a window for absence, not synchronisation
+            drainLoop()
+        }
         group?.stopAll()
         group?.waitUntilStopped()
+        for (index, count) in completionCounts.enumerated() where count.value != 1 {
+            XCTFail("store call \(index) completed \(count.value) times by the end of the test")
+        }
+        completionCounts = []
+    }
+
+    /// Returns once the loop ran everything queued on it before this call: a completion the
+    /// store already queued (a second one, say) has run by then.
+    func drainLoop() {
+        let ran = DispatchSemaphore(value: 0)
+        group.loops[0].execute { ran.signal() }
+        XCTAssertEqual(ran.wait(timeout: .now() + 10), .success, "the loop is running")
     }
 
     /// Runs one store call on the loop and waits for its single completion.
@@ -46,8 +69,12 @@ class StoreContract: XCTestCase {
                 done.signal()
             }
         }
+        completionCounts.append(calls)
         XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "completion ran")
-        Thread.sleep(forTimeInterval: 0.001)
+        // A second completion would come from the same callback or from work it queued on the
+        // loop: two round trips through the loop let that run before the count is read.
+        drainLoop()
+        drainLoop()
         XCTAssertEqual(calls.value, 1, "completion ran exactly once")
         return try XCTUnwrap(result.value).get()
     }

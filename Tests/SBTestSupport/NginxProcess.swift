@@ -6,14 +6,25 @@ import Glibc
 /// A real nginx on a free loopback port, load-balancing HTTP and WebSocket upgrades across
 /// `upstreams`, started for a test and stopped by PID.
 public final class NginxProcess: @unchecked Sendable {
-    public let port: Int
-    private let process = Process()
-    private let directory: URL
+    public private(set) var port = 0
+    private var process = Process()
+    private var directory = URL(fileURLWithPath: NSTemporaryDirectory())
 
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") }
 
+    /// On a free port; should another process bind it first (nginx then exits), on another.
     public init(upstreams: [Int]) throws {
-        port = FreePort.find()
+        for attempt in 1... {
+            if try start(upstreams: upstreams, port: FreePort.find()) { return }
+            try? FileManager.default.removeItem(at: directory)
+            if attempt == 5 { throw TestError("nginx exited at start five times (ports taken?)") }
+        }
+    }
+
+    /// False when nginx exited at start (its port was taken).
+    private func start(upstreams: [Int], port: Int) throws -> Bool {
+        self.port = port
+        process = Process()
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("nginx-test-\(port)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: true)
         let d = directory.path
@@ -55,10 +66,20 @@ public final class NginxProcess: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         ChildReaper.track(process.processIdentifier)
-        guard waitFor(timeout: 10, { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }) else {
+        let process = process
+        let answered = waitFor(timeout: 10) {
+            !process.isRunning || (try? TestHTTPClient(port: port, timeoutSeconds: 2).request("GET", "/health").status) == 200
+        }
+        if !process.isRunning {
+            process.waitUntilExit()
+            ChildReaper.forget(process.processIdentifier)
+            return false
+        }
+        guard answered else {
             stop()
             throw TestError("nginx did not start on port \(port)")
         }
+        return true
     }
 
     public func stop() {

@@ -6,8 +6,8 @@ import Glibc
 /// A real `redis-server` on a free loopback port, started for a test and stopped by PID.
 /// With `appendOnly`, data lives in `directory` so a restart (same port, same files) finds it.
 public final class RedisTestServer: @unchecked Sendable {
-    public let port: Int
-    public let directory: URL
+    public private(set) var port: Int
+    public private(set) var directory: URL
     public let appendOnly: Bool
     private var process: Process?
 
@@ -17,17 +17,32 @@ public final class RedisTestServer: @unchecked Sendable {
 
     public var url: String { "redis://127.0.0.1:\(port)" }
 
+    /// redis-server exited while starting: on a fresh port, most likely another process bound it
+    /// between the look-up and redis-server's own bind.
+    struct ExitedAtStart: Error {}
+
     public init(appendOnly: Bool = false, extraArguments: [String] = []) throws {
-        port = FreePort.find()
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-test-\(port)-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.appendOnly = appendOnly
         self.extraArguments = extraArguments
-        try start()
+        port = 0
+        directory = URL(fileURLWithPath: NSTemporaryDirectory())
+        for attempt in 1... {
+            port = FreePort.find()
+            directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-test-\(port)-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            do {
+                try start()
+                return
+            } catch is ExitedAtStart where attempt < 5 {
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
     }
 
     private let extraArguments: [String]
 
+    /// Starts redis-server on `port` (again, after `kill`) and returns once it answers. The
+    /// answer must come from this process (its pid in INFO), not from another server on the port.
     public func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
@@ -38,10 +53,27 @@ public final class RedisTestServer: @unchecked Sendable {
         try p.run()
         process = p
         ChildReaper.track(p.processIdentifier)
-        guard waitFor(timeout: 10, { (try? self.command(["PING"])).map { $0.contains("PONG") || $0.contains("NOAUTH") } ?? false }) else {
+        let pid = p.processIdentifier
+        let answered = waitFor(timeout: 10) { !p.isRunning || self.answers(asProcess: pid) }
+        guard answered, p.isRunning else {
+            if !p.isRunning {
+                p.waitUntilExit()
+                ChildReaper.forget(pid)
+                throw ExitedAtStart()
+            }
             kill(signal: SIGKILL)
             throw TestError("redis-server did not start on port \(port)")
         }
+    }
+
+    /// True when the server on `port` answers and is `pid` (a server with a password answers
+    /// NOAUTH: then only that it answers is known).
+    private func answers(asProcess pid: Int32) -> Bool {
+        guard let reply = try? command(["INFO", "server"]) else { return false }
+        if reply.contains("NOAUTH") { return true }
+        guard let range = reply.range(of: "process_id:") else { return false }
+        let digits = reply[range.upperBound...].prefix { $0.isNumber }
+        return Int32(digits) == pid
     }
 
     public var pid: Int32 { process?.processIdentifier ?? 0 }

@@ -25,11 +25,38 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// `launcher` runs the binary through another command that ends in `exec "$@"` (e.g. a shell
     /// that lowers `ulimit -n` first); the binary and its arguments are appended to it.
+    /// Without `port` it takes a free one; should another process bind it between the look-up and
+    /// the server's own bind (the server then exits with EADDRINUSE), it tries another port.
     public init(environment: [String: String] = [:], arguments: [String] = [], port: Int? = nil,
                 launcher: [String] = []) throws {
-        self.port = port ?? FreePort.find()
-        process = Process()
-        let serverArguments = ["--host", "127.0.0.1", "--port", String(self.port)] + arguments
+        var attempt = 0
+        while true {
+            attempt += 1
+            let candidate = port ?? FreePort.find()
+            let (process, logURL) = try Self.launch(environment: environment, arguments: arguments, port: candidate, launcher: launcher)
+            let ready = waitFor(timeout: 20) {
+                !process.isRunning || (try? TestHTTPClient(port: candidate, timeoutSeconds: 2).request("GET", "/health").status) == 200
+            }
+            if ready && process.isRunning {
+                self.port = candidate
+                self.process = process
+                self.logURL = logURL
+                return
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            ChildReaper.forget(process.processIdentifier)
+            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(at: logURL)
+            if port == nil, attempt < 5, log.contains("Address already in use") { continue }
+            throw TestError("switchboard did not become healthy on port \(candidate): \(log)")
+        }
+    }
+
+    private static func launch(environment: [String: String], arguments: [String], port: Int,
+                               launcher: [String]) throws -> (Process, URL) {
+        let process = Process()
+        let serverArguments = ["--host", "127.0.0.1", "--port", String(port)] + arguments
         if let command = launcher.first {
             process.executableURL = URL(fileURLWithPath: command)
             process.arguments = Array(launcher.dropFirst()) + [Self.binaryPath] + serverArguments
@@ -44,18 +71,14 @@ public final class ServerProcess: @unchecked Sendable {
         process.environment = env
         // Run where no stray .env can change the configuration.
         process.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
-        logURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("switchboard-\(self.port)-\(UUID().uuidString.prefix(6)).log")
+        let logURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("switchboard-\(port)-\(UUID().uuidString.prefix(6)).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: logURL)
         process.standardOutput = logHandle
         process.standardError = logHandle
         try process.run()
         ChildReaper.track(process.processIdentifier)
-        let ready = waitFor(timeout: 20) { (try? TestHTTPClient(port: self.port, timeoutSeconds: 2).request("GET", "/health").status) == 200 }
-        guard ready else {
-            stop(signal: SIGKILL)
-            throw TestError("switchboard did not become healthy on port \(self.port): \(log())")
-        }
+        return (process, logURL)
     }
 
     public var pid: Int32 { process.processIdentifier }

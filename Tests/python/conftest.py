@@ -27,6 +27,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listening(pid, port):
+    """True when process `pid` (not whoever else may hold the port) has a listening TCP socket on
+    `port`: its socket inodes (/proc/PID/fd) against the LISTEN rows of /proc/net/tcp*. Lets a
+    launcher tell "ours is up" from "another process took the port"."""
+    fd_dir = f"/proc/{pid}/fd"
+    inodes = set()
+    try:
+        for fd in os.listdir(fd_dir):
+            try:
+                target = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                return True
+    return False
+
+
 def request(hub, method, path, body=None, headers=None, raw=None):
     """One HTTP request on a fresh connection: (status, the JSON body parsed — None when empty —
     or the raw bytes when the answer is not JSON)."""
@@ -68,9 +97,28 @@ class Hub:
         self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-py-{name}-", suffix=".log", delete=False)
         self.proc = None
         self.start()
+        # A free port can be taken between the look-up and the server's bind (it then exits
+        # with EADDRINUSE): on a port of our choosing, try another.
+        for _ in range(4):
+            if port is not None or not self._exited_port_in_use():
+                break
+            self.proc.wait()
+            self.port = free_port()
+            self.start()
         if wait is not None and not self.wait_ready(timeout, path=wait):
             self.stop()
             raise RuntimeError(f"switchboard {name} did not answer {wait}:\n{self.log_text()[-4000:]}")
+
+    def _exited_port_in_use(self, seconds=10):
+        """Waits until this process listens on its port or exits; True when it exited because
+        the port was taken."""
+        deadline = time.time() + seconds
+        while time.time() < deadline and self.proc.poll() is None and not self._listening():
+            time.sleep(0.02)
+        return self.proc.poll() is not None and f"{self.port}) (is another process listening" in self.log_text()
+
+    def _listening(self):
+        return listening(self.proc.pid, self.port)
 
     def start(self):
         """(Re)starts the process on the same port and log (after `kill` or `stop`)."""
@@ -84,7 +132,7 @@ class Hub:
     def wait_ready(self, seconds=20, path="/ready"):
         """True once `path` answers 200 within `seconds`."""
         deadline = time.time() + seconds
-        while time.time() < deadline:
+        while time.time() < deadline and self.proc.poll() is None:
             try:
                 if self.get(path)[0] == 200:
                     return True

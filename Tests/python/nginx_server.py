@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, listening
 
 
 class Nginx:
@@ -21,9 +21,31 @@ class Nginx:
     def __init__(self, ports, locations=""):
         if not shutil.which("nginx"):
             pytest.fail("nginx is not installed (Scripts/test.sh installs it)")
-        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-nginx-")
         os.makedirs(f"{self.dir}/logs")
+        # A free port can be taken between the look-up and nginx's bind (nginx then exits): try
+        # another until this nginx itself listens.
+        for _ in range(5):
+            self.port = free_port()
+            self._start(ports, locations)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.proc.poll() is None and not listening(self.proc.pid, self.port):
+                time.sleep(0.02)
+            if self.proc.poll() is None:
+                break
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nginx did not start")
+
+    def _start(self, ports, locations):
+        """Writes the configuration for `self.port` and starts nginx on it."""
         servers = "".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;\n" for p in ports)
         with open(f"{self.dir}/nginx.conf", "w") as f:
             f.write(f"""worker_processes 1;
@@ -56,16 +78,6 @@ http {{
 """)
         self.proc = subprocess.Popen(["nginx", "-c", f"{self.dir}/nginx.conf", "-p", self.dir, "-g", "daemon off;"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("nginx did not start")
 
     @property
     def url(self):

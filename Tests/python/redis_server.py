@@ -8,7 +8,11 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, listening
+
+
+class PortTaken(RuntimeError):
+    """redis-server exited while starting: most likely another process bound its port first."""
 
 
 def wait_for_pong(server, name, seconds=10):
@@ -57,7 +61,16 @@ class RedisServer:
         self.extra_args = list(extra_args)
         self.tls = tls
         self.proc = None
-        self.start()
+        # A free port can be taken between the look-up and redis-server's bind (it then exits):
+        # on a port of our choosing, try another.
+        for attempt in range(5):
+            try:
+                self.start()
+                break
+            except PortTaken:
+                if port is not None or attempt == 4:
+                    raise
+                self.port = free_port()
 
     def start(self):
         listen = ["--port", str(self.port)]
@@ -69,6 +82,12 @@ class RedisServer:
         args = ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
                 "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Ours listening, not merely someone answering PING on the port.
+        deadline = time.time() + 10
+        while time.time() < deadline and self.proc.poll() is None and not listening(self.proc.pid, self.port):
+            time.sleep(0.02)
+        if self.proc.poll() is not None:
+            raise PortTaken(f"redis-server exited at start on port {self.port} (status {self.proc.returncode})")
         wait_for_pong(self, "redis-server")
 
     @property

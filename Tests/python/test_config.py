@@ -276,9 +276,9 @@ def test_invalid_setting_message_points_to_serve_help():
 
 
 @pytest.mark.parametrize("env,expected", [
-    ({}, (501, 501)),                                          # auth off: minting off
-    ({"API_KEY": "k" * 16}, (401, 501)),                       # the key holder, but no TOKEN_SECRET
-    ({"TOKEN_SECRET": "s" * 40}, (401, 401)),                  # no key to hold: 401, not 501
+    ({}, (404, 404)),                                          # auth off: minting off (a 4xx, never 5xx)
+    ({"API_KEY": "k" * 16}, (401, 404)),                       # the key holder, but no TOKEN_SECRET
+    ({"TOKEN_SECRET": "s" * 40}, (401, 401)),                  # no key to hold: 401, not 404
     ({"API_KEY": "k" * 16, "TOKEN_SECRET": "s" * 40}, (401, 201)),
 ])
 def test_token_minting_statuses_are_the_ones_readme_gives(env, expected):

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Hub
+from conftest import Hub, request
 
 KEY = "openapi-test-key"
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -59,3 +59,29 @@ def test_live_server_conforms_to_its_document():
         assert " generated" in out.stdout
     finally:
         assert hub.stop() == 0, "the server survived the run and exits cleanly"
+
+
+@pytest.mark.parametrize("env", [{}, {"API_KEY": KEY}], ids=["auth-off", "key-without-secret"])
+def test_minting_turned_off_by_configuration_is_a_documented_4xx(env):
+    """A route off by configuration is the client's condition, not a server fault: the answer is
+    the 404 the document lists for the operation, with the reason, and a bounded schemathesis run
+    over that one operation finds no server error."""
+    hub = Hub(env)
+    try:
+        with urllib.request.urlopen(hub.url + "/openapi.json", timeout=5) as r:
+            documented = json.loads(r.read())["paths"]["/api/tokens"]["post"]["responses"]
+        status, body = request(hub, "POST", "/api/tokens", {"sub": "a", "sessions": ["s"], "scope": ["read"]},
+                               headers={"x-api-key": KEY})
+        assert status == 404 and "404" in documented, (status, body)
+        assert "minting tokens is off" in body["error"] and ("API_KEY" if not env else "TOKEN_SECRET") in body["error"]
+        st = shutil.which("schemathesis") or shutil.which("st")
+        if st is None:
+            pytest.fail("schemathesis is not installed (Scripts/test.sh installs it)")
+        out = subprocess.run(
+            [st, "run", f"{hub.url}/openapi.json", "-H", f"x-api-key: {KEY}", "-n", "10", "--seed", "11",
+             "--phases", "examples,fuzzing", "--checks", "not_a_server_error,status_code_conformance",
+             "--include-path", "/api/tokens", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=120, cwd=hub.log.name.rsplit("/", 1)[0])
+        assert out.returncode == 0, out.stdout[-4000:]
+    finally:
+        assert hub.stop() == 0

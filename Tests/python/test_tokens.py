@@ -262,13 +262,13 @@ def test_public_key_algorithms_and_no_hs_confusion(alg):
         os.unlink(pem_path)
 
 
-def test_minting_without_secret_is_501():
+def test_minting_without_secret_is_404_naming_the_setting():
     private = ec.generate_private_key(ec.SECP256R1())
     pem_path = write_pem(private)
     h = Hub({"API_KEY": KEY, "TOKEN_PUBLIC_KEY": pem_path})
     try:
         status, body = request(h, "POST", "/api/tokens", {"sub": "x", "sessions": ["a"], "scope": ["read"]}, {"x-api-key": KEY})
-        assert status == 501 and "TOKEN_SECRET" in body["error"]
+        assert status == 404 and "TOKEN_SECRET" in body["error"] and "off" in body["error"]
     finally:
         assert h.stop() == 0
         os.unlink(pem_path)

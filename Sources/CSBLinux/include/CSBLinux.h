@@ -34,7 +34,6 @@ int CSBLinux_signalfd_term_int(int with_hangup);
 extern const int CSBLinux_SIGHUP;
 // Reads one signal from a signalfd; returns the signal number, 0 when none, -1 on error.
 int CSBLinux_signalfd_read(int fd);
-void CSBLinux_ignore_sigpipe(void);
 
 // Listening TCP socket, non-blocking, close-on-exec, SO_REUSEADDR (+ SO_REUSEPORT when reuseport).
 // host is a numeric IPv4/IPv6 address. Returns fd or -errno.

@@ -28,7 +28,7 @@ public struct SwitchboardLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        let timestamp = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
+        let timestamp = ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())
         var line: Data
         switch format {
         case .json:

@@ -34,10 +34,6 @@ public final class SignalSource: IOHandler {
 }
 
 public enum ProcessSignals {
-    public static func ignoreSIGPIPE() {
-        CSBLinux_ignore_sigpipe()
-    }
-
     /// Raises the open-file soft limit to the hard limit; returns the new limit.
     public static func raiseOpenFileLimit() -> Int {
         Int(CSBLinux_raise_nofile())

@@ -186,7 +186,7 @@ enum EventsAPI {
         case .failure(let error): return done(Reply.error(error))
         case .success(let value): seconds = value
         }
-        let cutoff = MonotonicClock.wallMilliseconds() - Int64(seconds) * 1000
+        let cutoff = WallClock.millisecondsSinceEpoch() - Int64(seconds) * 1000
         let cutoffText = ISO8601.format(milliseconds: cutoff)
         store.events(sessionId: sessionId, query: EventQuery(sinceMillis: cutoff, limit: limit, newest: true)) { result in
             switch result {

@@ -16,10 +16,10 @@ enum QueueAPI {
 
     static func inputItem(sessionId: String, input: Any, prompt: String?) -> Item {
         var object: [String: Any] = ["id": IDGenerator.next(), "sessionId": sessionId, "input": input,
-                                     "timestamp": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                     "timestamp": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         if let prompt { object["prompt"] = prompt }
         let json = JSONBody.encode(object)
-        return Item(object: object, json: json, push: EventMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
+        return Item(object: object, json: json, push: ServerMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
     }
 
     static func postInput(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
@@ -56,11 +56,11 @@ enum QueueAPI {
         // `id` first: the stores find it there without parsing (CommandID.extract).
         var json = Array("{\"id\":\"\(commandId)\",".utf8)
         let rest: [String: Any] = ["sessionId": sessionId, "type": type, "payload": object["payload"] ?? NSNull(),
-                                   "createdAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                   "createdAt": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         json.append(contentsOf: JSONBody.encode(rest).dropFirst())
         var command = rest
         command["id"] = commandId
-        let push = EventMessage.push(kind: "command", sessionId: sessionId, payloadJSON: json)
+        let push = ServerMessage.push(kind: "command", sessionId: sessionId, payloadJSON: json)
         store.enqueue(.commands, sessionId: sessionId, item: QueuedItem(json: json), push: push) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
@@ -98,7 +98,7 @@ enum QueueAPI {
         }
         let ack: [String: Any] = ["id": commandId, "acknowledged": true, "result": object["result"] ?? NSNull(),
                                   "error": object["error"] ?? NSNull(),
-                                  "acknowledgedAt": ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())]
+                                  "acknowledgedAt": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         store.acknowledgeCommand(id: commandId, ack: JSONBody.encode(ack)) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))

@@ -35,7 +35,7 @@ enum SessionsAPI {
                 ? "token does not grant 'publish' on a generated session id; name the session with id"
                 : Access.denial(.publish, id))))
         }
-        let now = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
+        let now = ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())
         let session = Session(id: id, cwd: cwd, hostname: hostname, platform: platform,
                               user: user, status: "pending", startedAt: now)
         store.createSession(session) { result in
@@ -89,7 +89,7 @@ enum SessionsAPI {
         case .failure(let failure): return done(Reply.error(.from(failure)))
         case .success(let value): object = value
         }
-        let now = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
+        let now = ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())
         var update = SessionUpdate(updatedAt: now)
         do {
             update.status = try Field.optionalString(object, "status", maxLength: 32).get()
@@ -159,7 +159,7 @@ enum SessionsAPI {
             let chainId = IDGenerator.next()
             object["id"] = chainId
             object["sessionId"] = sessionId
-            object["createdAt"] = ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds())
+            object["createdAt"] = ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())
             if object["status"] == nil { object["status"] = "pending" }
             let chain = StoredChain(id: chainId, sessionId: sessionId, json: JSONBody.encode(object))
             store.addChain(chain) { added in

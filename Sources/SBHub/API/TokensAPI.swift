@@ -11,13 +11,14 @@ enum TokensAPI {
     static let defaultTTLSeconds = 3600
 
     static func mint(_ request: HTTPRequest, settings: TokenSettings?, keyConfigured: Bool,
-                     nowMillis: Int64 = MonotonicClock.wallMilliseconds(), _ done: @escaping (HTTPResponse) -> Void) {
-        // Without a key every caller would be "the key holder": minting stays off.
+                     nowMillis: Int64 = WallClock.millisecondsSinceEpoch(), _ done: @escaping (HTTPResponse) -> Void) {
+        // Without a key every caller would be "the key holder": minting stays off. A route off by
+        // configuration answers 404 with the reason, like /echo: the server did not fail, so no 5xx.
         guard keyConfigured else {
-            return done(Reply.error(HubError(status: 501, message: "minting tokens needs API_KEY to be set (it authenticates the minter)")))
+            return done(Reply.error(.notFound("minting tokens is off: it needs API_KEY to be set (it authenticates the minter)")))
         }
         guard let settings, let secret = settings.keys.secret else {
-            return done(Reply.error(HubError(status: 501, message: "minting tokens needs TOKEN_SECRET (HS256); this server has none")))
+            return done(Reply.error(.notFound("minting tokens is off: it needs TOKEN_SECRET (HS256); this server has none")))
         }
         let object: [String: Any]
         switch JSONBody.object(request) {

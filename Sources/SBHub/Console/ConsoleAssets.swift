@@ -1,7 +1,9 @@
+import SBCrypto
 import SBHTTP
 
-/// The built-in console, the JavaScript client and the OpenAPI document, embedded in the
-/// binary (`ConsoleFiles.swift` and `Embedded/`, generated from `Console/` by Scripts/embed-console.py).
+/// The built-in console, the JavaScript client and the OpenAPI document, compiled into the
+/// binary by SwiftPM from `Console/Files/` (`resources: [.embedInCode(…)]` in Package.swift).
+/// Names and ETags come from content hashes, computed once (`warmUp` at startup).
 enum ConsoleAssets {
     struct File {
         let contentType: String
@@ -10,12 +12,40 @@ enum ConsoleAssets {
         let immutable: Bool
         let bytes: [UInt8]
 
-        init(contentType: String, etag: String, immutable: Bool, text: String) {
+        init(contentType: String, immutable: Bool, bytes: [UInt8]) {
             self.contentType = contentType
-            self.etag = etag
+            self.etag = "\"" + String(SHA256.hex(bytes).prefix(20)) + "\""
             self.immutable = immutable
-            self.bytes = Array(text.utf8)
+            self.bytes = bytes
         }
+    }
+
+    static let html = "text/html; charset=utf-8"
+    static let css = "text/css; charset=utf-8"
+    static let javaScript = "text/javascript; charset=utf-8"
+    static let json = "application/json; charset=utf-8"
+
+    /// URL path → file. The stylesheet and the console's script are served under
+    /// `/console/<name>.<hash>.<ext>` (immutable); index.html names them through its
+    /// `{{console.css}}` and `{{console.js}}` placeholders.
+    static let files: [String: File] = {
+        var files: [String: File] = [:]
+        var index = String(decoding: PackageResources.index_html, as: UTF8.self)
+        for (name, bytes, type) in [("console.css", PackageResources.console_css, css), ("console.js", PackageResources.console_js, javaScript)] {
+            let dot = name.lastIndex(of: ".")!
+            let path = "/console/\(name[..<dot]).\(SHA256.hex(bytes).prefix(12))\(name[dot...])"
+            files[path] = File(contentType: type, immutable: true, bytes: bytes)
+            index = index.replacing("{{\(name)}}", with: path)
+        }
+        files["/console"] = File(contentType: html, immutable: false, bytes: Array(index.utf8))
+        files["/switchboard.js"] = File(contentType: javaScript, immutable: false, bytes: PackageResources.switchboard_js)
+        files["/openapi.json"] = File(contentType: json, immutable: false, bytes: PackageResources.openapi_json)
+        return files
+    }()
+
+    /// Hashes the files now (startup), not on the first request.
+    static func warmUp() {
+        _ = files.count
     }
 
     /// Scripts and styles only from this origin, no inline code, no plugins, no framing; the

@@ -55,6 +55,7 @@ public final class Hub: BusListener, Sendable {
         }
         loopHubs = hubs
         for hub in hubs { hub.hub = self }
+        ConsoleAssets.warmUp()
         let first = hubs[0]
         first.loop.execute { [unowned self] in
             first.loop.scheduleRepeating(every: .seconds(HubStats.intervalSeconds)) { [unowned self] in sampleStats() }
@@ -80,7 +81,7 @@ public final class Hub: BusListener, Sendable {
         // Written by the byte writer, not JSONSerialization: this runs every 2 s on loop 0, and
         // Foundation's encoder also faulted in about 0.5 MB of its code pages on the first run,
         // seconds after start-up (into whatever was being measured then).
-        let now = MonotonicClock.wallMilliseconds()
+        let now = WallClock.millisecondsSinceEpoch()
         return JSONObjectWriter.make(capacity: 384) { json in
             json.string("instanceId", configuration.instanceId)
             json.string("startedAt", ISO8601.format(milliseconds: now - Int64(uptime) * 1000))
@@ -126,7 +127,7 @@ public final class Hub: BusListener, Sendable {
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let frame = FrameBuilder.textFrame(EventMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
+            let frame = FrameBuilder.textFrame(ServerMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt) }

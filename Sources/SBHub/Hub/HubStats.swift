@@ -40,7 +40,7 @@ final class HubStats: Sendable {
         let accepted = eventsAccepted.load(ordering: .relaxed)
         let delivered = deliveries.load(ordering: .relaxed)
         let subscriptions = subscriptions.load(ordering: .relaxed)
-        let wall = MonotonicClock.wallMilliseconds()
+        let wall = WallClock.millisecondsSinceEpoch()
         history.withLock { h in
             defer { (h.lastAccepted, h.lastDeliveries, h.lastAt) = (accepted, delivered, now) }
             guard h.lastAt != 0, now > h.lastAt else { return }

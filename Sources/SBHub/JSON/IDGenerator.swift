@@ -23,7 +23,7 @@ enum IDGenerator {
 
     /// The 128 bits of the next id, high then low.
     static func nextBits() -> (UInt64, UInt64) {
-        let now = UInt64(max(MonotonicClock.wallMilliseconds(), 0)) << 12
+        let now = UInt64(max(WallClock.millisecondsSinceEpoch(), 0)) << 12
         var current = clock.load(ordering: .relaxed)
         var next = max(now, current &+ 1)
         while true {

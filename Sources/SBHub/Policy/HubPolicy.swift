@@ -135,7 +135,7 @@ final class HubPolicy: Sendable {
         }
         // A bearer value without dots is a (wrong) key, not a token: it gets the key's message.
         if let tokens, let token = bearer.flatMap({ $0.contains(".") ? $0 : nil }) ?? head.queryValue("token") {
-            switch tokens.verify(token, nowMillis: MonotonicClock.wallMilliseconds()) {
+            switch tokens.verify(token, nowMillis: WallClock.millisecondsSinceEpoch()) {
             case .success(let grant): return .success(.token(grant))
             case .failure(let failure):
                 return .failure(AuthenticationFailure(reason: failure == .expired ? .expiredToken : .badToken, error: failure.error))
@@ -148,7 +148,7 @@ final class HubPolicy: Sendable {
 
     /// A `refresh` message's token.
     func verifyToken(_ token: String) -> Result<TokenGrant, TokenFailure>? {
-        tokens?.verify(token, nowMillis: MonotonicClock.wallMilliseconds())
+        tokens?.verify(token, nowMillis: WallClock.millisecondsSinceEpoch())
     }
 
     // MARK: CORS

@@ -18,7 +18,7 @@ extension HubClient {
         let lease = TokenLease(machine: TokenExpiryStateMachine(
             expiresAtMillis: grant.expiresAtMillis, noticeSeconds: loopHub.hub.configuration.tokens?.expiryNoticeSeconds ?? 60))
         tokenLease = lease
-        perform(lease.machine.opened(nowMillis: MonotonicClock.wallMilliseconds()))
+        perform(lease.machine.opened(nowMillis: WallClock.millisecondsSinceEpoch()))
     }
 
     func stopTokenExpiry() {
@@ -29,7 +29,7 @@ extension HubClient {
     private func tokenTimerFired() {
         guard let lease = tokenLease else { return }
         lease.timer = nil
-        perform(lease.machine.timerFired(nowMillis: MonotonicClock.wallMilliseconds()))
+        perform(lease.machine.timerFired(nowMillis: WallClock.millisecondsSinceEpoch()))
     }
 
     private func perform(_ actions: [TokenExpiryStateMachine.Action]) {
@@ -51,7 +51,7 @@ extension HubClient {
                 if let timer = lease.timer { loopHub.loop.cancel(timer) }
                 // At most a day at a time: an `exp` centuries away would overflow the loop's
                 // nanosecond deadline; the machine simply re-arms when the timer fires early.
-                let delay = min(max(at - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
+                let delay = min(max(at - WallClock.millisecondsSinceEpoch(), 0), 86_400_000)
                 lease.timer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in self?.tokenTimerFired() }
             }
         }
@@ -90,7 +90,7 @@ extension HubClient {
                 message.string("reason", "not granted by the refreshed token")
             }
         }
-        let actions = lease.machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: MonotonicClock.wallMilliseconds())
+        let actions = lease.machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: WallClock.millisecondsSinceEpoch())
         send { message in
             message.string("type", "token_refreshed")
             message.object("payload") { payload in

@@ -23,7 +23,7 @@ final class HubClient: WebSocketHandler, Subscriber {
     /// Used only when the hub has a limit (`wsMessageRate`); only the bucket's state is per
     /// connection, and it is not optional (an optional Double-based value costs a padded word).
     private var limiter = TokenBucket()
-    // Last: its odd size (9 bytes) then costs no padding; the object stays under 120 bytes.
+    // Last: its odd size (9 bytes) then costs no padding at the end of the object.
     var subscriptions = SubscriptionSet()
 
     init(loopHub: LoopHub, access: Access) {
@@ -68,15 +68,16 @@ final class HubClient: WebSocketHandler, Subscriber {
         connection?.notifyWhenDrained(below: lowWater)
     }
 
-    func sendLive(_ frame: SharedFrame) {
-        connection?.sendFrame(frame)
+    func sendLive(_ message: SharedBytes) -> SendStatus {
+        connection?.sendFrame(message) ?? .dropped
     }
 
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let connection else { return }
         for event in events {
-            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            connection.sendReplayFrame(FrameBuilder.textFrame(message))
+            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            // Dropped: the connection is closing, so the rest of the page need not be encoded.
+            if connection.sendReplayFrame(FrameBuilder.textFrame(message)) == .dropped { return }
         }
     }
 
@@ -167,11 +168,11 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        connection?.sendText(EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
+        connection?.sendText(ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
     }
 
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        connection?.sendText(EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
+        connection?.sendText(ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
     }
 
     private func unsubscribe(_ message: ClientMessage) {
@@ -212,7 +213,7 @@ final class HubClient: WebSocketHandler, Subscriber {
     }
 
     func sendError(_ text: String, code: String, sessionId: String? = nil) {
-        connection?.sendText(EventMessage.error(text, code: code, sessionId: sessionId))
+        connection?.sendText(ServerMessage.error(text, code: code, sessionId: sessionId))
     }
 }
 

@@ -66,16 +66,18 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64) {
         guard let list = index[sessionId] else { return }
         var sent = 0
-        var streamFrame: SharedFrame?
+        var serverSentEvent: SharedBytes?
         for subscription in list {
-            let bytes: SharedFrame
+            let message: SharedBytes
             if subscription.format == .webSocket {
-                bytes = frame
+                message = frame
+            } else if let made = serverSentEvent {
+                message = made
             } else {
-                if streamFrame == nil { streamFrame = ServerSentEvents.fromWebSocketFrame(frame, seq: seq) }
-                bytes = streamFrame!
+                message = ServerSentEvents.fromWebSocketFrame(frame, seq: seq)
+                serverSentEvent = message
             }
-            if subscription.offer(seq: seq, epoch: epoch, frame: bytes) { sent += 1 }
+            if subscription.offer(seq: seq, epoch: epoch, message: message) { sent += 1 }
         }
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)

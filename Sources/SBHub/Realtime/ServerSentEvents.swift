@@ -38,7 +38,7 @@ enum ServerSentEvents {
 
     /// The same message as a WebSocket text frame the hub built once (`Hub.receive`): its
     /// payload is the `data:`, its `type` the `event:`.
-    static func fromWebSocketFrame(_ frame: SharedFrame, seq: Int64?) -> SharedFrame {
+    static func fromWebSocketFrame(_ frame: SharedFrame, seq: Int64?) -> SharedBytes {
         let bytes = frame.bytes
         guard bytes.count >= 2 else { return SharedBytes([]) }
         let length = bytes[1] & 0x7F
@@ -47,7 +47,7 @@ enum ServerSentEvents {
         return SharedBytes(message(type: messageType(payload), id: seq, json: payload))
     }
 
-    /// The `type` of a hub message: every one starts with `{"type":"…"` (EventMessage).
+    /// The `type` of a hub message: every one starts with `{"type":"…"` (ServerMessage).
     static func messageType(_ json: [UInt8]) -> String {
         let prefix = Array("{\"type\":\"".utf8)
         guard json.starts(with: prefix) else { return "message" }

@@ -58,11 +58,11 @@ final class StreamClient: StreamHandler, Subscriber {
     /// client reconnects with a fresh token.
     private func scheduleExpiry() {
         guard let expiresAtMillis else { return }
-        let delay = min(max(expiresAtMillis - MonotonicClock.wallMilliseconds(), 0), 86_400_000)
+        let delay = min(max(expiresAtMillis - WallClock.millisecondsSinceEpoch(), 0), 86_400_000)
         expiryTimer = loopHub.loop.schedule(after: .milliseconds(delay)) { [weak self] in
             guard let self, let stream = self.stream else { return }
             self.expiryTimer = nil
-            if MonotonicClock.wallMilliseconds() < expiresAtMillis { return self.scheduleExpiry() }
+            if WallClock.millisecondsSinceEpoch() < expiresAtMillis { return self.scheduleExpiry() }
             let sessionId = self.sessionId
             stream.sendLive(ServerSentEvents.message(type: "token_expired", id: nil, json: JSONObjectWriter.make { message in
                 message.string("type", "token_expired")
@@ -83,28 +83,29 @@ final class StreamClient: StreamHandler, Subscriber {
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
         stream?.sendLive(ServerSentEvents.message(
             type: "subscription_confirmed", id: nil,
-            json: EventMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
+            json: ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
     }
 
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let stream else { return }
         for event in events {
-            let message = EventMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message))
+            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
+            // Dropped: the stream has ended, so the rest of the page need not be encoded.
+            if stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message)) == .dropped { return }
         }
     }
 
-    func sendLive(_ frame: SharedFrame) {
-        stream?.sendLive(frame)
+    func sendLive(_ message: SharedBytes) -> SendStatus {
+        stream?.sendLive(message) ?? .dropped
     }
 
     /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
         stream?.sendLive(ServerSentEvents.message(type: "session_deleted", id: 0,
-                                                  json: EventMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
+                                                  json: ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
     }
 
     func sendError(_ message: String, code: String, sessionId: String?) {
-        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: EventMessage.error(message, code: code, sessionId: sessionId)))
+        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: ServerMessage.error(message, code: code, sessionId: sessionId)))
     }
 }

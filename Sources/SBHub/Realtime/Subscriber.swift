@@ -20,8 +20,9 @@ protocol Subscriber: AnyObject {
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation)
     /// A replay page, written outside the live cut-off budget (the gate paces it).
     func sendReplay(_ events: [StoredEvent], sessionId: String)
-    /// A live message in this subscriber's format (`Subscription.Format`), under the cut-off.
-    func sendLive(_ frame: SharedFrame)
+    /// A live message already in this subscriber's format (`Subscription.Format`), under the
+    /// cut-off: `.dropped` when the client is gone or was cut off.
+    func sendLive(_ message: SharedBytes) -> SendStatus
     func sendSessionDeleted(_ sessionId: String, epoch: String)
     func sendError(_ message: String, code: String, sessionId: String?)
 }

@@ -15,7 +15,7 @@ final class Subscription {
     }
 
     // In this order the small fields sit in the machine's tail: 88 bytes, a 96-byte
-    // allocation (idle memory per subscription).
+    // allocation (idle memory per subscription; SubscriptionLayoutTests holds it).
     unowned let client: any Subscriber
     let sessionId: String
     var machine: SubscriptionStateMachine
@@ -37,15 +37,15 @@ final class Subscription {
         self.machine = SubscriptionStateMachine()
     }
 
-    /// A live message from the bus, `frame` in this subscription's format. True when it was
-    /// sent to the client.
+    /// A live message from the bus, `message` in this subscription's format (a WebSocket
+    /// frame or a Server-Sent Event). True when it was queued for the client; false when it was
+    /// held, dropped, or the client was cut off instead.
     @discardableResult
-    func offer(seq: Int64?, epoch: String?, frame: SharedFrame) -> Bool {
+    func offer(seq: Int64?, epoch: String?, message: SharedBytes) -> Bool {
         guard active else { return false }
-        switch machine.live(seq: seq, epoch: epoch, frame: frame, heldByteLimit: client.loopHub.hub.configuration.replayHeldBytes) {
+        switch machine.live(seq: seq, epoch: epoch, message: message, heldByteLimit: client.loopHub.hub.configuration.replayHeldBytes) {
         case .send:
-            client.sendLive(frame)
-            return true
+            return client.sendLive(message) == .queued
         case .drop:
             return false
         case .actions(let actions):
@@ -69,8 +69,11 @@ final class Subscription {
             case .replay(let events):
                 client.sendReplay(events, sessionId: sessionId)
                 client.loopHub.hub.metrics.replayedEvents.increment(by: events.count)
-            case .send(let frames):
-                for frame in frames { client.sendLive(frame) }
+            case .send(let messages):
+                for message in messages {
+                    // After a cut-off the connection is closing: the rest would be dropped too.
+                    if client.sendLive(message) == .dropped { break }
+                }
             case .announceReset(let epoch):
                 client.sendSessionDeleted(sessionId, epoch: epoch)
             case .reportReplayFailed:

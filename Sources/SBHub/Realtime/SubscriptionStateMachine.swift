@@ -43,8 +43,8 @@ struct SubscriptionStateMachine {
         case confirm(Confirmation)
         /// Send these stored events (a replay page), outside the live cut-off budget.
         case replay([StoredEvent])
-        /// Send these live frames (in order).
-        case send([SharedFrame])
+        /// Send these live messages (in order), each already in the client's format.
+        case send([SharedBytes])
         /// The stream started again under `epoch`: tell the client (`session_deleted`).
         case announceReset(epoch: String)
         /// History stayed unreachable: tell the client its replay is incomplete.
@@ -66,7 +66,7 @@ struct SubscriptionStateMachine {
     struct Held {
         var seq: Int64?
         var epoch: String?
-        var frame: SharedFrame
+        var message: SharedBytes
         /// Value of `arrivals` when it came: tells whether a read was issued after it.
         var arrival: UInt64
     }
@@ -231,9 +231,9 @@ struct SubscriptionStateMachine {
         failures = 0
         state = .live
         readAgain = false
-        let frames = releaseHeld(anyEpoch: true).frames
+        let messages = releaseHeld(anyEpoch: true).messages
         releaseCatchUpIfIdle()
-        return [.reportReplayFailed] + (frames.isEmpty ? [] : [.send(frames)])
+        return [.reportReplayFailed] + (messages.isEmpty ? [] : [.send(messages)])
     }
 
     /// What `live` decided. `send` and `drop` are the steady state and allocate nothing.
@@ -247,37 +247,37 @@ struct SubscriptionStateMachine {
     /// `heldByteLimit` bounds what a catching-up subscription holds; passed in rather than
     /// stored (it is the hub's setting, and a stored copy costs every subscription a word),
     /// and read only off the fast path.
-    mutating func live(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame, heldByteLimit: @autoclosure () -> Int) -> LiveVerdict {
+    mutating func live(seq: Int64?, epoch eventEpoch: String?, message: SharedBytes, heldByteLimit: @autoclosure () -> Int) -> LiveVerdict {
         if case .live = state, let seq, seq == position + 1, eventEpoch == nil || eventEpoch == epoch {
             position = seq
             return .send
         }
-        let actions = liveSlowPath(seq: seq, epoch: eventEpoch, frame: frame, heldByteLimit: heldByteLimit())
+        let actions = liveSlowPath(seq: seq, epoch: eventEpoch, message: message, heldByteLimit: heldByteLimit())
         if actions.count == 1, case .send = actions[0] { return .send }
         return actions.isEmpty ? .drop : .actions(actions)
     }
 
-    private mutating func liveSlowPath(seq: Int64?, epoch eventEpoch: String?, frame: SharedFrame, heldByteLimit: Int) -> [Action] {
+    private mutating func liveSlowPath(seq: Int64?, epoch eventEpoch: String?, message: SharedBytes, heldByteLimit: Int) -> [Action] {
         guard state == .live else {
             arrivals &+= 1
-            hold(Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), limit: heldByteLimit)
+            hold(Held(seq: seq, epoch: eventEpoch, message: message, arrival: arrivals), limit: heldByteLimit)
             return []
         }
-        guard let seq else { return [.send([frame])] }
+        guard let seq else { return [.send([message])] }
         if let eventEpoch, let epoch, eventEpoch != epoch {
             // Another stream: a reset this instance did not hear, or a stale message. History
             // tells which.
             arrivals &+= 1
-            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), heldByteLimit: heldByteLimit)
+            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, message: message, arrival: arrivals), heldByteLimit: heldByteLimit)
         }
         guard seq > position else { return [] }
         if seq > position + 1 {
             // Missed events (the bus lost messages): fill the gap from history first.
             arrivals &+= 1
-            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, frame: frame, arrival: arrivals), heldByteLimit: heldByteLimit)
+            return startCatchUp(holding: Held(seq: seq, epoch: eventEpoch, message: message, arrival: arrivals), heldByteLimit: heldByteLimit)
         }
         position = seq
-        return [.send([frame])]
+        return [.send([message])]
     }
 
     /// DELETE: the stream starts again under `newEpoch`.
@@ -322,8 +322,8 @@ struct SubscriptionStateMachine {
             state = .replaying
             return [issueRead(after: position, events: true)]
         }
-        let (frames, gap) = releaseHeld(anyEpoch: false)
-        var actions: [Action] = frames.isEmpty ? [] : [.send(frames)]
+        let (messages, gap) = releaseHeld(anyEpoch: false)
+        var actions: [Action] = messages.isEmpty ? [] : [.send(messages)]
         if gap {
             state = .replaying
             actions.append(issueRead(after: position, events: true))
@@ -340,25 +340,25 @@ struct SubscriptionStateMachine {
         guard held.contains(where: { $0.epoch != nil && $0.epoch != currentEpoch }) else { return }
         let issuedAt = readIssuedAt
         held.removeAll { $0.epoch != nil && $0.epoch != currentEpoch && $0.arrival <= issuedAt }
-        heldBytes = held.reduce(0) { $0 + $1.frame.count }
+        heldBytes = held.reduce(0) { $0 + $1.message.count }
     }
 
     private mutating func hold(_ item: Held, limit: Int) {
         held.append(item)
-        heldBytes += item.frame.count
+        heldBytes += item.message.count
         guard heldBytes > limit else { return }
         // Too much arrived during the replay: drop the held events (history has them) and
         // read again before going live; keep the newest pushes, which history does not have.
         held.removeAll { $0.seq != nil }
         while held.count > Self.maxHeldPushes { held.removeFirst() }
-        heldBytes = held.reduce(0) { $0 + $1.frame.count }
+        heldBytes = held.reduce(0) { $0 + $1.message.count }
         readAgain = true
     }
 
     /// Releases held messages in arrival order: events above `position` in this epoch, and
     /// pushes. Stops at a gap (held events were dropped), leaving the rest held: `gap` true.
-    private mutating func releaseHeld(anyEpoch: Bool) -> (frames: [SharedFrame], gap: Bool) {
-        var frames: [SharedFrame] = []
+    private mutating func releaseHeld(anyEpoch: Bool) -> (messages: [SharedBytes], gap: Bool) {
+        var messages: [SharedBytes] = []
         while let item = held.first {
             if let seq = item.seq {
                 if !anyEpoch, let itemEpoch = item.epoch, let epoch, itemEpoch != epoch {
@@ -368,14 +368,14 @@ struct SubscriptionStateMachine {
                 if seq > position + 1, !anyEpoch { break }
                 if seq > position {
                     position = seq
-                    frames.append(item.frame)
+                    messages.append(item.message)
                 }
             } else {
-                frames.append(item.frame)
+                messages.append(item.message)
             }
             held.removeFirst()
         }
-        heldBytes = held.reduce(0) { $0 + $1.frame.count }
-        return (frames, !held.isEmpty)
+        heldBytes = held.reduce(0) { $0 + $1.message.count }
+        return (messages, !held.isEmpty)
     }
 }

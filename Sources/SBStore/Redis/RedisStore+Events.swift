@@ -100,7 +100,7 @@ extension RedisStore {
         arguments.append(max(settings.historyLimit, 1))
         arguments.append(sessionTTL)
         arguments.append(channel)
-        arguments.append(ISO8601.format(milliseconds: MonotonicClock.wallMilliseconds()))
+        arguments.append(ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch()))
         arguments.append(StreamEpoch.next())
         arguments.append(max(settings.idempotencyTTLSeconds, 1))
         // With replicas to wait for, the script returns the channel messages instead of

@@ -9,7 +9,7 @@ extension RedisStore {
         var arguments = RedisArguments()
         arguments.append(Array(json))
         arguments.append(sessionTTL)
-        arguments.append(ISO8601.parse(session.startedAt) ?? MonotonicClock.wallMilliseconds())
+        arguments.append(ISO8601.parse(session.startedAt) ?? WallClock.millisecondsSinceEpoch())
         arguments.append(session.id)
         arguments.append(keys.session(""))
         guard clustered else {
@@ -19,7 +19,7 @@ extension RedisStore {
         }
         // Cluster: the index is in another slot. The record first, then the index entry; if
         // the second fails the answer is 503 and the client's retry writes both again.
-        let score = ISO8601.parse(session.startedAt) ?? MonotonicClock.wallMilliseconds()
+        let score = ISO8601.parse(session.startedAt) ?? WallClock.millisecondsSinceEpoch()
         run(.createSession, keys: [keys.session(session.id)], arguments: arguments) { [self] result in
             guard case .success = result else { return done(result.map { _ in () }) }
             var add: RedisArguments = ["ZADD", keys.sessionIndex]
@@ -41,7 +41,7 @@ extension RedisStore {
         arguments.append(id)
         arguments.append(json)
         arguments.append(String(ttlSeconds))
-        arguments.append(String(MonotonicClock.wallMilliseconds()))
+        arguments.append(String(WallClock.millisecondsSinceEpoch()))
         arguments.append(String(InstanceRegistry.maxListed))
         run(.announceInstance, keys: [keys.instances, keys.instance(id)], arguments: arguments) { result in
             done(result.map { reply in (reply.array ?? []).compactMap(\.bytes) })

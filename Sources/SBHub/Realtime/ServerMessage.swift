@@ -1,9 +1,11 @@
 import SBCore
 import SBServer
 
-/// The WebSocket messages the hub writes, assembled from bytes (stored event JSON is spliced in
-/// as is: never re-serialised).
-enum EventMessage {
+/// The JSON of every message the hub sends its clients (events, pushes, confirmations,
+/// `session_deleted`, errors), the counterpart of `ClientMessage`; WebSocket frames and
+/// Server-Sent Events carry the same bytes. Assembled from bytes: stored event JSON is spliced
+/// in as is, never re-serialised.
+enum ServerMessage {
     static func event(sessionId: String, seq: Int64?, storedJSON: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(storedJSON.count + sessionId.utf8.count + 64)

@@ -1,3 +1,10 @@
+// Test support, not product code: only the differential tests, the fuzzer and sb-json-scan
+// use it. Scripts/fuzz.sh compiles it into one module with the scanner's sources, hence the
+// conditional import.
+#if canImport(SBCore)
+public import SBCore
+#endif
+
 /// Where Foundation's JSONSerialization on Linux accepts a text that `JSONScanner` refuses,
 /// and how to tell from our error that this is why: the differential tests and the fuzzer
 /// accept a disagreement only when these explain it.

@@ -9,7 +9,7 @@ extension Subscription: SessionScoped {}
 typealias SubscriptionSet = SessionTable<Subscription>
 
 /// Values by their session id. Most dashboards watch one session, and a dictionary costs a
-/// hash table per connection (about 110 bytes for one entry), so one value is held inline and
+/// hash table allocation per connection even for one entry, so one value is held inline and
 /// the table exists only from the second on.
 struct SessionTable<Value: SessionScoped>: Sequence {
     private enum Storage {
