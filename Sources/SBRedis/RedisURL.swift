@@ -35,6 +35,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.db = db
     }
 
+    /// The same scheme, credentials and TLS settings at another node (Redis Cluster), database 0.
+    public func at(_ address: RedisAddress) -> RedisURL {
+        var url = self
+        url.host = address.host
+        url.port = address.port
+        url.db = 0
+        return url
+    }
+
     public init(parsing text: String) throws(Invalid) {
         let usesTLS = text.hasPrefix("rediss://")
         guard usesTLS || text.hasPrefix("redis://") else {

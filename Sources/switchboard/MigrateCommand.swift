@@ -43,67 +43,58 @@ struct MigrateCommand: ParsableCommand {
         var sessions = Set<String>()
         var copied = 0, present = 0, skipped = 0, indexEntries = 0, pointers = 0
         for source in sources {
-            let here = try ClusterTarget.connect(source)
-            var cursor = "0"
-            repeat {
-                let reply = try ReshardCommand.check(here.call(["SCAN", cursor, "MATCH", ReshardCommand.globEscaped(prefix) + "*", "COUNT", "1000"]), "SCAN")
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].bytes, let keys = parts[1].array else {
-                    throw ValidationError("unexpected SCAN reply from \(source)")
+            let here = try ReshardCommand.connect(source)
+            try ReshardCommand.forEachKey(on: here, prefix: prefix, source: source) { key in
+                let destination = try RedisKeyMigration.destination(ofStandaloneKey: key, prefix: prefix) { chainKey in
+                    let json = try ReshardCommand.check(here.call(["GET", chainKey]), "GET").bytes ?? []
+                    return TopLevelJSON.string("sessionId", in: json)
                 }
-                cursor = String(decoding: next, as: UTF8.self)
-                for keyBytes in keys.compactMap(\.bytes) {
-                    let key = String(decoding: keyBytes, as: UTF8.self)
-                    let destination = try RedisKeyMigration.destination(ofStandaloneKey: key, prefix: prefix) { chainKey in
-                        let json = try ReshardCommand.check(here.call(["GET", chainKey]), "GET").bytes ?? []
-                        return TopLevelJSON.string("sessionId", in: json)
+                let target: String
+                switch destination {
+                case .skip:
+                    skipped += 1
+                    return
+                case .sessionIndex(let index):
+                    let entries = try ReshardCommand.check(here.call(["ZRANGE", key, "0", "-1", "WITHSCORES"]), "ZRANGE").array ?? []
+                    for pair in stride(from: 0, to: entries.count - 1, by: 2) {
+                        guard let member = entries[pair].text, let score = entries[pair + 1].text else { continue }
+                        sessions.insert(member)
+                        indexEntries += 1
+                        if !dryRun { try ReshardCommand.check(cluster.call(["ZADD", index, score, member], key: index), "ZADD") }
                     }
-                    let target: String
-                    switch destination {
-                    case .skip:
-                        skipped += 1
-                        continue
-                    case .sessionIndex(let index):
-                        let entries = try ReshardCommand.check(here.call(["ZRANGE", key, "0", "-1", "WITHSCORES"]), "ZRANGE").array ?? []
-                        for pair in stride(from: 0, to: entries.count - 1, by: 2) {
-                            guard let member = entries[pair].text, let score = entries[pair + 1].text else { continue }
-                            sessions.insert(member)
-                            indexEntries += 1
-                            if !dryRun { try ReshardCommand.check(cluster.call(["ZADD", index, score, member], key: index), "ZADD") }
-                        }
-                        continue
-                    case .key(let name):
-                        target = name
-                    case .chain(let name, let pointer, let sessionId):
-                        target = name
-                        pointers += 1
-                        if !dryRun {
-                            let ttl = try ReshardCommand.check(here.call(["TTL", key]), "TTL").integer ?? -1
-                            var set: RedisArguments = ["SET", pointer, sessionId]
-                            if ttl > 0 { set.append("EX"); set.append(Int(ttl)) }
-                            try ReshardCommand.check(cluster.call(set, key: pointer), "SET")
-                        }
-                    }
-                    if let tag = Self.sessionTag(target) { sessions.insert(tag) }
-                    if dryRun {
-                        copied += 1
-                        continue
-                    }
-                    let dump = try ReshardCommand.check(here.call(["DUMP", key]), "DUMP")
-                    guard let serialized = dump.bytes else { continue }  // expired meanwhile
-                    let ttl = try ReshardCommand.check(here.call(["PTTL", key]), "PTTL").integer ?? -1
-                    if ttl == -2 { continue }
-                    var restore: RedisArguments = ["RESTORE", target, String(max(ttl, 0))]
-                    restore.append(serialized)
-                    switch try cluster.call(restore, key: target).get() {
-                    case .error(let message) where message.hasPrefix("BUSYKEY"):
-                        present += 1
-                    case .error(let message):
-                        throw ValidationError("RESTORE \(target): \(message)")
-                    default:
-                        copied += 1
+                    return
+                case .key(let name):
+                    target = name
+                case .chain(let name, let pointer, let sessionId):
+                    target = name
+                    pointers += 1
+                    if !dryRun {
+                        let ttl = try ReshardCommand.check(here.call(["TTL", key]), "TTL").integer ?? -1
+                        var set: RedisArguments = ["SET", pointer, sessionId]
+                        if ttl > 0 { set.append("EX"); set.append(Int(ttl)) }
+                        try ReshardCommand.check(cluster.call(set, key: pointer), "SET")
                     }
                 }
-            } while cursor != "0"
+                if let tag = Self.sessionTag(target) { sessions.insert(tag) }
+                if dryRun {
+                    copied += 1
+                    return
+                }
+                let dump = try ReshardCommand.check(here.call(["DUMP", key]), "DUMP")
+                guard let serialized = dump.bytes else { return }  // expired meanwhile
+                let ttl = try ReshardCommand.check(here.call(["PTTL", key]), "PTTL").integer ?? -1
+                if ttl == -2 { return }
+                var restore: RedisArguments = ["RESTORE", target, String(max(ttl, 0))]
+                restore.append(serialized)
+                switch try cluster.call(restore, key: target).get() {
+                case .error(let message) where message.hasPrefix("BUSYKEY"):
+                    present += 1
+                case .error(let message):
+                    throw ValidationError("RESTORE \(target): \(message)")
+                default:
+                    copied += 1
+                }
+            }
         }
         print("\(dryRun ? "would copy" : "copied") \(sessions.count) sessions: \(copied) keys\(dryRun ? "" : ", \(present) already in the cluster (left as they are)"), \(indexEntries) index entries, \(pointers) chain pointers; \(skipped) keys not copied (instance registry, not the hub's) (\(sources.count) source(s) → cluster of \(cluster.masters) masters)")
     }
@@ -132,7 +123,7 @@ struct ClusterTarget {
         var lastError = "no seed answered"
         for seed in seeds {
             do {
-                let connection = try Self.connect(Self.url(base, seed))
+                let connection = try ReshardCommand.connect(base.at(seed))
                 let reply = try ReshardCommand.check(connection.call(["CLUSTER", "SLOTS"]), "CLUSTER SLOTS")
                 if let map = ClusterSlotMap.parse(slots: reply, askedHost: seed.host), map.isComplete {
                     found = map
@@ -145,7 +136,7 @@ struct ClusterTarget {
         }
         guard let found else { throw ValidationError("--to-cluster: \(lastError)") }
         map = found
-        for master in found.masters { connections[master] = try Self.connect(Self.url(base, master)) }
+        for master in found.masters { connections[master] = try ReshardCommand.connect(base.at(master)) }
     }
 
     func call(_ arguments: RedisArguments, key: String) throws -> Result<RedisReply, RedisDiscoveryError> {
@@ -153,26 +144,5 @@ struct ClusterTarget {
             throw ValidationError("no master for \(key)")
         }
         return connection.call(arguments)
-    }
-
-    static func url(_ base: RedisURL, _ address: RedisAddress) -> RedisURL {
-        var url = base
-        url.host = address.host
-        url.port = address.port
-        return url
-    }
-
-    static func connect(_ url: RedisURL) throws -> any RedisBlockingCalls {
-        let connection: any RedisBlockingCalls = url.usesTLS
-            ? try RedisPolledConnection.connect(url: url, timeoutMilliseconds: 5000)
-            : try RedisBlockingConnection(host: url.host, port: url.port, timeoutMilliseconds: 5000)
-        if let password = url.password {
-            var auth: RedisArguments = ["AUTH"]
-            if let user = url.user { auth.append(user) }
-            auth.append(password)
-            try ReshardCommand.check(connection.call(auth), "AUTH")
-        }
-        if url.db != 0 { try ReshardCommand.check(connection.call(["SELECT", String(url.db)]), "SELECT") }
-        return connection
     }
 }

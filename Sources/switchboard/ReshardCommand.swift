@@ -31,16 +31,7 @@ struct ReshardCommand: ParsableCommand {
         func server(_ url: RedisURL) throws -> any RedisBlockingCalls {
             let id = Self.identity(url)
             if let existing = servers[id] { return existing }
-            let connection: any RedisBlockingCalls = url.usesTLS
-                ? try RedisPolledConnection.connect(url: url, timeoutMilliseconds: 5000)
-                : try RedisBlockingConnection(host: url.host, port: url.port, timeoutMilliseconds: 5000)
-            if let password = url.password {
-                var auth: RedisArguments = ["AUTH"]
-                if let user = url.user { auth.append(user) }
-                auth.append(password)
-                try Self.check(connection.call(auth), "AUTH")
-            }
-            if url.db != 0 { try Self.check(connection.call(["SELECT", String(url.db)]), "SELECT") }
+            let connection = try Self.connect(url)
             servers[id] = connection
             return connection
         }
@@ -54,32 +45,23 @@ struct ReshardCommand: ParsableCommand {
                 let url = newURLs[router.shard(of: sessionId)]
                 return Self.identity(url) == sourceID ? nil : url
             }
-            var cursor = "0"
-            repeat {
-                let reply = try Self.check(here.call(["SCAN", cursor, "MATCH", Self.globEscaped(prefix) + "*", "COUNT", "1000"]), "SCAN")
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].bytes, let keys = parts[1].array else {
-                    throw ValidationError("unexpected SCAN reply from \(source)")
-                }
-                cursor = String(decoding: next, as: UTF8.self)
-                for keyBytes in keys.compactMap(\.bytes) {
-                    let key = String(decoding: keyBytes, as: UTF8.self)
-                    if key == prefix + "sessions:index" { continue }
-                    guard let sessionId = try Self.sessionId(ofKey: key, prefix: prefix, on: here),
-                          let destination = target(of: sessionId) else { continue }
-                    movedSessions.insert(sessionId)
-                    movedKeys += 1
-                    if dryRun { continue }
-                    let dump = try Self.check(here.call(["DUMP", key]), "DUMP")
-                    guard let serialized = dump.bytes else { continue }  // expired meanwhile
-                    let ttl = try Self.check(here.call(["PTTL", key]), "PTTL").integer ?? -1
-                    if ttl == -2 { continue }
-                    var restore: RedisArguments = ["RESTORE", key, String(max(ttl, 0))]
-                    restore.append(serialized)
-                    restore.append("REPLACE")
-                    try Self.check(server(destination).call(restore), "RESTORE")
-                    try Self.check(here.call(["DEL", key]), "DEL")
-                }
-            } while cursor != "0"
+            try Self.forEachKey(on: here, prefix: prefix, source: source) { key in
+                if key == prefix + "sessions:index" { return }
+                guard let sessionId = try Self.sessionId(ofKey: key, prefix: prefix, on: here),
+                      let destination = target(of: sessionId) else { return }
+                movedSessions.insert(sessionId)
+                movedKeys += 1
+                if dryRun { return }
+                let dump = try Self.check(here.call(["DUMP", key]), "DUMP")
+                guard let serialized = dump.bytes else { return }  // expired meanwhile
+                let ttl = try Self.check(here.call(["PTTL", key]), "PTTL").integer ?? -1
+                if ttl == -2 { return }
+                var restore: RedisArguments = ["RESTORE", key, String(max(ttl, 0))]
+                restore.append(serialized)
+                restore.append("REPLACE")
+                try Self.check(server(destination).call(restore), "RESTORE")
+                try Self.check(here.call(["DEL", key]), "DEL")
+            }
             // The session index: each entry goes with its session.
             let index = try Self.check(here.call(["ZRANGE", prefix + "sessions:index", "0", "-1", "WITHSCORES"]), "ZRANGE").array ?? []
             for pair in stride(from: 0, to: index.count - 1, by: 2) {
@@ -94,6 +76,36 @@ struct ReshardCommand: ParsableCommand {
             }
         }
         print("\(dryRun ? "would move" : "moved") \(movedSessions.count) sessions: \(movedKeys) keys, \(indexEntries) index entries (\(oldURLs.count) → \(newURLs.count) shards)")
+    }
+
+    /// Every key under `prefix` on `server` (SCAN, pages of 1000).
+    static func forEachKey(on server: any RedisBlockingCalls, prefix: String, source: RedisURL,
+                           _ body: (String) throws -> Void) throws {
+        var cursor = "0"
+        repeat {
+            let reply = try check(server.call(["SCAN", cursor, "MATCH", globEscaped(prefix) + "*", "COUNT", "1000"]), "SCAN")
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].bytes, let keys = parts[1].array else {
+                throw ValidationError("unexpected SCAN reply from \(source)")
+            }
+            cursor = String(decoding: next, as: UTF8.self)
+            for key in keys.compactMap(\.bytes) { try body(String(decoding: key, as: UTF8.self)) }
+        } while cursor != "0"
+    }
+
+    /// A blocking connection for the tools (reshard, migrate): TLS for `rediss://`, then AUTH
+    /// and SELECT as the URL says.
+    static func connect(_ url: RedisURL) throws -> any RedisBlockingCalls {
+        let connection: any RedisBlockingCalls = url.usesTLS
+            ? try RedisPolledConnection.connect(url: url, timeoutMilliseconds: 5000)
+            : try RedisBlockingConnection(host: url.host, port: url.port, timeoutMilliseconds: 5000)
+        if let password = url.password {
+            var auth: RedisArguments = ["AUTH"]
+            if let user = url.user { auth.append(user) }
+            auth.append(password)
+            try check(connection.call(auth), "AUTH")
+        }
+        if url.db != 0 { try check(connection.call(["SELECT", String(url.db)]), "SELECT") }
+        return connection
     }
 
     /// The session a key belongs to, or nil for keys that stay (unknown kinds, acked command

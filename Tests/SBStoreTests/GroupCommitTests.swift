@@ -22,12 +22,8 @@ final class GroupCommitTests: XCTestCase {
         redis = nil
     }
 
-    private func event(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
-        NewEvent(sessionId: session, eventId: id, timestampMillis: 1,
-                 body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\"}".utf8), idempotencyKey: key)
-    }
-
-    func testAppendsOfOneTurnShareOneScriptCallAndEachGetsItsOwnSeqs() throws {
+    /// A redis-server, one loop, and a RedisStore on it, connected.
+    private func startStore(_ settings: StoreSettings) throws -> (RedisTestServer, EventLoop, RedisStore) {
         try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
         let redis = try RedisTestServer()
         self.redis = redis
@@ -36,9 +32,19 @@ final class GroupCommitTests: XCTestCase {
         group.start()
         let loop = group.loops[0]
         let store = RedisStore(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), prefix: "gc:",
-                               settings: StoreSettings(), logger: Logger(label: "test"))
+                               settings: settings, logger: Logger(label: "test"))
         loop.execute { store.start() }
         XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
+        return (redis, loop, store)
+    }
+
+    private func event(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
+        NewEvent(sessionId: session, eventId: id, timestampMillis: 1,
+                 body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\"}".utf8), idempotencyKey: key)
+    }
+
+    func testAppendsOfOneTurnShareOneScriptCallAndEachGetsItsOwnSeqs() throws {
+        let (redis, loop, store) = try startStore(StoreSettings())
 
         // Ten requests in one turn: two sessions interleaved, a two-event batch, and a repeated
         // idempotency key inside the same turn.
@@ -85,17 +91,7 @@ final class GroupCommitTests: XCTestCase {
     /// One call with more events of one session than Lua can unpack at once (the script pushes
     /// them in pieces), trimmed to the history limit: dense seqs, the newest kept.
     func testALargeBatchOfOneSessionIsStoredWholeAndTrimmed() throws {
-        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
-        let redis = try RedisTestServer()
-        self.redis = redis
-        let group = try EventLoopGroup(count: 1)
-        self.group = group
-        group.start()
-        let loop = group.loops[0]
-        let store = RedisStore(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), prefix: "gc:",
-                               settings: StoreSettings(historyLimit: 1500), logger: Logger(label: "test"))
-        loop.execute { store.start() }
-        XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
+        let (redis, loop, store) = try startStore(StoreSettings(historyLimit: 1500))
         let events = (1...2500).map { event("big", "e\($0)") }
         let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
         let done = DispatchSemaphore(value: 0)

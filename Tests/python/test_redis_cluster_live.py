@@ -14,12 +14,11 @@ import json
 import threading
 import time
 
-import websockets
 
-from conftest import Hub, request
+from conftest import Hub
+from keyed_load import KeyedPublisher, subscribe
 from redis_cluster import RedisCluster
 
-TS = "2026-11-24T12:00:00Z"
 
 
 def crc16(data):
@@ -52,52 +51,6 @@ def pick_sessions():
 SESSIONS = pick_sessions()
 
 
-class Publisher(threading.Thread):
-    """One keyed event at a time, round robin over the sessions, each retried (same key) until
-    acknowledged."""
-
-    def __init__(self, instance, index, stop):
-        super().__init__(daemon=True)
-        self.instance, self.index, self.stop_event = instance, index, stop
-        self.acknowledged = {}   # key -> (session, seq)
-        self.retried = 0
-
-    def run(self):
-        n = 0
-        while not self.stop_event.is_set():
-            key = f"p{self.index}-{n}"
-            session = SESSIONS[(n + self.index) % len(SESSIONS)]
-            body = {"sessionId": session, "type": "tick", "timestamp": TS, "key": key}
-            give_up = time.time() + 60
-            while time.time() < give_up:
-                try:
-                    status, answer = request(self.instance, "POST", "/api/events", body, {"Idempotency-Key": key})
-                except OSError:
-                    status, answer = 0, None
-                if status in (200, 201):
-                    self.acknowledged[key] = (session, answer["seq"])
-                    break
-                self.retried += 1
-                time.sleep(0.05)
-            n += 1
-            time.sleep(0.005)
-
-
-async def subscribe(port, received, stop_at):
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
-        await asyncio.wait_for(ws.recv(), 5)
-        for s in SESSIONS:
-            await ws.send(json.dumps({"type": "subscribe", "sessionId": s}))
-        while time.time() < stop_at():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except asyncio.TimeoutError:
-                continue
-            message = json.loads(raw)
-            if message.get("type") == "event":
-                received.append((message["sessionId"], message["seq"], message["payload"]["key"]))
-
-
 def redirections(cluster):
     """MOVED and ASK answers the live nodes gave (INFO errorstats), summed."""
     counts = {"MOVED": 0, "ASK": 0, "TRYAGAIN": 0, "CLUSTERDOWN": 0}
@@ -125,10 +78,10 @@ def run_scenario(cluster, instances, change, seconds_before=2.0, seconds_after=2
     result = {}
 
     async def scenario():
-        tasks = [asyncio.create_task(subscribe(instances[i % 2].port, subscribers[i], lambda: subscribers_stop[0]))
+        tasks = [asyncio.create_task(subscribe(instances[i % 2].port, SESSIONS, subscribers[i], lambda: subscribers_stop[0]))
                  for i in range(4)]
         await asyncio.sleep(1)
-        publishers = [Publisher(instances[i], i, stop) for i in range(2)]
+        publishers = [KeyedPublisher(instances[i], i, stop, SESSIONS, pause=0.005) for i in range(2)]
         for p in publishers:
             p.start()
         await asyncio.sleep(seconds_before)
@@ -145,7 +98,7 @@ def run_scenario(cluster, instances, change, seconds_before=2.0, seconds_after=2
     publishers = asyncio.run(scenario())
     acknowledged = {}
     for p in publishers:
-        acknowledged.update(p.acknowledged)
+        acknowledged.update({k: (s, seq) for k, (s, seq, _) in p.acknowledged.items()})
     stored = {}
     twice = 0
     histories = {}
@@ -174,6 +127,12 @@ def run_scenario(cluster, instances, change, seconds_before=2.0, seconds_after=2
     assert (duplicated, missing, disordered) == (0, 0, 0), result
     assert delivered == 4 * len(stored)
     return result
+
+
+def stop_all(instances, cluster):
+    for instance in instances:
+        instance.stop()
+    cluster.stop()
 
 
 def Instance(cluster, name, extra=None):
@@ -207,9 +166,7 @@ def test_adding_a_master_live_loses_and_repeats_nothing():
         for instance in instances:
             assert instance.stop() == 0
     finally:
-        for instance in instances:
-            instance.stop()
-        cluster.stop()
+        stop_all(instances, cluster)
 
 
 def test_losing_a_master_loses_and_repeats_nothing():
@@ -252,6 +209,4 @@ def test_losing_a_master_loses_and_repeats_nothing():
         for instance in instances:
             assert instance.stop() == 0
     finally:
-        for instance in instances:
-            instance.stop()
-        cluster.stop()
+        stop_all(instances, cluster)

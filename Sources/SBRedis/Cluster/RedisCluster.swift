@@ -133,11 +133,7 @@ public final class RedisCluster: RedisCommandRunner, @unchecked Sendable {
 
     private func connection(to address: RedisAddress) -> RedisConnection {
         if let known = connections[address] { return known }
-        var nodeURL = url
-        nodeURL.host = address.host
-        nodeURL.port = address.port
-        nodeURL.db = 0
-        let connection = RedisConnection(loop: loop, url: nodeURL, logger: logger, scripts: scripts, commandTimeout: commandTimeout)
+        let connection = RedisConnection(loop: loop, url: url.at(address), logger: logger, scripts: scripts, commandTimeout: commandTimeout)
         connection.onStateChange = { [weak self] state in
             guard let self else { return }
             if state == .ready, map.isEmpty || !isReady { refreshMap() }

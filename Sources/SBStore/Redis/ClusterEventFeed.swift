@@ -21,7 +21,6 @@ public final class ClusterEventFeed: @unchecked Sendable {
     let url: RedisURL
     let logger: Logger
     let listener: any BusListener
-    private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
     /// Per master: its subscriber connection.
     private var subscribers: [RedisAddress: RedisSubscriber] = [:]
     /// Per watched session: the master holding its channel, nil while no master is known.
@@ -91,24 +90,12 @@ public final class ClusterEventFeed: @unchecked Sendable {
 
     private func subscriber(for address: RedisAddress) -> RedisSubscriber {
         if let known = subscribers[address] { return known }
-        var nodeURL = url
-        nodeURL.host = address.host
-        nodeURL.port = address.port
-        nodeURL.db = 0
         let keys = self.keys
         let listener = self.listener
         let logger = self.logger
-        let warnings = self.warnings
         let subscriber = RedisSubscriber(
-            loop: loop, url: nodeURL, channel: keys.heartbeatChannel, logger: logger, sharded: true,
-            onMessage: { payload in
-                if let message = RedisChannelMessage.parse(payload) {
-                    listener.receive(message)
-                } else if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
-                    logger.warning("ignored a malformed message on a session channel",
-                                   metadata: ["bytes": "\(payload.count)", "suppressed": "\(suppressed)"])
-                }
-            },
+            loop: loop, url: url.at(address), channel: keys.heartbeatChannel, logger: logger, sharded: true,
+            onMessage: RedisChannelMessage.receiver(listener: listener, logger: logger, channel: "a session channel"),
             onResubscribed: { [weak self] in
                 // This master's connection came back: what it published meanwhile is lost to
                 // us; refill the sessions it holds.

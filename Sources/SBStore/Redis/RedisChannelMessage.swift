@@ -1,3 +1,5 @@
+import Logging
+import SBCore
 import Foundation
 
 /// The one owner of the messages on the `P events` channel, in both directions. Lua scripts
@@ -102,5 +104,21 @@ extension Array where Element == UInt8 {
             i -= 1
         }
         return nil
+    }
+}
+
+extension RedisChannelMessage {
+    /// What a subscriber does with each payload: parsed and handed to the listener; anything
+    /// else (anyone with access to Redis can publish junk) logged, at most one line per 10 s.
+    static func receiver(listener: any BusListener, logger: Logger, channel: String) -> ([UInt8]) -> Void {
+        let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
+        return { payload in
+            if let message = parse(payload) {
+                listener.receive(message)
+            } else if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
+                logger.warning("ignored a malformed message on \(channel)",
+                               metadata: ["bytes": "\(payload.count)", "suppressed": "\(suppressed)"])
+            }
+        }
     }
 }

@@ -10,7 +10,6 @@ public import SBRedis
 public final class RedisEventFeed: @unchecked Sendable {
     public let subscriber: RedisSubscriber
     let logger: Logger
-    private let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
 
     let keys: RedisKeys
     /// REDIS_CHANNEL_MODE=session: subscribed to the channels of watched sessions only (plus a
@@ -25,15 +24,7 @@ public final class RedisEventFeed: @unchecked Sendable {
         self.sessionChannels = sessionChannels
         subscriber = RedisSubscriber(
             loop: loop, url: url, channel: sessionChannels ? keys.heartbeatChannel : keys.channel, logger: logger, sentinel: sentinel,
-            onMessage: { [logger, warnings] payload in
-                if let message = RedisChannelMessage.parse(payload) {
-                    listener.receive(message)
-                } else if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
-                    // Anyone with access to Redis can publish junk: log it, but never a flood.
-                    logger.warning("ignored a malformed message on the events channel",
-                                   metadata: ["bytes": "\(payload.count)", "suppressed": "\(suppressed)"])
-                }
-            },
+            onMessage: RedisChannelMessage.receiver(listener: listener, logger: logger, channel: "the events channel"),
             onResubscribed: {
                 logger.info("refilling local subscribers from history after the resubscribe")
                 listener.busResynchronized()
