@@ -11,6 +11,8 @@ public protocol RedisCommandRunner: AnyObject, Sendable {
     func close()
     func send(_ arguments: RedisArguments, routedBy key: String?, _ completion: @escaping RedisConnection.Completion)
     func evalSHA(_ script: LuaScript, keys: [String], arguments: RedisArguments, _ completion: @escaping RedisConnection.Completion)
+    /// Writes what is queued now instead of at the end of the turn (group commit runs there).
+    func flushWrites()
 }
 
 extension RedisConnection: RedisCommandRunner {

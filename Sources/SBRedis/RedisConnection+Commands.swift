@@ -46,6 +46,11 @@ extension RedisConnection {
         return command
     }
 
+    /// Writes the commands queued so far at once (see `RedisSocket.flushNow`). Loop thread.
+    public func flushWrites() {
+        current?.flushNow()
+    }
+
     /// Sends a command whose answers come as pushes (SUBSCRIBE, UNSUBSCRIBE on a subscriber
     /// connection): nothing waits for a reply. False when not ready. Loop thread.
     func sendUnanswered(_ arguments: RedisArguments) -> Bool {

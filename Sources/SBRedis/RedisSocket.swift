@@ -206,6 +206,14 @@ final class RedisSocket: IOHandler {
     }
 
     /// One write attempt of everything unsent; what the socket does not take waits for EPOLLOUT.
+    /// Writes what is queued now, rather than at this turn's flush: for a caller that is itself
+    /// running at the end of the turn (the store's group commit), whose commands would otherwise
+    /// wait one more loop iteration for the flush it scheduled.
+    func flushNow() {
+        guard !isClosed, isConnected, !pushback, outputOffset < output.count else { return }
+        writeOutput()
+    }
+
     private func writeOutput() {
         while outputOffset < output.count {
             let attempt = output.withUnsafeBytes { bytes -> Result<IOResult, IOError> in

@@ -68,6 +68,10 @@ public final class RedisCluster: RedisCommandRunner, @unchecked Sendable {
         readyFlag.store(false, ordering: .releasing)
     }
 
+    public func flushWrites() {
+        for connection in connections.values { connection.flushWrites() }
+    }
+
     /// The master serving `key`'s slot, when known.
     public func master(of key: String) -> RedisAddress? { map.owner(ofSlot: ClusterSlot.of(key)) }
 

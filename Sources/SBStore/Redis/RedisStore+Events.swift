@@ -25,6 +25,9 @@ extension RedisStore {
         appendCommitScheduled = false
         let requests = queuedAppends
         queuedAppends = []
+        // This runs at the end of the turn already: the script goes out now, not one loop
+        // iteration later at the socket's own flush.
+        defer { runner.flushWrites() }
         guard requests.count > 1 else {
             if let only = requests.first { appendBySlot(only.events, only.done) }
             return
