@@ -181,7 +181,7 @@ def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_p
         done = [float("inf")]
 
         async def scenario():
-            task = asyncio.create_task(subscribe(instance.port, received, lambda: done[0]))
+            task = asyncio.create_task(subscribe(instance.port, SESSIONS, received, lambda: done[0]))
             await asyncio.sleep(0.5)
             body = {"sessionId": SESSIONS[0], "type": "t", "timestamp": TS, "key": "k1"}
             started = time.time()
