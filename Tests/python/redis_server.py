@@ -107,6 +107,13 @@ class RedisServer:
         self.kill(signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    # `with RedisServer() as server:` stops it (by PID) however the block ends.
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
 
 @pytest.fixture
 def redis_server():

@@ -138,66 +138,45 @@ def test_two_instances_over_tls_shards_with_client_certificates(pki):
 
 
 def test_server_name_override_and_system_store_refusal(pki):
-    server = tls_server(pki)
-    try:
+    with tls_server(pki) as server:
         # REDIS_TLS_SERVER_NAME: the certificate names localhost, the URL an IP address.
         hub = Hub({"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca, "REDIS_TLS_SERVER_NAME": "localhost"}, wait="/ready")
         assert hub.stop() == 0
         # Without REDIS_TLS_CA_FILE the system store is used: it does not know the test CA.
         assert_refused_with(server, {"REDIS_URL": server.url}, r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
-    finally:
-        server.stop()
 
 
 def test_unknown_ca(pki, other_pki):
-    server = tls_server(pki)
-    try:
+    with tls_server(pki) as server:
         assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": other_pki.ca},
                             r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
-    finally:
-        server.stop()
 
 
 def test_host_name_mismatch(pki):
-    server = tls_server(pki)
-    try:
+    with tls_server(pki) as server:
         assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca, "REDIS_TLS_SERVER_NAME": "redis.example.com"},
                             r"redis TLS failed: certificate verify failed: hostname mismatch")
         # An IP address in the URL is checked against the certificate's IP entries.
         cert, key = pki.leaf_with("dns-only", san="DNS:localhost", usage="serverAuth")
-        dns_only = RedisServer(tls=RedisTLS(cert, key, pki.ca))
-        try:
+        with RedisServer(tls=RedisTLS(cert, key, pki.ca)) as dns_only:
             assert_refused_with(dns_only, {"REDIS_URL": dns_only.url, "REDIS_TLS_CA_FILE": pki.ca},
                                 r"redis TLS failed: certificate verify failed: IP address mismatch")
-        finally:
-            dns_only.stop()
-    finally:
-        server.stop()
 
 
 def test_missing_client_certificate(pki):
-    server = tls_server(pki, auth_clients=True)
-    try:
+    with tls_server(pki, auth_clients=True) as server:
         assert_refused_with(server, {"REDIS_URL": server.url, "REDIS_TLS_CA_FILE": pki.ca},
                             r"redis TLS failed: .* right after the TLS handshake, before answering: does it require a client certificate")
-    finally:
-        server.stop()
 
 
 def test_plain_url_at_a_tls_port(pki):
-    server = tls_server(pki)
-    try:
+    with tls_server(pki) as server:
         assert_refused_with(server, {"REDIS_URL": f"redis://127.0.0.1:{server.port}"}, r"is it a TLS port \(then use rediss://\)")
-    finally:
-        server.stop()
 
 
 def test_rediss_url_at_a_plain_port():
-    server = RedisServer()
-    try:
+    with RedisServer() as server:
         assert_refused_with(server, {"REDIS_URL": f"rediss://127.0.0.1:{server.port}"}, r"redis TLS failed: handshake not completed in time: is it a TLS port")
-    finally:
-        server.stop()
 
 
 def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
