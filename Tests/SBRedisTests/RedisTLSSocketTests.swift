@@ -72,23 +72,8 @@ final class RedisTLSSocketTests: XCTestCase {
         XCTAssertTrue(waitFor(timeout: 10) { connection.isReady })
 
         let big = [UInt8]((0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) })
-        let outcomes = RedisSocketTests.Outcomes()
-        loop.execute {
-            connection.send("SET", "small", "1") { outcomes.add("1 \(RedisSocketTests.describe($0))") }
-            var set: RedisArguments = ["SET", "big"]
-            set.append(big)
-            connection.send(set) { outcomes.add("2 \(RedisSocketTests.describe($0))") }
-            connection.send("GET", "big") { result in
-                if case .success(.string(let bytes)) = result, bytes == big {
-                    outcomes.add("3 same 8 MB")
-                } else {
-                    outcomes.add("3 \(RedisSocketTests.describe(result))")
-                }
-            }
-            connection.send("INCR", "small") { outcomes.add("4 \(RedisSocketTests.describe($0))") }
-        }
-        XCTAssertTrue(waitFor(timeout: 30) { outcomes.all.count == 4 })
-        XCTAssertEqual(outcomes.all, ["1 status(\"OK\")", "2 status(\"OK\")", "3 same 8 MB", "4 integer(2)"])
+        XCTAssertEqual(RedisSocketTests.bigRoundTrip(connection, on: loop, big: big, timeout: 30),
+                       ["1 status(\"OK\")", "2 status(\"OK\")", "3 same 8 MB", "4 integer(2)"])
         XCTAssertNotEqual(tlsPort, redis.port, "the port speaks only TLS: nothing plain reached it")
         loop.execute { connection.close() }
     }
