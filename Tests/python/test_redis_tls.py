@@ -79,6 +79,17 @@ def assert_refused_with(server, env, cause, seconds=4):
         assert hub.stop() == 0
 
 
+def post_until_stored(hub, event, seconds=10):
+    """POSTs `event` again every 0.2 s until it is answered 201 (Redis reconnecting, a master
+    being found); the last (status, body)."""
+    deadline = time.time() + seconds
+    while True:
+        status, body = request(hub, "POST", "/api/events", event)
+        if status == 201 or time.time() > deadline:
+            return status, body
+        time.sleep(0.2)
+
+
 def status_of(hub, path):
     status, _ = request(hub, "GET", path)
     return status
@@ -199,12 +210,7 @@ def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
             assert hub.stop() == 0
         # The control: the right CA finds the master through the same sentinel.
         hub = Hub({**env, "REDIS_TLS_CA_FILE": pki.ca}, wait="/ready")
-        deadline = time.time() + 10
-        while True:
-            status, body = request(hub, "POST", "/api/events", {"sessionId": "via-sentinel", "type": "t", "timestamp": TS})
-            if status == 201 or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        status, body = post_until_stored(hub, {"sessionId": "via-sentinel", "type": "t", "timestamp": TS})
         assert hub.stop() == 0
         assert status == 201, body
         assert master.cli("LLEN", "afw:events:via-sentinel") == "1"
@@ -224,12 +230,7 @@ def test_reshard_over_tls(pki):
     hub = Hub({"REDIS_URL": shards[0].url, "THREADS": "1", **env}, wait="/ready")
     try:
         for i, s in enumerate(sessions):
-            deadline = time.time() + 10
-            while True:
-                status, body = request(hub, "POST", "/api/events", {"sessionId": s, "type": "t", "timestamp": TS, "data": {"i": i}})
-                if status == 201 or time.time() > deadline:
-                    break
-                time.sleep(0.2)
+            status, body = post_until_stored(hub, {"sessionId": s, "type": "t", "timestamp": TS, "data": {"i": i}})
             assert status == 201, body
     finally:
         assert hub.stop() == 0
@@ -320,12 +321,7 @@ def test_sighup_reloads_the_redis_tls_files(pki, other_pki, tmp_path):
         assert wait_for_log(hub, r"SIGHUP: Redis TLS files reloaded")
         assert hub.wait_ready(20), hub.log_text()[-3000:]
         # Every connection reconnects at the end of its backoff (3 s at most) with the new files.
-        deadline = time.time() + 10
-        while True:
-            status, body = request(hub, "POST", "/api/events", {"sessionId": "after-reload", "type": "t", "timestamp": TS})
-            if status == 201 or time.time() > deadline:
-                break
-            time.sleep(0.2)
+        status, body = post_until_stored(hub, {"sessionId": "after-reload", "type": "t", "timestamp": TS})
         assert status == 201, body
     finally:
         assert hub.stop() == 0
