@@ -108,7 +108,13 @@ SCHEMAS = {
             eventsPerSecond={"type": "number"}, deliveriesPerSecond={"type": "number"}, connections={"type": "integer"},
             subscriptions={"type": "integer"})}),
         instances={"type": "array", "items": ref("Instance"),
-                   "description": "instances that announced themselves in the last 10 s (Redis); memory: this one"})]},
+                   "description": "instances that announced themselves in the last 10 s (Redis); memory: this one"},
+        deliveryLag=dict(obj(["windowSeconds", "live", "replay"], windowSeconds={"type": "integer"},
+                             live=ref("LagFigures"), replay=ref("LagFigures")),
+                         description="switchboard_delivery_lag_seconds over the last windowSeconds (up to five minutes)"))]},
+    "LagFigures": obj(["deliveries", "p50", "p99"], deliveries={"type": "integer"},
+                      p50={"type": ["number", "null"], "description": "seconds; null with no deliveries in the window"},
+                      p99={"type": ["number", "null"], "description": "seconds; null with no deliveries in the window"}),
 }
 
 JSON = "application/json"

@@ -63,8 +63,10 @@ public enum InstanceRegistry {
 /// What a store publishes, and what the hub fans out to local subscribers.
 public enum BusMessage: Sendable {
     /// A stored event; `json` is the stored event object. `seq` nil only for messages from an
-    /// old-backend instance that did not assign one.
-    case event(sessionId: String, seq: Int64?, epoch: String?, json: [UInt8])
+    /// old-backend instance that did not assign one. `acceptedAtMillis`: when the accepting
+    /// instance stored it, on that instance's wall clock (the channel message's `timestamp`;
+    /// nil when a message has none), for `switchboard_delivery_lag_seconds`.
+    case event(sessionId: String, seq: Int64?, epoch: String?, json: [UInt8], acceptedAtMillis: Int64?)
     /// The session's stream started again under `epoch` (DELETE): subscribers are told and
     /// follow the new stream from seq 1.
     case reset(sessionId: String, epoch: String)

@@ -26,16 +26,28 @@ final class OperationsTests: XCTestCase {
                                             json: ["sessionId": "m", "type": "t", "timestamp": "2026-11-24T12:00:00Z"]).status, 201)
         }
         for _ in 0..<7 { _ = try ws.next(type: "event") }
+        // A late subscriber gets the seven from history: counted apart, under kind="replay".
+        let late = try TestWebSocketClient(port: server.port, headers: [("x-api-key", "ops-key-0123456789ab")])
+        _ = try late.nextJSON()
+        try late.sendJSON(["type": "subscribe", "sessionId": "m", "lastEventId": 0])
+        for _ in 0..<7 { _ = try late.next(type: "event") }
         let metrics = try http.request("GET", "/metrics")
         XCTAssertEqual(metrics.status, 200, "METRICS_PUBLIC serves /metrics without the key")
         let text = metrics.text
         XCTAssertEqual(metricValue(text, "switchboard_deliveries_total"), 7)
         XCTAssertEqual(metricValue(text, "switchboard_events_accepted_total"), 7)
-        XCTAssertEqual(metricValue(text, "switchboard_subscriptions"), 1)
-        XCTAssertEqual(metricValue(text, "switchboard_open_websockets"), 1)
+        XCTAssertEqual(metricValue(text, "switchboard_subscriptions"), 2, "the live and the late subscriber")
+        XCTAssertEqual(metricValue(text, "switchboard_open_websockets"), 2)
         XCTAssertEqual(metricValue(text, #"switchboard_http_requests_total{route="/api/events",method="POST",status="201"}"#), 7, text)
         XCTAssertTrue(text.contains("switchboard_publish_to_delivery_seconds_bucket"))
         XCTAssertTrue(text.contains("switchboard_http_request_duration_seconds_bucket"))
+        // Delivery lag: seven live deliveries within a second on one host; seven replayed
+        // events timed from their own timestamp (days ago), so all above the last bound.
+        XCTAssertEqual(metricValue(text, #"switchboard_delivery_lag_seconds_count{kind="live"}"#), 7, text)
+        XCTAssertEqual(metricValue(text, #"switchboard_delivery_lag_seconds_bucket{kind="live",le="1"}"#), 7, text)
+        XCTAssertEqual(metricValue(text, #"switchboard_delivery_lag_seconds_count{kind="replay"}"#), 7, text)
+        XCTAssertEqual(metricValue(text, #"switchboard_delivery_lag_seconds_bucket{kind="replay",le="300"}"#), 0, text)
+        XCTAssertEqual(metricValue(text, #"switchboard_delivery_lag_seconds_bucket{kind="replay",le="+Inf"}"#), 7, text)
         let promtool = "/usr/bin/promtool"
         if FileManager.default.isExecutableFile(atPath: promtool) {
             let process = Process()

@@ -124,7 +124,7 @@ final class MemoryStoreStreamTests: XCTestCase {
         let published = recorder.messages.withLock { $0 }
         for session in ["race-a", "race-b"] {
             let seqs = published.compactMap { message -> Int64? in
-                if case .event(let id, let seq, _, _) = message, id == session { return seq }
+                if case .event(let id, let seq, _, _, _) = message, id == session { return seq }
                 return nil
             }
             XCTAssertEqual(seqs, Array(1...4000), "\(session): every event once, in seq order")

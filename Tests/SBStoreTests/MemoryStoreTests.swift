@@ -14,7 +14,7 @@ final class MemoryStoreTests: XCTestCase {
         func receive(_ message: BusMessage) { messages.withLock { $0.append(message) } }
         func busResynchronized() {}
         var eventSeqs: [Int64?] {
-            messages.withLock { $0.compactMap { if case .event(_, let seq, _, _) = $0 { return seq } else { return nil } } }
+            messages.withLock { $0.compactMap { if case .event(_, let seq, _, _, _) = $0 { return seq } else { return nil } } }
         }
     }
 

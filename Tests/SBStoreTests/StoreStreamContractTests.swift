@@ -103,7 +103,7 @@ extension RedisStoreContractTests {
         XCTAssertEqual(appended.map(\.seq), [1])
         XCTAssertEqual(stored.events, [], "deleted")
         // The event message: same bytes as the Swift writer, given the timestamp and epoch it carries.
-        guard case .event(let sid, let seq, let epoch?, let json) = RedisChannelMessage.parse(messages[0]) else {
+        guard case .event(let sid, let seq, let epoch?, let json, let acceptedAt) = RedisChannelMessage.parse(messages[0]) else {
             return XCTFail("unparsed event message: \(String(decoding: messages[0], as: UTF8.self))")
         }
         XCTAssertEqual([sid], ["c-fmt"])
@@ -111,6 +111,8 @@ extension RedisStoreContractTests {
         XCTAssertEqual(json, expected, "Lua and StoredEventJSON.make wrote the same stored event")
         let timestamp = String(decoding: messages[0], as: UTF8.self).components(separatedBy: "\"timestamp\":\"")[1].prefix(24)
         XCTAssertEqual(messages[0], RedisChannelMessage.event(sessionId: "c-fmt", storedJSON: expected, timestamp: String(timestamp), seq: 1, epoch: epoch))
+        XCTAssertEqual(acceptedAt, ISO8601.parse(String(timestamp)), "the accept time read back is the script's timestamp")
+        XCTAssertLessThan(abs((acceptedAt ?? 0) - WallClock.millisecondsSinceEpoch()), 60_000, "and it is this host's clock at the append")
         XCTAssertEqual(messages[1], RedisChannelMessage.reset(sessionId: "c-fmt", epoch: stored.epoch), "the reset message, byte for byte")
     }
 

@@ -1,6 +1,7 @@
 """The built-in console, Chromium's EventSource and the JavaScript client in a real headless
 Chromium (Selenium) against real switchboard processes (with Redis and nginx where a restart
 must lose nothing). Screenshots of the console go to docs/screenshots/ for the README."""
+import re
 import json
 import os
 import tempfile
@@ -174,6 +175,10 @@ def test_console_sessions_live_events_commands_and_screenshots():
         screenshot(driver, "console-session-narrow.png")
         driver.get(hub.url + "/#/")
         wait(lambda: driver.execute_script("return document.querySelectorAll('.chart polyline').length") == 4, what="charts at 360 px")
+        # The session page's live event (and the command push) were delivered: the overview
+        # shows their lag, p50 / p99 over the stats window.
+        wait(lambda: re.search(r"Delivery lag\s*p50 [0-9.]+ ms · p99 [0-9.]+ m?s \(\d+ in ", driver.find_element(By.TAG_NAME, "main").text),
+             timeout=8, what="the delivery lag on the overview")
         screenshot(driver, "console-overview-narrow.png")
         narrow(driver, False)
 

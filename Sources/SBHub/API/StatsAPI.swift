@@ -24,6 +24,12 @@ enum StatsAPI {
                  "connections": sample.connections, "subscriptions": sample.subscriptions] as [String: Any]
             },
         ] as [String: Any]
+        let lag = stats.recentDeliveryLag
+        body["deliveryLag"] = [
+            "windowSeconds": lag.seconds,
+            "live": lagFigures(lag.counts, .live),
+            "replay": lagFigures(lag.counts, .replay),
+        ] as [String: Any]
         let known = stats.instances.withLock { $0 }
         var instances = known.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
         if !instances.contains(where: { $0["instanceId"] as? String == hub.configuration.instanceId }) {
@@ -32,5 +38,11 @@ enum StatsAPI {
         }
         body["instances"] = instances
         done(Reply.json(200, body))
+    }
+
+    /// Deliveries and their p50 / p99 in seconds (null with none in the window).
+    private static func lagFigures(_ counts: DeliveryLag.Counts, _ path: DeliveryLag.Path) -> [String: Any] {
+        func rounded(_ value: Double?) -> Any { value.map { ($0 * 1e6).rounded() / 1e6 } ?? NSNull() }
+        return ["deliveries": counts.count(path), "p50": rounded(counts.quantile(0.5, path)), "p99": rounded(counts.quantile(0.99, path))]
     }
 }

@@ -77,6 +77,8 @@ enum SystemAPI {
         if let server = hub.server, server.isTLS {
             hub.metrics.recordTLS(handshakes: server.tlsHandshakeCounts, reloads: server.tlsReloadCounts)
         }
-        return HTTPResponse(status: 200, body: hub.metrics.render(), headerLines: metricsHeaders)
+        var body = hub.metrics.render()
+        DeliveryLag.render(hub.deliveryLag.snapshot(), into: &body)
+        return HTTPResponse(status: 200, body: body, headerLines: metricsHeaders)
     }
 }

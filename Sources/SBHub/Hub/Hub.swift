@@ -17,6 +17,8 @@ public final class Hub: BusListener, Sendable {
     let logger: Logger
     let metrics: HubMetrics
     let stats = HubStats()
+    /// `switchboard_delivery_lag_seconds`, counted per loop.
+    let deliveryLag: DeliveryLag
     let policy: HubPolicy
     /// The per-connection WebSocket message limit (nil: off), rate and burst both
     /// `WS_RATE_LIMIT`; each client keeps only its bucket's state.
@@ -46,6 +48,7 @@ public final class Hub: BusListener, Sendable {
         self.busStatus = busStatus
         self.logger = logger
         self.metrics = HubMetrics()
+        self.deliveryLag = DeliveryLag(loops: group.loops.count)
         self.policy = HubPolicy(configuration: configuration, metrics: metrics, logger: logger)
         self.wsMessageRate = configuration.wsMessagesPerSecond > 0
             ? TokenRate(rate: configuration.wsMessagesPerSecond, burst: configuration.wsMessagesPerSecond) : nil
@@ -66,7 +69,7 @@ public final class Hub: BusListener, Sendable {
     /// heartbeat in the instance registry (Redis: `instances`, REDIS_INTEGRATION.md).
     private func sampleStats() {
         let connections = server?.connectionCount ?? 0
-        stats.sample(connections: connections)
+        stats.sample(connections: connections, deliveryLag: deliveryLag.snapshot())
         let store = loopHubs[0].store
         store.announceInstance(id: configuration.instanceId, json: instanceSummary(), ttlSeconds: HubStats.instanceTTLSeconds) { [stats] result in
             if case .success(let list) = result { stats.instances.withLock { $0 = list } }
@@ -123,14 +126,16 @@ public final class Hub: BusListener, Sendable {
 
     public func receive(_ message: BusMessage) {
         switch message {
-        case .event(let sessionId, let seq, let epoch, let json):
+        case .event(let sessionId, let seq, let epoch, let json, let acceptedAtMillis):
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(ServerMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops.contains(hub.loop.index) {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt) }
+                hub.loop.execute {
+                    hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt, acceptedAtMillis: acceptedAtMillis)
+                }
             }
         case .reset(let sessionId, let epoch):
             let loops = interestedLoops(sessionId)
@@ -143,7 +148,7 @@ public final class Hub: BusListener, Sendable {
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
             let frame = FrameBuilder.textFrame(bytes)
             for hub in loopHubs where loops.contains(hub.loop.index) {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0) }
+                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0, acceptedAtMillis: nil) }
             }
         }
     }

@@ -63,7 +63,9 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
     /// `frame` is the WebSocket frame; the Server-Sent Events form is made from it once per
     /// loop, and only when a stream subscribes to the session.
-    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64) {
+    /// `acceptedAtMillis` (the accepting instance's wall clock) times the delivery lag: one
+    /// clock read per event and loop, not per subscriber.
+    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64, acceptedAtMillis: Int64?) {
         guard let list = index[sessionId] else { return }
         var sent = 0
         var serverSentEvent: SharedBytes?
@@ -82,6 +84,9 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)
             hub.stats.deliveries.add(sent, ordering: .relaxed)
+            if let acceptedAtMillis {
+                hub.deliveryLag.observe(loop: loop.index, .live, lagMicros: WallClock.microsecondsSinceEpoch() - acceptedAtMillis * 1000, count: sent)
+            }
         }
     }
 

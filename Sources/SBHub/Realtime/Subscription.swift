@@ -68,7 +68,9 @@ final class Subscription {
                 client.confirm(sessionId, confirmation)
             case .replay(let events):
                 client.sendReplay(events, sessionId: sessionId)
-                client.loopHub.hub.metrics.replayedEvents.increment(by: events.count)
+                let hub = client.loopHub.hub!
+                hub.metrics.replayedEvents.increment(by: events.count)
+                recordReplayLag(events, hub: hub)
             case .send(let messages):
                 for message in messages {
                     // After a cut-off the connection is closing: the rest would be dropped too.
@@ -80,5 +82,13 @@ final class Subscription {
                 client.sendError("history unavailable: replay incomplete, resubscribe with lastEventId", code: "replay_failed", sessionId: sessionId)
             }
         }
+    }
+
+    /// Replayed events are timed from their own `timestamp` (the agent's clock): the acceptance
+    /// time is not stored with an event. One clock read per page.
+    private func recordReplayLag(_ events: [StoredEvent], hub: Hub) {
+        let now = WallClock.microsecondsSinceEpoch()
+        let lags = events.compactMap { event in StoredEventJSON.timestampMillis(of: event.json).map { now - $0 * 1000 } }
+        hub.deliveryLag.observe(loop: client.loopHub.loop.index, .replay, lagsMicros: lags)
     }
 }

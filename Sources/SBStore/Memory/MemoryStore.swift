@@ -130,7 +130,8 @@ public final class MemoryStore: Store, Sendable {
                 if let idempotencyKey {
                     shard.remember(appended, as: idempotencyKey, until: idempotencyDeadline, capacity: Self.maxIdempotencyKeysPerShard)
                 }
-                return (appended, shard.post(.event(sessionId: event.sessionId, seq: stored.seq, epoch: epoch, json: stored.json)))
+                return (appended, shard.post(.event(sessionId: event.sessionId, seq: stored.seq, epoch: epoch, json: stored.json,
+                                                              acceptedAtMillis: WallClock.millisecondsSinceEpoch())))
             }
             results.append(result)
             publish(direct, shard: index)

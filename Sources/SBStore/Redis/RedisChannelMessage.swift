@@ -83,7 +83,10 @@ public enum RedisChannelMessage {
                        payload.suffix(2).elementsEqual("\"}".utf8), mark.upperBound <= payload.count - 2 {
                         epoch = String(decoding: payload[mark.upperBound..<(payload.count - 2)], as: UTF8.self)
                     }
-                    return .event(sessionId: sessionId, seq: seq, epoch: epoch, json: event)
+                    let acceptedAt = payload[tail.upperBound...].firstIndex(of: UInt8(ascii: "\"")).flatMap {
+                        ISO8601.parse(String(decoding: payload[tail.upperBound..<$0], as: UTF8.self))
+                    }
+                    return .event(sessionId: sessionId, seq: seq, epoch: epoch, json: event, acceptedAtMillis: acceptedAt)
                 }
             }
         }
@@ -91,7 +94,8 @@ public enum RedisChannelMessage {
               let sessionId = object["sessionId"] as? String, let event = object["event"],
               let eventJSON = try? JSONSerialization.data(withJSONObject: event) else { return nil }
         let seq = (object["seq"] as? NSNumber)?.int64Value ?? ((event as? [String: Any])?["seq"] as? NSNumber)?.int64Value
-        return .event(sessionId: sessionId, seq: seq, epoch: object["epoch"] as? String, json: [UInt8](eventJSON))
+        return .event(sessionId: sessionId, seq: seq, epoch: object["epoch"] as? String, json: [UInt8](eventJSON),
+                      acceptedAtMillis: (object["timestamp"] as? String).flatMap(ISO8601.parse))
     }
 }
 

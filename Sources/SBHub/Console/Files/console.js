@@ -135,6 +135,14 @@ function chart(title, samples, key, unit) {
     h('div', { class: 'muted', text: `peak ${Math.round(peak * 100) / 100} · last ${duration(samples.length * 2)}` }));
 }
 
+// p50 / p99 of live deliveries over the stats window (from acceptance to this instance's socket).
+function lagText(lag) {
+  const live = lag?.live;
+  if (!live || !live.deliveries) return 'no live deliveries lately';
+  const ms = (s) => (s < 0.01 ? `${(s * 1000).toFixed(2)} ms` : s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(1)} s`);
+  return `p50 ${ms(live.p50)} · p99 ${ms(live.p99)} (${live.deliveries} in ${duration(lag.windowSeconds)})`;
+}
+
 function overview() {
   let timer = null;
   let stopped = false;
@@ -149,6 +157,7 @@ function overview() {
       ['Subscriptions', stats.subscriptions],
       ['Events accepted', stats.totals?.eventsAccepted],
       ['Deliveries', stats.totals?.deliveries],
+      ['Delivery lag', lagText(stats.deliveryLag)],
     ]));
     const rows = (stats.instances || []).map((i) => h('tr', {},
       h('td', { text: i.instanceId }), h('td', { text: duration(i.uptimeSeconds || 0) }), h('td', { text: i.storage }),
