@@ -54,7 +54,10 @@ public final class Hub: BusListener, Sendable {
             hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))
         }
         loopHubs = hubs
-        for hub in hubs { hub.hub = self }
+        for hub in hubs {
+            hub.hub = self
+            hub.loop.execute { hub.startPresenceTimer() }
+        }
         ConsoleAssets.warmUp()
         let first = hubs[0]
         first.loop.execute { [unowned self] in
@@ -136,6 +139,11 @@ public final class Hub: BusListener, Sendable {
             let loops = interestedLoops(sessionId)
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.reset(sessionId: sessionId, epoch: epoch) }
+            }
+        case .presence(let sessionId, let joins, let leaves):
+            let loops = interestedLoops(sessionId)
+            for hub in loopHubs where loops.contains(hub.loop.index) {
+                hub.loop.execute { hub.deliverPresence(sessionId: sessionId, joins: joins, leaves: leaves) }
             }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
