@@ -194,14 +194,20 @@ public final class Hub: BusListener, Sendable {
 
     public func busResynchronized() {
         for hub in loopHubs {
-            hub.loop.execute { hub.refillFromHistory() }
+            hub.loop.execute {
+                hub.refillFromHistory()
+                hub.presenceResynchronized()
+            }
         }
     }
 
     public func busResynchronized(sessionId: String) {
         let loops = interestedLoops(sessionId)
         for hub in loopHubs where loops.contains(hub.loop.index) {
-            hub.loop.execute { hub.refillFromHistory(sessionId: sessionId) }
+            hub.loop.execute {
+                hub.refillFromHistory(sessionId: sessionId)
+                hub.presenceResynchronized(sessionId: sessionId)
+            }
         }
     }
 }

@@ -51,6 +51,20 @@ extension LoopHub {
         }
     }
 
+    /// The bus may have lost presence messages (Redis resubscribed, or a session's channel was
+    /// only just joined): every watcher of the session(s) gets the list again, one read per session.
+    func presenceResynchronized(sessionId: String? = nil) {
+        for watched in Array(presenceWatchers.keys) where sessionId == nil || watched == sessionId {
+            store.presence(sessionId: watched, limit: PresenceList.maxListed) { [self] result in
+                guard case .success(let list) = result else { return }
+                let message = ServerMessage.presence(sessionId: watched, list)
+                for subscription in subscriptions(of: watched) where subscription.active && subscription.wantsPresence {
+                    subscription.client.sendPresence(message)
+                }
+            }
+        }
+    }
+
     // MARK: Leases
 
     /// Every `presenceRenewMillis` with Redis (every 5 s with memory, which has no leases):

@@ -1,4 +1,4 @@
-public import SBCore
+import SBCore
 
 /// One client present in a session (issue 26): a WebSocket subscribed to it, or a Server-Sent
 /// Events stream of it, on some instance.
