@@ -70,6 +70,16 @@ SCHEMAS = {
         chainsCount={"type": "integer"}, lastSeq={"type": "integer", "description": "seq of the last event: how many it posted"})}),
     "NewChain": {"type": "object", "description": "Any JSON object; stored with id and sessionId added."},
     "Chain": obj(["id", "sessionId"], id={"type": "string"}, sessionId={"type": "string"}),
+    "PresenceEntry": obj(["clientId", "instanceId", "since", "info"],
+                         clientId={"type": "string", "description": "the connection's id (a WebSocket's clientId); one per connection"},
+                         instanceId={"type": "string", "description": "the instance the client is connected to"},
+                         since=ISO,
+                         info={"type": "object", "description": "from the client's token: `sub`, and `info` when the token has "
+                                                                "that claim (a JSON object); `{}` for API-key clients"}),
+    "Presence": obj(["sessionId", "count", "clients"], sessionId={"type": "string"},
+                    count={"type": "integer", "minimum": 0, "description": "every client present, exactly"},
+                    clients={"type": "array", "maxItems": 1000, "items": ref("PresenceEntry"),
+                             "description": "at most 1,000 of them, oldest first"}),
     "ChainList": obj(["sessionId", "count", "chains"], sessionId={"type": "string"}, count={"type": "integer"},
                      chains={"type": "array", "items": ref("Chain")}),
     "NewInput": {"type": "object", "required": ["input"],
@@ -225,7 +235,8 @@ PATHS = {
     "/api/events/{sessionId}/stream": {"get": op(
         "Server-Sent Events: the session's events live, resumable",
         {"200": {"description": "text/event-stream: `id:` is the seq, `event:` the message type (event, command, input, "
-                                "subscription_confirmed, session_deleted, error), `data:` the same JSON as on the WebSocket; "
+                                "subscription_confirmed, session_deleted, error, and with ?presence=1 presence, presence_join, "
+                                "presence_leave, presence_diff), `data:` the same JSON as on the WebSocket; "
                                 "`: heartbeat` comments every HEARTBEAT_SECONDS",
                  "content": {"text/event-stream": {"schema": TEXT}}}},
         ["Events"],
@@ -233,7 +244,9 @@ PATHS = {
                           "description": "the last seq received: the stream replays every later stored event first"},
                     query("lastEventId", {"type": "integer", "minimum": 0}, "as Last-Event-ID"),
                     query("epoch", {"type": "string", "minLength": 1, "maxLength": 64}, "the stream epoch the seq belongs to"),
-                    query("token", TEXT, "a token, for EventSource (which cannot set headers)")],
+                    query("token", TEXT, "a token, for EventSource (which cannot set headers)"),
+                    query("presence", {"enum": ["1", "0", "true", "false"]},
+                          "1: also presence (the list at open), presence_join, presence_leave and presence_diff")],
         description="Needs `subscribe` on the session. A stalled reader is cut off at SEND_QUEUE_BYTES; a replay is paced by "
                     "the client's reading. The stream ends on shutdown (clients reconnect) and, for a token, at its exp.")},
     "/api/sessions": {
@@ -255,6 +268,11 @@ PATHS = {
         "post": op("Add a chain", {**ok(201, ref("Chain"), "added"), "404": error("no such session"), **FULL}, ["Sessions"],
                    parameters=[ID], request=body(ref("NewChain"))),
     },
+    "/api/sessions/{id}/presence": {"get": op(
+        "Who is subscribed to the session now, on every instance", ok(200, ref("Presence")), ["Sessions"], parameters=[ID],
+        description="A client is present while it holds a WebSocket subscription to the session or a Server-Sent Events "
+                    "stream of it. Needs `read` on the session. A session nobody watches answers count 0 (no 404). With Redis, "
+                    "the clients of an instance that stopped without a word leave within PRESENCE_TTL.")},
     "/api/chains/{chainId}": {"get": op("A chain", {**ok(200, ref("Chain")), "404": error("no such chain")}, ["Sessions"],
                                         parameters=[path_param("chainId")])},
     "/api/sessions/{id}/input": {

@@ -48,6 +48,26 @@ public protocol Store: AnyObject {
     func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void)
 
     var memoryBudgetUsage: (countedBytes: Int, maxBytes: Int)? { get }
+
+    // MARK: Presence (issue 26; REDIS_INTEGRATION.md, Presence)
+
+    /// The client is present in the session from now; `.presence` with its join is published
+    /// when it was not already.
+    func presenceJoin(sessionId: String, entry: PresenceEntry, _ done: @escaping (Result<Void, StoreError>) -> Void)
+    /// The client left; its `.presence` leave is published by whichever call removed it (this
+    /// one, or an earlier sweep of its expired lease): exactly one leave per join.
+    func presenceLeave(sessionId: String, clientId: String, _ done: @escaping (Result<Void, StoreError>) -> Void)
+    /// Renews the leases of this instance's clients in the session and sweeps every expired
+    /// entry of it (a dead instance's clients), publishing their leaves. Answers the ids that
+    /// were no longer there (swept while this instance could not renew): the caller joins
+    /// them again. Called every `StoreSettings.presenceRenewMillis` when `presenceUsesLeases`.
+    func presenceRenew(sessionId: String, clientIds: [String], _ done: @escaping (Result<[String], StoreError>) -> Void)
+    /// The clients present now (no expired lease among them): the exact count and at most
+    /// `limit` entries.
+    func presence(sessionId: String, limit: Int, _ done: @escaping (Result<PresenceList, StoreError>) -> Void)
+    /// True when entries live under leases that the instance must renew (Redis); false when
+    /// they live and die with this process (memory).
+    var presenceUsesLeases: Bool { get }
 }
 
 extension Store {
@@ -72,6 +92,8 @@ public enum BusMessage: Sendable {
     case reset(sessionId: String, epoch: String)
     /// A ready-made WebSocket message (command or input push) for a session's subscribers.
     case push(sessionId: String, message: [UInt8])
+    /// Clients joined and left the session's presence (one join or leave, or a sweep's leaves).
+    case presence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry])
 }
 
 /// The receiving end of the bus. Called from any thread, in publish order per session.
@@ -104,13 +126,27 @@ public struct StoreSettings: Sendable {
     public var idempotencyTTLSeconds: Int
     /// Items a command or input queue may hold before enqueue answers `.full` (429).
     public var maxQueueLength: Int
+    /// PRESENCE_TTL: an instance that stops renewing (SIGKILL, lost network) has its clients
+    /// leave every presence within this many seconds.
+    public var presenceTTLSeconds: Int
 
     public init(sessionTTLSeconds: Int = 86400, queueTTLSeconds: Int = 300, historyLimit: Int = 10000,
-                idempotencyTTLSeconds: Int = 300, maxQueueLength: Int = 10000) {
+                idempotencyTTLSeconds: Int = 300, maxQueueLength: Int = 10000, presenceTTLSeconds: Int = 15) {
         self.sessionTTLSeconds = sessionTTLSeconds
         self.queueTTLSeconds = queueTTLSeconds
         self.historyLimit = historyLimit
         self.idempotencyTTLSeconds = idempotencyTTLSeconds
         self.maxQueueLength = maxQueueLength
+        self.presenceTTLSeconds = presenceTTLSeconds
     }
+
+    /// Leases are renewed (and expired entries swept) every third of PRESENCE_TTL, and each
+    /// renewal runs for two thirds of it: a dead instance's entries expire at most 2/3 TTL after
+    /// its last renewal, and the next sweep (1/3 later at most) publishes their leaves, so the
+    /// leave comes within PRESENCE_TTL of the death. One missed renewal is survived.
+    public var presenceRenewMillis: Int { max(presenceTTLSeconds * 1000 / 3, 1) }
+    public var presenceLeaseMillis: Int { 2 * presenceRenewMillis }
+    /// The presence keys' own TTL, renewed with every lease: the keys of a session whose
+    /// instances all died go away by themselves.
+    public var presenceKeyTTLMillis: Int { 2 * presenceTTLSeconds * 1000 }
 }

@@ -46,7 +46,7 @@ final class App {
         let instanceId = configuration.instanceId ?? "sb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let storeSettings = StoreSettings(sessionTTLSeconds: configuration.sessionTTL, queueTTLSeconds: configuration.queueTTL,
                                           historyLimit: configuration.historyLimit, idempotencyTTLSeconds: configuration.idempotencyTTL,
-                                          maxQueueLength: configuration.maxQueueLength)
+                                          maxQueueLength: configuration.maxQueueLength, presenceTTLSeconds: configuration.presenceTTL)
         var hubConfiguration = HubConfiguration(
             instanceId: instanceId, apiKey: configuration.apiKey, allowedOrigins: configuration.allowedOrigins,
             metricsPublic: configuration.metricsPublic, store: storeSettings, maxMessageBytes: configuration.maxMessageBytes,

@@ -42,6 +42,7 @@ struct Configuration {
     var idleTimeout = 120
     var instanceId: String?
     var idempotencyTTL = 300
+    var presenceTTL = 15
     var maxSubscriptionsPerConnection = 1000
     var maxQueueLength = 10000
     var trustedProxies = TrustedProxies.none

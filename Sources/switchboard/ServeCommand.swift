@@ -118,6 +118,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection is kept (IDLE_TIMEOUT, default 120).") var idleTimeout: Int?
     @Option(help: "Instance id shown in /health (INSTANCE_ID, default random).") var instanceId: String?
     @Option(help: "Seconds an Idempotency-Key or client eventId is remembered (IDEMPOTENCY_TTL, default 300).") var idempotencyTtl: Int?
+    @Option(help: "Seconds, 3-3600, after which the clients of an instance that stopped renewing its leases leave every presence (PRESENCE_TTL, default 15).") var presenceTtl: Int?
     @Option(help: "Subscriptions one WebSocket may hold (MAX_SUBSCRIPTIONS_PER_CONNECTION, default 1000).") var maxSubscriptionsPerConnection: Int?
     @Option(help: "Items a session's command or input queue may hold before 429 (MAX_QUEUE_LENGTH, default 10000).") var maxQueueLength: Int?
     @Option(help: "Failed authentications per second per client address before 429 (AUTH_FAILURE_RATE, default 1).") var authFailureRate: Double?
@@ -214,6 +215,7 @@ struct Serve: ParsableCommand {
         try s.int(idleTimeout, "IDLE_TIMEOUT", range: 1...86400, unit: "seconds", into: &c.idleTimeout)
         s.optionalString(instanceId, "INSTANCE_ID", into: &c.instanceId)
         try s.int(idempotencyTtl, "IDEMPOTENCY_TTL", range: 1...604_800, unit: "seconds", into: &c.idempotencyTTL)
+        try s.int(presenceTtl, "PRESENCE_TTL", range: 3...3600, unit: "seconds", into: &c.presenceTTL)
         try s.int(maxSubscriptionsPerConnection, "MAX_SUBSCRIPTIONS_PER_CONNECTION", range: 1...1_000_000, unit: "subscriptions", into: &c.maxSubscriptionsPerConnection)
         try s.int(maxQueueLength, "MAX_QUEUE_LENGTH", range: 1...10_000_000, unit: "items", into: &c.maxQueueLength)
         try s.double(authFailureRate, "AUTH_FAILURE_RATE", range: 0.001...1000, unit: "failures per second", into: &c.authFailureRate)

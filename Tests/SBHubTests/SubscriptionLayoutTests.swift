@@ -21,6 +21,9 @@ final class SubscriptionLayoutTests: XCTestCase {
         func sendLive(_ message: SharedBytes) -> SendStatus { .dropped }
         func sendSessionDeleted(_ sessionId: String, epoch: String) {}
         func sendError(_ message: String, code: String, sessionId: String?) {}
+        var presenceClientId: String { "c" }
+        var presenceInfo: [UInt8] { [] }
+        func sendPresence(_ json: [UInt8]) {}
     }
 
     func testASubscriptionIsOneAllocationOfAtMost96Bytes() {

@@ -36,6 +36,22 @@ final class TokenClaimsTests: XCTestCase {
         XCTAssertEqual(grant.sessions, ["s1", "team-*"])
     }
 
+    /// Presence shows `sub` and the `info` claim as the token carries it; `info` must be an object.
+    func testTheInfoClaimIsKeptForPresence() throws {
+        let v = try verifier()
+        let plain = try v.verify(sign(base()), nowMillis: now).get()
+        XCTAssertNil(plain.infoClaim)
+        XCTAssertEqual(String(decoding: plain.presenceInfo, as: UTF8.self), "{\"sub\":\"dash\"}")
+        let token = JWSKeys.signHS256(claimsJSON: Array("{\"sub\":\"dash-1\",\"exp\":\(now / 1000 + 60),\"info\":{\"name\":\"Ada\",\"n\":[1, 2]}}".utf8),
+                                      secret: Array(Self.secret.utf8))
+        let grant = try v.verify(token, nowMillis: now).get()
+        XCTAssertEqual(String(decoding: grant.presenceInfo, as: UTF8.self), "{\"sub\":\"dash-1\",\"info\":{\"name\":\"Ada\",\"n\":[1, 2]}}",
+                       "the claim's own bytes")
+        XCTAssertEqual(failure(v.verify(sign(base(["info": "Ada"])), nowMillis: now)), .malformed("info must be a JSON object"))
+        XCTAssertEqual(failure(v.verify(sign(base(["info": ["a"]])), nowMillis: now)), .malformed("info must be a JSON object"))
+        XCTAssertEqual(String(decoding: Access.full.presenceInfo, as: UTF8.self), "{}")
+    }
+
     func testTimeClaimsWithLeeway() throws {
         let v = try verifier(leeway: 30)
         let nowS = now / 1000

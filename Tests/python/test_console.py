@@ -12,6 +12,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
+from test_sse import StreamReader
 from conftest import Hub, request
 from nginx_server import Nginx
 from redis_server import RedisServer
@@ -156,6 +157,17 @@ def test_console_sessions_live_events_commands_and_screenshots():
         assert time.time() - started < 1.0, "an event appears within one second"
         assert shown_seqs(driver) == [1, 2, 3, 4, 5]
         assert "compile" in driver.find_element(By.ID, "chains").text
+
+        # Who is watching: the console itself, then a Server-Sent Events reader joins and leaves.
+        watching = lambda: driver.find_element(By.ID, "presence").text
+        wait(lambda: "this console" in watching(), what="the console in the session's presence")
+        reader = StreamReader(hub.port, f"/api/events/agent-build/stream?apiKey={KEY}")
+        try:
+            reader.read_head()
+            wait(lambda: "API key" in watching() and "Watching (2)" in driver.page_source, what="a second watcher")
+        finally:
+            reader.close()
+        wait(lambda: "API key" not in watching(), what="the reader to leave")
 
         # A command from the form is drained by GET …/commands.
         driver.find_element(By.CSS_SELECTOR, "#command-type option[value=pause]").click()

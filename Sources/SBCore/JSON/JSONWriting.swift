@@ -132,6 +132,12 @@ public struct JSONObjectWriter {
         JSONNumber.append(value, to: &bytes)
     }
 
+    /// A value that is already JSON (an object or array another owner wrote), spliced in as is.
+    public mutating func json(_ name: StaticString, _ value: [UInt8]) {
+        self.name(name)
+        bytes.append(contentsOf: value)
+    }
+
     /// A nested object, written in place.
     public mutating func object(_ name: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         self.name(name)

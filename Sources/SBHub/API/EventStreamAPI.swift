@@ -8,6 +8,8 @@ enum EventStreamAPI {
     struct Start: Equatable {
         var lastEventId: Int64?
         var epoch: String?
+        /// `?presence=1` (or `true`): presence messages on the stream too.
+        var presence = false
     }
 
     /// `Cache-Control: no-transform` and `X-Accel-Buffering: no`: proxies (nginx) must pass
@@ -36,6 +38,13 @@ enum EventStreamAPI {
         if let epoch = head.queryValue("epoch") {
             guard !epoch.isEmpty, epoch.utf8.count <= 64 else { return .failure(.badRequest("epoch must be a string of 1-64 characters")) }
             start.epoch = epoch
+        }
+        if let presence = head.queryValue("presence") {
+            switch presence {
+            case "1", "true": start.presence = true
+            case "0", "false": start.presence = false
+            default: return .failure(.badRequest("presence must be 1 or 0 (true or false)"))
+            }
         }
         return .success(start)
     }

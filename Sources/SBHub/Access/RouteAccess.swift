@@ -17,7 +17,7 @@ enum RouteAccess: Equatable {
         switch route {
         case .health, .ready, .asset: .open
         case .metrics, .mintToken, .ackCommand: .keyOnly
-        case .getEvents(let id), .recentEvents(let id), .getSession(let id), .listChains(let id): .session(id, .read)
+        case .getEvents(let id), .recentEvents(let id), .getSession(let id), .listChains(let id), .sessionPresence(let id): .session(id, .read)
         case .eventStream(let id): .session(id, .subscribe)
         case .updateSession(let id), .deleteSession(let id), .addChain(let id): .session(id, .publish)
         case .postInput(let id), .drainInput(let id): .session(id, .input)

@@ -1,3 +1,6 @@
+import SBCore
+import SBStore
+
 /// What a token may do (issue 14): the `scope` claim names actions, the `sessions` claim the
 /// sessions they apply to. The API key is `Access.full`.
 enum Scope: String, CaseIterable, Sendable {
@@ -12,6 +15,29 @@ struct TokenGrant: Sendable, Equatable {
     /// Session ids, or prefixes ending in `*` (`*` alone: every session).
     let sessions: [String]
     let scopes: Set<Scope>
+    /// The `info` claim's bytes (a JSON object), when the token has one.
+    var infoClaim: [UInt8]?
+
+    init(subject: String, expiresAtMillis: Int64, sessions: [String], scopes: Set<Scope>, infoClaim: [UInt8]? = nil) {
+        self.subject = subject
+        self.expiresAtMillis = expiresAtMillis
+        self.sessions = sessions
+        self.scopes = scopes
+        self.infoClaim = infoClaim
+    }
+
+    /// What presence shows of a client on this token: `{"sub":…}`, plus `"info":{…}` when the
+    /// token carries that claim.
+    var presenceInfo: [UInt8] {
+        var out = Array("{\"sub\":".utf8)
+        JSONString.append(subject, to: &out)
+        if let infoClaim {
+            out.append(contentsOf: ",\"info\":".utf8)
+            out.append(contentsOf: infoClaim)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 
     func covers(_ sessionId: String) -> Bool {
         sessions.contains { pattern in
@@ -50,6 +76,14 @@ enum Access: Sendable {
 
     static func denial(_ scope: Scope, _ sessionId: String) -> String {
         "token does not grant '\(scope.rawValue)' on session '\(sessionId.prefix(200))'"
+    }
+
+    /// The `info` of this client's presence entries (`{}` on the API key).
+    var presenceInfo: [UInt8] {
+        switch self {
+        case .full: PresenceEntry.noInfo
+        case .token(let grant): grant.presenceInfo
+        }
     }
 
     var isFull: Bool {

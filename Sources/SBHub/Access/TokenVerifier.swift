@@ -55,17 +55,31 @@ struct TokenVerifier: Sendable {
         // Strict first: the claims are one JSON object in which no claim this server knows
         // appears twice (JSONSerialization would silently keep the last one, so a token could
         // read one way here and another way to a different verifier).
+        var info: [UInt8]?
         switch JSONScanner.scan(payload, keys: Self.claimNames, maxElements: 1) {
         case .failure: return .failure(.malformed("claims must be a JSON object"))
         case .success(let document):
             guard document.root.kind == .object else { return .failure(.malformed("claims must be a JSON object")) }
             if let repeated = document.root.repeatedKey { return .failure(.repeatedClaim(Self.claimNames.names[repeated])) }
+            // `info` (what presence shows of this client) is kept as the token's own bytes.
+            let member = document.member(Self.infoClaim, of: document.root)
+            if member.isPresent {
+                guard member.kind == .object else { return .failure(.malformed("info must be a JSON object")) }
+                info = Array(payload[member.range])
+            }
         }
         guard let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else {
             return .failure(.malformed("claims must be a JSON object"))
         }
-        return check(claims, nowMillis: nowMillis)
+        return check(claims, nowMillis: nowMillis).map { grant in
+            var grant = grant
+            grant.infoClaim = info
+            return grant
+        }
     }
+
+    /// `info`'s index in `claimNames`.
+    static let infoClaim = 9
 
     /// The registered claims (RFC 7519 §4.1) and this server's own: a repeat of any is refused.
     static let claimNames = JSONKeyTable(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sessions", "scope", "info"])

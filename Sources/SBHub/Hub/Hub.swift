@@ -57,7 +57,10 @@ public final class Hub: BusListener, Sendable {
             hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))
         }
         loopHubs = hubs
-        for hub in hubs { hub.hub = self }
+        for hub in hubs {
+            hub.hub = self
+            hub.loop.execute { hub.startPresenceTimer() }
+        }
         ConsoleAssets.warmUp()
         let first = hubs[0]
         first.loop.execute { [unowned self] in
@@ -142,6 +145,11 @@ public final class Hub: BusListener, Sendable {
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.reset(sessionId: sessionId, epoch: epoch) }
             }
+        case .presence(let sessionId, let joins, let leaves):
+            let loops = interestedLoops(sessionId)
+            for hub in loopHubs where loops.contains(hub.loop.index) {
+                hub.loop.execute { hub.deliverPresence(sessionId: sessionId, joins: joins, leaves: leaves) }
+            }
         case .push(let sessionId, let bytes):
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
@@ -191,14 +199,20 @@ public final class Hub: BusListener, Sendable {
 
     public func busResynchronized() {
         for hub in loopHubs {
-            hub.loop.execute { hub.refillFromHistory() }
+            hub.loop.execute {
+                hub.refillFromHistory()
+                hub.presenceResynchronized()
+            }
         }
     }
 
     public func busResynchronized(sessionId: String) {
         let loops = interestedLoops(sessionId)
         for hub in loopHubs where loops.contains(hub.loop.index) {
-            hub.loop.execute { hub.refillFromHistory(sessionId: sessionId) }
+            hub.loop.execute {
+                hub.refillFromHistory(sessionId: sessionId)
+                hub.presenceResynchronized(sessionId: sessionId)
+            }
         }
     }
 }

@@ -89,7 +89,7 @@ final class HubMetrics: Sendable {
     /// so that the per-loop caches below are arrays.
     enum RequestLabel: Int, CaseIterable {
         case health, ready, metrics, stats, console, eventStream, postEvents, getEvents, recentEvents
-        case sessions, session, chains, chain, input, commands, ackCommand, tokens, webSocket, echo
+        case sessions, session, chains, chain, input, commands, ackCommand, tokens, webSocket, echo, presence
         case preflight, unmatched
 
         var text: String {
@@ -113,6 +113,7 @@ final class HubMetrics: Sendable {
             case .tokens: "/api/tokens"
             case .webSocket: "/ws"
             case .echo: "/echo"
+            case .presence: "/api/sessions/:id/presence"
             case .preflight: "preflight"
             case .unmatched: "unmatched"
             }

@@ -5,8 +5,8 @@ import SBCore
 /// the hub reads found by name, with no Foundation tree.
 struct ClientMessage {
     enum Key: Int {
-        case type, sessionId, lastEventId, epoch, token, payload
-        static let table = JSONKeyTable(["type", "sessionId", "lastEventId", "epoch", "token", "payload"])
+        case type, sessionId, lastEventId, epoch, token, payload, presence
+        static let table = JSONKeyTable(["type", "sessionId", "lastEventId", "epoch", "token", "payload", "presence"])
     }
 
     enum Failure: Error, Equatable {
@@ -33,6 +33,16 @@ struct ClientMessage {
 
     /// The field's text when it is a string; nil when absent or of another kind.
     func string(_ key: Key) -> String? { document.string(member(key)) }
+
+    /// A boolean field: nil when absent or null, `.some(nil)` when given as anything else.
+    func bool(_ key: Key) -> Bool?? {
+        switch member(key).kind {
+        case nil, .null?: nil
+        case .true?: true
+        case .false?: false
+        default: .some(nil)
+        }
+    }
 
     enum Integer: Equatable {
         case absent

@@ -119,6 +119,7 @@ final class HubClient: WebSocketHandler, Subscriber {
                 message.string("type", "pong")
                 message.string("clientId", clientId)
             }
+        case "presence": presence(message)
         case "input": input(message)
         case "refresh": refresh(message)
         default: sendError("unknown message type '\(type)'", code: "unknown_type")
@@ -143,6 +144,14 @@ final class HubClient: WebSocketHandler, Subscriber {
             sendError("lastEventId must be a non-negative integer", code: "invalid_last_event_id")
             return
         }
+        var wantsPresence = false
+        switch message.bool(.presence) {
+        case nil: break
+        case .some(let value?): wantsPresence = value
+        case .some(nil):
+            sendError("presence must be true or false", code: "invalid_message")
+            return
+        }
         var epoch: String?
         if message.member(.epoch).isGiven {
             guard let text = message.string(.epoch), !text.isEmpty, text.utf8.count <= 64 else {
@@ -161,10 +170,37 @@ final class HubClient: WebSocketHandler, Subscriber {
                 return
             }
             subscription = Subscription(client: self, format: .webSocket, sessionId: sessionId)
+            subscription.wantsPresence = wantsPresence
             subscriptions[sessionId] = subscription
             loopHub.add(subscription)
         }
+        // A repeated subscribe sets the presence option again (true or false; absent: false).
+        loopHub.setWantsPresence(subscription, wantsPresence)
         subscription.perform(subscription.machine.subscribe(lastEventId: lastEventId, epoch: epoch))
+        // Watchers get the current presence once, then its joins and leaves.
+        if wantsPresence { loopHub.sendPresenceSnapshot(to: self, sessionId: sessionId) }
+    }
+
+    /// `{"type":"presence","sessionId":…}`: the session's presence as a `presence` message
+    /// (needs `read` or `subscribe` on the session with a token; counted by WS_RATE_LIMIT
+    /// like every message).
+    private func presence(_ message: ClientMessage) {
+        guard let sessionId = sessionId(message) else { return }
+        guard access.allows(.read, on: sessionId) || access.allows(.subscribe, on: sessionId) else {
+            sendError(Access.denial(.read, sessionId), code: "forbidden", sessionId: sessionId)
+            return
+        }
+        loopHub.sendPresenceSnapshot(to: self, sessionId: sessionId)
+    }
+
+    // MARK: Presence identity
+
+    var presenceClientId: String { clientId }
+
+    var presenceInfo: [UInt8] { access.presenceInfo }
+
+    func sendPresence(_ json: [UInt8]) {
+        connection?.sendText(json)
     }
 
     func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {

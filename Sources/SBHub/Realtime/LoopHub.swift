@@ -15,6 +15,10 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     /// sessionId → subscriptions held by this loop's clients.
     private var index: [String: [Subscription]] = [:]
     let instruments = HubMetrics.RequestInstruments()
+    /// How joins and leaves reach this loop's presence watchers (batched past a rate).
+    var presenceCoalescer = PresenceCoalescer()
+    /// sessionId → this loop's subscriptions that want its presence messages (absent: none).
+    var presenceWatchers: [String: Int] = [:]
     /// The server once it is attached: read per `/health` without the hub's atomic.
     private var attachedServer: Server?
     var server: Server? {
@@ -37,6 +41,7 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         index[subscription.sessionId] = list
         hub.metrics.subscriptions.increment()
         hub.stats.subscriptions.add(1, ordering: .relaxed)
+        presenceJoined(subscription)
     }
 
     func remove(_ subscription: Subscription) {
@@ -56,7 +61,14 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
         }
         hub.metrics.subscriptions.decrement()
         hub.stats.subscriptions.subtract(1, ordering: .relaxed)
+        presenceLeft(subscription)
     }
+
+    /// This loop's subscriptions of a session (presence renewals and deliveries).
+    func subscriptions(of sessionId: String) -> [Subscription] { index[sessionId] ?? [] }
+
+    /// Every session this loop's clients are subscribed to.
+    var subscribedSessions: Dictionary<String, [Subscription]>.Keys { index.keys }
 
     // MARK: Delivery
 

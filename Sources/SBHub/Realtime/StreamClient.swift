@@ -13,16 +13,23 @@ final class StreamClient: StreamHandler, Subscriber {
     private let lastEventId: Int64?
     private let epoch: String?
     private let expiresAtMillis: Int64?
+    /// `?presence=1`: the stream also carries the session's presence messages.
+    private let wantsPresence: Bool
+    /// The stream's id in presence entries (a WebSocket's is its `clientId`).
+    let presenceClientId = IDGenerator.next()
+    let presenceInfo: [UInt8]
     weak var stream: (any ResponseStream)?
     private var subscription: Subscription?
     private var expiryTimer: TimerHandle?
     var readGate = ReadGate()
 
-    init(loopHub: LoopHub, sessionId: String, lastEventId: Int64?, epoch: String?, access: Access) {
+    init(loopHub: LoopHub, sessionId: String, lastEventId: Int64?, epoch: String?, access: Access, wantsPresence: Bool = false) {
         self.loopHub = loopHub
         self.sessionId = sessionId
         self.lastEventId = lastEventId
         self.epoch = epoch
+        self.wantsPresence = wantsPresence
+        self.presenceInfo = access.presenceInfo
         if case .token(let grant) = access { expiresAtMillis = grant.expiresAtMillis } else { expiresAtMillis = nil }
     }
 
@@ -32,10 +39,12 @@ final class StreamClient: StreamHandler, Subscriber {
         self.stream = stream
         stream.sendLive(ServerSentEvents.preamble)
         let subscription = Subscription(client: self, format: .serverSentEvents, sessionId: sessionId)
+        subscription.wantsPresence = wantsPresence
         self.subscription = subscription
         loopHub.add(subscription)
         scheduleExpiry()
         subscription.perform(subscription.machine.subscribe(lastEventId: lastEventId, epoch: epoch))
+        if wantsPresence { loopHub.sendPresenceSnapshot(to: self, sessionId: sessionId) }
     }
 
     func closed(_ stream: any ResponseStream) {
@@ -103,6 +112,10 @@ final class StreamClient: StreamHandler, Subscriber {
     func sendSessionDeleted(_ sessionId: String, epoch: String) {
         stream?.sendLive(ServerSentEvents.message(type: "session_deleted", id: 0,
                                                   json: ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
+    }
+
+    func sendPresence(_ json: [UInt8]) {
+        stream?.sendLive(ServerSentEvents.message(type: ServerSentEvents.messageType(json), id: nil, json: json))
     }
 
     func sendError(_ message: String, code: String, sessionId: String?) {

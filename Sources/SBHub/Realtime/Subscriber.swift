@@ -25,6 +25,14 @@ protocol Subscriber: AnyObject {
     func sendLive(_ message: SharedBytes) -> SendStatus
     func sendSessionDeleted(_ sessionId: String, epoch: String)
     func sendError(_ message: String, code: String, sessionId: String?)
+
+    /// The connection's id in presence entries: stable for the connection's life.
+    var presenceClientId: String { get }
+    /// The `info` object of its presence entries (from its token; `{}` on the API key).
+    var presenceInfo: [UInt8] { get }
+    /// A presence message (`presence`, `presence_join`, `presence_leave`, `presence_diff`),
+    /// written in this subscriber's format.
+    func sendPresence(_ json: [UInt8])
 }
 
 /// History reads wait here for their turn: one page in flight per connection, and only while

@@ -23,6 +23,9 @@ final class Subscription {
     /// Cleared when the subscription is removed; a read still in flight then does nothing
     /// (and never touches a client that may be gone).
     var active = true
+    /// The client asked for this session's `presence_join` / `presence_leave` (subscribe with
+    /// `"presence": true`, or a stream's `?presence=1`). In the byte before `slotIndex`: free.
+    var wantsPresence = false
     /// Position in the loop's per-session array, for O(1) removal.
     private var slotIndex: Int32 = 0
     var slot: Int {

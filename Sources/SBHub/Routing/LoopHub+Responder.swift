@@ -95,7 +95,7 @@ extension LoopHub: HTTPResponder {
         hub.policy.addCORSHeaders(to: &head, origin: origin)
         hub.metrics.recordRequest(route: label, method: .get, status: 200, startedAt: started, cache: instruments)
         context.startStream(head, handler: StreamClient(loopHub: self, sessionId: sessionId, lastEventId: start.lastEventId,
-                                                        epoch: start.epoch, access: access))
+                                                        epoch: start.epoch, access: access, wantsPresence: start.presence))
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest, _ access: Access, _ done: @escaping (HTTPResponse) -> Void) {
@@ -124,6 +124,7 @@ extension LoopHub: HTTPResponder {
         case .updateSession(let id): SessionsAPI.update(request, id: id, store: store, done)
         case .deleteSession(let id): SessionsAPI.delete(id: id, store: store, done)
         case .listChains(let id): SessionsAPI.listChains(sessionId: id, store: store, done)
+        case .sessionPresence(let id): SessionsAPI.presence(sessionId: id, store: store, done)
         case .addChain(let id): SessionsAPI.addChain(request, sessionId: id, store: store, done)
         case .getChain(let id): SessionsAPI.getChain(id: id, store: store, access: access, done)
         case .postInput(let id): QueueAPI.postInput(request, sessionId: id, store: store, done)

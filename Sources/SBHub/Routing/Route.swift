@@ -15,6 +15,7 @@ enum Route {
     case listSessions, createSession
     case getSession(id: String), updateSession(id: String), deleteSession(id: String)
     case listChains(sessionId: String), addChain(sessionId: String)
+    case sessionPresence(sessionId: String)
     case getChain(id: String)
     case postInput(sessionId: String), drainInput(sessionId: String)
     case postCommand(sessionId: String), drainCommands(sessionId: String)
@@ -108,6 +109,7 @@ enum Route {
             case ("events", "recent"): return [(.get, .recentEvents(sessionId: p[2]))]
             case ("events", "stream"): return [(.get, .eventStream(sessionId: p[2]))]
             case ("sessions", "chains"): return [(.get, .listChains(sessionId: p[2])), (.post, .addChain(sessionId: p[2]))]
+            case ("sessions", "presence"): return [(.get, .sessionPresence(sessionId: p[2]))]
             case ("sessions", "input"): return [(.get, .drainInput(sessionId: p[2])), (.post, .postInput(sessionId: p[2]))]
             case ("sessions", "commands"): return [(.get, .drainCommands(sessionId: p[2])), (.post, .postCommand(sessionId: p[2]))]
             case ("commands", "ack"): return [(.post, .ackCommand(id: p[2]))]
@@ -143,6 +145,7 @@ enum Route {
         case .listSessions, .createSession: .sessions
         case .getSession, .updateSession, .deleteSession: .session
         case .listChains, .addChain: .chains
+        case .sessionPresence: .presence
         case .getChain: .chain
         case .postInput, .drainInput: .input
         case .postCommand, .drainCommands: .commands

@@ -11,6 +11,8 @@ import Foundation
 ///   instance and Switchboard can share one Redis.
 /// - push: `{"sessionId":S,"kind":"push","message":<WebSocket message>}` (commands, input).
 /// - reset: `{"sessionId":S,"kind":"reset","epoch":E}` (the stream started again: DELETE).
+/// - presence: `{"sessionId":S,"kind":"presence","joins":[E…],"leaves":[E…]}`, each E a
+///   `PresenceEntry`'s JSON as that type wrote it (Lua copies them from the presence hash).
 ///
 /// Session ids are validated as `[A-Za-z0-9._:-]` and epochs are hex, so neither needs escaping.
 public enum RedisChannelMessage {
@@ -53,6 +55,51 @@ public enum RedisChannelMessage {
         "'{\"sessionId\":\"' .. \(sessionId) .. '\",\"kind\":\"reset\",\"epoch\":\"' .. \(epoch) .. '\"}'"
     }
 
+    public static func presence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry]) -> [UInt8] {
+        var out = Array("{\"sessionId\":\"".utf8)
+        out.append(contentsOf: sessionId.utf8)
+        out.append(contentsOf: "\",\"kind\":\"presence\",\"joins\":[".utf8)
+        for (index, entry) in joins.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: entry.json)
+        }
+        out.append(contentsOf: "],\"leaves\":[".utf8)
+        for (index, entry) in leaves.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: entry.json)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+
+    /// `presence` as a Lua expression; `joins` and `leaves` hold entries already joined by ','.
+    public static func luaPresence(sessionId: String, joins: String, leaves: String) -> String {
+        "'{\"sessionId\":\"' .. \(sessionId) .. '\",\"kind\":\"presence\",\"joins\":[' .. \(joins) .. '],\"leaves\":[' .. \(leaves) .. ']}'"
+    }
+
+    private static let presenceMark = Array(",\"kind\":\"presence\",\"joins\":[".utf8)
+    private static let presenceKeys = JSONKeyTable(["joins", "leaves"])
+
+    /// The entries of a presence message; nil when any part is not what `presence` writes.
+    static func parsePresence(sessionId: String, _ payload: [UInt8]) -> BusMessage? {
+        guard case .success(let document) = JSONScanner.scan(payload, keys: presenceKeys, maxElements: 0) else { return nil }
+        func entries(_ key: Int) -> [PresenceEntry]? {
+            let member = document.member(key, of: document.root)
+            guard member.kind == .array else { return nil }
+            let list = Array(payload[member.range])
+            guard case .success(let array) = JSONScanner.scan(list, keys: .none, maxElements: Int.max),
+                  array.elements.count == array.elementCount else { return nil }
+            var out: [PresenceEntry] = []
+            for element in array.elements {
+                guard let entry = PresenceEntry(json: Array(list[element.range])) else { return nil }
+                out.append(entry)
+            }
+            return out
+        }
+        guard let joins = entries(0), let leaves = entries(1) else { return nil }
+        return .presence(sessionId: sessionId, joins: joins, leaves: leaves)
+    }
+
     private static let head = Array("{\"sessionId\":\"".utf8)
     private static let pushMark = Array(",\"kind\":\"push\",\"message\":".utf8)
     private static let resetMark = Array(",\"kind\":\"reset\",\"epoch\":\"".utf8)
@@ -69,6 +116,9 @@ public enum RedisChannelMessage {
             let rest = payload[(quote + 1)...]
             if rest.starts(with: pushMark), payload.last == UInt8(ascii: "}") {
                 return .push(sessionId: sessionId, message: Array(payload[(rest.startIndex + pushMark.count)..<(payload.count - 1)]))
+            }
+            if rest.starts(with: presenceMark) {
+                return parsePresence(sessionId: sessionId, payload)
             }
             if rest.starts(with: resetMark), payload.count >= rest.startIndex + resetMark.count + 2,
                payload.suffix(2).elementsEqual("\"}".utf8) {

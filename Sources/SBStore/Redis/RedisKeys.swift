@@ -83,6 +83,10 @@ struct RedisKeys: Sendable {
         case .cluster: sessionKey("chain", sessionId) + ":" + chainId
         }
     }
+    /// Presence: ZSET client id → lease expiry (Redis `TIME`, ms), and HASH client id → entry
+    /// JSON (`PresenceEntry`), both in the session's slot on Cluster.
+    func presence(_ sessionId: String) -> String { sessionKey("presence", sessionId) }
+    func presenceEntries(_ sessionId: String) -> String { sessionKey("presenceentries", sessionId) }
     /// Cluster: chain id → its session id, for `GET /api/chains/:id`.
     func chainSession(_ chainId: String) -> String { prefix + "chainsession:" + chainId }
     func queue(_ kind: QueueKind, _ sessionId: String) -> String {

@@ -14,6 +14,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
     case createSession, updateSession, listSessions, sessionSummary, deleteSession, addChain, chains
     case announceInstance
+    case presenceJoin, presenceLeave, presenceRenew, presenceRead
 
     public var lua: LuaScript { LuaScript(name: rawValue, source: source) }
 
@@ -45,8 +46,10 @@ public enum RedisScript: String, CaseIterable, Sendable {
     public var flags: Flags {
         switch self {
         case .appendEvents, .enqueue, .acknowledge, .createSession, .updateSession, .addChain: .writes
-        case .readEvents, .chains, .sessionSummary: .noWrites
-        case .readStream, .drain, .listSessions, .deleteSession, .announceInstance: .allowOOM
+        case .readEvents, .chains, .sessionSummary, .presenceRead: .noWrites
+        // Presence entries are small and bounded by connections; at the limit joins and
+        // renewals keep working, so presence never turns into ghosts because Redis is full.
+        case .readStream, .drain, .listSessions, .deleteSession, .announceInstance, .presenceJoin, .presenceLeave, .presenceRenew: .allowOOM
         }
     }
 
@@ -69,6 +72,10 @@ public enum RedisScript: String, CaseIterable, Sendable {
         case .addChain: Self.addChainSource
         case .chains: Self.chainsSource
         case .announceInstance: Self.announceInstanceSource
+        case .presenceJoin: Self.presenceJoinSource
+        case .presenceLeave: Self.presenceLeaveSource
+        case .presenceRenew: Self.presenceRenewSource
+        case .presenceRead: Self.presenceReadSource
         }
     }
 

@@ -102,6 +102,25 @@ public final class ShardedRedisStore: Store, @unchecked Sendable {
         shard(sessionId).drain(kind, sessionId: sessionId, done)
     }
 
+    /// A session's presence lives on its shard, beside its events.
+    public var presenceUsesLeases: Bool { true }
+
+    public func presenceJoin(sessionId: String, entry: PresenceEntry, _ done: @escaping (Result<Void, StoreError>) -> Void) {
+        shard(sessionId).presenceJoin(sessionId: sessionId, entry: entry, done)
+    }
+
+    public func presenceLeave(sessionId: String, clientId: String, _ done: @escaping (Result<Void, StoreError>) -> Void) {
+        shard(sessionId).presenceLeave(sessionId: sessionId, clientId: clientId, done)
+    }
+
+    public func presenceRenew(sessionId: String, clientIds: [String], _ done: @escaping (Result<[String], StoreError>) -> Void) {
+        shard(sessionId).presenceRenew(sessionId: sessionId, clientIds: clientIds, done)
+    }
+
+    public func presence(sessionId: String, limit: Int, _ done: @escaping (Result<PresenceList, StoreError>) -> Void) {
+        shard(sessionId).presence(sessionId: sessionId, limit: limit, done)
+    }
+
     /// The instance registry lives on the first shard (one list for the console; a heartbeat
     /// missed while that shard is down only hides the instance for a few seconds).
     public func announceInstance(id: String, json: [UInt8], ttlSeconds: Int, _ done: @escaping (Result<[[UInt8]], StoreError>) -> Void) {

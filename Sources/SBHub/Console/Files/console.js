@@ -252,6 +252,18 @@ function session(id) {
   const events = h('ol', { class: 'events', id: 'events', 'aria-live': 'polite', 'aria-label': 'Events' });
   const state = h('dl', { class: 'facts' });
   const chains = h('div', { id: 'chains' }, h('p', { class: 'muted', text: 'Loading…' }));
+  const watching = h('div', { id: 'presence', 'aria-live': 'polite' }, h('p', { class: 'muted', text: 'Loading…' }));
+  const watchingTitle = h('h3', { text: 'Watching' });
+  // Who is subscribed to this session (this console included), on every instance.
+  const showPresence = (clients) => {
+    const count = hub.presenceOf(id)?.count ?? clients.length;
+    watchingTitle.textContent = `Watching (${count})`;
+    watching.replaceChildren(clients.length ? h('ul', { class: 'presence' }, clients.slice(0, 200).map((c) => h('li', { 'data-client': c.clientId },
+      h('strong', { text: c.info?.sub || (c.clientId === hub.clientId ? 'this console' : 'API key') }),
+      h('span', { class: 'muted', text: ` ${c.instanceId} · since ${time(c.since)}` }),
+      c.info?.info ? h('code', { text: ` ${JSON.stringify(c.info.info)}` }) : '')))
+      : h('p', { class: 'muted', text: 'Nobody.' }));
+  };
   const sent = h('p', { class: 'sent', role: 'status', id: 'sent' });
   let stream = { epoch: '—', recovered: '—', lastSeq: 0, instance: '' };
 
@@ -305,6 +317,7 @@ function session(id) {
             h('label', { for: 'input-prompt', text: 'Prompt' }), prompt,
             h('div', { class: 'actions' }, h('button', { type: 'submit', text: 'Send input' }))),
           sent),
+        h('section', { class: 'card' }, watchingTitle, watching),
         h('section', { class: 'card' }, h('h3', { text: 'Chains' }), chains))));
   showState();
 
@@ -338,6 +351,7 @@ function session(id) {
     },
     onCommand: (m) => notice(`command ${m.payload?.type || ''} pushed`),
     onInput: () => notice('input pushed'),
+    onPresence: (clients) => showPresence(clients),
   });
   return { stop() { subscription.unsubscribe(); } };
 }

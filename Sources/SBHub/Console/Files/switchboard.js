@@ -5,6 +5,8 @@
 //   const hub = new Switchboard({ apiKey: 'secret' });          // or { token }, or { getToken }
 //   hub.subscribe('session-1', { onEvent: (e) => console.log(e.seq, e.payload) });
 //   await hub.sendCommand('session-1', 'pause');
+//   hub.subscribe('session-2', { onPresence: (clients) => console.log(clients.length, 'watching') });
+//   const { count, clients } = await hub.presence('session-2');
 //
 // One WebSocket carries every subscription. When it drops, the client reconnects with jittered
 // exponential backoff and resubscribes each session with the last seq it delivered (and the
@@ -41,10 +43,15 @@ export class Switchboard {
 
   /** Subscribes to a session. `lastEventId`/`epoch` resume from a known position.
    *  Handlers: onEvent(event, info), onCommand(msg), onInput(msg), onReset({epoch}),
-   *  onConfirmed({epoch, lastSeq, oldestSeq, recovered}). Returns { unsubscribe }. */
+   *  onConfirmed({epoch, lastSeq, oldestSeq, recovered}), and onPresence(clients, change):
+   *  with it the subscription asks for the session's presence (`presence: true`) and the
+   *  handler gets every client present ({clientId, instanceId, since, info}, oldest first)
+   *  after the list arrives and after each join, leave or batch (`change` is the message).
+   *  Returns { unsubscribe }. */
   subscribe(sessionId, handlers = {}) {
     const state = this.sessions.get(sessionId) || {
       lastSeq: handlers.lastEventId ?? null, epoch: handlers.epoch ?? null, handlers: {}, confirmed: null,
+      presence: new Map(), presenceCount: 0, presencePending: null,
     };
     state.handlers = handlers;
     this.sessions.set(sessionId, state);
@@ -64,6 +71,19 @@ export class Switchboard {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
     return () => this.listeners.get(type)?.delete(fn);
+  }
+
+  /** Who is subscribed to a session now, on every instance (REST, needs `read` with a token):
+   *  resolves to {sessionId, count, clients} (at most 1,000 clients listed; count is exact). */
+  presence(sessionId) {
+    return this.request('GET', `/api/sessions/${encodeURIComponent(sessionId)}/presence`);
+  }
+
+  /** The presence a subscription with onPresence follows: {count, clients}, or null. */
+  presenceOf(sessionId) {
+    const state = this.sessions.get(sessionId);
+    if (!state?.handlers.onPresence) return null;
+    return { count: state.presenceCount, clients: this.#presenceList(state) };
   }
 
   /** The last seq delivered for a session (what a resume starts after). */
@@ -157,7 +177,11 @@ export class Switchboard {
       if (this.socket !== socket) return;
       this.socket = null;
       this.clientId = null;
-      for (const state of this.sessions.values()) state.confirmed = null;
+      for (const state of this.sessions.values()) {
+        state.confirmed = null;
+        state.presence = new Map();  // the resubscribe brings the list again
+        state.presenceCount = 0;
+      }
       if (!this.closedByUser) this.#scheduleReconnect();
     };
     socket.onerror = () => {};  // onclose follows
@@ -211,6 +235,13 @@ export class Switchboard {
       case 'token_expiring':
         this.#refresh();
         break;
+      case 'presence':
+      case 'presence_join':
+      case 'presence_leave':
+      case 'presence_diff':
+        this.#presence(m);
+        this.#emit(m.type, m);
+        break;
       default:
         this.#emit(m.type, m);
     }
@@ -249,7 +280,51 @@ export class Switchboard {
     const message = { type: 'subscribe', sessionId };
     if (state.lastSeq !== null) message.lastEventId = state.lastSeq;
     if (state.epoch) message.epoch = state.epoch;
+    if (state.handlers.onPresence) {
+      message.presence = true;
+      state.presencePending = { joins: new Map(), leaves: new Set() };
+    }
     this.#send(message);
+  }
+
+  /** Keeps a watched session's presence: the list replaces it (with the changes that arrived
+   *  while it was read applied again on top), joins and leaves change it, a batch applies its
+   *  leaves then its joins and, when it only counted some, asks for the list again. */
+  #presence(m) {
+    const state = this.sessions.get(m.sessionId);
+    if (!state?.handlers.onPresence) return;
+    const p = m.payload || {};
+    const pending = state.presencePending;
+    const join = (entry) => { state.presence.set(entry.clientId, entry); pending?.joins.set(entry.clientId, entry); pending?.leaves.delete(entry.clientId); };
+    const leave = (entry) => { state.presence.delete(entry.clientId); pending?.joins.delete(entry.clientId); pending?.leaves.add(entry.clientId); };
+    if (m.type === 'presence') {
+      state.presence = new Map((p.clients || []).map((c) => [c.clientId, c]));
+      if (pending) {
+        for (const id of pending.leaves) state.presence.delete(id);
+        for (const [id, entry] of pending.joins) state.presence.set(id, entry);
+      }
+      state.presencePending = null;
+      state.presenceCount = Math.max(p.count ?? 0, state.presence.size);
+    } else if (m.type === 'presence_join') {
+      if (!state.presence.has(p.clientId)) state.presenceCount += 1;
+      join(p);
+    } else if (m.type === 'presence_leave') {
+      if (state.presence.has(p.clientId) || state.presenceCount > state.presence.size) state.presenceCount -= 1;
+      leave(p);
+    } else {
+      for (const entry of p.leaves || []) leave(entry);
+      for (const entry of p.joins || []) join(entry);
+      if ((p.omittedJoins || 0) + (p.omittedLeaves || 0) > 0) {
+        state.presencePending = { joins: new Map(), leaves: new Set() };
+        this.#send({ type: 'presence', sessionId: m.sessionId });
+      }
+      state.presenceCount = Math.max(state.presenceCount + (p.joins || []).length - (p.leaves || []).length, state.presence.size);
+    }
+    state.handlers.onPresence(this.#presenceList(state), m);
+  }
+
+  #presenceList(state) {
+    return [...state.presence.values()].sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.clientId < b.clientId ? -1 : 1));
   }
 
   async #refresh() {

@@ -1,0 +1,136 @@
+import SBCore
+import SBEventLoop
+import SBStore
+
+/// Presence on one loop (issue 26): every subscription of this loop's clients is an entry in
+/// its session's presence, joined when it is added to the index and left when it is removed;
+/// this loop renews the leases of its own entries (Redis) and delivers joins and leaves to its
+/// watchers through the coalescer.
+extension LoopHub {
+    // MARK: Entries
+
+    func presenceEntry(of subscription: Subscription, sinceMillis: Int64 = WallClock.millisecondsSinceEpoch()) -> PresenceEntry {
+        PresenceEntry(clientId: subscription.client.presenceClientId, instanceId: hub.configuration.instanceId,
+                      sinceMillis: sinceMillis, info: subscription.client.presenceInfo)
+    }
+
+    /// A failed join (storage down) is made good by the next renewal, which finds the id missing.
+    func presenceJoined(_ subscription: Subscription) {
+        if subscription.wantsPresence { presenceWatchers[subscription.sessionId, default: 0] += 1 }
+        store.presenceJoin(sessionId: subscription.sessionId, entry: presenceEntry(of: subscription)) { _ in }
+    }
+
+    /// A failed leave (storage down) is made good by the lease: the entry expires and a sweep
+    /// publishes the leave.
+    func presenceLeft(_ subscription: Subscription) {
+        if subscription.wantsPresence { setWantsPresence(subscription, false) }
+        store.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.presenceClientId) { _ in }
+    }
+
+    /// Turns a subscription's presence messages on or off (it is in the index).
+    func setWantsPresence(_ subscription: Subscription, _ wants: Bool) {
+        guard subscription.wantsPresence != wants else { return }
+        subscription.wantsPresence = wants
+        let sessionId = subscription.sessionId
+        let watchers = (presenceWatchers[sessionId] ?? 0) + (wants ? 1 : -1)
+        if watchers > 0 {
+            presenceWatchers[sessionId] = watchers
+        } else {
+            presenceWatchers[sessionId] = nil
+            presenceCoalescer.forget(sessionId: sessionId)
+        }
+    }
+
+    /// The current presence (at most `PresenceList.maxListed` entries) as a `presence` message.
+    func sendPresenceSnapshot(to client: any Subscriber, sessionId: String) {
+        store.presence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
+            switch result {
+            case .success(let list): client.sendPresence(ServerMessage.presence(sessionId: sessionId, list))
+            case .failure: client.sendError("storage unavailable: presence not read", code: "unavailable", sessionId: sessionId)
+            }
+        }
+    }
+
+    /// The bus may have lost presence messages (Redis resubscribed, or a session's channel was
+    /// only just joined): every watcher of the session(s) gets the list again, one read per session.
+    func presenceResynchronized(sessionId: String? = nil) {
+        for watched in Array(presenceWatchers.keys) where sessionId == nil || watched == sessionId {
+            store.presence(sessionId: watched, limit: PresenceList.maxListed) { [self] result in
+                guard case .success(let list) = result else { return }
+                let message = ServerMessage.presence(sessionId: watched, list)
+                for subscription in subscriptions(of: watched) where subscription.active && subscription.wantsPresence {
+                    subscription.client.sendPresence(message)
+                }
+            }
+        }
+    }
+
+    // MARK: Leases
+
+    /// Every `presenceRenewMillis` with Redis (every 5 s with memory, which has no leases):
+    /// renew this loop's entries, session by session, in pieces of at most 1000 ids; each call
+    /// also sweeps the session's expired entries. Quiet coalescer state is forgotten here.
+    func startPresenceTimer() {
+        let leases = store.presenceUsesLeases
+        let interval = leases ? hub.configuration.store.presenceRenewMillis : 5000
+        loop.scheduleRepeating(every: .milliseconds(interval)) { [self] in
+            presenceCoalescer.prune(now: MonotonicClock.milliseconds())
+            if leases { renewPresence() }
+        }
+    }
+
+    func renewPresence() {
+        for sessionId in Array(subscribedSessions) {
+            let ids = subscriptions(of: sessionId).map { $0.client.presenceClientId }
+            var start = 0
+            while start < ids.count {
+                let piece = Array(ids[start..<min(start + 1000, ids.count)])
+                start += piece.count
+                store.presenceRenew(sessionId: sessionId, clientIds: piece) { [self] result in
+                    guard case .success(let missing) = result, !missing.isEmpty else { return }
+                    rejoin(sessionId: sessionId, clientIds: Set(missing))
+                }
+            }
+        }
+    }
+
+    /// Ids a sweep removed while this instance could not renew them (Redis was unreachable for
+    /// longer than a lease): those still subscribed join again (and watchers see them return).
+    private func rejoin(sessionId: String, clientIds: Set<String>) {
+        for subscription in subscriptions(of: sessionId) where subscription.active {
+            guard clientIds.contains(subscription.client.presenceClientId) else { continue }
+            store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription)) { _ in }
+        }
+    }
+
+    // MARK: Delivery
+
+    /// A presence change from the bus: through the coalescer to this loop's watchers.
+    func deliverPresence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry]) {
+        guard presenceWatchers[sessionId] != nil else { return }
+        let now = MonotonicClock.milliseconds()
+        perform(presenceCoalescer.received(sessionId: sessionId, joins: joins, leaves: leaves, now: now), sessionId: sessionId, now: now)
+    }
+
+    private func perform(_ actions: [PresenceCoalescer.Action], sessionId: String, now: Int64) {
+        for action in actions {
+            switch action {
+            case .send(let notice):
+                let message = ServerMessage.presence(sessionId: sessionId, notice)
+                for subscription in subscriptions(of: sessionId) where subscription.active && subscription.wantsPresence {
+                    subscription.client.sendPresence(message)
+                }
+            case .flush(let at):
+                loop.schedule(after: .milliseconds(max(at - now, 0))) { [self] in
+                    let now = MonotonicClock.milliseconds()
+                    perform(presenceCoalescer.flush(sessionId: sessionId, now: now), sessionId: sessionId, now: now)
+                }
+            }
+        }
+    }
+}
+
+extension MonotonicClock {
+    /// The monotonic clock in milliseconds (the coalescer's clock).
+    static func milliseconds() -> Int64 { Int64(now() / 1_000_000) }
+}
