@@ -3,7 +3,7 @@ internal import SBCompression
 /// Compresses outgoing messages for permessage-deflate, one message at a time and each on its
 /// own (no context takeover). One per loop: confined to it, reused for every message.
 public final class MessageDeflater {
-    private let deflater = RawDeflater()
+    private let deflater = RawDeflater(windowBits: Int32(PerMessageDeflate.deflaterWindowBits))
 
     public init() {}
 

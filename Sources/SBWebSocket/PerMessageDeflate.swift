@@ -24,10 +24,11 @@ public enum PerMessageDeflate {
             return value
         }
 
-        /// The longest payload that may be sent compressed to this client. A message is a fresh
-        /// stream, so no back-reference reaches further back than the message is long: up to
-        /// 2^bits bytes, the window the client agreed to always suffices, whatever window zlib
-        /// compressed with. Longer messages go uncompressed (compression is per message).
+        /// The longest payload that may be sent compressed to this client. Our deflater uses a
+        /// 15-bit window, so with the full window any length is fine. With a smaller one: a
+        /// message is a fresh stream, so no back-reference reaches further back than the message
+        /// is long, and up to 2^bits bytes the client's window suffices. Longer messages then go
+        /// uncompressed (compression is per message).
         public var maxCompressiblePayload: Int { PerMessageDeflate.maxCompressiblePayload(serverMaxWindowBits: serverMaxWindowBits) }
     }
 
@@ -89,7 +90,12 @@ public enum PerMessageDeflate {
     }
 
     /// See `Agreement.maxCompressiblePayload`.
-    public static func maxCompressiblePayload(serverMaxWindowBits: UInt8) -> Int { 1 << Int(serverMaxWindowBits) }
+    public static func maxCompressiblePayload(serverMaxWindowBits: UInt8) -> Int {
+        serverMaxWindowBits >= deflaterWindowBits ? Int.max : 1 << Int(serverMaxWindowBits)
+    }
+
+    /// The window `MessageDeflater` compresses with.
+    static let deflaterWindowBits: UInt8 = 15
 
     /// The four bytes a sender removes from the end of a compressed message, and a receiver
     /// appends before inflating (RFC 7692 §7.2.1, §7.2.2).

@@ -74,7 +74,9 @@ final class PerMessageDeflateTests: XCTestCase {
         guard case .accepted(let small) = PerMessageDeflate.negotiate(["permessage-deflate; server_max_window_bits=9"]),
               case .accepted(let full) = PerMessageDeflate.negotiate(["permessage-deflate"]) else { return XCTFail() }
         XCTAssertEqual(small.maxCompressiblePayload, 512)
-        XCTAssertEqual(full.maxCompressiblePayload, 32768)
+        XCTAssertEqual(full.maxCompressiblePayload, Int.max, "our deflater's window is the client's")
+        guard case .accepted(let fourteen) = PerMessageDeflate.negotiate(["permessage-deflate; server_max_window_bits=14"]) else { return XCTFail() }
+        XCTAssertEqual(fourteen.maxCompressiblePayload, 16384)
     }
 
     func testExtensionListBounds() {

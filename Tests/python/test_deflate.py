@@ -156,7 +156,8 @@ def test_websockets_negotiates_receives_compressed_events_and_sends_compressed(h
 
 def test_events_on_the_wire_are_compressed_once_for_every_deflate_subscriber(hub):
     """Three deflate subscribers get the same compressed bytes; a plain one the plain frame;
-    events under WS_COMPRESSION_MIN_BYTES go plain to everyone."""
+    events under WS_COMPRESSION_MIN_BYTES go plain to everyone; one larger than the 32 KiB
+    window goes compressed (the full window needs no length bound)."""
     clients = [RawWebSocket(hub.port, "permessage-deflate; client_max_window_bits") for _ in range(3)]
     plain = RawWebSocket(hub.port)
     try:
@@ -167,6 +168,7 @@ def test_events_on_the_wire_are_compressed_once_for_every_deflate_subscriber(hub
             subscribe(c, "deflate-wire")
         hub.post("/api/events", event("deflate-wire", 1))
         hub.post("/api/events", {"sessionId": "deflate-wire", "type": "small", "timestamp": TS})
+        hub.post("/api/events", event("deflate-wire", 3, detail_bytes=48_000))
         wire = []
         for c in clients:
             message, compressed, size = c.recv_json()
@@ -174,6 +176,9 @@ def test_events_on_the_wire_are_compressed_once_for_every_deflate_subscriber(hub
             wire.append(size)
             small, compressed, _ = c.recv_json()
             assert small["seq"] == 2 and not compressed
+            large, compressed, size = c.recv_json()
+            assert large["seq"] == 3 and compressed and carries(large["payload"], event("deflate-wire", 3, detail_bytes=48_000))
+            assert len(json.dumps(large)) > 40_000 > size
         message, compressed, plain_size = plain.recv_json()
         assert not compressed and carries(message["payload"], event("deflate-wire", 1))
         assert len(set(wire)) == 1 and wire[0] < plain_size / 2, (wire, plain_size)
