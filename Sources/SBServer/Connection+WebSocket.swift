@@ -10,7 +10,7 @@ extension Connection: WebSocketConnection {
     func processWebSocket() {
         while !closed, case .webSocket(let handler, var reader) = proto {
             proto = .done
-            let event = reader.next(inflater: { server.inflater })
+            let event = reader.next(inflate: { server.inflater.inflate(&$0, limit: $1) })
             proto = .webSocket(handler, reader)
             guard let event, ws != nil else { return }
             switch event {

@@ -36,14 +36,9 @@ public final class MessageInflater {
 
     public init() {}
 
-    enum Outcome: Equatable {
-        case inflated([UInt8])
-        case overLimit
-        case invalid
-    }
-
     /// `compressed` is the message's payload as sent; it gets the §7.2.2 tail appended.
-    func inflate(_ compressed: inout [UInt8], limit: Int) -> Outcome {
+    /// `WebSocketReader.next(inflate:)` takes this.
+    public func inflate(_ compressed: inout [UInt8], limit: Int) -> WebSocketReader.InflateOutcome {
         compressed.append(contentsOf: PerMessageDeflate.tail)
         switch inflater.inflate(compressed, limit: limit) {
         case .inflated(let bytes): return .inflated(bytes)

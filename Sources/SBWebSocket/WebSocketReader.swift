@@ -3,10 +3,10 @@
 /// validated as payload bytes are unmasked, so invalid UTF-8 fails fast.
 ///
 /// With permessage-deflate (`inflates`), a message whose first frame has RSV1 set is gathered
-/// compressed and inflated whole when its last frame is in, by the caller's (loop's)
-/// `MessageInflater`, bounded by `maxMessageBytes` of inflated output; its text is validated
-/// then. The reader itself holds no zlib state: the server agreed to
-/// `client_no_context_takeover`, so no message refers to an earlier one.
+/// compressed and inflated whole when its last frame is in, by the caller's `inflate` (the
+/// loop's `MessageInflater`), bounded by `maxMessageBytes` of inflated output; its text is
+/// validated then. The reader itself knows no zlib and holds no inflate state: the server
+/// agreed to `client_no_context_takeover`, so no message refers to an earlier one.
 public struct WebSocketReader: Sendable {
     /// Laid out small (16 bytes): a reader lives in every WebSocket connection.
     struct Frame: Sendable {
@@ -61,17 +61,30 @@ public struct WebSocketReader: Sendable {
         bytes.withUnsafeBytes { feed($0) }
     }
 
-    /// For a reader without permessage-deflate.
-    public mutating func next() -> WebSocketReadEvent? {
-        next(inflater: { preconditionFailure("a reader that inflates needs an inflater") })
+    /// What inflating one compressed message gave.
+    public enum InflateOutcome: Equatable, Sendable {
+        case inflated([UInt8])
+        /// Its inflated size passed the limit (inflation stopped there).
+        case overLimit
+        /// Not valid DEFLATE data.
+        case invalid
     }
 
-    /// `inflater` is asked for only when a compressed message is complete.
-    public mutating func next(inflater: () -> MessageInflater) -> WebSocketReadEvent? {
+    /// Inflates a whole compressed message payload (as sent, without the §7.2.2 tail) to at
+    /// most `limit` bytes.
+    public typealias Inflate = (_ compressed: inout [UInt8], _ limit: Int) -> InflateOutcome
+
+    /// For a reader without permessage-deflate.
+    public mutating func next() -> WebSocketReadEvent? {
+        next(inflate: { _, _ in preconditionFailure("a reader that inflates needs an inflate function") })
+    }
+
+    /// `inflate` is called only when a compressed message is complete.
+    public mutating func next(inflate: Inflate) -> WebSocketReadEvent? {
         guard !finished else { return nil }
         while true {
             if frame != nil {
-                if let event = readDataPayload(inflater) { return event }
+                if let event = readDataPayload(inflate) { return event }
                 if frame != nil { return idle() }
                 continue
             }
@@ -177,7 +190,7 @@ public struct WebSocketReader: Sendable {
 
     /// Moves available payload bytes of the current data frame into `message`, unmasking and
     /// validating them; emits the message when its final frame is complete.
-    private mutating func readDataPayload(_ inflater: () -> MessageInflater) -> WebSocketReadEvent? {
+    private mutating func readDataPayload(_ inflate: Inflate) -> WebSocketReadEvent? {
         guard var current = frame else { return nil }
         let take = min(current.remaining, buffer.count - start)
         if take > 0 {
@@ -206,7 +219,7 @@ public struct WebSocketReader: Sendable {
         message = []
         if messageCompressed {
             messageCompressed = false
-            switch inflater().inflate(&payload, limit: maxMessageBytes) {
+            switch inflate(&payload, maxMessageBytes) {
             case .inflated(let inflated): payload = inflated
             case .overLimit: return fail(1009, "message over \(maxMessageBytes) bytes when inflated")
             case .invalid: return fail(1007, "compressed message is not valid DEFLATE data")
