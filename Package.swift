@@ -27,17 +27,20 @@ let package = Package(
     ],
     targets: [
         // Layer 0: C shims and system libraries. Each is imported by one Swift module; OpenSSL by
-        // two with separate rooms: SBCrypto (hashes, signatures) and SBTLS (sessions on sockets).
+        // two with separate rooms: SBCrypto (hashes, signatures) and SBTLS (sessions on sockets);
+        // zlib by SBCompression.
         .target(name: "CSBLinux", cSettings: [.define("_GNU_SOURCE")]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Layer 1: shared primitives.
         .target(name: "SBCore", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
-        // Layer 2: event loop (only owner of CSBLinux), HTTP codec, crypto (only owner of COpenSSL).
+        // Layer 2: event loop (only owner of CSBLinux), HTTP codec, crypto (only owner of COpenSSL),
+        // raw DEFLATE streams (only owner of CZlib).
         .target(name: "SBEventLoop", dependencies: [
             "CSBLinux", "SBCore",
             .product(name: "DequeModule", package: "swift-collections"),
@@ -45,10 +48,11 @@ let package = Package(
         ], swiftSettings: hotPath),
         .target(name: "SBHTTP", dependencies: ["SBCore"], swiftSettings: hotPath),
         .target(name: "SBCrypto", dependencies: ["COpenSSL", "SBCore"], swiftSettings: strict),
+        .target(name: "SBCompression", dependencies: ["CZlib"], swiftSettings: strict),
 
-        // Layer 3: WebSocket codec, Redis client (only owner of CHiredis), TLS sessions on the
-        // loop's sockets.
-        .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto"], swiftSettings: strict),
+        // Layer 3: WebSocket codec (with permessage-deflate), Redis client (only owner of
+        // CHiredis), TLS sessions on the loop's sockets.
+        .target(name: "SBWebSocket", dependencies: ["SBCore", "SBHTTP", "SBCrypto", "SBCompression"], swiftSettings: strict),
         .target(name: "SBTLS", dependencies: ["COpenSSL", "SBEventLoop"], swiftSettings: strict),
         .target(name: "SBRedis", dependencies: [
             "CHiredis", "SBCore", "SBEventLoop", "SBTLS",
@@ -105,7 +109,8 @@ let package = Package(
         // The HTTP parser as a stdin/stdout filter for the differential test against h11.
         .executableTarget(name: "sb-http-parse", dependencies: ["SBHTTP"], path: "Tests/HTTPParseHarness", swiftSettings: strict),
         .testTarget(name: "SBCryptoTests", dependencies: ["SBCrypto"], swiftSettings: strict),
-        .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBWebSocketTests", dependencies: ["SBWebSocket", "SBCompression", "SBCore", "SBTestSupport"], swiftSettings: strict),
+        .testTarget(name: "SBCompressionTests", dependencies: ["SBCompression"], swiftSettings: strict),
         .testTarget(name: "SBEventLoopTests", dependencies: ["SBEventLoop", "SBCore"], swiftSettings: strict),
         .testTarget(name: "SBTLSTests", dependencies: ["SBTLS", "SBEventLoop"], swiftSettings: strict),
         .testTarget(name: "SBRedisTests", dependencies: [

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks in one go, same load generators, same machine: Switchboard (release)
 # vs the Hummingbird and aiohttp peers in ../shared/peers.
-#   Scripts/bench.sh [http|fanout|idle|redis|redis-tls|tls|all]   (default all; redis, redis-tls and tls are not part of all)
+#   Scripts/bench.sh [http|fanout|idle|redis|redis-tls|tls|deflate|all]   (default all; redis, redis-tls, tls and deflate are not part of all)
 # Switchboard runs twice: with its default THREADS (= CPU count) and with THREADS=1. On a
 # 2-core machine the load generator needs one core, so one loop thread is the better setting
 # there (see README, Performance); both are shown so neither is hidden.
@@ -25,6 +25,13 @@
 # /api/events (wrk -c64) and cross-instance fan-out (two instances), interleaved rounds, with
 # Redis CPU per accepted event (INFO used_cpu_* over the POST run); with BENCH_BASELINE also that
 # build over plain TCP, so "plain" can be compared with the previous build in the same run.
+# deflate: permessage-deflate. The same fan-out of ~1 KB events (padded with words, so they
+# compress like text) to subscribers that all offer permessage-deflate and to subscribers that
+# offer nothing, interleaved rounds against fresh instances of one release build (Scripts/bench/
+# wsload with --deflate: it inflates what it receives, as a real client must); deliveries/s,
+# per server CPU-second, p99, and bytes on the wire per delivery; then idle RSS per subscribed
+# connection with and without the extension agreed.
+#   BENCH_DEFLATE_SUBS (1000), BENCH_DEFLATE_SIZE (1024 bytes), BENCH_IDLE_CONNS (5000)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -49,7 +56,7 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
     servers+=(base)
 fi
 [[ -n ${BENCH_SERVERS:-} ]] && read -r -a servers <<< "$BENCH_SERVERS"
-[[ $mode == tls || $mode == redis-tls ]] && servers=()  # their own instances, below
+[[ $mode == tls || $mode == redis-tls || $mode == deflate ]] && servers=()  # their own instances, below
 has() { [[ " ${servers[*]} " == *" $1 "* ]]; }
 
 (cd "$root" && swift build -c release --product switchboard >&2)
@@ -94,7 +101,7 @@ row() {  # row LABEL assoc-array-name [ratios]
     printf "\n"
 }
 
-if [[ $mode != redis && $mode != redis-tls && $mode != tls ]]; then
+if [[ $mode != redis && $mode != redis-tls && $mode != tls && $mode != deflate ]]; then
     for s in "${servers[@]}"; do launch "$s"; done
 fi
 
@@ -184,6 +191,58 @@ EOF
 print(f'handshakes: {n} in {t:.1f}s = {n/t:.0f}/s wall (server counted ok: {sys.argv[4]}); server CPU {cpu:.2f}s = {cpu/n*1e6:.0f} us per handshake = {n/cpu:.0f} handshakes per server CPU-second')" \
         "$t0" "$t1" "$total" "${ok:-?}" "$c0" "$c1" "$(getconf CLK_TCK)"
     stop_one
+fi
+
+if [[ $mode == deflate ]]; then
+    dwsload="$root/Scripts/bench/wsload/run"
+    DP=16140
+    port_free $DP || { echo "port $DP is in use: stop that server first" >&2; exit 1; }
+    start_one() {
+        LOG_LEVEL=warning "$sb_bin" --host 127.0.0.1 --port $DP >/tmp/bench-sb-deflate.log 2>&1 & pids+=($!); one_pid=$!
+        wait_port $DP
+    }
+    stop_one() { kill $one_pid; wait $one_pid 2>/dev/null || true; }
+    cpu() { awk '{print $14 + $15}' "/proc/$one_pid/stat"; }
+    per_cpu() { python3 -c "import sys; print(round(float(sys.argv[1]) * int(sys.argv[4]) / max(1, int(sys.argv[3]) - int(sys.argv[2]))))" "$@" "$(getconf CLK_TCK)"; }
+    rounds="${BENCH_ROUNDS:-3}" subs="${BENCH_DEFLATE_SUBS:-1000}" size="${BENCH_DEFLATE_SIZE:-1024}"
+    echo "== fan-out, plain vs permessage-deflate: $subs subscribers, 10 sessions, ~$size-byte events (word padding), max rate, ${duration}s; medians of $rounds interleaved rounds =="
+    declare -A d_all=() e_all=() p_all=() w_all=() l_all=() c_all=()
+    for round in $(seq 1 "$rounds"); do
+        for kind in plain deflate; do
+            flags=(--pad-words); [[ $kind == deflate ]] && flags+=(--deflate)
+            start_one
+            c0=$(cpu)
+            out=$("$dwsload" fanout --sub-url "ws://127.0.0.1:$DP/ws" --pub-url "http://127.0.0.1:$DP" --subs "$subs" --sessions 10 \
+                --size "$size" --duration "$duration" "${flags[@]}" --json 2>/dev/null)
+            e_all[$kind]+="$(per_cpu "$(echo "$out" | field delivered)" "$c0" "$(cpu)") "
+            d_all[$kind]+="$(echo "$out" | field deliveries_per_s) "; p_all[$kind]+="$(echo "$out" | field lat_p99_ms) "
+            w_all[$kind]+="$(echo "$out" | field wire_bytes_per_delivery) "
+            l_all[$kind]=$(( ${l_all[$kind]:-0} + $(echo "$out" | field lost) ))
+            c_all[$kind]=$(( ${c_all[$kind]:-0} + $(echo "$out" | field compressed_deliveries) ))
+            echo "  round $round $kind: $(echo "$out" | field deliveries_per_s) deliveries/s ($(echo "${e_all[$kind]}" | awk '{print $NF}') per server CPU-second), p99 $(echo "$out" | field lat_p99_ms) ms, $(echo "$out" | field wire_bytes_per_delivery) wire bytes per delivery" >&2
+            stop_one
+        done
+    done
+    printf "%-28s %14s %14s %14s\n" metric plain deflate deflate/plain
+    for metric in "deliveries/s (max rate):d_all" "deliveries/server CPU-s:e_all" "p99 ms (max rate):p_all" "wire bytes per delivery:w_all"; do
+        label=${metric%%:*}; declare -n values=${metric##*:}
+        mp=$(median "${values[plain]}") md=$(median "${values[deflate]}")
+        printf "%-28s %14s %14s %14s\n" "$label" "$mp" "$md" "$(ratio "$md" "$mp")"
+        unset -n values
+    done
+    printf "%-28s %14s %14s\n" "lost (all runs)" "${l_all[plain]}" "${l_all[deflate]}"
+    printf "%-28s %14s %14s\n" "compressed deliveries" "${c_all[plain]}" "${c_all[deflate]}"
+
+    conns="${BENCH_IDLE_CONNS:-5000}"
+    echo "== idle: $conns subscribed connections, server RSS growth per connection, without and with permessage-deflate agreed =="
+    declare -A per=()
+    for kind in plain deflate; do
+        flags=(); [[ $kind == deflate ]] && flags+=(--deflate)
+        start_one
+        per[$kind]=$("$dwsload" idle --url "ws://127.0.0.1:$DP/ws" --conns "$conns" --sessions 100 --hold 3 --pid "$one_pid" "${flags[@]}" --json 2>/dev/null | field rss_per_conn_bytes)
+        stop_one
+    done
+    printf "%-28s %14s %14s %14s\n" "RSS bytes per idle conn" "${per[plain]}" "${per[deflate]}" "$(ratio "${per[deflate]}" "${per[plain]}")"
 fi
 
 if [[ $mode == http || $mode == all ]]; then

@@ -60,4 +60,4 @@ TLS_TEST_PACKAGES=(openssl curl sslscan chromium chromium-driver)
 PACKAGE_TEST_PACKAGES=(binutils dpkg-dev lintian systemd)
 
 # The system libraries every build needs.
-BUILD_PACKAGES=(libhiredis-dev libssl-dev pkg-config)
+BUILD_PACKAGES=(libhiredis-dev libssl-dev zlib1g-dev pkg-config)

@@ -120,14 +120,25 @@ extension Connection {
         case .success(let value):
             accept = value
         }
+        var agreement: PerMessageDeflate.Agreement?
+        if server.configuration.webSocketCompression != nil {
+            switch PerMessageDeflate.negotiate(head.headers.values("sec-websocket-extensions")) {
+            case .none: break
+            case .accepted(let agreed): agreement = agreed
+            case .malformed(let message):
+                performHTTP(http.machine.requestFailed(status: 400, message: message, now: MonotonicClock.now()))
+                return
+            }
+        }
         let context = RequestContext(peer: peer, connection: nil)
         switch server.responder.upgrade(head, context: context) {
         case .reject(let response):
             finishResponse(response, isHead: false, forceClose: true)
         case .accept(let handler, let maxMessageBytes):
             let leftover = http.parser.takeRemainingBytes()
-            enqueue(WebSocketHandshake.response(accept: accept))
-            var reader = WebSocketReader(maxMessageBytes: maxMessageBytes)
+            enqueue(WebSocketHandshake.response(accept: accept, extensions: agreement?.responseHeaderValue))
+            deflateWindowBits = agreement?.serverMaxWindowBits ?? 0
+            var reader = WebSocketReader(maxMessageBytes: maxMessageBytes, inflates: agreement != nil)
             if !leftover.isEmpty { reader.feed(leftover) }
             ws = WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now())
             proto = .webSocket(handler, reader)

@@ -10,7 +10,7 @@ extension Connection: WebSocketConnection {
     func processWebSocket() {
         while !closed, case .webSocket(let handler, var reader) = proto {
             proto = .done
-            let event = reader.next()
+            let event = reader.next(inflate: { server.inflater.inflate(&$0, limit: $1) })
             proto = .webSocket(handler, reader)
             guard let event, ws != nil else { return }
             switch event {
@@ -92,8 +92,30 @@ extension Connection: WebSocketConnection {
             performWS(ws!.liveSend(queued: writeQueue.byteCount, now: MonotonicClock.now()))
             return .dropped
         }
-        enqueue(WebSocketFrameEncoder.encode(opcode: .text, payload: payload))
+        enqueue(frame(opcode: .text, payload: payload))
         return .queued
+    }
+
+    var compressesMessages: Bool { deflateWindowBits != 0 }
+
+    /// Compressed when permessage-deflate was agreed, the payload is at least
+    /// WS_COMPRESSION_MIN_BYTES and within what the client's window allows, and compressing
+    /// makes it smaller; plain otherwise.
+    private func frame(opcode: WebSocketOpcode, payload: [UInt8]) -> [UInt8] {
+        if mayCompress(payloadCount: payload.count),
+           let compressed = server.deflater.compressedFrame(opcode: opcode, payload: payload) {
+            return compressed
+        }
+        return WebSocketFrameEncoder.encode(opcode: opcode, payload: payload)
+    }
+
+    private func mayCompress(payloadCount: Int) -> Bool {
+        deflateWindowBits != 0 && payloadCount >= server.compressionMinBytes
+            && payloadCount <= PerMessageDeflate.maxCompressiblePayload(serverMaxWindowBits: deflateWindowBits)
+    }
+
+    func frame(for broadcast: BroadcastFrame) -> SharedFrame {
+        mayCompress(payloadCount: broadcast.payloadCount) ? broadcast.deflatedFrame(using: server.deflater) : broadcast.plain
     }
 
     @discardableResult
@@ -110,9 +132,9 @@ extension Connection: WebSocketConnection {
     }
 
     @discardableResult
-    func sendReplayFrame(_ frame: SharedFrame) -> SendStatus {
+    func sendReplayText(_ payload: [UInt8]) -> SendStatus {
         guard !closed, ws?.isOpen == true else { return .dropped }
-        enqueue(frame)
+        enqueue(frame(opcode: .text, payload: payload))
         return .queued
     }
 
@@ -132,7 +154,7 @@ extension Connection: WebSocketConnection {
             performWS(ws!.liveSend(queued: writeQueue.byteCount, now: MonotonicClock.now()))
             return
         }
-        enqueue(WebSocketFrameEncoder.encode(opcode: .binary, payload: payload))
+        enqueue(frame(opcode: .binary, payload: payload))
     }
 
     func close(code: UInt16, reason: String) {

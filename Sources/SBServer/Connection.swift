@@ -55,6 +55,9 @@ final class Connection: IOHandler {
     var writeArmed = false
     var processingHTTP = false
     var drainNotifyPending = false
+    /// 0 until permessage-deflate is agreed; then the client's window for our messages
+    /// (server_max_window_bits), which bounds the messages we may compress for it.
+    var deflateWindowBits: UInt8 = 0
 
     init(id: UInt64, fd: Int32, peer: String, server: LoopServer, tls: TLSSession? = nil) {
         self.id = id

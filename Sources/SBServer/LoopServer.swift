@@ -3,6 +3,7 @@ import SBCore
 import Synchronization
 import SBEventLoop
 import SBTLS
+import SBWebSocket
 import Logging
 
 /// Everything one loop owns: its listener, its connections, the connections with bytes to
@@ -29,6 +30,13 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     var tlsContext: TLSContext?
     let tlsHandshakeTimeout: UInt64
     lazy var tlsStaging = TLSWriteStaging()
+    /// permessage-deflate, one of each per loop and made on first use: the connections of this
+    /// loop share them (a message is compressed or inflated whole, in one call), so no
+    /// connection holds zlib state.
+    lazy var deflater = MessageDeflater()
+    lazy var inflater = MessageInflater()
+    /// WS_COMPRESSION_MIN_BYTES (unused while compression is off: no connection agrees to it).
+    let compressionMinBytes: Int
     /// `Strict-Transport-Security: max-age=N\r\n` when TLS_HSTS_SECONDS is set: added to
     /// responses on TLS connections only (RFC 6797 §7.2: never over plain HTTP).
     let hstsHeaderLine: [UInt8]
@@ -50,6 +58,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             silenceLimit: UInt64(max(configuration.heartbeatSeconds, 0)) * 2 * second,
             sendQueueLimit: configuration.sendQueueBytes)
         tlsContext = configuration.tls
+        compressionMinBytes = configuration.webSocketCompression?.minBytes ?? Int.max
         tlsHandshakeTimeout = UInt64(configuration.tlsHandshakeTimeoutSeconds) * second
         hstsHeaderLine = configuration.hstsMaxAgeSeconds > 0
             ? Array("Strict-Transport-Security: max-age=\(configuration.hstsMaxAgeSeconds)\r\n".utf8) : []

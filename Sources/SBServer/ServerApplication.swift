@@ -50,10 +50,17 @@ public protocol WebSocketConnection: AnyObject {
     @discardableResult func sendText(_ payload: [UInt8]) -> SendStatus
     /// Queues a pre-encoded frame shared with other recipients (encode once, send many).
     @discardableResult func sendFrame(_ frame: SharedFrame) -> SendStatus
+    /// permessage-deflate was agreed with this client.
+    var compressesMessages: Bool { get }
+    /// The variant of a broadcast this client gets: the shared compressed frame when it agreed
+    /// to permessage-deflate and the message qualifies (WS_COMPRESSION_MIN_BYTES, its window),
+    /// the plain one otherwise.
+    func frame(for broadcast: BroadcastFrame) -> SharedFrame
     func sendBinary(_ payload: [UInt8])
-    /// Queues a frame the server chose to send (a replay page): never counted against the
-    /// SEND_QUEUE_BYTES cut-off, because the sender paces itself with `notifyWhenDrained`.
-    @discardableResult func sendReplayFrame(_ frame: SharedFrame) -> SendStatus
+    /// Queues a message the server chose to send (a replay page), framed (and compressed) here:
+    /// never counted against the SEND_QUEUE_BYTES cut-off, because the sender paces itself
+    /// with `notifyWhenDrained`.
+    @discardableResult func sendReplayText(_ payload: [UInt8]) -> SendStatus
     /// Asks for one `sendQueueDrained` call once the unsent bytes are at or below `lowWater`
     /// (at once, on the next loop turn, if they already are).
     func notifyWhenDrained(below lowWater: Int)

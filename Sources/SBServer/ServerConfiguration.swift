@@ -6,7 +6,10 @@ public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var httpLimits: HTTPLimits
+    /// Applies to a compressed message's inflated size.
     public var maxMessageBytes: Int
+    /// WS_COMPRESSION: permessage-deflate for clients that offer it; nil = off (never agreed).
+    public var webSocketCompression: WebSocketCompression?
     /// Unsent bytes a client may have queued before it is cut off.
     public var sendQueueBytes: Int
     public var maxConnections: Int
@@ -30,6 +33,16 @@ public struct ServerConfiguration: Sendable {
     /// names the file limit, not MAX_CONNECTIONS, as what refuses connections.
     public internal(set) var openFileCap: OpenFileCap?
 
+    public struct WebSocketCompression: Sendable, Equatable {
+        /// WS_COMPRESSION_MIN_BYTES: shorter messages go plain (a few hundred bytes of JSON
+        /// shrink by little, and every compressed frame costs zlib time).
+        public var minBytes: Int
+
+        public init(minBytes: Int = 256) {
+            self.minBytes = minBytes
+        }
+    }
+
     public struct OpenFileCap: Sendable, Equatable {
         public let openFileLimit: Int
         public let configuredMaxConnections: Int
@@ -40,7 +53,7 @@ public struct ServerConfiguration: Sendable {
         maxMessageBytes: Int = 1 << 20, sendQueueBytes: Int = 8 << 20, maxConnections: Int = 100_000,
         heartbeatSeconds: Int = 30, headerTimeoutSeconds: Int = 10, idleTimeoutSeconds: Int = 120,
         closeHandshakeTimeoutSeconds: Int = 3, tls: TLSContext? = nil, tlsHandshakeTimeoutSeconds: Int = 10,
-        hstsMaxAgeSeconds: Int = 0
+        hstsMaxAgeSeconds: Int = 0, webSocketCompression: WebSocketCompression? = WebSocketCompression()
     ) {
         self.host = host
         self.port = port
@@ -55,5 +68,6 @@ public struct ServerConfiguration: Sendable {
         self.tls = tls
         self.tlsHandshakeTimeoutSeconds = tlsHandshakeTimeoutSeconds
         self.hstsMaxAgeSeconds = hstsMaxAgeSeconds
+        self.webSocketCompression = webSocketCompression
     }
 }

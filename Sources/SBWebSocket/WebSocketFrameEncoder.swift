@@ -4,8 +4,10 @@ public enum WebSocketFrameEncoder {
         payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10
     }
 
-    public static func writeHeader(opcode: WebSocketOpcode, payloadLength: Int, fin: Bool = true, into out: inout [UInt8]) {
-        out.append((fin ? 0x80 : 0) | opcode.rawValue)
+    /// `compressed` sets RSV1: the first frame of a permessage-deflate message (RFC 7692 §6).
+    public static func writeHeader(opcode: WebSocketOpcode, payloadLength: Int, fin: Bool = true, compressed: Bool = false,
+                                   into out: inout [UInt8]) {
+        out.append((fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | opcode.rawValue)
         if payloadLength < 126 {
             out.append(UInt8(payloadLength))
         } else if payloadLength < 65536 {

@@ -35,8 +35,10 @@ public enum WebSocketHandshake {
         return .success(acceptValue(forKey: key))
     }
 
-    public static func response(accept: String) -> [UInt8] {
-        Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n".utf8)
+    /// `extensions`: the `Sec-WebSocket-Extensions` value agreed on, if any.
+    public static func response(accept: String, extensions: String? = nil) -> [UInt8] {
+        let extensionLine = extensions.map { "Sec-WebSocket-Extensions: \($0)\r\n" } ?? ""
+        return Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\(extensionLine)\r\n".utf8)
     }
 }
 

@@ -1,6 +1,12 @@
 /// Incremental frame parser, message assembler and UTF-8 validator in one pure state machine.
 /// Every limit is checked from the frame header, before its payload is buffered; text is
 /// validated as payload bytes are unmasked, so invalid UTF-8 fails fast.
+///
+/// With permessage-deflate (`inflates`), a message whose first frame has RSV1 set is gathered
+/// compressed and inflated whole when its last frame is in, by the caller's `inflate` (the
+/// loop's `MessageInflater`), bounded by `maxMessageBytes` of inflated output; its text is
+/// validated then. The reader itself knows no zlib and holds no inflate state: the server
+/// agreed to `client_no_context_takeover`, so no message refers to an earlier one.
 public struct WebSocketReader: Sendable {
     /// Laid out small (16 bytes): a reader lives in every WebSocket connection.
     struct Frame: Sendable {
@@ -24,11 +30,21 @@ public struct WebSocketReader: Sendable {
     var messageOpcode: WebSocketOpcode?
     let requireMask: Bool
     var finished = false
+    /// permessage-deflate was negotiated: RSV1 marks a compressed message.
+    let inflates: Bool
+    /// The message being read is compressed (its first frame had RSV1).
+    var messageCompressed = false
 
-    public init(maxMessageBytes: Int, requireMask: Bool = true) {
+    public init(maxMessageBytes: Int, requireMask: Bool = true, inflates: Bool = false) {
         self.maxMessageBytes = maxMessageBytes
         self.requireMask = requireMask
+        self.inflates = inflates
     }
+
+    /// The most compressed bytes one message may take: deflate can grow incompressible data
+    /// (by 5 bytes per stored block of up to 64 KiB), so a message whose inflated size is
+    /// within the limit may be a little larger compressed.
+    var maxCompressedMessageBytes: Int { maxMessageBytes + maxMessageBytes / 4096 + 64 }
 
     public var isIdle: Bool { start == buffer.count && frame == nil && messageOpcode == nil }
 
@@ -45,11 +61,30 @@ public struct WebSocketReader: Sendable {
         bytes.withUnsafeBytes { feed($0) }
     }
 
+    /// What inflating one compressed message gave.
+    public enum InflateOutcome: Equatable, Sendable {
+        case inflated([UInt8])
+        /// Its inflated size passed the limit (inflation stopped there).
+        case overLimit
+        /// Not valid DEFLATE data.
+        case invalid
+    }
+
+    /// Inflates a whole compressed message payload (as sent, without the §7.2.2 tail) to at
+    /// most `limit` bytes.
+    public typealias Inflate = (_ compressed: inout [UInt8], _ limit: Int) -> InflateOutcome
+
+    /// For a reader without permessage-deflate.
     public mutating func next() -> WebSocketReadEvent? {
+        next(inflate: { _, _ in preconditionFailure("a reader that inflates needs an inflate function") })
+    }
+
+    /// `inflate` is called only when a compressed message is complete.
+    public mutating func next(inflate: Inflate) -> WebSocketReadEvent? {
         guard !finished else { return nil }
         while true {
             if frame != nil {
-                if let event = readDataPayload() { return event }
+                if let event = readDataPayload(inflate) { return event }
                 if frame != nil { return idle() }
                 continue
             }
@@ -94,8 +129,13 @@ public struct WebSocketReader: Sendable {
         let available = buffer.count - start
         guard available >= 2 else { return nil }
         let b0 = buffer[start], b1 = buffer[start + 1]
-        if b0 & 0x70 != 0 { return .failure(1002, "reserved bits set") }
+        if b0 & 0x30 != 0 { return .failure(1002, "reserved bits set") }
+        let rsv1 = b0 & 0x40 != 0
+        if rsv1 && !inflates { return .failure(1002, "reserved bits set") }
         guard let opcode = WebSocketOpcode(rawValue: b0 & 0x0F) else { return .failure(1002, "unknown opcode") }
+        // RFC 7692 §6: RSV1 marks the first frame of a compressed message, and nothing else.
+        if rsv1 && opcode.isControl { return .failure(1002, "RSV1 set on a control frame") }
+        if rsv1 && opcode == .continuation { return .failure(1002, "RSV1 set on a continuation frame") }
         let fin = b0 & 0x80 != 0
         let masked = b1 & 0x80 != 0
         if requireMask && !masked { return .failure(1002, "client frames must be masked") }
@@ -134,12 +174,14 @@ public struct WebSocketReader: Sendable {
             if mask != 0 { Self.unmask(&payload, from: 0, mask: mask, offset: 0) }
             return .control(opcode, payload)
         }
-        if message.count + length > maxMessageBytes {
+        let compressed = opcode == .continuation ? messageCompressed : rsv1
+        if message.count + length > (compressed ? maxCompressedMessageBytes : maxMessageBytes) {
             return .failure(1009, "message over \(maxMessageBytes) bytes")
         }
         start += headerLength
         if opcode != .continuation {
             messageOpcode = opcode
+            messageCompressed = rsv1
             utf8 = UTF8Validator()
         }
         frame = Frame(remaining: length, mask: mask, opcode: opcode, fin: fin)
@@ -148,7 +190,7 @@ public struct WebSocketReader: Sendable {
 
     /// Moves available payload bytes of the current data frame into `message`, unmasking and
     /// validating them; emits the message when its final frame is complete.
-    private mutating func readDataPayload() -> WebSocketReadEvent? {
+    private mutating func readDataPayload(_ inflate: Inflate) -> WebSocketReadEvent? {
         guard var current = frame else { return nil }
         let take = min(current.remaining, buffer.count - start)
         if take > 0 {
@@ -160,7 +202,7 @@ public struct WebSocketReader: Sendable {
                 current.maskOffset = UInt8(truncatingIfNeeded: (Int(current.maskOffset) + take) & 3)
             }
             current.remaining -= take
-            if messageOpcode == .text {
+            if messageOpcode == .text && !messageCompressed {
                 let ok = message.withUnsafeBytes { utf8.validate(UnsafeRawBufferPointer(rebasing: $0[from...])) }
                 if !ok { return fail(1007, "invalid UTF-8 in text message") }
             }
@@ -173,8 +215,17 @@ public struct WebSocketReader: Sendable {
         guard current.fin else { return nil }
         let opcode = messageOpcode
         messageOpcode = nil
-        let payload = message
+        var payload = message
         message = []
+        if messageCompressed {
+            messageCompressed = false
+            switch inflate(&payload, maxMessageBytes) {
+            case .inflated(let inflated): payload = inflated
+            case .overLimit: return fail(1009, "message over \(maxMessageBytes) bytes when inflated")
+            case .invalid: return fail(1007, "compressed message is not valid DEFLATE data")
+            }
+            if opcode == .text, !utf8.validate(payload) { return fail(1007, "invalid UTF-8 in text message") }
+        }
         if opcode == .text {
             guard utf8.isComplete else { return fail(1007, "text message ends inside a UTF-8 sequence") }
             return .text(payload)

@@ -71,7 +71,9 @@ final class App {
             maxConnections: configuration.maxConnections, heartbeatSeconds: configuration.heartbeatSeconds,
             headerTimeoutSeconds: configuration.headerTimeout, idleTimeoutSeconds: configuration.idleTimeout,
             tls: tls, tlsHandshakeTimeoutSeconds: configuration.tlsHandshakeTimeout,
-            hstsMaxAgeSeconds: configuration.tlsHSTSSeconds)
+            hstsMaxAgeSeconds: configuration.tlsHSTSSeconds,
+            webSocketCompression: configuration.wsCompression == "off"
+                ? nil : ServerConfiguration.WebSocketCompression(minBytes: configuration.wsCompressionMinBytes))
         let server = Server(configuration: serverConfiguration, group: group, logger: logger, responderFactory: hub.responder(for:))
         hub.attach(server: server)
         let port = try server.bind()

@@ -29,6 +29,8 @@ struct Configuration {
     var historyLimit = 10000
     var maxBodyBytes = 1 << 20
     var maxMessageBytes = 1 << 20
+    var wsCompression = "shared"
+    var wsCompressionMinBytes = 256
     var sendQueueBytes = 8 << 20
     var maxConnections = 100_000
     var heartbeatSeconds = 30

@@ -105,6 +105,8 @@ struct Serve: ParsableCommand {
     @Option(help: "on: at the limit evict the least recently written sessions without a subscriber; off: refuse writes with 507 (MEMORY_STORE_EVICTION, default on).") var memoryStoreEviction: String?
     @Option(help: "Largest HTTP body in bytes (MAX_BODY_BYTES, default 1048576).") var maxBodyBytes: Int?
     @Option(help: "Largest WebSocket message in bytes (MAX_MESSAGE_BYTES, default 1048576).") var maxMessageBytes: Int?
+    @Option(help: "permessage-deflate: shared = offered to clients, each event compressed once for every subscriber that agreed; off = never agreed (WS_COMPRESSION, default shared).") var wsCompression: String?
+    @Option(help: "Smallest WebSocket message that is sent compressed, in bytes (WS_COMPRESSION_MIN_BYTES, default 256).") var wsCompressionMinBytes: Int?
     @Option(help: "Unsent bytes per client before it is cut off (SEND_QUEUE_BYTES, default 8388608).") var sendQueueBytes: Int?
     @Option(help: "Open connections beyond which new ones get 503 (MAX_CONNECTIONS, default 100000).") var maxConnections: Int?
     @Option(help: "Server ping interval; silent clients dropped after two (HEARTBEAT_SECONDS, default 30).") var heartbeatSeconds: Int?
@@ -202,6 +204,12 @@ struct Serve: ParsableCommand {
         }
         try s.int(maxBodyBytes, "MAX_BODY_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxBodyBytes)
         try s.int(maxMessageBytes, "MAX_MESSAGE_BYTES", range: 1024...(1 << 30), unit: "bytes", into: &c.maxMessageBytes)
+        s.string(wsCompression, "WS_COMPRESSION", into: &c.wsCompression)
+        c.wsCompression = c.wsCompression.lowercased()
+        guard ["shared", "off"].contains(c.wsCompression) else {
+            throw Configuration.Invalid(description: "WS_COMPRESSION must be shared or off")
+        }
+        try s.int(wsCompressionMinBytes, "WS_COMPRESSION_MIN_BYTES", range: 0...(1 << 30), unit: "bytes", into: &c.wsCompressionMinBytes)
         try s.int(sendQueueBytes, "SEND_QUEUE_BYTES", range: 4096...(1 << 32), unit: "bytes", into: &c.sendQueueBytes)
         try s.int(maxConnections, "MAX_CONNECTIONS", range: 1...10_000_000, unit: "connections", into: &c.maxConnections)
         try s.int(heartbeatSeconds, "HEARTBEAT_SECONDS", range: 0...86400, unit: "seconds, 0 = off", into: &c.heartbeatSeconds)

@@ -1,5 +1,5 @@
 """A real browser (headless Chromium via Selenium) as a dashboard: connects to /ws, subscribes,
-and receives events POSTed over REST."""
+and receives events POSTed over REST — compressed, since Chromium offers permessage-deflate."""
 import http.server
 import shutil
 import threading
@@ -13,6 +13,7 @@ PAGE_SCRIPT = """
 const [url, done] = [arguments[0], arguments[arguments.length - 1]];
 window.__msgs = [];
 const ws = new WebSocket(url);
+window.__ws = ws;
 ws.onmessage = (e) => {
   const m = JSON.parse(e.data);
   window.__msgs.push(m);
@@ -71,14 +72,17 @@ class PageServer:
 
 def check_dashboard(driver, hub, ws_url):
     """The page subscribes to browser-1 over `ws_url`; of events posted to browser-1 and
-    browser-2 it receives exactly browser-1's, in seq order."""
+    browser-2 it receives exactly browser-1's, in seq order. The connection negotiated
+    permessage-deflate (the browser's own `WebSocket.extensions`), and the events, large enough
+    to be sent compressed (over WS_COMPRESSION_MIN_BYTES), arrive intact."""
+    detail = "".join(f"step {i}: agent finished a tool call; " for i in range(30))
     page = PageServer()
     try:
         driver.set_script_timeout(15)
         driver.get(page.url)
         assert driver.execute_async_script(PAGE_SCRIPT, ws_url) == "subscribed"
         for n in range(1, 6):
-            hub.post("/api/events", {"sessionId": "browser-1", "type": "t", "timestamp": TS, "n": n})
+            hub.post("/api/events", {"sessionId": "browser-1", "type": "t", "timestamp": TS, "n": n, "detail": detail})
             hub.post("/api/events", {"sessionId": "browser-2", "type": "t", "timestamp": TS, "n": n})
         deadline = time.time() + 10
         events = []
@@ -89,6 +93,10 @@ def check_dashboard(driver, hub, ws_url):
             time.sleep(0.05)
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
         assert all(e["sessionId"] == "browser-1" for e in events)
+        assert all(e["payload"]["detail"] == detail for e in events)
+        extensions = driver.execute_script("return window.__ws.extensions")
+        assert extensions.startswith("permessage-deflate"), extensions
+        assert "client_no_context_takeover" in extensions and "server_no_context_takeover" in extensions
     finally:
         page.close()
 

@@ -3,7 +3,9 @@ SEND_QUEUE_BYTES gets the frame that was being written whole, then close 1008 wi
 as the `websockets` library reports it; one that reads nothing at all is aborted after the close
 grace, and its socket (with the kernel's send buffer) is gone at once, not left draining."""
 import asyncio
+import base64
 import json
+import os
 import socket
 import threading
 import time
@@ -13,7 +15,10 @@ import websockets
 from conftest import Hub, request
 
 TS = "2026-11-24T12:00:00Z"
-PAD = "x" * 32_000
+# Random base64: compresses by a quarter at most, so the flood fills SEND_QUEUE_BYTES whether or
+# not the client agreed to permessage-deflate (`websockets` offers it, and a run of one byte
+# would shrink a hundredfold and never reach the cut-off).
+PAD = base64.b64encode(os.urandom(24_000)).decode()
 
 
 def small_socket(port):

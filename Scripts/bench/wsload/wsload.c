@@ -12,7 +12,11 @@
  *
  * This copy (Switchboard's Scripts/bench/wsload) adds TLS: wss:// and https:// URLs go
  * through OpenSSL on the same non-blocking sockets (SSL_set_fd; TLS 1.2+, no certificate
- * verification: loopback benchmarks only). Build: cc -O2 wsload.c -lssl -lcrypto.
+ * verification: loopback benchmarks only). And permessage-deflate: with --deflate every
+ * subscriber offers it (and fails if the server does not agree), compressed messages are
+ * inflated with zlib before they are checked, and the report gives the bytes on the wire per
+ * delivery; --pad-words pads events with words instead of one repeated byte, so that they
+ * compress like real JSON text. Build: cc -O2 wsload.c -lssl -lcrypto -lz.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,6 +39,7 @@
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #define MAX_URLS 64
 #define MAX_FRAME (16u << 20)   /* refuse frames larger than 16 MiB */
@@ -248,7 +253,7 @@ static struct {
     int subs, sessions, size, pub_conns, pipeline, ramp, conns;
     double rate, duration, drain, hold, setup_timeout;
     const char *api_key, *prefix;
-    bool json, check, retry;
+    bool json, check, retry, deflate, pad_words;
     long pid;
 } opt = {
     .subs = 1000, .sessions = 0, .size = 200, .pub_conns = 4, .pipeline = 1, .ramp = 256,
@@ -274,6 +279,8 @@ typedef struct conn {
     uint64_t last_n, unique;
     buf_t frag;            /* fragmented message being reassembled (rare) */
     int frag_op;
+    bool frag_rsv1;        /* that message is compressed */
+    size_t frag_wire;      /* its bytes on the wire so far */
     /* publisher */
     int *sess, nsess, rr;
     inflight_t *fifo;
@@ -300,6 +307,8 @@ static uint64_t st_ready, st_failed, st_pending, st_closed_by_server;
 static uint64_t st_delivered, st_unique, st_dup, st_ooo, st_gaps, st_foreign, st_other;
 static uint64_t st_attempts, st_ok, st_non2xx, st_noresp, st_conn_err, st_429, st_5xx, st_abandoned;
 static uint64_t t_first_pub, t_last_delivery, t_pub_end;
+/* bytes on the wire (frame headers included) of the delivered event messages; how many came compressed */
+static uint64_t st_wire_bytes, st_compressed;
 static bool publishing;
 
 static void on_sigint(int s) { (void)s; interrupted = 1; }
@@ -421,14 +430,48 @@ static void sub_send_upgrade(conn_t *c) {
     char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s\r\n",
                      c->url->path, c->url->hostport, key, opt.api_key ? "x-api-key: " : "",
-                     opt.api_key ? opt.api_key : "", opt.api_key ? "\r\n" : "");
+                     opt.api_key ? opt.api_key : "", opt.api_key ? "\r\n" : "",
+                     opt.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
     buf_put(&c->out, req, (size_t)n);
     c->state = S_HANDSHAKE;
 }
 
-static void sub_message(conn_t *c, const char *m, size_t len, uint64_t now) {
+/* permessage-deflate: one raw inflate stream for every connection, reset per message (the
+   servers under test agree to server_no_context_takeover, so no message needs an earlier one). */
+static z_stream zin;
+static buf_t zsrc, zdst;
+
+static bool inflate_message(const char *p, size_t n, const char **out, size_t *outlen) {
+    static bool ready;
+    if (!ready) {
+        if (inflateInit2(&zin, -15) != Z_OK) die(2, "inflateInit2 failed");
+        ready = true;
+    }
+    zsrc.len = 0;
+    buf_put(&zsrc, p, n);
+    buf_put(&zsrc, "\x00\x00\xff\xff", 4);
+    zdst.len = 0;
+    zin.next_in = (unsigned char *)zsrc.p;
+    zin.avail_in = (unsigned)zsrc.len;
+    for (;;) {
+        buf_reserve(&zdst, 64 << 10);
+        zin.next_out = (unsigned char *)zdst.p + zdst.len;
+        zin.avail_out = (unsigned)(zdst.cap - zdst.len);
+        int rc = inflate(&zin, Z_SYNC_FLUSH);
+        zdst.len = zdst.cap - zin.avail_out;
+        if (rc == Z_STREAM_END || ((rc == Z_OK || rc == Z_BUF_ERROR) && zin.avail_in == 0 && zin.avail_out > 0)) break;
+        if ((rc != Z_OK && rc != Z_BUF_ERROR) || zdst.len > MAX_FRAME) { inflateReset(&zin); return false; }
+    }
+    inflateReset(&zin);
+    *out = zdst.p;
+    *outlen = zdst.len;
+    return true;
+}
+
+static void sub_message(conn_t *c, const char *m, size_t len, uint64_t now, bool compressed, size_t wire) {
+    if (compressed && !inflate_message(m, len, &m, &len)) { sub_failed(c, "invalid compressed message"); return; }
     session_t *s = &sessions[c->session];
     if (c->state == S_SUBSCRIBING) {
         /* the greeting is also a subscription_confirmed, but carries no sessionId */
@@ -449,6 +492,8 @@ static void sub_message(conn_t *c, const char *m, size_t len, uint64_t now) {
     if (v && json_u64(v, end, &t)) hist_add(now > t ? (now - t) / 1000 : 0);
     if (!memmem(m, len, s->quoted, (size_t)s->qlen)) st_foreign++; /* event of a session not subscribed */
     st_delivered++;
+    st_wire_bytes += wire;
+    if (compressed) st_compressed++;
     t_last_delivery = now;
     if (n > c->last_n) {
         if (n != c->last_n + 1) st_gaps++;
@@ -467,7 +512,7 @@ static size_t ws_parse(conn_t *c, char *d, size_t len, uint64_t now) {
     size_t off = 0;
     while (c->fd >= 0 && len - off >= 2) {
         const unsigned char *h = (const unsigned char *)d + off;
-        int fin = h[0] & 0x80, op = h[0] & 0x0f, masked = h[1] & 0x80;
+        int fin = h[0] & 0x80, op = h[0] & 0x0f, masked = h[1] & 0x80, rsv1 = h[0] & 0x40;
         uint64_t plen = h[1] & 0x7f;
         size_t hl = 2;
         if (plen == 126) {
@@ -487,15 +532,17 @@ static size_t ws_parse(conn_t *c, char *d, size_t len, uint64_t now) {
         if (masked)
             for (size_t i = 0; i < plen; i++) p[i] ^= (char)h[hl - 4 + (i & 3)];
         off += hl + plen;
+        if (rsv1 && !(op == 0x1 || op == 0x2)) { sub_failed(c, "RSV1 on a control or continuation frame"); break; }
         switch (op) {
         case 0x1: case 0x2:
-            if (fin) sub_message(c, p, plen, now);
-            else { c->frag.len = 0; c->frag_op = op; buf_put(&c->frag, p, plen); }
+            if (fin) sub_message(c, p, plen, now, rsv1, hl + plen);
+            else { c->frag.len = 0; c->frag_op = op; c->frag_rsv1 = rsv1; c->frag_wire = hl + plen; buf_put(&c->frag, p, plen); }
             break;
         case 0x0:
             buf_put(&c->frag, p, plen);
+            c->frag_wire += hl + plen;
             if (c->frag.len > MAX_FRAME) { sub_failed(c, "message too large"); break; }
-            if (fin) { sub_message(c, c->frag.p, c->frag.len, now); buf_free(&c->frag); }
+            if (fin) { sub_message(c, c->frag.p, c->frag.len, now, c->frag_rsv1, c->frag_wire); buf_free(&c->frag); }
             break;
         case 0x8: /* close: echo the status code, then go */
             ws_queue(c, 0x8, p, plen >= 2 ? 2 : 0);
@@ -529,6 +576,10 @@ static size_t sub_input(conn_t *c, char *d, size_t len, uint64_t now) {
         return 0;
     }
     size_t hl = (size_t)(e - d) + 4;
+    if (opt.deflate && !memmem(d, hl, "permessage-deflate", 18)) {
+        sub_failed(c, "--deflate: the server did not agree to permessage-deflate");
+        return 0;
+    }
     char msg[160];
     session_t *s = &sessions[c->session];
     int n = snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"sessionId\":%s}", s->quoted);
@@ -958,6 +1009,20 @@ static int run_fanout(void) {
     body = xrealloc(NULL, body_cap);
     pad = xrealloc(NULL, (size_t)pad_len + 1);
     memset(pad, 'x', (size_t)pad_len);
+    if (opt.pad_words) {
+        /* words drawn at random from a small vocabulary: compresses about as well as the log
+           lines and tool output agents post, where one repeated byte would compress 100:1 */
+        static const char *words[] = {"agent", "tool", "call", "finished", "started", "reading", "file", "src/",
+            "main.swift", "tests", "passed", "failed", "step", "plan", "the", "a", "of", "to", "with", "result",
+            "error", "ok", "build", "line", "42", "7", "1024", "session", "output", "token", "model", "json"};
+        int at = 0;
+        while (at < pad_len) {
+            const char *w = words[rng() % (sizeof words / sizeof *words)];
+            int wl = (int)strlen(w);
+            for (int k = 0; k < wl && at < pad_len; k++) pad[at++] = w[k];
+            if (at < pad_len) pad[at++] = ' ';
+        }
+    }
     pad[pad_len] = 0;
 
     fprintf(stderr, "wsload: opening %d subscribers over %d URL(s)...\n", nsubs, opt.nsub);
@@ -1050,6 +1115,9 @@ static int run_fanout(void) {
     if (opt.retry) printf("  %-34s %" PRIu64 "\n", "events never posted (gave up)", st_abandoned);
     printf("  %-34s %" PRIu64 "\n", "expected deliveries", expected);
     printf("  %-34s %" PRIu64 "  (%.1f/s)\n", "delivered", st_delivered, del_rate);
+    double wire_per = st_delivered ? (double)st_wire_bytes / (double)st_delivered : 0;
+    printf("  %-34s %.1f  (%" PRIu64 " of %" PRIu64 " compressed)\n", "wire bytes per delivery", wire_per, st_compressed,
+           st_delivered);
     printf("  %-34s %" PRIu64 " / %" PRIu64 " / %" PRIu64 "\n", "lost / duplicates / out-of-order", lost, st_dup,
            st_ooo);
     if (st_foreign) printf("  %-34s %" PRIu64 "\n", "events of a foreign session", st_foreign);
@@ -1065,11 +1133,12 @@ static int run_fanout(void) {
                ",\"delivered\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"out_of_order\":%" PRIu64
                ",\"foreign\":%" PRIu64 ",\"publish_rate\":%.1f,\"deliveries_per_s\":%.1f,\"lat_p50_ms\":%.3f,"
                "\"lat_p90_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,\"lat_max_ms\":%.3f,"
-               "\"closed_by_server\":%" PRIu64 ",\"ok\":%s}\n",
+               "\"closed_by_server\":%" PRIu64 ",\"deflate\":%s,\"wire_bytes_per_delivery\":%.1f,"
+               "\"compressed_deliveries\":%" PRIu64 ",\"ok\":%s}\n",
                nsubs, opt.sessions, opt.nsub, opt.npub, npubs, opt.pipeline, opt.size, opt.rate, pub_s, setup, st_ok,
                st_non2xx, st_429, st_5xx, st_noresp, st_conn_err, st_abandoned, expected, st_delivered, lost, st_dup, st_ooo,
                st_foreign, pub_rate, del_rate, q[0], q[1], q[2], q[3], q[4], st_closed_by_server,
-               bad ? "false" : "true");
+               opt.deflate ? "true" : "false", wire_per, st_compressed, bad ? "false" : "true");
     return opt.check && bad ? 1 : 0;
 }
 
@@ -1098,6 +1167,7 @@ static void usage(FILE *f) {
         "  --drain S          seconds to wait for deliveries after publishing; ends early when all arrived (3)\n"
         "  --check            exit 1 if any event was lost, duplicated, out of order or misrouted, or any POST\n"
         "                     failed (with --retry: any event never got 2xx)\n"
+        "  --pad-words        pad events with random words (compresses like text) instead of one repeated byte\n"
         "idle: open --conns subscribed connections, hold them, report the server's RSS growth per connection.\n"
         "  --url URL          WebSocket URL (repeatable; connections spread round-robin)\n"
         "  --conns N          connections (10000)\n"
@@ -1106,6 +1176,8 @@ static void usage(FILE *f) {
         "  --pid PID          server process whose VmRSS is read before connecting and after the hold\n"
         "common:\n"
         "  --api-key KEY      send 'x-api-key: KEY' on POSTs and WebSocket upgrades\n"
+        "  --deflate          offer permessage-deflate on every WebSocket (a server that does not agree fails\n"
+        "                     the subscriber); compressed messages are inflated before they are checked\n"
         "  --ramp N           concurrent WebSocket handshakes while connecting (256)\n"
         "  --setup-timeout S  give up (exit 2) if not all subscribers are confirmed in time (60)\n"
         "  --json             print one JSON object as the last line\n"
@@ -1131,6 +1203,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) opt.json = true;
         else if (!strcmp(a, "--check")) opt.check = true;
         else if (!strcmp(a, "--retry")) opt.retry = true;
+        else if (!strcmp(a, "--deflate")) opt.deflate = true;
+        else if (!strcmp(a, "--pad-words")) opt.pad_words = true;
         else if (ARG("--sub-url") || ARG("--url")) {
             if (opt.nsub == MAX_URLS) die(2, "too many URLs");
             parse_url(v, true, &opt.sub[opt.nsub++]);

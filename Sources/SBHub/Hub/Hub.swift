@@ -133,7 +133,7 @@ public final class Hub: BusListener, Sendable {
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let frame = FrameBuilder.textFrame(ServerMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
+            let frame = BroadcastFrame(text: ServerMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute {
@@ -154,7 +154,7 @@ public final class Hub: BusListener, Sendable {
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let frame = FrameBuilder.textFrame(bytes)
+            let frame = BroadcastFrame(text: bytes)
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0, acceptedAtMillis: nil) }
             }

@@ -72,12 +72,16 @@ final class HubClient: WebSocketHandler, Subscriber {
         connection?.sendFrame(message) ?? .dropped
     }
 
+    func liveFrame(for frame: BroadcastFrame) -> SharedBytes {
+        connection?.frame(for: frame) ?? frame.plain
+    }
+
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
         guard let connection else { return }
         for event in events {
             let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
             // Dropped: the connection is closing, so the rest of the page need not be encoded.
-            if connection.sendReplayFrame(FrameBuilder.textFrame(message)) == .dropped { return }
+            if connection.sendReplayText(message) == .dropped { return }
         }
     }
 
@@ -169,7 +173,8 @@ final class HubClient: WebSocketHandler, Subscriber {
                 sendError("at most \(limit) subscriptions per connection; unsubscribe first", code: "too_many_subscriptions")
                 return
             }
-            subscription = Subscription(client: self, format: .webSocket, sessionId: sessionId)
+            let format: Subscription.Format = connection?.compressesMessages == true ? .webSocketDeflate : .webSocket
+            subscription = Subscription(client: self, format: format, sessionId: sessionId)
             subscription.wantsPresence = wantsPresence
             subscriptions[sessionId] = subscription
             loopHub.add(subscription)

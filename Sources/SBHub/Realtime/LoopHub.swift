@@ -73,23 +73,29 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     // MARK: Delivery
 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
-    /// `frame` is the WebSocket frame; the Server-Sent Events form is made from it once per
-    /// loop, and only when a stream subscribes to the session.
+    /// `frame` is the WebSocket frame; its compressed form (permessage-deflate) is made once per
+    /// event, and only when a subscriber that agreed to it asks; the Server-Sent Events form is
+    /// made from it once per loop, and only when a stream subscribes to the session.
     /// `acceptedAtMillis` (the accepting instance's wall clock) times the delivery lag: one
     /// clock read per event and loop, not per subscriber.
-    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: SharedFrame, publishedAt: UInt64, acceptedAtMillis: Int64?) {
+    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: BroadcastFrame, publishedAt: UInt64, acceptedAtMillis: Int64?) {
         guard let list = index[sessionId] else { return }
         var sent = 0
         var serverSentEvent: SharedBytes?
         for subscription in list {
             let message: SharedBytes
-            if subscription.format == .webSocket {
-                message = frame
-            } else if let made = serverSentEvent {
-                message = made
-            } else {
-                message = ServerSentEvents.fromWebSocketFrame(frame, seq: seq)
-                serverSentEvent = message
+            switch subscription.format {
+            case .webSocket:
+                message = frame.plain
+            case .webSocketDeflate:
+                message = subscription.client.liveFrame(for: frame)
+            case .serverSentEvents:
+                if let made = serverSentEvent {
+                    message = made
+                } else {
+                    message = ServerSentEvents.fromWebSocketFrame(frame.plain, seq: seq)
+                    serverSentEvent = message
+                }
             }
             if subscription.offer(seq: seq, epoch: epoch, message: message) { sent += 1 }
         }

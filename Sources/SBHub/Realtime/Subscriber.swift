@@ -23,6 +23,8 @@ protocol Subscriber: AnyObject {
     /// A live message already in this subscriber's format (`Subscription.Format`), under the
     /// cut-off: `.dropped` when the client is gone or was cut off.
     func sendLive(_ message: SharedBytes) -> SendStatus
+    /// The form of a broadcast this subscriber writes when its format is `.webSocketDeflate`.
+    func liveFrame(for frame: BroadcastFrame) -> SharedBytes
     func sendSessionDeleted(_ sessionId: String, epoch: String)
     func sendError(_ message: String, code: String, sessionId: String?)
 
@@ -46,6 +48,8 @@ struct ReadGate {
 }
 
 extension Subscriber {
+    func liveFrame(for frame: BroadcastFrame) -> SharedBytes { frame.plain }
+
     var lowWaterBytes: Int { loopHub.hub.configuration.replayLowWaterBytes }
 
     /// `events: false` reads only the stream's epoch and seqs: no bytes to pace, so it skips

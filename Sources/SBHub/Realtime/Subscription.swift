@@ -9,9 +9,10 @@ import SBStore
 /// `SubscriptionStateMachine` decides (reads through the client's paced read gate, sends,
 /// confirmations and notices).
 final class Subscription {
-    /// The bytes its client writes: WebSocket frames or Server-Sent Events.
+    /// The bytes its client writes: WebSocket frames (plain, or compressed where worth it for
+    /// a client that agreed to permessage-deflate) or Server-Sent Events.
     enum Format: UInt8 {
-        case webSocket, serverSentEvents
+        case webSocket, webSocketDeflate, serverSentEvents
     }
 
     // In this order the small fields sit in the machine's tail: 88 bytes, a 96-byte
