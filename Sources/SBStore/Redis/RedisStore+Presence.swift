@@ -12,10 +12,12 @@ extension RedisStore {
         [keys.presence(sessionId), keys.presenceEntries(sessionId)]
     }
 
-    /// The publishing arguments every presence script starts with (RedisScripts+Presence).
+    /// The publishing arguments every presence script starts with (RedisScripts+Presence). With
+    /// session channels, presence goes only to the session's channel: the classic channel
+    /// carries events there for an old backend, which has no use for presence.
     private func presencePublishing(_ sessionId: String) -> RedisArguments {
         var arguments = RedisArguments()
-        arguments.append(channel)
+        arguments.append(sessionChannels ? "" : channel)
         arguments.append(sessionChannel(sessionId))
         arguments.append(sessionPublish)
         arguments.append(sessionId)
