@@ -29,9 +29,12 @@
 # compress like text) to subscribers that all offer permessage-deflate and to subscribers that
 # offer nothing, interleaved rounds against fresh instances of one release build (Scripts/bench/
 # wsload with --deflate: it inflates what it receives, as a real client must); deliveries/s,
-# per server CPU-second, p99, and bytes on the wire per delivery; then idle RSS per subscribed
+# per server CPU-second, p99, and bytes on the wire per delivery at max rate; CPU per delivery of
+# the server and of wsload at a fixed rate both reach (on one 2-core machine the max-rate figure
+# with deflate is bound by wsload inflating every message); then idle RSS per subscribed
 # connection with and without the extension agreed.
-#   BENCH_DEFLATE_SUBS (1000), BENCH_DEFLATE_SIZE (1024 bytes), BENCH_IDLE_CONNS (5000)
+#   BENCH_DEFLATE_SUBS (1000), BENCH_DEFLATE_SIZE (1024 bytes), BENCH_DEFLATE_FIXED_RATE (1500
+#   events/s), BENCH_IDLE_CONNS (5000)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$(cd "$root/../shared" && pwd)"
@@ -205,33 +208,60 @@ if [[ $mode == deflate ]]; then
     cpu() { awk '{print $14 + $15}' "/proc/$one_pid/stat"; }
     per_cpu() { python3 -c "import sys; print(round(float(sys.argv[1]) * int(sys.argv[4]) / max(1, int(sys.argv[3]) - int(sys.argv[2]))))" "$@" "$(getconf CLK_TCK)"; }
     rounds="${BENCH_ROUNDS:-3}" subs="${BENCH_DEFLATE_SUBS:-1000}" size="${BENCH_DEFLATE_SIZE:-1024}"
-    echo "== fan-out, plain vs permessage-deflate: $subs subscribers, 10 sessions, ~$size-byte events (word padding), max rate, ${duration}s; medians of $rounds interleaved rounds =="
-    declare -A d_all=() e_all=() p_all=() w_all=() l_all=() c_all=()
+    fixed_rate="${BENCH_DEFLATE_FIXED_RATE:-1500}"
+    tmp_out=$(mktemp) tmp_time=$(mktemp)
+    # µs of CPU per delivery from two CPU-time readings in clock ticks (server) or seconds (wsload).
+    us_per() { python3 -c "import sys; print(round(float(sys.argv[1]) * 1e6 / max(1, int(sys.argv[2])), 3))" "$@"; }
+    # One wsload run against a fresh server: fills $out, $server_ticks and $wsload_seconds.
+    run_one() {
+        local kind=$1; shift
+        local flags=(--pad-words); [[ $kind == deflate ]] && flags+=(--deflate)
+        start_one
+        local c0; c0=$(cpu)
+        TIMEFORMAT="%U %S"
+        { time "$dwsload" fanout --sub-url "ws://127.0.0.1:$DP/ws" --pub-url "http://127.0.0.1:$DP" --subs "$subs" --sessions 10 \
+            --size "$size" "$@" "${flags[@]}" --json > "$tmp_out" 2>/dev/null; } 2> "$tmp_time"
+        out=$(cat "$tmp_out")
+        server_ticks=$(( $(cpu) - c0 ))
+        wsload_seconds=$(awk '{print $1 + $2}' "$tmp_time")
+        stop_one
+    }
+    hz=$(getconf CLK_TCK)
+    echo "== fan-out, plain vs permessage-deflate: $subs subscribers, 10 sessions, ~$size-byte events (word padding), ${duration}s; medians of $rounds interleaved rounds =="
+    echo "   max rate: as fast as the hub answers; fixed: $fixed_rate events/s for both (the same deliveries/s, so CPU per delivery compares like with like)"
+    declare -A d_all=() e_all=() p_all=() w_all=() l_all=() c_all=() g_all=() fs_all=() fg_all=() fp_all=()
     for round in $(seq 1 "$rounds"); do
         for kind in plain deflate; do
-            flags=(--pad-words); [[ $kind == deflate ]] && flags+=(--deflate)
-            start_one
-            c0=$(cpu)
-            out=$("$dwsload" fanout --sub-url "ws://127.0.0.1:$DP/ws" --pub-url "http://127.0.0.1:$DP" --subs "$subs" --sessions 10 \
-                --size "$size" --duration "$duration" "${flags[@]}" --json 2>/dev/null)
-            e_all[$kind]+="$(per_cpu "$(echo "$out" | field delivered)" "$c0" "$(cpu)") "
+            run_one "$kind" --duration "$duration"
+            delivered=$(echo "$out" | field delivered)
+            e_all[$kind]+="$(per_cpu "$delivered" 0 "$server_ticks") "
+            g_all[$kind]+="$(us_per "$wsload_seconds" "$delivered") "
             d_all[$kind]+="$(echo "$out" | field deliveries_per_s) "; p_all[$kind]+="$(echo "$out" | field lat_p99_ms) "
             w_all[$kind]+="$(echo "$out" | field wire_bytes_per_delivery) "
             l_all[$kind]=$(( ${l_all[$kind]:-0} + $(echo "$out" | field lost) ))
             c_all[$kind]=$(( ${c_all[$kind]:-0} + $(echo "$out" | field compressed_deliveries) ))
-            echo "  round $round $kind: $(echo "$out" | field deliveries_per_s) deliveries/s ($(echo "${e_all[$kind]}" | awk '{print $NF}') per server CPU-second), p99 $(echo "$out" | field lat_p99_ms) ms, $(echo "$out" | field wire_bytes_per_delivery) wire bytes per delivery" >&2
-            stop_one
+            echo "  round $round $kind, max rate: $(echo "$out" | field deliveries_per_s) deliveries/s ($(echo "${e_all[$kind]}" | awk '{print $NF}') per server CPU-second, wsload $(echo "${g_all[$kind]}" | awk '{print $NF}') µs CPU per delivery), p99 $(echo "$out" | field lat_p99_ms) ms, $(echo "$out" | field wire_bytes_per_delivery) wire bytes per delivery" >&2
+            run_one "$kind" --duration "$duration" --rate "$fixed_rate"
+            delivered=$(echo "$out" | field delivered)
+            fs_all[$kind]+="$(us_per "$(python3 -c "print($server_ticks / $hz)")" "$delivered") "
+            fg_all[$kind]+="$(us_per "$wsload_seconds" "$delivered") "
+            fp_all[$kind]+="$(echo "$out" | field lat_p99_ms) "
+            l_all[$kind]=$(( ${l_all[$kind]:-0} + $(echo "$out" | field lost) ))
+            echo "  round $round $kind, $fixed_rate events/s: $(echo "$out" | field deliveries_per_s) deliveries/s, server $(echo "${fs_all[$kind]}" | awk '{print $NF}') µs and wsload $(echo "${fg_all[$kind]}" | awk '{print $NF}') µs CPU per delivery, p99 $(echo "$out" | field lat_p99_ms) ms" >&2
         done
     done
-    printf "%-28s %14s %14s %14s\n" metric plain deflate deflate/plain
-    for metric in "deliveries/s (max rate):d_all" "deliveries/server CPU-s:e_all" "p99 ms (max rate):p_all" "wire bytes per delivery:w_all"; do
+    rm -f "$tmp_out" "$tmp_time"
+    printf "%-40s %14s %14s %14s\n" metric plain deflate deflate/plain
+    for metric in "deliveries/s (max rate):d_all" "deliveries/server CPU-s (max rate):e_all" "wsload µs CPU/delivery (max rate):g_all" \
+                  "p99 ms (max rate):p_all" "server µs CPU/delivery (fixed rate):fs_all" "wsload µs CPU/delivery (fixed rate):fg_all" \
+                  "p99 ms (fixed rate):fp_all" "wire bytes per delivery:w_all"; do
         label=${metric%%:*}; declare -n values=${metric##*:}
         mp=$(median "${values[plain]}") md=$(median "${values[deflate]}")
-        printf "%-28s %14s %14s %14s\n" "$label" "$mp" "$md" "$(ratio "$md" "$mp")"
+        printf "%-40s %14s %14s %14s\n" "$label" "$mp" "$md" "$(ratio "$md" "$mp")"
         unset -n values
     done
-    printf "%-28s %14s %14s\n" "lost (all runs)" "${l_all[plain]}" "${l_all[deflate]}"
-    printf "%-28s %14s %14s\n" "compressed deliveries" "${c_all[plain]}" "${c_all[deflate]}"
+    printf "%-40s %14s %14s\n" "lost (all runs)" "${l_all[plain]}" "${l_all[deflate]}"
+    printf "%-40s %14s %14s\n" "compressed deliveries (max rate)" "${c_all[plain]}" "${c_all[deflate]}"
 
     conns="${BENCH_IDLE_CONNS:-5000}"
     echo "== idle: $conns subscribed connections, server RSS growth per connection, without and with permessage-deflate agreed =="
@@ -242,7 +272,7 @@ if [[ $mode == deflate ]]; then
         per[$kind]=$("$dwsload" idle --url "ws://127.0.0.1:$DP/ws" --conns "$conns" --sessions 100 --hold 3 --pid "$one_pid" "${flags[@]}" --json 2>/dev/null | field rss_per_conn_bytes)
         stop_one
     done
-    printf "%-28s %14s %14s %14s\n" "RSS bytes per idle conn" "${per[plain]}" "${per[deflate]}" "$(ratio "${per[deflate]}" "${per[plain]}")"
+    printf "%-40s %14s %14s %14s\n" "RSS bytes per idle conn" "${per[plain]}" "${per[deflate]}" "$(ratio "${per[deflate]}" "${per[plain]}")"
 fi
 
 if [[ $mode == http || $mode == all ]]; then
