@@ -51,6 +51,14 @@ public protocol Store: AnyObject {
 
     // MARK: Presence (issue 26; REDIS_INTEGRATION.md, Presence)
 
+    /// Where presence lives across instances: Redis under leases. nil for the memory store (one
+    /// instance): the hub answers from its own subscriptions and keeps no second copy.
+    var leasedPresence: (any LeasedPresence)? { get }
+}
+
+/// Presence kept in the store under leases that each instance renews (Redis), so a dead
+/// instance's clients leave by themselves.
+public protocol LeasedPresence: AnyObject, Sendable {
     /// The client is present in the session from now; `.presence` with its join is published
     /// when it was not already.
     func presenceJoin(sessionId: String, entry: PresenceEntry, _ done: @escaping (Result<Void, StoreError>) -> Void)
@@ -60,17 +68,16 @@ public protocol Store: AnyObject {
     /// Renews the leases of this instance's clients in the session and sweeps every expired
     /// entry of it (a dead instance's clients), publishing their leaves. Answers the ids that
     /// were no longer there (swept while this instance could not renew): the caller joins
-    /// them again. Called every `StoreSettings.presenceRenewMillis` when `presenceUsesLeases`.
+    /// them again. Called every `StoreSettings.presenceRenewMillis`.
     func presenceRenew(sessionId: String, clientIds: [String], _ done: @escaping (Result<[String], StoreError>) -> Void)
     /// The clients present now (no expired lease among them): the exact count and at most
     /// `limit` entries.
     func presence(sessionId: String, limit: Int, _ done: @escaping (Result<PresenceList, StoreError>) -> Void)
-    /// True when entries live under leases that the instance must renew (Redis); false when
-    /// they live and die with this process (memory).
-    var presenceUsesLeases: Bool { get }
 }
 
 extension Store {
+    public var leasedPresence: (any LeasedPresence)? { nil }
+
     /// The memory store's count against MEMORY_STORE_MAX_BYTES (`countedBytes`, `maxBytes`);
     /// nil for Redis, whose own `maxmemory` applies.
     public var memoryBudgetUsage: (countedBytes: Int, maxBytes: Int)? { nil }

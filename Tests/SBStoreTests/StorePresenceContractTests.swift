@@ -7,62 +7,43 @@ import SBRedis
 @testable import SBStore
 import SBTestSupport
 
-/// Presence (issue 26): the same bodies for MemoryStore and RedisStore (and the sharded and
-/// replicated Redis setups), then what only leases do, on a real redis-server.
+/// Presence (issue 26) under leases: the same bodies for every Redis setup (plain, sharded,
+/// replicated), then what only leases do, on a real redis-server. The memory store keeps none.
 extension StoreContract {
     func presenceEntry(_ id: String, since: Int64) -> PresenceEntry {
         PresenceEntry(clientId: id, instanceId: "inst-1", sinceMillis: since, info: Array("{\"sub\":\"ada\",\"info\":{\"n\":[1,\"é\"]}}".utf8))
     }
 
     func testPresenceJoinsLeavesExactCountAndTheCap() throws {
-        for (id, since) in [("c3", Int64(1_700_000_003_000)), ("c1", 1_700_000_001_000), ("c2", 1_700_000_002_000)] {
-            try call { $0.presenceJoin(sessionId: "c-pr", entry: self.presenceEntry(id, since: since), $1) }
+        guard store.leasedPresence != nil else {
+            return XCTAssertTrue(store is MemoryStore, "every Redis setup keeps presence under leases")
         }
-        let all = try call { $0.presence(sessionId: "c-pr", limit: 1000, $1) }
+        for (id, since) in [("c3", Int64(1_700_000_003_000)), ("c1", 1_700_000_001_000), ("c2", 1_700_000_002_000)] {
+            try call { $0.leasedPresence!.presenceJoin(sessionId: "c-pr", entry: self.presenceEntry(id, since: since), $1) }
+        }
+        let all = try call { $0.leasedPresence!.presence(sessionId: "c-pr", limit: 1000, $1) }
         XCTAssertEqual(all.count, 3)
         XCTAssertEqual(all.entries.map(\.clientId), ["c1", "c2", "c3"], "oldest first")
         XCTAssertEqual(all.entries[0], presenceEntry("c1", since: 1_700_000_001_000), "the entry round-trips whole, info included")
-        let capped = try call { $0.presence(sessionId: "c-pr", limit: 2, $1) }
+        let capped = try call { $0.leasedPresence!.presence(sessionId: "c-pr", limit: 2, $1) }
         XCTAssertEqual(capped.count, 3, "the count stays exact past the cap")
         XCTAssertEqual(capped.entries.count, 2)
         XCTAssertTrue(Set(capped.entries.map(\.clientId)).isSubset(of: ["c1", "c2", "c3"]))
 
-        try call { $0.presenceLeave(sessionId: "c-pr", clientId: "c2", $1) }
-        try call { $0.presenceLeave(sessionId: "c-pr", clientId: "c2", $1) }
-        XCTAssertEqual(try call { $0.presence(sessionId: "c-pr", limit: 1000, $1) }.entries.map(\.clientId), ["c1", "c3"])
-        XCTAssertEqual(try call { $0.presenceRenew(sessionId: "c-pr", clientIds: ["c1", "c2", "c3"], $1) }, ["c2"],
+        try call { $0.leasedPresence!.presenceLeave(sessionId: "c-pr", clientId: "c2", $1) }
+        try call { $0.leasedPresence!.presenceLeave(sessionId: "c-pr", clientId: "c2", $1) }
+        XCTAssertEqual(try call { $0.leasedPresence!.presence(sessionId: "c-pr", limit: 1000, $1) }.entries.map(\.clientId), ["c1", "c3"])
+        XCTAssertEqual(try call { $0.leasedPresence!.presenceRenew(sessionId: "c-pr", clientIds: ["c1", "c2", "c3"], $1) }, ["c2"],
                        "renewing names the ids that are gone, for the caller to join again")
-        XCTAssertEqual(try call { $0.presence(sessionId: "c-other", limit: 1000, $1) }, PresenceList(count: 0, entries: []))
-    }
-}
-
-/// Records what a store publishes.
-final class RecordingListener: BusListener, @unchecked Sendable {
-    let messages = Locked<[BusMessage]>([])
-    func receive(_ message: BusMessage) { messages.withLock { $0.append(message) } }
-    func busResynchronized() {}
-
-    /// (joins, leaves) by client id, per presence message.
-    var presence: [([String], [String])] {
-        messages.withLock { list in
-            list.compactMap { message in
-                guard case .presence(_, let joins, let leaves) = message else { return nil }
-                return (joins.map(\.clientId), leaves.map(\.clientId))
-            }
-        }
+        XCTAssertEqual(try call { $0.leasedPresence!.presence(sessionId: "c-other", limit: 1000, $1) }, PresenceList(count: 0, entries: []))
     }
 }
 
 extension MemoryStoreContractTests {
-    func testPresenceJoinsAndLeavesArePublishedOnce() throws {
-        let listener = RecordingListener()
-        (store as? MemoryStore)?.setListener(listener)
-        XCTAssertFalse(store.presenceUsesLeases)
-        for _ in 0..<2 { try call { $0.presenceJoin(sessionId: "c-pm", entry: self.presenceEntry("a", since: 1), $1) } }
-        for _ in 0..<2 { try call { $0.presenceLeave(sessionId: "c-pm", clientId: "a", $1) } }
-        let published = listener.presence
-        XCTAssertEqual(published.map(\.0), [["a"], []])
-        XCTAssertEqual(published.map(\.1), [[], ["a"]])
+    /// One instance: the hub answers presence from its own subscriptions (LoopHub+Presence), so
+    /// the memory store keeps no copy of them (idle memory per subscription).
+    func testTheMemoryStoreKeepsNoPresence() {
+        XCTAssertNil(store.leasedPresence)
     }
 }
 
@@ -78,27 +59,27 @@ extension RedisStoreContractTests {
                                          onMessage: { payload in payloads.value.append(payload) }, onResubscribed: {})
         group.loops[0].execute { subscriber.start() }
         XCTAssertTrue(waitFor(timeout: 10) { subscriber.isSubscribed })
-        XCTAssertTrue(store.presenceUsesLeases)
+        XCTAssertNotNil(store.leasedPresence)
 
         let alive = presenceEntry("alive", since: 1_700_000_000_000)
         let dead = presenceEntry("dead", since: 1_700_000_000_500)
-        try call { $0.presenceJoin(sessionId: "c-sw", entry: alive, $1) }
-        try call { $0.presenceJoin(sessionId: "c-sw", entry: dead, $1) }
+        try call { $0.leasedPresence!.presenceJoin(sessionId: "c-sw", entry: alive, $1) }
+        try call { $0.leasedPresence!.presenceJoin(sessionId: "c-sw", entry: dead, $1) }
         // The reply's last line (after AUTH's and SELECT's +OK) is PTTL's integer.
         let ttl = try redis.command(["PTTL", "ct:presence:c-sw"], password: "pw", db: 3)
             .split(separator: "\r\n").last.flatMap { Int($0.dropFirst()) } ?? -1
         XCTAssertGreaterThan(ttl, 0, "the keys expire by themselves")
 
         _ = try redis.command(["ZADD", "ct:presence:c-sw", "1", "dead"], password: "pw", db: 3)  // its lease ran out
-        let read = try call { $0.presence(sessionId: "c-sw", limit: 1000, $1) }
+        let read = try call { $0.leasedPresence!.presence(sessionId: "c-sw", limit: 1000, $1) }
         XCTAssertEqual(read.count, 1, "an expired entry is not counted, even before a sweep")
         XCTAssertEqual(read.entries, [alive])
 
-        XCTAssertEqual(try call { $0.presenceRenew(sessionId: "c-sw", clientIds: ["alive"], $1) }, [])
-        XCTAssertEqual(try call { $0.presenceRenew(sessionId: "c-sw", clientIds: ["alive"], $1) }, [], "a second sweep finds nothing")
-        try call { $0.presenceLeave(sessionId: "c-sw", clientId: "dead", $1) }  // its own leave, late: already published
-        try call { $0.presenceLeave(sessionId: "c-sw", clientId: "alive", $1) }
-        XCTAssertEqual(try call { $0.presenceRenew(sessionId: "c-sw", clientIds: [], $1) }, [])
+        XCTAssertEqual(try call { $0.leasedPresence!.presenceRenew(sessionId: "c-sw", clientIds: ["alive"], $1) }, [])
+        XCTAssertEqual(try call { $0.leasedPresence!.presenceRenew(sessionId: "c-sw", clientIds: ["alive"], $1) }, [], "a second sweep finds nothing")
+        try call { $0.leasedPresence!.presenceLeave(sessionId: "c-sw", clientId: "dead", $1) }  // its own leave, late: already published
+        try call { $0.leasedPresence!.presenceLeave(sessionId: "c-sw", clientId: "alive", $1) }
+        XCTAssertEqual(try call { $0.leasedPresence!.presenceRenew(sessionId: "c-sw", clientIds: [], $1) }, [])
         XCTAssertTrue(try redis.command(["EXISTS", "ct:presence:c-sw", "ct:presenceentries:c-sw"], password: "pw", db: 3).hasSuffix("\r\n:0\r\n"),
                       "empty presence keys are removed")
 

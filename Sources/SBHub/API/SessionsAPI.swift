@@ -129,9 +129,9 @@ enum SessionsAPI {
     /// `GET /api/sessions/:id/presence`: who is subscribed to the session now, on every
     /// instance. 200 with count 0 for a session nobody watches (subscribers may wait for a
     /// session that does not exist yet, so there is no 404).
-    static func presence(sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
+    static func presence(sessionId: String, loopHub: LoopHub, _ done: @escaping (HTTPResponse) -> Void) {
         guard Field.isValidSessionId(sessionId) else { return done(Reply.error(.badRequest("sessionId \(Field.sessionIdRule)"))) }
-        store.presence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
+        loopHub.readPresence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
             case .success(let list): done(Reply.raw(200, ServerMessage.presenceList(sessionId: sessionId, list)))

@@ -161,7 +161,7 @@ public final class Hub: BusListener, Sendable {
         }
     }
 
-    private func interestedLoops(_ sessionId: String) -> LoopSet {
+    func interestedLoops(_ sessionId: String) -> LoopSet {
         interest.withLock { $0[sessionId] } ?? LoopSet(capacity: 1)
     }
 
@@ -214,5 +214,48 @@ public final class Hub: BusListener, Sendable {
                 hub.presenceResynchronized(sessionId: sessionId)
             }
         }
+    }
+}
+
+// MARK: Presence of one instance
+
+extension Hub {
+    /// The presence of a session from this instance's own subscriptions (no Redis: there is no
+    /// other instance): each interested loop lists its entries on its own thread, and `done`
+    /// runs on `replyOn`'s loop with the exact count and the oldest `limit` entries.
+    func localPresence(sessionId: String, limit: Int, replyOn requester: LoopHub, _ done: @escaping (PresenceList) -> Void) {
+        let loops = interestedLoops(sessionId)
+        let holders = loopHubs.filter { loops.contains($0.loop.index) }
+        guard !holders.isEmpty else { return done(PresenceList(count: 0, entries: [])) }
+        let gathered = LocalPresenceGathering(expected: holders.count, limit: limit, done: done)
+        for holder in holders {
+            holder.loop.execute {
+                let entries = holder.localPresenceEntries(sessionId: sessionId)
+                requester.loop.execute { gathered.add(entries) }
+            }
+        }
+    }
+}
+
+/// The loops' answers to one local presence read, collected on the reading loop only.
+private final class LocalPresenceGathering: @unchecked Sendable {  // touched on the requester's loop only
+    private var remaining: Int
+    private var entries: [PresenceEntry] = []
+    private let limit: Int
+    private let done: (PresenceList) -> Void
+
+    init(expected: Int, limit: Int, done: @escaping (PresenceList) -> Void) {
+        remaining = expected
+        self.limit = limit
+        self.done = done
+    }
+
+    /// One loop's entries; the last one's answer completes the read.
+    func add(_ more: [PresenceEntry]) {
+        entries.append(contentsOf: more)
+        remaining -= 1
+        guard remaining == 0 else { return }
+        let oldest = entries.sorted { ($0.sinceMillis, $0.clientId) < ($1.sinceMillis, $1.clientId) }
+        done(PresenceList(count: entries.count, entries: Array(oldest.prefix(max(limit, 0)))))
     }
 }

@@ -5,26 +5,51 @@ import SBStore
 /// Presence on one loop (issue 26): every subscription of this loop's clients is an entry in
 /// its session's presence, joined when it is added to the index and left when it is removed;
 /// this loop renews the leases of its own entries (Redis) and delivers joins and leaves to its
-/// watchers through the coalescer.
+/// watchers through the coalescer. Without Redis (one instance) the subscriptions themselves are
+/// the presence: nothing is copied into the store (idle memory per subscription), joins and
+/// leaves go straight to the hub, and reads gather the loops' own subscriptions.
 extension LoopHub {
     // MARK: Entries
 
-    func presenceEntry(of subscription: Subscription, sinceMillis: Int64 = WallClock.millisecondsSinceEpoch()) -> PresenceEntry {
+    func presenceEntry(of subscription: Subscription, sinceMillis: Int64) -> PresenceEntry {
         PresenceEntry(clientId: subscription.client.presenceClientId, instanceId: hub.configuration.instanceId,
                       sinceMillis: sinceMillis, info: subscription.client.presenceInfo)
     }
 
     /// A failed join (storage down) is made good by the next renewal, which finds the id missing.
     func presenceJoined(_ subscription: Subscription) {
+        let now = WallClock.millisecondsSinceEpoch()
+        subscription.joinedAtMillis = now
         if subscription.wantsPresence { presenceWatchers[subscription.sessionId, default: 0] += 1 }
-        store.presenceJoin(sessionId: subscription.sessionId, entry: presenceEntry(of: subscription)) { _ in }
+        let entry = presenceEntry(of: subscription, sinceMillis: now)
+        if let leased = store.leasedPresence {
+            leased.presenceJoin(sessionId: subscription.sessionId, entry: entry) { _ in }
+        } else {
+            hub.receive(.presence(sessionId: subscription.sessionId, joins: [entry], leaves: []))
+        }
     }
 
     /// A failed leave (storage down) is made good by the lease: the entry expires and a sweep
     /// publishes the leave.
     func presenceLeft(_ subscription: Subscription) {
         if subscription.wantsPresence { setWantsPresence(subscription, false) }
-        store.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.presenceClientId) { _ in }
+        if let leased = store.leasedPresence {
+            leased.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.presenceClientId) { _ in }
+        } else {
+            let entry = presenceEntry(of: subscription, sinceMillis: subscription.joinedAtMillis)
+            hub.receive(.presence(sessionId: subscription.sessionId, joins: [], leaves: [entry]))
+        }
+    }
+
+    /// The session's presence: from Redis, or (one instance) from every loop's subscriptions.
+    func readPresence(sessionId: String, limit: Int, _ done: @escaping (Result<PresenceList, StoreError>) -> Void) {
+        if let leased = store.leasedPresence { return leased.presence(sessionId: sessionId, limit: limit, done) }
+        hub.localPresence(sessionId: sessionId, limit: limit, replyOn: self) { done(.success($0)) }
+    }
+
+    /// This loop's entries of a session (the local presence; built per read, kept nowhere).
+    func localPresenceEntries(sessionId: String) -> [PresenceEntry] {
+        subscriptions(of: sessionId).map { presenceEntry(of: $0, sinceMillis: $0.joinedAtMillis) }
     }
 
     /// Turns a subscription's presence messages on or off (it is in the index).
@@ -43,7 +68,7 @@ extension LoopHub {
 
     /// The current presence (at most `PresenceList.maxListed` entries) as a `presence` message.
     func sendPresenceSnapshot(to client: any Subscriber, sessionId: String) {
-        store.presence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
+        readPresence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
             switch result {
             case .success(let list): client.sendPresence(ServerMessage.presence(sessionId: sessionId, list))
             case .failure: client.sendError("storage unavailable: presence not read", code: "unavailable", sessionId: sessionId)
@@ -55,7 +80,7 @@ extension LoopHub {
     /// only just joined): every watcher of the session(s) gets the list again, one read per session.
     func presenceResynchronized(sessionId: String? = nil) {
         for watched in Array(presenceWatchers.keys) where sessionId == nil || watched == sessionId {
-            store.presence(sessionId: watched, limit: PresenceList.maxListed) { [self] result in
+            readPresence(sessionId: watched, limit: PresenceList.maxListed) { [self] result in
                 guard case .success(let list) = result else { return }
                 let message = ServerMessage.presence(sessionId: watched, list)
                 for subscription in subscriptions(of: watched) where subscription.active && subscription.wantsPresence {
@@ -71,15 +96,15 @@ extension LoopHub {
     /// renew this loop's entries, session by session, in pieces of at most 1000 ids; each call
     /// also sweeps the session's expired entries. Quiet coalescer state is forgotten here.
     func startPresenceTimer() {
-        let leases = store.presenceUsesLeases
-        let interval = leases ? hub.configuration.store.presenceRenewMillis : 5000
+        let leased = store.leasedPresence
+        let interval = leased != nil ? hub.configuration.store.presenceRenewMillis : 5000
         loop.scheduleRepeating(every: .milliseconds(interval)) { [self] in
             presenceCoalescer.prune(now: MonotonicClock.milliseconds())
-            if leases { renewPresence() }
+            if let leased { renewPresence(leased) }
         }
     }
 
-    func renewPresence() {
+    func renewPresence(_ store: any LeasedPresence) {
         for sessionId in Array(subscribedSessions) {
             let ids = subscriptions(of: sessionId).map { $0.client.presenceClientId }
             var start = 0
@@ -88,7 +113,7 @@ extension LoopHub {
                 start += piece.count
                 store.presenceRenew(sessionId: sessionId, clientIds: piece) { [self] result in
                     guard case .success(let missing) = result, !missing.isEmpty else { return }
-                    rejoin(sessionId: sessionId, clientIds: Set(missing))
+                    rejoin(sessionId: sessionId, clientIds: Set(missing), store: store)
                 }
             }
         }
@@ -96,10 +121,12 @@ extension LoopHub {
 
     /// Ids a sweep removed while this instance could not renew them (Redis was unreachable for
     /// longer than a lease): those still subscribed join again (and watchers see them return).
-    private func rejoin(sessionId: String, clientIds: Set<String>) {
+    private func rejoin(sessionId: String, clientIds: Set<String>, store: any LeasedPresence) {
         for subscription in subscriptions(of: sessionId) where subscription.active {
             guard clientIds.contains(subscription.client.presenceClientId) else { continue }
-            store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription)) { _ in }
+            let now = WallClock.millisecondsSinceEpoch()
+            subscription.joinedAtMillis = now
+            store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription, sinceMillis: now)) { _ in }
         }
     }
 

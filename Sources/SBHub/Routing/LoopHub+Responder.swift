@@ -124,7 +124,7 @@ extension LoopHub: HTTPResponder {
         case .updateSession(let id): SessionsAPI.update(request, id: id, store: store, done)
         case .deleteSession(let id): SessionsAPI.delete(id: id, store: store, done)
         case .listChains(let id): SessionsAPI.listChains(sessionId: id, store: store, done)
-        case .sessionPresence(let id): SessionsAPI.presence(sessionId: id, store: store, done)
+        case .sessionPresence(let id): SessionsAPI.presence(sessionId: id, loopHub: self, done)
         case .addChain(let id): SessionsAPI.addChain(request, sessionId: id, store: store, done)
         case .getChain(let id): SessionsAPI.getChain(id: id, store: store, access: access, done)
         case .postInput(let id): QueueAPI.postInput(request, sessionId: id, store: store, done)

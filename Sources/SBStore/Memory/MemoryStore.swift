@@ -31,10 +31,6 @@ public final class MemoryStore: Store, Sendable {
     /// The sum of every shard's `bytes`: each change is added after its shard's lock is released.
     private let storedBytes = Atomic<Int>(0)
     let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
-    /// Presence: session id → client id → entry. Not counted against the budget: it is bounded
-    /// by the connections' subscriptions (MAX_CONNECTIONS × MAX_SUBSCRIPTIONS_PER_CONNECTION),
-    /// and each entry leaves with its subscription.
-    let presenceTable = Locked<[String: [String: PresenceEntry]]>([:])
 
     /// `clock` gives monotonic milliseconds; tests inject one to expire data without sleeping.
     public init(settings: StoreSettings, budget: MemoryBudget = .unlimited, logger: Logger? = nil,

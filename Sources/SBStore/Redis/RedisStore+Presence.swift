@@ -2,8 +2,8 @@ import SBRedis
 
 /// Presence under leases (issue 26): each instance's entries expire unless it renews them, so a
 /// dead instance's clients leave every presence by themselves (REDIS_INTEGRATION.md, Presence).
-extension RedisStore {
-    public var presenceUsesLeases: Bool { true }
+extension RedisStore: LeasedPresence {
+    public var leasedPresence: (any LeasedPresence)? { self }
 
     /// How many expired entries one renewal removes at most (the next one takes the rest).
     static let presenceSweepLimit = 1000

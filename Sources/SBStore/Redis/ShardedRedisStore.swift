@@ -18,7 +18,7 @@ public import SBEventLoop
 ///   a retry with the same `eventId`s (or Idempotency-Key) stores nothing twice.
 ///
 /// A shard that is down makes only its own sessions answer 503. Confinement: `loop`.
-public final class ShardedRedisStore: Store, @unchecked Sendable {
+public final class ShardedRedisStore: Store, LeasedPresence, @unchecked Sendable {
     public let kind = StorageKind.redis
     public let shards: [RedisStore]
     let router: ShardRouter
@@ -103,7 +103,7 @@ public final class ShardedRedisStore: Store, @unchecked Sendable {
     }
 
     /// A session's presence lives on its shard, beside its events.
-    public var presenceUsesLeases: Bool { true }
+    public var leasedPresence: (any LeasedPresence)? { self }
 
     public func presenceJoin(sessionId: String, entry: PresenceEntry, _ done: @escaping (Result<Void, StoreError>) -> Void) {
         shard(sessionId).presenceJoin(sessionId: sessionId, entry: entry, done)
