@@ -53,12 +53,7 @@ extension RedisStoreContractTests {
     /// publishes it again. The join and leave messages the Lua writes are the Swift writer's
     /// bytes, and `parse` reads them back.
     func testAnExpiredLeaseIsSweptOnceWithOneLeaveInTheSwiftWritersBytes() throws {
-        let url = try RedisURL(parsing: "redis://:pw@127.0.0.1:\(redis.port)/3")
-        let payloads = Box<[[UInt8]]>([])
-        let subscriber = RedisSubscriber(loop: group.loops[0], url: url, channel: "ct:events", logger: Logger(label: "test"),
-                                         onMessage: { payload in payloads.value.append(payload) }, onResubscribed: {})
-        group.loops[0].execute { subscriber.start() }
-        XCTAssertTrue(waitFor(timeout: 10) { subscriber.isSubscribed })
+        let (subscriber, payloads) = try subscribeToEventsChannel()
         XCTAssertNotNil(store.leasedPresence)
 
         let alive = presenceEntry("alive", since: 1_700_000_000_000)

@@ -79,15 +79,22 @@ extension RedisStoreContractTests {
         XCTAssertEqual(after.events.map(\.seq), [1])
     }
 
-    /// One owner per format: the bytes the Lua scripts write are the bytes the Swift writers
-    /// produce for the same input, and `parse` reads them back.
-    func testLuaAndSwiftWritersAgree() throws {
+    /// A subscriber of the store's classic channel (`ct:events`), subscribed; what it hears
+    /// collects in the box (read it on loop 0).
+    func subscribeToEventsChannel() throws -> (RedisSubscriber, Box<[[UInt8]]>) {
         let url = try RedisURL(parsing: "redis://:pw@127.0.0.1:\(redis.port)/3")
         let payloads = Box<[[UInt8]]>([])
         let subscriber = RedisSubscriber(loop: group.loops[0], url: url, channel: "ct:events", logger: Logger(label: "test"),
                                          onMessage: { payload in payloads.value.append(payload) }, onResubscribed: {})
         group.loops[0].execute { subscriber.start() }
         XCTAssertTrue(waitFor(timeout: 10) { subscriber.isSubscribed })
+        return (subscriber, payloads)
+    }
+
+    /// One owner per format: the bytes the Lua scripts write are the bytes the Swift writers
+    /// produce for the same input, and `parse` reads them back.
+    func testLuaAndSwiftWritersAgree() throws {
+        let (subscriber, payloads) = try subscribeToEventsChannel()
         let body = Array("{\"eventId\":\"é-1\",\"sessionId\":\"c-fmt\",\"type\":\"t\",\"n\":[1,{\"x\":\"\\u0000\"}]}".utf8)
         let appended = try call { $0.appendEvents([NewEvent(sessionId: "c-fmt", eventId: "é-1", timestampMillis: 5, body: body)], $1) }
         let expected = StoredEventJSON.make(seq: 1, body: body)

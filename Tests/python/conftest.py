@@ -1,4 +1,5 @@
 """Fixtures: a real switchboard process on a free loopback port, stopped by PID."""
+import asyncio
 import http.client
 import json
 import os
@@ -80,6 +81,32 @@ def stop_process(proc, timeout=15):
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def wait_until(predicate, timeout=10, step=0.05, what="condition"):
+    """The first truthy value of `predicate()` within `timeout` seconds; AssertionError naming
+    `what` after that."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def recv_json(ws, timeout=10):
+    """The next WebSocket message, parsed."""
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, kind, timeout=10):
+    """The next message of this type, skipping others."""
+    deadline = time.time() + timeout
+    while True:
+        message = await recv_json(ws, max(deadline - time.time(), 0.01))
+        if message["type"] == kind:
+            return message
 
 
 class Hub:

@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from test_sse import StreamReader
-from conftest import Hub, request
+from conftest import Hub, request, wait_until as wait
 from nginx_server import Nginx
 from redis_server import RedisServer
 
@@ -44,16 +44,6 @@ def browser():
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     driver.set_script_timeout(30)
     return driver
-
-
-def wait(predicate, timeout=10, step=0.05, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def post(base_url_port, session, n, headers=None, retry_until=0.0):

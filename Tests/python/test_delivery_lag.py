@@ -4,11 +4,10 @@ there; /api/stats shows p50 / p99 of the last minutes; replays are counted apart
 import asyncio
 import datetime
 import json
-import time
 
 import websockets
 
-from conftest import Hub, request
+from conftest import Hub, request, wait_until as wait
 from redis_server import RedisServer
 
 TS = "2026-12-07T12:00:00Z"
@@ -28,16 +27,6 @@ def lag_series(hub):
         elif "_count{" in name:
             series[(kind, "count")] = float(value)
     return series
-
-
-def wait(predicate, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def subscribe_and_collect(port, session, count, ready, last_event_id=None):

@@ -12,7 +12,7 @@ import jwt
 import pytest
 import websockets
 
-from conftest import Hub, request
+from conftest import Hub, recv_json, recv_type, request
 from redis_server import RedisServer
 from test_sse import StreamReader
 
@@ -25,19 +25,6 @@ def mint(sessions, scope, sub="dash", **extra):
     now = int(time.time())
     return jwt.encode({"sub": sub, "iat": now, "exp": now + 600, "sessions": sessions, "scope": scope, **extra},
                       SECRET, algorithm="HS256")
-
-
-async def recv_json(ws, timeout=10):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def recv_type(ws, kind, timeout=10):
-    """The next message of this type, skipping others."""
-    deadline = time.time() + timeout
-    while True:
-        message = await recv_json(ws, max(deadline - time.time(), 0.01))
-        if message["type"] == kind:
-            return message
 
 
 async def connect(hub, headers=None, token=None):

@@ -15,7 +15,7 @@ import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from conftest import Hub, request
+from conftest import Hub, recv_json, recv_type, request
 
 KEY = "server-key-for-tests"
 SECRET = "test-secret-0123456789abcdef0123456789"
@@ -36,19 +36,6 @@ def mint(sessions, scope, key=SECRET, alg="HS256", sub="dash", exp_in=600, **ext
 
 def event(session, **extra):
     return {"sessionId": session, "type": "t", "timestamp": TS, **extra}
-
-
-async def recv_json(ws, timeout=10):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def recv_type(ws, kind, timeout=10):
-    """The next message of this type, skipping others."""
-    deadline = time.time() + timeout
-    while True:
-        message = await recv_json(ws, max(deadline - time.time(), 0.01))
-        if message["type"] == kind:
-            return message
 
 
 @pytest.fixture(scope="module")
