@@ -7,9 +7,7 @@ import Glibc
 public enum WallClock {
     /// Milliseconds since the Unix epoch.
     public static func millisecondsSinceEpoch() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        microsecondsSinceEpoch() / 1000
     }
 
     /// Microseconds since the Unix epoch.

@@ -35,6 +35,14 @@ final class DeliveryLag: Sendable {
 
         func count(_ path: Path) -> Int { buckets[path.rawValue].reduce(0, +) }
 
+        /// `count` deliveries `lagMicros` late; a negative lag (the accepting host's clock
+        /// ahead of this one's) counts as 0.
+        mutating func record(_ path: Path, lagMicros: Int64, count: Int) {
+            let lag = max(lagMicros, 0)
+            buckets[path.rawValue][DeliveryLag.bucket(ofMicros: lag)] += count
+            sumMicros[path.rawValue] += lag * Int64(count)
+        }
+
         mutating func add(_ other: Counts) {
             for path in 0..<buckets.count {
                 for bucket in 0..<buckets[path].count { buckets[path][bucket] += other.buckets[path][bucket] }
@@ -87,27 +95,17 @@ final class DeliveryLag: Sendable {
         return index
     }
 
-    /// `count` deliveries of one event made on `loop`, `lagMicros` after it was accepted. A
-    /// negative lag (the accepting host's clock ahead of this one's) counts as 0.
+    /// `count` deliveries of one event made on `loop`, `lagMicros` after it was accepted.
     func observe(loop: Int, _ path: Path, lagMicros: Int64, count: Int) {
         guard count > 0 else { return }
-        let lag = max(lagMicros, 0)
-        let bucket = Self.bucket(ofMicros: lag)
-        perLoop[loop].withLock { counts in
-            counts.buckets[path.rawValue][bucket] += count
-            counts.sumMicros[path.rawValue] += lag * Int64(count)
-        }
+        perLoop[loop].withLock { $0.record(path, lagMicros: lagMicros, count: count) }
     }
 
     /// One delivery each (a replay page), under one lock.
     func observe(loop: Int, _ path: Path, lagsMicros: [Int64]) {
         guard !lagsMicros.isEmpty else { return }
         perLoop[loop].withLock { counts in
-            for lagMicros in lagsMicros {
-                let lag = max(lagMicros, 0)
-                counts.buckets[path.rawValue][Self.bucket(ofMicros: lag)] += 1
-                counts.sumMicros[path.rawValue] += lag
-            }
+            for lagMicros in lagsMicros { counts.record(path, lagMicros: lagMicros, count: 1) }
         }
     }
 
