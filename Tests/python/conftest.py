@@ -100,6 +100,17 @@ async def recv_json(ws, timeout=10):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
+async def expect_close(ws, code, timeout=5):
+    """The server closes `ws` with `code` before sending anything else."""
+    import websockets
+    try:
+        await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == code, closed
+    else:
+        raise AssertionError(f"expected the connection to close with {code}")
+
+
 async def recv_type(ws, kind, timeout=10):
     """The next message of this type, skipping others."""
     deadline = time.time() + timeout
