@@ -19,12 +19,12 @@ extension LoopHub {
     /// A failed join (storage down) is made good by the next renewal, which finds the id missing.
     func presenceJoined(_ subscription: Subscription) {
         let now = WallClock.millisecondsSinceEpoch()
-        subscription.joinedAtMillis = now
         if subscription.wantsPresence { presenceWatchers[subscription.sessionId, default: 0] += 1 }
         let entry = presenceEntry(of: subscription, sinceMillis: now)
         if let leased = store.leasedPresence {
             leased.presenceJoin(sessionId: subscription.sessionId, entry: entry) { _ in }
         } else {
+            presenceJoinedAt[ObjectIdentifier(subscription)] = now
             hub.receive(.presence(sessionId: subscription.sessionId, joins: [entry], leaves: []))
         }
     }
@@ -36,7 +36,8 @@ extension LoopHub {
         if let leased = store.leasedPresence {
             leased.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.presenceClientId) { _ in }
         } else {
-            let entry = presenceEntry(of: subscription, sinceMillis: subscription.joinedAtMillis)
+            let since = presenceJoinedAt.removeValue(forKey: ObjectIdentifier(subscription)) ?? 0
+            let entry = presenceEntry(of: subscription, sinceMillis: since)
             hub.receive(.presence(sessionId: subscription.sessionId, joins: [], leaves: [entry]))
         }
     }
@@ -49,7 +50,7 @@ extension LoopHub {
 
     /// This loop's entries of a session (the local presence; built per read, kept nowhere).
     func localPresenceEntries(sessionId: String) -> [PresenceEntry] {
-        subscriptions(of: sessionId).map { presenceEntry(of: $0, sinceMillis: $0.joinedAtMillis) }
+        subscriptions(of: sessionId).map { presenceEntry(of: $0, sinceMillis: presenceJoinedAt[ObjectIdentifier($0)] ?? 0) }
     }
 
     /// Turns a subscription's presence messages on or off (it is in the index).
@@ -124,9 +125,7 @@ extension LoopHub {
     private func rejoin(sessionId: String, clientIds: Set<String>, store: any LeasedPresence) {
         for subscription in subscriptions(of: sessionId) where subscription.active {
             guard clientIds.contains(subscription.client.presenceClientId) else { continue }
-            let now = WallClock.millisecondsSinceEpoch()
-            subscription.joinedAtMillis = now
-            store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription, sinceMillis: now)) { _ in }
+            store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription, sinceMillis: WallClock.millisecondsSinceEpoch())) { _ in }
         }
     }
 

@@ -19,6 +19,10 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     var presenceCoalescer = PresenceCoalescer()
     /// sessionId → this loop's subscriptions that want its presence messages (absent: none).
     var presenceWatchers: [String: Int] = [:]
+    /// Without Redis: when each of this loop's subscriptions joined (its presence `since`),
+    /// entered on join and removed on leave. Kept beside the subscription, not in it, so the
+    /// Subscription object stays in its 96-byte chunk.
+    var presenceJoinedAt: [ObjectIdentifier: Int64] = [:]
     /// The server once it is attached: read per `/health` without the hub's atomic.
     private var attachedServer: Server?
     var server: Server? {
