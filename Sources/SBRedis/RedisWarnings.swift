@@ -18,7 +18,10 @@ final class RedisWarnings: Sendable {
 
     func shouldLog(_ key: String, now: UInt64) -> Bool {
         lastLogged.withLock { seen in
-            if let last = seen[key], now &- last < interval { return false }
+            // `now` is read before the lock: a thread that read an earlier time can come second.
+            // An earlier time than the last logged is within the interval (not a wrapped-around
+            // difference, which logged the same cause twice when two loops failed at once).
+            if let last = seen[key], now < last || now - last < interval { return false }
             if seen[key] == nil, seen.count >= capacity { seen.removeAll() }
             seen[key] = now
             return true

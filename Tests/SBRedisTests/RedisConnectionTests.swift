@@ -42,6 +42,7 @@ final class RedisURLTests: XCTestCase {
         let warnings = RedisWarnings(interval: 30, capacity: 2)
         XCTAssertTrue(warnings.shouldLog("a", now: 100))
         XCTAssertFalse(warnings.shouldLog("a", now: 129), "within the interval")
+        XCTAssertFalse(warnings.shouldLog("a", now: 99), "a thread that read the clock earlier but took the lock later")
         XCTAssertTrue(warnings.shouldLog("b", now: 129), "another cause is its own key")
         XCTAssertTrue(warnings.shouldLog("a", now: 130), "the interval passed")
         XCTAssertFalse(warnings.shouldLog("a", now: 131))

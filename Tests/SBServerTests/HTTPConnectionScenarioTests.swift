@@ -125,5 +125,6 @@ final class HTTPConnectionScenarioTests: XCTestCase {
         XCTAssertEqual(limiter.admit(.maxConnections, now: 9 * s), 0, "kinds are limited separately")
         XCTAssertEqual(limiter.admit(.descriptorsExhausted, now: 10 * s), 2, "the next line says how many were dropped")
         XCTAssertNil(limiter.admit(.descriptorsExhausted, now: 11 * s))
+        XCTAssertNil(limiter.admit(.descriptorsExhausted, now: 9 * s), "a clock read before a shared limiter's lock can be earlier than the last line")
     }
 }

@@ -28,7 +28,9 @@ public struct WarningLimiter: Sendable {
     /// nil: stay quiet. Otherwise log now, mentioning the count suppressed since the last line.
     public mutating func admit(_ kind: Kind, now: UInt64) -> Int? {
         let i = kind.rawValue
-        if let last = lastLogged[i], now &- last < interval {
+        // Shared limiters read the clock before their lock: an earlier `now` than the last
+        // logged counts as within the interval, not as a wrapped-around difference.
+        if let last = lastLogged[i], now < last || now - last < interval {
             suppressed[i] += 1
             return nil
         }

@@ -73,7 +73,8 @@ public final class SentinelSettings: Sendable {
     /// The master's address if some connection learned it less than `maxAge` ago.
     func recentMaster(now: UInt64, maxAge: UInt64) -> RedisAddress? {
         lastAnswer.withLock { answer in
-            guard let answer, now &- answer.at < maxAge else { return nil }
+            // `now` may predate an answer another thread just stored: that answer is recent.
+            guard let answer, now < answer.at || now - answer.at < maxAge else { return nil }
             return answer.address
         }
     }
