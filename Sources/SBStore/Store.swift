@@ -36,7 +36,7 @@ public protocol Store: AnyObject {
 
     /// Queues an item and publishes `push` (a ready WebSocket message) to the session's
     /// subscribers. `.full` when the queue already holds `maxQueueLength` items.
-    func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8], _ done: @escaping (Result<Void, StoreError>) -> Void)
+    func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, _ done: @escaping (Result<Void, StoreError>) -> Void)
     /// Takes every queued item atomically: two racing drains never both get, or both miss, one.
     func drain(_ kind: QueueKind, sessionId: String, _ done: @escaping (Result<[QueuedItem], StoreError>) -> Void)
     /// Records an acknowledgement for a command id seen by `enqueue(.commands…)`; false if unknown.
@@ -97,8 +97,8 @@ public enum BusMessage: Sendable {
     /// The session's stream started again under `epoch` (DELETE): subscribers are told and
     /// follow the new stream from seq 1.
     case reset(sessionId: String, epoch: String)
-    /// A ready-made WebSocket message (command or input push) for a session's subscribers.
-    case push(sessionId: String, message: [UInt8])
+    /// A command or input was queued: its item, pushed to the session's subscribers.
+    case push(sessionId: String, queue: QueueKind, item: [UInt8])
     /// Clients joined and left the session's presence (one join or leave, or a sweep's leaves).
     case presence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry])
 }

@@ -145,7 +145,7 @@ final class RouteTests: XCTestCase {
     }
 
     func testEventMessageShape() throws {
-        let bytes = ServerMessage.event(sessionId: "s\"1", seq: 7, storedJSON: Array("{\"seq\":7,\"a\":1}".utf8))
+        let bytes = HubMessage.event(sessionId: "s\"1", seq: 7, storedJSON: Array("{\"seq\":7,\"a\":1}".utf8)).json
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         XCTAssertEqual(object["type"] as? String, "event")
         XCTAssertEqual(object["sessionId"] as? String, "s\"1")

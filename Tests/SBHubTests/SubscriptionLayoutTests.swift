@@ -16,14 +16,11 @@ final class SubscriptionLayoutTests: XCTestCase {
         var readGate = ReadGate()
         var pacedQueuedBytes: Int? { nil }
         func askDrainNotice(below lowWater: Int) {}
-        func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {}
-        func sendReplay(_ events: [StoredEvent], sessionId: String) {}
+        func send(_ message: HubMessage) {}
+        func sendPaced(_ message: HubMessage) -> SendStatus { .dropped }
         func sendLive(_ message: SharedBytes) -> SendStatus { .dropped }
-        func sendSessionDeleted(_ sessionId: String, epoch: String) {}
-        func sendError(_ message: String, code: String, sessionId: String?) {}
-        var presenceClientId: String { "c" }
+        var clientId: String { "c" }
         var presenceInfo: [UInt8] { [] }
-        func sendPresence(_ json: [UInt8]) {}
     }
 
     func testASubscriptionIsOneAllocationOfAtMost96Bytes() {

@@ -101,8 +101,8 @@ final class MemoryBudgetTests: XCTestCase {
         post(store, session.id, key: "k2")
         _ = sync { store.updateSession(id: session.id, SessionUpdate(status: "running", summary: String(repeating: "s", count: 100), updatedAt: "now"), $0) }
         _ = sync { store.addChain(StoredChain(id: "chain-1", sessionId: session.id, json: Array(repeating: 0x20, count: 300)), $0) }
-        _ = sync { store.enqueue(.commands, sessionId: session.id, item: QueuedItem(json: Array("{\"id\":\"cmd-1\"}".utf8)), push: [], $0) }
-        _ = sync { store.enqueue(.input, sessionId: session.id, item: QueuedItem(json: Array(repeating: 0x20, count: 500)), push: [], $0) }
+        _ = sync { store.enqueue(.commands, sessionId: session.id, item: QueuedItem(json: Array("{\"id\":\"cmd-1\"}".utf8)), $0) }
+        _ = sync { store.enqueue(.input, sessionId: session.id, item: QueuedItem(json: Array(repeating: 0x20, count: 500)), $0) }
         _ = sync { store.acknowledgeCommand(id: "cmd-1", ack: Array(repeating: 0x20, count: 200), $0) }
         _ = sync { store.readStream(sessionId: "only-read", after: 0, limit: PageLimit(count: 10, bytes: 1000), $0) }
         let counted = store.countedBytes
@@ -135,7 +135,7 @@ final class MemoryBudgetTests: XCTestCase {
         let store = makeStore(maxBytes: 5 * perSession + 100)
         post(store, "a")
         _ = sync { store.addChain(StoredChain(id: "chain-of-a", sessionId: "a", json: Array("{}".utf8)), $0) }
-        _ = sync { store.enqueue(.input, sessionId: "a", item: QueuedItem(json: Array("{}".utf8)), push: [], $0) }
+        _ = sync { store.enqueue(.input, sessionId: "a", item: QueuedItem(json: Array("{}".utf8)), $0) }
         post(store, "b")
         post(store, "c")
         post(store, "a")  // a is now the most recently written; b the least
@@ -194,7 +194,7 @@ final class MemoryBudgetTests: XCTestCase {
         for (kind, result) in [
             ("session", sync { store.createSession(Session(id: "n", cwd: String(repeating: "c", count: 2000), hostname: nil, platform: nil, user: nil, status: "p", startedAt: "t"), $0) }.map { _ in 0 }),
             ("chain", sync { store.addChain(StoredChain(id: "ch", sessionId: "a", json: Array(repeating: 0x20, count: 2000)), $0) }.map { _ in 0 }),
-            ("queue", sync { store.enqueue(.input, sessionId: "a", item: QueuedItem(json: Array(repeating: 0x20, count: 2000)), push: [], $0) }.map { _ in 0 }),
+            ("queue", sync { store.enqueue(.input, sessionId: "a", item: QueuedItem(json: Array(repeating: 0x20, count: 2000)), $0) }.map { _ in 0 }),
         ] {
             guard case .failure(.outOfMemory) = result else { return XCTFail("\(kind): expected a refusal, got \(result)") }
         }

@@ -85,13 +85,13 @@ final class MemoryStoreStreamTests: XCTestCase {
 
     func testQueuesAreBoundedInLength() throws {
         for i in 0..<2 {
-            try sync { store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{\"i\":\(i)}".utf8)), push: [], $0) }
+            try sync { store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{\"i\":\(i)}".utf8)), $0) }
         }
         var third: Result<Void, StoreError>?
-        store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{}".utf8)), push: []) { third = $0 }
+        store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{}".utf8))) { third = $0 }
         guard case .failure(.full) = third else { return XCTFail("expected .full, got \(String(describing: third))") }
         XCTAssertEqual(try sync { store.drain(.input, sessionId: "q", $0) }.count, 2)
-        try sync { store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{}".utf8)), push: [], $0) }
+        try sync { store.enqueue(.input, sessionId: "q", item: QueuedItem(json: Array("{}".utf8)), $0) }
     }
 
     func testSweepDoesBoundedWorkAndKeepsLiveKeys() throws {

@@ -77,7 +77,7 @@ final class MemoryStoreTests: XCTestCase {
     func testExpiryAndSweep() throws {
         let session = Session(id: "s1", cwd: "/w", hostname: nil, platform: nil, user: nil, status: "pending", startedAt: "t")
         try sync { store.createSession(session, $0) }
-        try sync { store.enqueue(.commands, sessionId: "s1", item: QueuedItem(json: Array("{\"id\":\"k1\"}".utf8)), push: [], $0) }
+        try sync { store.enqueue(.commands, sessionId: "s1", item: QueuedItem(json: Array("{\"id\":\"k1\"}".utf8)), $0) }
         _ = try sync { store.appendEvents([event("s1", "e")], $0) }
         clock.millis += 6000
         XCTAssertEqual(try sync { store.drain(.commands, sessionId: "s1", $0) }, [], "queue outlived QUEUE_TTL")
@@ -101,7 +101,7 @@ final class MemoryStoreTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 3) { worker in
             if worker == 0 {
                 for i in 0..<total {
-                    store.enqueue(.commands, sessionId: "q", item: QueuedItem(json: Array("{\"id\":\"c\(i)\"}".utf8)), push: []) { _ in }
+                    store.enqueue(.commands, sessionId: "q", item: QueuedItem(json: Array("{\"id\":\"c\(i)\"}".utf8))) { _ in }
                 }
             } else {
                 for _ in 0..<5000 {
@@ -122,7 +122,7 @@ final class MemoryStoreTests: XCTestCase {
     }
 
     func testAcknowledge() throws {
-        try sync { store.enqueue(.commands, sessionId: "s", item: QueuedItem(json: Array("{\"id\":\"k9\",\"type\":\"pause\"}".utf8)), push: Array("{}".utf8), $0) }
+        try sync { store.enqueue(.commands, sessionId: "s", item: QueuedItem(json: Array("{\"id\":\"k9\",\"type\":\"pause\"}".utf8)), $0) }
         XCTAssertTrue(try sync { store.acknowledgeCommand(id: "k9", ack: Array("{}".utf8), $0) })
         XCTAssertFalse(try sync { store.acknowledgeCommand(id: "zz", ack: [], $0) })
     }

@@ -183,9 +183,9 @@ class StoreContract: XCTestCase {
 
     func testQueuesDrainAtomicallyAndAck() throws {
         for i in 0..<3 {
-            try call { $0.enqueue(.commands, sessionId: "c-q", item: QueuedItem(json: Array("{\"id\":\"cmd\(i)\",\"type\":\"pause\"}".utf8)), push: Array("{}".utf8), $1) }
+            try call { $0.enqueue(.commands, sessionId: "c-q", item: QueuedItem(json: Array("{\"id\":\"cmd\(i)\",\"type\":\"pause\"}".utf8)), $1) }
         }
-        try call { $0.enqueue(.input, sessionId: "c-q", item: QueuedItem(json: Array("{\"input\":1}".utf8)), push: Array("{}".utf8), $1) }
+        try call { $0.enqueue(.input, sessionId: "c-q", item: QueuedItem(json: Array("{\"input\":1}".utf8)), $1) }
         let drained: [QueuedItem] = try call { $0.drain(.commands, sessionId: "c-q", $1) }
         XCTAssertEqual(drained.compactMap { CommandID.extract(from: $0.json) }, ["cmd0", "cmd1", "cmd2"])
         let again: [QueuedItem] = try call { $0.drain(.commands, sessionId: "c-q", $1) }

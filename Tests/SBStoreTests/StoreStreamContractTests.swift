@@ -57,10 +57,10 @@ extension StoreContract {
 
     func testQueuesAreBounded() throws {
         for i in 0..<3 {
-            try call { $0.enqueue(.input, sessionId: "c-qb", item: QueuedItem(json: Array("{\"i\":\(i)}".utf8)), push: Array("{}".utf8), $1) }
+            try call { $0.enqueue(.input, sessionId: "c-qb", item: QueuedItem(json: Array("{\"i\":\(i)}".utf8)), $1) }
         }
         XCTAssertThrowsError(try call { (store: any Store, done: @escaping (Result<Void, StoreError>) -> Void) in
-            store.enqueue(.input, sessionId: "c-qb", item: QueuedItem(json: Array("{}".utf8)), push: Array("{}".utf8), done)
+            store.enqueue(.input, sessionId: "c-qb", item: QueuedItem(json: Array("{}".utf8)), done)
         }) { error in
             guard case .full = error as? StoreError else { return XCTFail("expected .full, got \(error)") }
         }
@@ -103,7 +103,9 @@ extension RedisStoreContractTests {
                       "the append script stored exactly StoredEventJSON.make's bytes: \(list)")
         XCTAssertTrue(try call { $0.deleteSession(id: "c-fmt", $1) }, "its events are something to delete")
         let stored = try page("c-fmt", after: 0)
-        XCTAssertTrue(waitFor(timeout: 5) { self.onLoop { payloads.value.count } >= 2 })
+        let item = Array("{\"id\":\"cmd-1\",\"type\":\"pause\"}".utf8)
+        try call { $0.enqueue(.commands, sessionId: "c-fmt", item: QueuedItem(json: item), $1) }
+        XCTAssertTrue(waitFor(timeout: 5) { self.onLoop { payloads.value.count } >= 3 })
         let messages = onLoop { payloads.value }
         group.loops[0].execute { subscriber.close() }
 
@@ -121,6 +123,28 @@ extension RedisStoreContractTests {
         XCTAssertEqual(acceptedAt, ISO8601.parse(String(timestamp)), "the accept time read back is the script's timestamp")
         XCTAssertLessThan(abs((acceptedAt ?? 0) - WallClock.millisecondsSinceEpoch()), 60_000, "and it is this host's clock at the append")
         XCTAssertEqual(messages[1], RedisChannelMessage.reset(sessionId: "c-fmt", epoch: stored.epoch), "the reset message, byte for byte")
+        // The push carries the queued item; its bytes are the ones earlier versions published.
+        XCTAssertEqual(String(decoding: messages[2], as: UTF8.self),
+                       #"{"sessionId":"c-fmt","kind":"push","message":{"type":"command","sessionId":"c-fmt","payload":{"id":"cmd-1","type":"pause"}}}"#)
+        guard case .push(let pushed, let queue, let pushedItem) = RedisChannelMessage.parse(messages[2]) else {
+            return XCTFail("unparsed push message")
+        }
+        XCTAssertEqual(pushed, "c-fmt")
+        XCTAssertEqual(queue, .commands)
+        XCTAssertEqual(pushedItem, item)
+    }
+
+    /// Pushes of both queues read back to their queue and item; a `message` of another shape
+    /// is not a push (it is dropped as malformed, never delivered as something else).
+    func testPushMessagesRoundTrip() {
+        for queue in [QueueKind.commands, .input] {
+            let item = Array(#"{"input":{"x":"}"}}"#.utf8)
+            guard case .push("s-1", queue, item) = RedisChannelMessage.parse(RedisChannelMessage.push(sessionId: "s-1", queue: queue, item: item)) else {
+                return XCTFail("\(queue) push did not round-trip")
+            }
+        }
+        XCTAssertNil(RedisChannelMessage.parse(Array(#"{"sessionId":"s-1","kind":"push","message":{"type":"other","sessionId":"s-1","payload":{}}}"#.utf8)))
+        XCTAssertNil(RedisChannelMessage.parse(Array(#"{"sessionId":"s-1","kind":"push","message":{"type":"input","sessionId":"s-2","payload":{}}}"#.utf8)))
     }
 
     func onLoop<T>(_ body: @escaping () -> T) -> T {

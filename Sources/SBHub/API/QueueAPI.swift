@@ -11,7 +11,6 @@ enum QueueAPI {
     struct Item {
         let object: [String: Any]
         let json: [UInt8]
-        let push: [UInt8]
     }
 
     static func inputItem(sessionId: String, input: Any, prompt: String?) -> Item {
@@ -19,7 +18,7 @@ enum QueueAPI {
                                      "timestamp": ISO8601.format(milliseconds: WallClock.millisecondsSinceEpoch())]
         if let prompt { object["prompt"] = prompt }
         let json = JSONBody.encode(object)
-        return Item(object: object, json: json, push: ServerMessage.push(kind: "input", sessionId: sessionId, payloadJSON: json))
+        return Item(object: object, json: json)
     }
 
     static func postInput(_ request: HTTPRequest, sessionId: String, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
@@ -33,7 +32,7 @@ enum QueueAPI {
         let prompt: String?
         do { prompt = try Field.optionalString(object, "prompt").get() } catch { return done(Reply.error(error)) }
         let item = inputItem(sessionId: sessionId, input: input, prompt: prompt)
-        store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json), push: item.push) { result in
+        store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json)) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
             case .success: done(Reply.json(201, ["success": true, "sessionId": sessionId, "inputQueued": item.object]))
@@ -60,8 +59,7 @@ enum QueueAPI {
         json.append(contentsOf: JSONBody.encode(rest).dropFirst())
         var command = rest
         command["id"] = commandId
-        let push = ServerMessage.push(kind: "command", sessionId: sessionId, payloadJSON: json)
-        store.enqueue(.commands, sessionId: sessionId, item: QueuedItem(json: json), push: push) { result in
+        store.enqueue(.commands, sessionId: sessionId, item: QueuedItem(json: json)) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
             case .success: done(Reply.json(201, ["success": true, "sessionId": sessionId, "commandId": commandId, "command": command]))

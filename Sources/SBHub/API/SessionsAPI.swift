@@ -134,7 +134,7 @@ enum SessionsAPI {
         loopHub.readPresence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
             switch result {
             case .failure(let error): done(Reply.error(.from(error)))
-            case .success(let list): done(Reply.raw(200, ServerMessage.presenceList(sessionId: sessionId, list)))
+            case .success(let list): done(Reply.raw(200, HubMessage.presenceList(sessionId: sessionId, list)))
             }
         }
     }

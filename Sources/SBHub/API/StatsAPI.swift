@@ -11,11 +11,16 @@ import SBStore
 enum StatsAPI {
     static func stats(_ hub: Hub, store: any Store, _ done: @escaping (HTTPResponse) -> Void) {
         let stats = hub.stats
-        var body = (try? JSONSerialization.jsonObject(with: Data(hub.instanceSummary()))) as? [String: Any] ?? [:]
-        body["totals"] = ["eventsAccepted": stats.eventsAccepted.load(ordering: .relaxed),
-                          "deliveries": stats.deliveries.load(ordering: .relaxed),
-                          "slowClientsCutOff": hub.server?.cutOffCount ?? 0]
-        body["history"] = [
+        let status = InstanceStatus(hub, server: hub.server)
+        let now = WallClock.millisecondsSinceEpoch()
+        var body: [UInt8] = [UInt8(ascii: "{")]
+        body.reserveCapacity(16_384)
+        status.appendSummaryMembers(to: &body, nowMillis: now)
+        let totals: [String: Any] = ["eventsAccepted": stats.eventsAccepted.load(ordering: .relaxed),
+                                     "deliveries": stats.deliveries.load(ordering: .relaxed),
+                                     "slowClientsCutOff": hub.server?.cutOffCount ?? 0]
+        append("totals", totals, to: &body)
+        append("history", [
             "intervalSeconds": HubStats.intervalSeconds,
             "samples": stats.samples.map { sample in
                 ["at": ISO8601.format(milliseconds: sample.atMillis),
@@ -23,21 +28,43 @@ enum StatsAPI {
                  "deliveriesPerSecond": (sample.deliveriesPerSecond * 100).rounded() / 100,
                  "connections": sample.connections, "subscriptions": sample.subscriptions] as [String: Any]
             },
-        ] as [String: Any]
+        ] as [String: Any], to: &body)
         let lag = stats.recentDeliveryLag
-        body["deliveryLag"] = [
+        append("deliveryLag", [
             "windowSeconds": lag.seconds,
             "live": lagFigures(lag.counts, .live),
             "replay": lagFigures(lag.counts, .replay),
-        ] as [String: Any]
-        let known = stats.instances.withLock { $0 }
-        var instances = known.compactMap { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
-        if !instances.contains(where: { $0["instanceId"] as? String == hub.configuration.instanceId }) {
-            instances.insert(body.filter { ["instanceId", "startedAt", "uptimeSeconds", "storage", "redis", "draining", "connections",
-                                            "websockets", "streams", "subscriptions", "lastSeenAt"].contains($0.key) }, at: 0)
+        ] as [String: Any], to: &body)
+        // The registry's entries as their instances wrote them (`InstanceStatus.summary`), each
+        // checked to be a JSON object with an id; this one first when the registry lacks it.
+        let entries = stats.instances.withLock { $0 }.filter { instanceId(of: $0) != nil }
+        body.append(contentsOf: ",\"instances\":[".utf8)
+        var first = true
+        if !entries.contains(where: { instanceId(of: $0) == hub.configuration.instanceId }) {
+            body.append(contentsOf: status.summary(nowMillis: now))
+            first = false
         }
-        body["instances"] = instances
-        done(Reply.json(200, body))
+        for entry in entries {
+            if !first { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: entry)
+            first = false
+        }
+        body.append(contentsOf: "]}".utf8)
+        done(Reply.raw(200, body))
+    }
+
+    private static func append(_ name: String, _ value: Any, to body: inout [UInt8]) {
+        body.append(contentsOf: ",\"\(name)\":".utf8)
+        body.append(contentsOf: JSONBody.encode(value))
+    }
+
+    private static let entryKeys = JSONKeyTable(["instanceId"])
+
+    /// The `instanceId` of a registry entry; nil when it is not a JSON object with one.
+    private static func instanceId(of entry: [UInt8]) -> String? {
+        guard case .success(let document) = JSONScanner.scan(entry, keys: entryKeys, maxElements: 0),
+              document.root.kind == .object else { return nil }
+        return document.string(document.member(0, of: document.root))
     }
 
     /// Deliveries and their p50 / p99 in seconds (null with none in the window).

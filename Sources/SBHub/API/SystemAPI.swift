@@ -7,27 +7,11 @@ import SBStore
 /// `/health`, `/ready`, `/metrics`.
 enum SystemAPI {
     static func health(_ hub: Hub, server: Server?) -> HTTPResponse {
-        let store = hub.loopHubs[0].store
-        let available = store.isAvailable
-        let busUp = hub.busIsUp
-        // Written by hand from prebuilt byte fragments (no string interpolation, no `String.utf8`
-        // copies): the load balancer's hot path.
+        let status = InstanceStatus(hub, server: server)
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out.append(contentsOf: available && busUp ? Health.ok : Health.degraded)
-        out.append(contentsOf: hub.instanceIdJSON)
-        out.append(contentsOf: Health.uptime)
-        JSONNumber.append((MonotonicClock.now() - hub.startedAt) / 1_000_000_000, to: &out)
-        out.append(contentsOf: store.kind == .redis ? Health.storageRedis : Health.storageMemory)
-        JSONNumber.append(store.kind == .redis && available, to: &out)
-        out.append(contentsOf: Health.subscribed)
-        JSONNumber.append(store.kind == .redis && busUp, to: &out)
-        out.append(contentsOf: Health.connections)
-        JSONNumber.append(server?.connectionCount ?? 0, to: &out)
-        out.append(contentsOf: Health.websockets)
-        JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
-        out.append(contentsOf: Health.draining)
-        JSONNumber.append(hub.isDraining, to: &out)
+        out.append(contentsOf: status.isHealthy ? Health.ok : Health.degraded)
+        status.appendMembers(to: &out)
         // For the console: whether to ask for a key or token before its first request.
         out.append(contentsOf: Health.authRequired)
         JSONNumber.append(hub.configuration.apiKey != nil || hub.configuration.tokens != nil, to: &out)
@@ -37,17 +21,10 @@ enum SystemAPI {
 
     private static let metricsHeaders = HeaderLines([("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), Reply.noSniff, Reply.noStore])
 
-    /// The fixed parts of the `/health` body, in order.
+    /// What `/health` adds around the instance's status (`InstanceStatus`).
     private enum Health {
-        static let ok = Array("{\"status\":\"ok\",\"instanceId\":".utf8)
-        static let degraded = Array("{\"status\":\"degraded\",\"instanceId\":".utf8)
-        static let uptime = Array(",\"uptimeSeconds\":".utf8)
-        static let storageMemory = Array(",\"storage\":\"memory\",\"redis\":{\"connected\":".utf8)
-        static let storageRedis = Array(",\"storage\":\"redis\",\"redis\":{\"connected\":".utf8)
-        static let subscribed = Array(",\"subscribed\":".utf8)
-        static let connections = Array("},\"connections\":".utf8)
-        static let websockets = Array(",\"websockets\":".utf8)
-        static let draining = Array(",\"draining\":".utf8)
+        static let ok = Array("{\"status\":\"ok\",".utf8)
+        static let degraded = Array("{\"status\":\"degraded\",".utf8)
         static let authRequired = Array(",\"authRequired\":".utf8)
     }
 

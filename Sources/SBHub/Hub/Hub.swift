@@ -12,7 +12,10 @@ public import Logging
 /// bytes and delivers them to its own subscribers.
 public final class Hub: BusListener, Sendable {
     public let configuration: HubConfiguration
-    let loopHubs: [LoopHub]
+    /// One fan-out and one router per loop, indexed by `loop.index`. Written once, in `init`
+    /// (they need `self`), before the hub is shared with any other thread; read-only after.
+    nonisolated(unsafe) private(set) var loopHubs: [LoopHub] = []
+    nonisolated(unsafe) private(set) var routers: [LoopRouter] = []
     let startedAt = MonotonicClock.now()
     let logger: Logger
     let metrics: HubMetrics
@@ -52,17 +55,13 @@ public final class Hub: BusListener, Sendable {
         self.policy = HubPolicy(configuration: configuration, metrics: metrics, logger: logger)
         self.wsMessageRate = configuration.wsMessagesPerSecond > 0
             ? TokenRate(rate: configuration.wsMessagesPerSecond, burst: configuration.wsMessagesPerSecond) : nil
-        var hubs: [LoopHub] = []
-        for loop in group.loops {
-            hubs.append(LoopHub(loop: loop, store: storeFactory(loop)))
-        }
-        loopHubs = hubs
-        for hub in hubs {
-            hub.hub = self
+        loopHubs = group.loops.map { LoopHub(loop: $0, store: storeFactory($0), hub: self) }
+        routers = loopHubs.map { LoopRouter(hub: self, loopHub: $0) }
+        for hub in loopHubs {
             hub.loop.execute { hub.startPresenceTimer() }
         }
         ConsoleAssets.warmUp()
-        let first = hubs[0]
+        let first = loopHubs[0]
         first.loop.execute { [unowned self] in
             first.loop.scheduleRepeating(every: .seconds(HubStats.intervalSeconds)) { [unowned self] in sampleStats() }
         }
@@ -74,40 +73,13 @@ public final class Hub: BusListener, Sendable {
         let connections = server?.connectionCount ?? 0
         stats.sample(connections: connections, deliveryLag: deliveryLag.snapshot())
         let store = loopHubs[0].store
-        store.announceInstance(id: configuration.instanceId, json: instanceSummary(), ttlSeconds: HubStats.instanceTTLSeconds) { [stats] result in
+        store.announceInstance(id: configuration.instanceId, json: InstanceStatus(self, server: server).summary(), ttlSeconds: HubStats.instanceTTLSeconds) { [stats] result in
             if case .success(let list) = result { stats.instances.withLock { $0 = list } }
         }
     }
 
-    /// This instance in a few numbers: its heartbeat in the registry and the head of `/api/stats`.
-    func instanceSummary() -> [UInt8] {
-        let server = server
-        let store = loopHubs[0].store
-        let uptime = (MonotonicClock.now() - startedAt) / 1_000_000_000
-        // Written by the byte writer, not JSONSerialization: this runs every 2 s on loop 0, and
-        // Foundation's encoder also faulted in about 0.5 MB of its code pages on the first run,
-        // seconds after start-up (into whatever was being measured then).
-        let now = WallClock.millisecondsSinceEpoch()
-        return JSONObjectWriter.make(capacity: 384) { json in
-            json.string("instanceId", configuration.instanceId)
-            json.string("startedAt", ISO8601.format(milliseconds: now - Int64(uptime) * 1000))
-            json.integer("uptimeSeconds", Int64(uptime))
-            json.string("storage", store.kind.rawValue)
-            json.object("redis") { redis in
-                redis.bool("connected", store.kind == .redis && store.isAvailable)
-                redis.bool("subscribed", store.kind == .redis && busIsUp)
-            }
-            json.bool("draining", isDraining)
-            json.integer("connections", Int64(server?.connectionCount ?? 0))
-            json.integer("websockets", Int64(server?.webSocketCount ?? 0))
-            json.integer("streams", Int64(server?.streamCount ?? 0))
-            json.integer("subscriptions", Int64(stats.subscriptions.load(ordering: .relaxed)))
-            json.string("lastSeenAt", ISO8601.format(milliseconds: now))
-        }
-    }
-
     public func responder(for loop: EventLoop) -> any HTTPResponder {
-        loopHubs[loop.index]
+        routers[loop.index]
     }
 
     public func attach(server: Server) {
@@ -133,11 +105,14 @@ public final class Hub: BusListener, Sendable {
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let frame = BroadcastFrame(text: ServerMessage.event(sessionId: sessionId, seq: seq, storedJSON: json))
+            // The one place an event becomes a client message: every loop, subscriber and
+            // transport renders from these bytes.
+            let message = HubMessage.event(sessionId: sessionId, seq: seq, storedJSON: json)
+            let frame = BroadcastFrame(text: message.json)
             let publishedAt = MonotonicClock.now()
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute {
-                    hub.deliver(sessionId: sessionId, seq: seq, epoch: epoch, frame: frame, publishedAt: publishedAt, acceptedAtMillis: acceptedAtMillis)
+                    hub.deliver(sessionId: sessionId, epoch: epoch, message: message, frame: frame, publishedAt: publishedAt, acceptedAtMillis: acceptedAtMillis)
                 }
             }
         case .reset(let sessionId, let epoch):
@@ -150,13 +125,14 @@ public final class Hub: BusListener, Sendable {
             for hub in loopHubs where loops.contains(hub.loop.index) {
                 hub.loop.execute { hub.deliverPresence(sessionId: sessionId, joins: joins, leaves: leaves) }
             }
-        case .push(let sessionId, let bytes):
+        case .push(let sessionId, let queue, let item):
             let loops = interestedLoops(sessionId)
             metrics.busMessages.increment()
             guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let frame = BroadcastFrame(text: bytes)
+            let message = HubMessage.push(queue, sessionId: sessionId, itemJSON: item)
+            let frame = BroadcastFrame(text: message.json)
             for hub in loopHubs where loops.contains(hub.loop.index) {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, seq: nil, epoch: nil, frame: frame, publishedAt: 0, acceptedAtMillis: nil) }
+                hub.loop.execute { hub.deliver(sessionId: sessionId, epoch: nil, message: message, frame: frame, publishedAt: 0, acceptedAtMillis: nil) }
             }
         }
     }

@@ -36,13 +36,7 @@ extension HubClient {
         for action in actions {
             switch action {
             case .sendExpiring(let expiresAt):
-                send { message in
-                    message.string("type", "token_expiring")
-                    message.object("payload") { payload in
-                        payload.string("expiresAt", ISO8601.format(milliseconds: expiresAt))
-                        payload.integer("exp", Int64(expiresAt / 1000))
-                    }
-                }
+                send(.tokenExpiring(expiresAtMillis: expiresAt))
             case .close:
                 stopTokenExpiry()
                 connection?.close(code: 1008, reason: "token expired")
@@ -84,20 +78,10 @@ extension HubClient {
         for (sessionId, subscription) in subscriptions where !grant.allows(.subscribe, on: sessionId) {
             subscriptions[sessionId] = nil
             loopHub.remove(subscription)
-            send { message in
-                message.string("type", "unsubscribed")
-                message.string("sessionId", sessionId)
-                message.string("reason", "not granted by the refreshed token")
-            }
+            send(.unsubscribed(sessionId: sessionId, reason: "not granted by the refreshed token"))
         }
         let actions = lease.machine.refreshed(expiresAtMillis: grant.expiresAtMillis, nowMillis: WallClock.millisecondsSinceEpoch())
-        send { message in
-            message.string("type", "token_refreshed")
-            message.object("payload") { payload in
-                payload.string("expiresAt", ISO8601.format(milliseconds: grant.expiresAtMillis))
-                payload.integer("exp", Int64(grant.expiresAtMillis / 1000))
-            }
-        }
+        send(.tokenRefreshed(expiresAtMillis: grant.expiresAtMillis))
         perform(actions)
     }
 }

@@ -36,15 +36,7 @@ final class HubClient: WebSocketHandler, Subscriber {
 
     func opened(_ connection: any WebSocketConnection) {
         self.connection = connection
-        let instanceId = loopHub.hub.configuration.instanceId
-        send { message in
-            message.string("type", "subscription_confirmed")
-            message.object("payload") { payload in
-                payload.string("clientId", clientId)
-                payload.string("instanceId", instanceId)
-                payload.string("message", "connected to switchboard")
-            }
-        }
+        send(.connected(clientId: clientId, instanceId: loopHub.hub.configuration.instanceId))
         startTokenExpiry()
     }
 
@@ -76,13 +68,12 @@ final class HubClient: WebSocketHandler, Subscriber {
         connection?.frame(for: frame) ?? frame.plain
     }
 
-    func sendReplay(_ events: [StoredEvent], sessionId: String) {
-        guard let connection else { return }
-        for event in events {
-            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            // Dropped: the connection is closing, so the rest of the page need not be encoded.
-            if connection.sendReplayText(message) == .dropped { return }
-        }
+    func send(_ message: HubMessage) {
+        connection?.sendText(message.json)
+    }
+
+    func sendPaced(_ message: HubMessage) -> SendStatus {
+        connection?.sendReplayText(message.json) ?? .dropped
     }
 
     func received(binary: [UInt8], from connection: any WebSocketConnection) {
@@ -119,10 +110,7 @@ final class HubClient: WebSocketHandler, Subscriber {
         case "subscribe": subscribe(message)
         case "unsubscribe": unsubscribe(message)
         case "ping":
-            send { message in
-                message.string("type", "pong")
-                message.string("clientId", clientId)
-            }
+            send(.pong(clientId: clientId))
         case "presence": presence(message)
         case "input": input(message)
         case "refresh": refresh(message)
@@ -200,31 +188,14 @@ final class HubClient: WebSocketHandler, Subscriber {
 
     // MARK: Presence identity
 
-    var presenceClientId: String { clientId }
-
     var presenceInfo: [UInt8] { access.presenceInfo }
-
-    func sendPresence(_ json: [UInt8]) {
-        connection?.sendText(json)
-    }
-
-    func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        connection?.sendText(ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: clientId))
-    }
-
-    func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        connection?.sendText(ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch))
-    }
 
     private func unsubscribe(_ message: ClientMessage) {
         guard let sessionId = sessionId(message) else { return }
         if let subscription = subscriptions.removeValue(forKey: sessionId) {
             loopHub.remove(subscription)
         }
-        send { message in
-            message.string("type", "unsubscribed")
-            message.string("sessionId", sessionId)
-        }
+        send(.unsubscribed(sessionId: sessionId))
     }
 
     private func input(_ message: ClientMessage) {
@@ -233,28 +204,16 @@ final class HubClient: WebSocketHandler, Subscriber {
         // built from its bytes only here (input is rare next to subscribe and ping).
         let payload = message.foundationValue(.payload)
         let item = QueueAPI.inputItem(sessionId: sessionId, input: payload, prompt: nil)
-        loopHub.store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json), push: item.push) { [weak self] result in
+        loopHub.store.enqueue(.input, sessionId: sessionId, item: QueuedItem(json: item.json)) { [weak self] result in
             switch result {
             case .success:
-                self?.send { message in
-                    message.string("type", "input_queued")
-                    message.string("sessionId", sessionId)
-                }
+                self?.send(.inputQueued(sessionId: sessionId))
             case .failure(.outOfMemory(let reason)):
                 self?.loopHub.hub.metrics.storeOutOfMemory.increment()
                 self?.sendError("input not queued: \(reason)", code: "out_of_memory")
             case .failure: self?.sendError("storage unavailable: input not queued", code: "unavailable")
             }
         }
-    }
-
-    /// One message of the hub's own, written as bytes (`JSONObjectWriter`).
-    func send(_ write: (inout JSONObjectWriter) -> Void) {
-        connection?.sendText(JSONObjectWriter.make(write))
-    }
-
-    func sendError(_ text: String, code: String, sessionId: String? = nil) {
-        connection?.sendText(ServerMessage.error(text, code: code, sessionId: sessionId))
     }
 }
 

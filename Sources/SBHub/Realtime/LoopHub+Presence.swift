@@ -12,7 +12,7 @@ extension LoopHub {
     // MARK: Entries
 
     func presenceEntry(of subscription: Subscription, sinceMillis: Int64) -> PresenceEntry {
-        PresenceEntry(clientId: subscription.client.presenceClientId, instanceId: hub.configuration.instanceId,
+        PresenceEntry(clientId: subscription.client.clientId, instanceId: hub.configuration.instanceId,
                       sinceMillis: sinceMillis, info: subscription.client.presenceInfo)
     }
 
@@ -34,7 +34,7 @@ extension LoopHub {
     func presenceLeft(_ subscription: Subscription) {
         if subscription.wantsPresence { setWantsPresence(subscription, false) }
         if let leased = store.leasedPresence {
-            leased.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.presenceClientId) { _ in }
+            leased.presenceLeave(sessionId: subscription.sessionId, clientId: subscription.client.clientId) { _ in }
         } else {
             let since = presenceJoinedAt.removeValue(forKey: ObjectIdentifier(subscription)) ?? 0
             let entry = presenceEntry(of: subscription, sinceMillis: since)
@@ -71,7 +71,7 @@ extension LoopHub {
     func sendPresenceSnapshot(to client: any Subscriber, sessionId: String) {
         readPresence(sessionId: sessionId, limit: PresenceList.maxListed) { result in
             switch result {
-            case .success(let list): client.sendPresence(ServerMessage.presence(sessionId: sessionId, list))
+            case .success(let list): client.send(.presence(sessionId: sessionId, list))
             case .failure: client.sendError("storage unavailable: presence not read", code: "unavailable", sessionId: sessionId)
             }
         }
@@ -83,9 +83,9 @@ extension LoopHub {
         for watched in Array(presenceWatchers.keys) where sessionId == nil || watched == sessionId {
             readPresence(sessionId: watched, limit: PresenceList.maxListed) { [self] result in
                 guard case .success(let list) = result else { return }
-                let message = ServerMessage.presence(sessionId: watched, list)
+                let message = HubMessage.presence(sessionId: watched, list)
                 for subscription in subscriptions(of: watched) where subscription.active && subscription.wantsPresence {
-                    subscription.client.sendPresence(message)
+                    subscription.client.send(message)
                 }
             }
         }
@@ -107,7 +107,7 @@ extension LoopHub {
 
     func renewPresence(_ store: any LeasedPresence) {
         for sessionId in Array(subscribedSessions) {
-            let ids = subscriptions(of: sessionId).map { $0.client.presenceClientId }
+            let ids = subscriptions(of: sessionId).map { $0.client.clientId }
             var start = 0
             while start < ids.count {
                 let piece = Array(ids[start..<min(start + 1000, ids.count)])
@@ -124,7 +124,7 @@ extension LoopHub {
     /// longer than a lease): those still subscribed join again (and watchers see them return).
     private func rejoin(sessionId: String, clientIds: Set<String>, store: any LeasedPresence) {
         for subscription in subscriptions(of: sessionId) where subscription.active {
-            guard clientIds.contains(subscription.client.presenceClientId) else { continue }
+            guard clientIds.contains(subscription.client.clientId) else { continue }
             store.presenceJoin(sessionId: sessionId, entry: presenceEntry(of: subscription, sinceMillis: WallClock.millisecondsSinceEpoch())) { _ in }
         }
     }
@@ -142,9 +142,9 @@ extension LoopHub {
         for action in actions {
             switch action {
             case .send(let notice):
-                let message = ServerMessage.presence(sessionId: sessionId, notice)
+                let message = HubMessage.presence(sessionId: sessionId, notice)
                 for subscription in subscriptions(of: sessionId) where subscription.active && subscription.wantsPresence {
-                    subscription.client.sendPresence(message)
+                    subscription.client.send(message)
                 }
             case .flush(let at):
                 loop.schedule(after: .milliseconds(max(at - now, 0))) { [self] in

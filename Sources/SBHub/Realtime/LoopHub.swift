@@ -6,15 +6,16 @@ import SBEventLoop
 import SBServer
 import SBStore
 
-/// The hub's state on one loop: this loop's subscription index and its store handle. Only this
-/// loop's thread touches it, so it needs no locks.
+/// The hub's fan-out on one loop: this loop's subscription index, delivery of what the bus
+/// brings, presence, and its store handle (HTTP routing is `LoopRouter`'s). Only this loop's
+/// thread touches it, so it needs no locks.
 final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only via loop.execute
     let loop: EventLoop
     let store: any Store
-    unowned(unsafe) var hub: Hub!
+    /// Owns this loop hub (`Hub.loopHubs`) and outlives it.
+    unowned let hub: Hub
     /// sessionId → subscriptions held by this loop's clients.
     private var index: [String: [Subscription]] = [:]
-    let instruments = HubMetrics.RequestInstruments()
     /// How joins and leaves reach this loop's presence watchers (batched past a rate).
     var presenceCoalescer = PresenceCoalescer()
     /// sessionId → this loop's subscriptions that want its presence messages (absent: none).
@@ -23,16 +24,10 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     /// entered on join and removed on leave. Kept beside the subscription, not in it, so the
     /// Subscription object stays in its 96-byte chunk.
     var presenceJoinedAt: [ObjectIdentifier: Int64] = [:]
-    /// The server once it is attached: read per `/health` without the hub's atomic.
-    private var attachedServer: Server?
-    var server: Server? {
-        if attachedServer == nil { attachedServer = hub.server }
-        return attachedServer
-    }
-
-    init(loop: EventLoop, store: any Store) {
+    init(loop: EventLoop, store: any Store, hub: Hub) {
         self.loop = loop
         self.store = store
+        self.hub = hub
     }
 
     // MARK: Subscription index
@@ -77,15 +72,18 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
     // MARK: Delivery
 
     /// Cost is O(subscribers of this session on this loop): never a scan of all clients.
-    /// `frame` is the WebSocket frame; its compressed form (permessage-deflate) is made once per
-    /// event, and only when a subscriber that agreed to it asks; the Server-Sent Events form is
-    /// made from it once per loop, and only when a stream subscribes to the session.
-    /// `acceptedAtMillis` (the accepting instance's wall clock) times the delivery lag: one
-    /// clock read per event and loop, not per subscriber.
-    func deliver(sessionId: String, seq: Int64?, epoch: String?, frame: BroadcastFrame, publishedAt: UInt64, acceptedAtMillis: Int64?) {
+    /// `frame` is `message` as a WebSocket frame; its compressed form (permessage-deflate) is
+    /// made once per event, and only when a subscriber that agreed to it asks; the Server-Sent
+    /// Events form is rendered from `message` once per loop, and only when a stream subscribes
+    /// to the session. `acceptedAtMillis` (the accepting instance's wall clock) times the
+    /// delivery lag: one clock read per event and loop, not per subscriber.
+    func deliver(sessionId: String, epoch: String?, message hubMessage: HubMessage, frame: BroadcastFrame,
+                 publishedAt: UInt64, acceptedAtMillis: Int64?) {
+        let seq = hubMessage.position
         guard let list = index[sessionId] else { return }
         var sent = 0
         var serverSentEvent: SharedBytes?
+        let heldByteLimit = hub.configuration.replayHeldBytes
         for subscription in list {
             let message: SharedBytes
             switch subscription.format {
@@ -97,11 +95,11 @@ final class LoopHub: @unchecked Sendable {  // confined to `loop`; crossed only 
                 if let made = serverSentEvent {
                     message = made
                 } else {
-                    message = ServerSentEvents.fromWebSocketFrame(frame.plain, seq: seq)
+                    message = SharedBytes(ServerSentEvents.render(hubMessage))
                     serverSentEvent = message
                 }
             }
-            if subscription.offer(seq: seq, epoch: epoch, message: message) { sent += 1 }
+            if subscription.offer(seq: seq, epoch: epoch, message: message, heldByteLimit: heldByteLimit) { sent += 1 }
         }
         if sent > 0 {
             hub.metrics.recordDeliveries(sent, publishedAt: publishedAt)

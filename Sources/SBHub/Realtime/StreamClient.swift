@@ -15,8 +15,8 @@ final class StreamClient: StreamHandler, Subscriber {
     private let expiresAtMillis: Int64?
     /// `?presence=1`: the stream also carries the session's presence messages.
     private let wantsPresence: Bool
-    /// The stream's id in presence entries (a WebSocket's is its `clientId`).
-    let presenceClientId = IDGenerator.next()
+    /// The stream's id in its confirmations and presence entries.
+    let clientId = IDGenerator.next()
     let presenceInfo: [UInt8]
     weak var stream: (any ResponseStream)?
     private var subscription: Subscription?
@@ -72,11 +72,7 @@ final class StreamClient: StreamHandler, Subscriber {
             guard let self, let stream = self.stream else { return }
             self.expiryTimer = nil
             if WallClock.millisecondsSinceEpoch() < expiresAtMillis { return self.scheduleExpiry() }
-            let sessionId = self.sessionId
-            stream.sendLive(ServerSentEvents.message(type: "token_expired", id: nil, json: JSONObjectWriter.make { message in
-                message.string("type", "token_expired")
-                message.string("sessionId", sessionId)
-            }))
+            self.send(.tokenExpired(sessionId: self.sessionId))
             stream.end()
         }
     }
@@ -89,36 +85,15 @@ final class StreamClient: StreamHandler, Subscriber {
         stream?.notifyWhenDrained(below: lowWater)
     }
 
-    func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation) {
-        stream?.sendLive(ServerSentEvents.message(
-            type: "subscription_confirmed", id: nil,
-            json: ServerMessage.subscriptionConfirmed(sessionId: sessionId, confirmation, instanceId: loopHub.hub.configuration.instanceId)))
+    func send(_ message: HubMessage) {
+        stream?.sendLive(ServerSentEvents.render(message))
     }
 
-    func sendReplay(_ events: [StoredEvent], sessionId: String) {
-        guard let stream else { return }
-        for event in events {
-            let message = ServerMessage.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)
-            // Dropped: the stream has ended, so the rest of the page need not be encoded.
-            if stream.sendPaced(ServerSentEvents.message(type: "event", id: event.seq, json: message)) == .dropped { return }
-        }
+    func sendPaced(_ message: HubMessage) -> SendStatus {
+        stream?.sendPaced(ServerSentEvents.render(message)) ?? .dropped
     }
 
     func sendLive(_ message: SharedBytes) -> SendStatus {
         stream?.sendLive(message) ?? .dropped
-    }
-
-    /// `id: 0`: the stream started again, so a reconnect resumes from its beginning.
-    func sendSessionDeleted(_ sessionId: String, epoch: String) {
-        stream?.sendLive(ServerSentEvents.message(type: "session_deleted", id: 0,
-                                                  json: ServerMessage.sessionDeleted(sessionId: sessionId, epoch: epoch)))
-    }
-
-    func sendPresence(_ json: [UInt8]) {
-        stream?.sendLive(ServerSentEvents.message(type: ServerSentEvents.messageType(json), id: nil, json: json))
-    }
-
-    func sendError(_ message: String, code: String, sessionId: String?) {
-        stream?.sendLive(ServerSentEvents.message(type: "error", id: nil, json: ServerMessage.error(message, code: code, sessionId: sessionId)))
     }
 }

@@ -17,24 +17,22 @@ protocol Subscriber: AnyObject {
     /// One `readGateDrained()` once the unsent bytes are at or below `lowWater`.
     func askDrainNotice(below lowWater: Int)
 
-    func confirm(_ sessionId: String, _ confirmation: SubscriptionStateMachine.Confirmation)
-    /// A replay page, written outside the live cut-off budget (the gate paces it).
-    func sendReplay(_ events: [StoredEvent], sessionId: String)
-    /// A live message already in this subscriber's format (`Subscription.Format`), under the
+    /// One of the hub's messages, rendered in this subscriber's format: the only place each
+    /// transport turns a `HubMessage` into bytes (with `sendPaced`).
+    func send(_ message: HubMessage)
+    /// A replayed event, written outside the live cut-off budget (the gate paces it):
+    /// `.dropped` once the client is gone.
+    func sendPaced(_ message: HubMessage) -> SendStatus
+    /// A live broadcast already in this subscriber's format (`Subscription.Format`), under the
     /// cut-off: `.dropped` when the client is gone or was cut off.
     func sendLive(_ message: SharedBytes) -> SendStatus
     /// The form of a broadcast this subscriber writes when its format is `.webSocketDeflate`.
     func liveFrame(for frame: BroadcastFrame) -> SharedBytes
-    func sendSessionDeleted(_ sessionId: String, epoch: String)
-    func sendError(_ message: String, code: String, sessionId: String?)
 
-    /// The connection's id in presence entries: stable for the connection's life.
-    var presenceClientId: String { get }
+    /// The connection's id in its messages and presence entries: stable for its life.
+    var clientId: String { get }
     /// The `info` object of its presence entries (from its token; `{}` on the API key).
     var presenceInfo: [UInt8] { get }
-    /// A presence message (`presence`, `presence_join`, `presence_leave`, `presence_diff`),
-    /// written in this subscriber's format.
-    func sendPresence(_ json: [UInt8])
 }
 
 /// History reads wait here for their turn: one page in flight per connection, and only while
@@ -49,6 +47,17 @@ struct ReadGate {
 
 extension Subscriber {
     func liveFrame(for frame: BroadcastFrame) -> SharedBytes { frame.plain }
+
+    /// A replay page, event by event, until the client is gone (the rest need not be encoded).
+    func sendReplay(_ events: [StoredEvent], sessionId: String) {
+        for event in events where sendPaced(.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)) == .dropped {
+            return
+        }
+    }
+
+    func sendError(_ text: String, code: String, sessionId: String? = nil) {
+        send(.error(text, code: code, sessionId: sessionId))
+    }
 
     var lowWaterBytes: Int { loopHub.hub.configuration.replayLowWaterBytes }
 

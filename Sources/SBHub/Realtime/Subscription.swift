@@ -45,9 +45,9 @@ final class Subscription {
     /// frame or a Server-Sent Event). True when it was queued for the client; false when it was
     /// held, dropped, or the client was cut off instead.
     @discardableResult
-    func offer(seq: Int64?, epoch: String?, message: SharedBytes) -> Bool {
+    func offer(seq: Int64?, epoch: String?, message: SharedBytes, heldByteLimit: Int) -> Bool {
         guard active else { return false }
-        switch machine.live(seq: seq, epoch: epoch, message: message, heldByteLimit: client.loopHub.hub.configuration.replayHeldBytes) {
+        switch machine.live(seq: seq, epoch: epoch, message: message, heldByteLimit: heldByteLimit) {
         case .send:
             return client.sendLive(message) == .queued
         case .drop:
@@ -69,10 +69,11 @@ final class Subscription {
                     self.client.requestRead(for: self, after: after, events: events)
                 }
             case .confirm(let confirmation):
-                client.confirm(sessionId, confirmation)
+                client.send(.subscriptionConfirmed(sessionId: sessionId, confirmation, clientId: client.clientId,
+                                                   instanceId: client.loopHub.hub.configuration.instanceId))
             case .replay(let events):
                 client.sendReplay(events, sessionId: sessionId)
-                let hub = client.loopHub.hub!
+                let hub = client.loopHub.hub
                 hub.metrics.replayedEvents.increment(by: events.count)
                 recordReplayLag(events, hub: hub)
             case .send(let messages):
@@ -81,7 +82,7 @@ final class Subscription {
                     if client.sendLive(message) == .dropped { break }
                 }
             case .announceReset(let epoch):
-                client.sendSessionDeleted(sessionId, epoch: epoch)
+                client.send(.sessionDeleted(sessionId: sessionId, epoch: epoch))
             case .reportReplayFailed:
                 client.sendError("history unavailable: replay incomplete, resubscribe with lastEventId", code: "replay_failed", sessionId: sessionId)
             }

@@ -319,7 +319,7 @@ public final class MemoryStore: Store, Sendable {
 
     // MARK: Queues
 
-    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8], _ done: @escaping (Result<Void, StoreError>) -> Void) {
+    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, _ done: @escaping (Result<Void, StoreError>) -> Void) {
         let now = clock()
         let deadline = queueDeadline
         let maxLength = settings.maxQueueLength
@@ -336,7 +336,7 @@ public final class MemoryStore: Store, Sendable {
             if accepted {
                 queue.append(item)
                 queue.expiresAt = deadline
-                direct = shard.post(.push(sessionId: sessionId, message: push))
+                direct = shard.post(.push(sessionId: sessionId, queue: kind, item: item.json))
             }
             shard.setQueue(kind, sessionId, queue)
             if accepted { shard.touch(sessionId, now: now) }

@@ -35,15 +35,36 @@ public enum RedisChannelMessage {
             + " .. '\",\"seq\":' .. \(seq) .. ',\"epoch\":\"' .. \(epoch) .. '\"}'"
     }
 
-    /// The channel message for a command or input push (built here, published by the enqueue
-    /// script).
-    public static func push(sessionId: String, message: [UInt8]) -> [UInt8] {
+    /// The channel message for a queued command or input (built here, published by the
+    /// enqueue script): `{"sessionId":…,"kind":"push","message":{"type":"command"|"input",
+    /// "sessionId":…,"payload":<item>}}`. `message` keeps the shape earlier versions put there
+    /// (their client message), so instances of both versions read each other's pushes.
+    public static func push(sessionId: String, queue: QueueKind, item: [UInt8]) -> [UInt8] {
         var out = Array("{\"sessionId\":\"".utf8)
         out.append(contentsOf: sessionId.utf8)
         out.append(contentsOf: "\",\"kind\":\"push\",\"message\":".utf8)
-        out.append(contentsOf: message)
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: pushHead(sessionId: sessionId, queue: queue))
+        out.append(contentsOf: item)
+        out.append(contentsOf: "}}".utf8)
         return out
+    }
+
+    private static func pushHead(sessionId: String, queue: QueueKind) -> [UInt8] {
+        var head = Array(queue == .commands ? "{\"type\":\"command\",\"sessionId\":".utf8 : "{\"type\":\"input\",\"sessionId\":".utf8)
+        JSONString.append(sessionId, to: &head)
+        head.append(contentsOf: ",\"payload\":".utf8)
+        return head
+    }
+
+    /// The queue and item of a push's `message` (nil: not the shape `push` writes).
+    private static func parsePush(sessionId: String, message: ArraySlice<UInt8>) -> BusMessage? {
+        for queue in [QueueKind.commands, .input] {
+            let head = pushHead(sessionId: sessionId, queue: queue)
+            if message.count > head.count, message.starts(with: head), message.last == UInt8(ascii: "}") {
+                return .push(sessionId: sessionId, queue: queue, item: Array(message[(message.startIndex + head.count)..<(message.endIndex - 1)]))
+            }
+        }
+        return nil
     }
 
     public static func reset(sessionId: String, epoch: String) -> [UInt8] {
@@ -115,7 +136,7 @@ public enum RedisChannelMessage {
             let sessionId = String(decoding: payload[head.count..<quote], as: UTF8.self)
             let rest = payload[(quote + 1)...]
             if rest.starts(with: pushMark), payload.last == UInt8(ascii: "}") {
-                return .push(sessionId: sessionId, message: Array(payload[(rest.startIndex + pushMark.count)..<(payload.count - 1)]))
+                return parsePush(sessionId: sessionId, message: payload[(rest.startIndex + pushMark.count)..<(payload.count - 1)])
             }
             if rest.starts(with: presenceMark) {
                 return parsePresence(sessionId: sessionId, payload)

@@ -3,7 +3,7 @@ import SBRedis
 extension RedisStore {
     /// RPUSH + EXPIRE (+ the command record for acks) + PUBLISH of the push, in one script, so
     /// every instance delivers the push to its subscribers of the session.
-    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8],
+    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem,
                         _ done: @escaping (Result<Void, StoreError>) -> Void) {
         var scriptKeys = [keys.queue(kind, sessionId)]
         let commandId = kind == .commands ? CommandID.extract(from: item.json) : nil
@@ -12,7 +12,7 @@ extension RedisStore {
         arguments.append(item.json)
         arguments.append(queueTTL)
         arguments.append(channel)
-        arguments.append(RedisChannelMessage.push(sessionId: sessionId, message: push))
+        arguments.append(RedisChannelMessage.push(sessionId: sessionId, queue: kind, item: item.json))
         arguments.append(max(settings.maxQueueLength, 0))
         arguments.append(sessionChannel(sessionId))
         arguments.append(sessionPublish)

@@ -93,9 +93,9 @@ public final class ShardedRedisStore: Store, LeasedPresence, @unchecked Sendable
         shard(sessionId).chains(sessionId: sessionId, done)
     }
 
-    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem, push: [UInt8],
+    public func enqueue(_ kind: QueueKind, sessionId: String, item: QueuedItem,
                         _ done: @escaping (Result<Void, StoreError>) -> Void) {
-        shard(sessionId).enqueue(kind, sessionId: sessionId, item: item, push: push, done)
+        shard(sessionId).enqueue(kind, sessionId: sessionId, item: item, done)
     }
 
     public func drain(_ kind: QueueKind, sessionId: String, _ done: @escaping (Result<[QueuedItem], StoreError>) -> Void) {

@@ -2,7 +2,7 @@ import SBCore
 import SBStore
 
 /// The presence messages (issue 26). Entries are spliced in as `PresenceEntry.json` wrote them.
-extension ServerMessage {
+extension HubMessage {
     /// The REST body of `GET /api/sessions/:id/presence`, and the `payload` of the WebSocket's
     /// `presence` message: `{"sessionId","count","clients":[…]}`.
     static func presenceList(sessionId: String, _ list: PresenceList) -> [UInt8] {
@@ -19,13 +19,13 @@ extension ServerMessage {
     }
 
     /// `{"type":"presence","sessionId":…,"payload":{"sessionId","count","clients"}}`.
-    static func presence(sessionId: String, _ list: PresenceList) -> [UInt8] {
+    static func presence(sessionId: String, _ list: PresenceList) -> HubMessage {
         typed("presence", sessionId: sessionId, payload: presenceList(sessionId: sessionId, list))
     }
 
     /// `presence_join` / `presence_leave` (payload: the entry) or `presence_diff` (payload:
     /// `{"joins","leaves","omittedJoins","omittedLeaves"}`).
-    static func presence(sessionId: String, _ notice: PresenceCoalescer.Notice) -> [UInt8] {
+    static func presence(sessionId: String, _ notice: PresenceCoalescer.Notice) -> HubMessage {
         switch notice {
         case .join(let entry): return typed("presence_join", sessionId: sessionId, payload: entry.json)
         case .leave(let entry): return typed("presence_leave", sessionId: sessionId, payload: entry.json)
@@ -43,12 +43,12 @@ extension ServerMessage {
         }
     }
 
-    private static func typed(_ type: StaticString, sessionId: String, payload: [UInt8]) -> [UInt8] {
-        JSONObjectWriter.make(capacity: payload.count + 96) { message in
+    private static func typed(_ type: StaticString, sessionId: String, payload: [UInt8]) -> HubMessage {
+        HubMessage(type: type.description, json: JSONObjectWriter.make(capacity: payload.count + 96) { message in
             message.string("type", type.description)
             message.string("sessionId", sessionId)
             message.json("payload", payload)
-        }
+        })
     }
 
     private static func appendEntries(_ entries: [PresenceEntry], to out: inout [UInt8]) {

@@ -7,19 +7,40 @@ import SBServer
 import SBEventLoop
 import SBStore
 
-extension LoopHub: HTTPResponder {
+/// The hub's HTTP side on one loop: matches each request to its route, checks access, answers
+/// it (or opens a stream or a WebSocket onto this loop's `LoopHub`), and records it. Routing
+/// only: who is subscribed and what reaches them is `LoopHub`'s. Confined to its loop.
+final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `loopHub.loop`
+    /// Owns this router (`Hub.routers`) and outlives it.
+    unowned let hub: Hub
+    let loopHub: LoopHub
+    let instruments = HubMetrics.RequestInstruments()
+    /// The server once it is attached: read per `/health` without the hub's atomic.
+    private var attachedServer: Server?
+    var server: Server? {
+        if attachedServer == nil { attachedServer = hub.server }
+        return attachedServer
+    }
+
+    init(hub: Hub, loopHub: LoopHub) {
+        self.hub = hub
+        self.loopHub = loopHub
+    }
+
+    private var store: any Store { loopHub.store }
+
     func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void) {
         let started = MonotonicClock.now()
         let origin = request.head.headers["origin"]
         let client = hub.policy.clientAddress(head: request.head, peer: context.peer)
         let finish: (HTTPResponse, HubMetrics.RequestLabel) -> Void = { [hub, instruments] response, label in
             var response = response
-            hub!.policy.addCORSHeaders(to: &response, origin: origin)
-            hub!.metrics.recordRequest(route: label, method: request.head.method, status: response.status,
+            hub.policy.addCORSHeaders(to: &response, origin: origin)
+            hub.metrics.recordRequest(route: label, method: request.head.method, status: response.status,
                                        startedAt: started, cache: instruments)
             // Path only: the query string may carry ?apiKey=, which must never reach a log.
-            if hub!.logger.logLevel <= .debug {
-                hub!.logger.debug("request", metadata: ["method": "\(request.head.method.name)", "path": "\(request.head.path)",
+            if hub.logger.logLevel <= .debug {
+                hub.logger.debug("request", metadata: ["method": "\(request.head.method.name)", "path": "\(request.head.path)",
                                                         "status": "\(response.status)", "client": "\(client)",
                                                         "micros": "\((MonotonicClock.now() &- started) / 1000)"])
             }
@@ -75,7 +96,7 @@ extension LoopHub: HTTPResponder {
         case .failure(let denied): return .reject(Reply.error(denied))
         case .success(let found): access = found
         }
-        let handler: any WebSocketHandler = isEcho ? EchoHandler() : HubClient(loopHub: self, access: access)
+        let handler: any WebSocketHandler = isEcho ? EchoHandler() : HubClient(loopHub: loopHub, access: access)
         return .accept(handler, maxMessageBytes: hub.configuration.maxMessageBytes)
     }
 
@@ -94,7 +115,7 @@ extension LoopHub: HTTPResponder {
         var head = HTTPResponse(status: 200, headers: EventStreamAPI.headers)
         hub.policy.addCORSHeaders(to: &head, origin: origin)
         hub.metrics.recordRequest(route: label, method: .get, status: 200, startedAt: started, cache: instruments)
-        context.startStream(head, handler: StreamClient(loopHub: self, sessionId: sessionId, lastEventId: start.lastEventId,
+        context.startStream(head, handler: StreamClient(loopHub: loopHub, sessionId: sessionId, lastEventId: start.lastEventId,
                                                         epoch: start.epoch, access: access, wantsPresence: start.presence))
     }
 
@@ -104,9 +125,9 @@ extension LoopHub: HTTPResponder {
         case .ready: done(SystemAPI.ready(hub, store: store))
         case .metrics: done(SystemAPI.metrics(hub))
         case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in
-            hub!.metrics.eventsAccepted.increment(by: stored)
-            hub!.stats.eventsAccepted.add(stored, ordering: .relaxed)
-            if duplicates > 0 { hub!.metrics.duplicatePublishes.increment(by: duplicates) }
+            hub.metrics.eventsAccepted.increment(by: stored)
+            hub.stats.eventsAccepted.add(stored, ordering: .relaxed)
+            if duplicates > 0 { hub.metrics.duplicatePublishes.increment(by: duplicates) }
         }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)
         case .recentEvents(let id): EventsAPI.recent(request, sessionId: id, store: store, done)
@@ -124,7 +145,7 @@ extension LoopHub: HTTPResponder {
         case .updateSession(let id): SessionsAPI.update(request, id: id, store: store, done)
         case .deleteSession(let id): SessionsAPI.delete(id: id, store: store, done)
         case .listChains(let id): SessionsAPI.listChains(sessionId: id, store: store, done)
-        case .sessionPresence(let id): SessionsAPI.presence(sessionId: id, loopHub: self, done)
+        case .sessionPresence(let id): SessionsAPI.presence(sessionId: id, loopHub: loopHub, done)
         case .addChain(let id): SessionsAPI.addChain(request, sessionId: id, store: store, done)
         case .getChain(let id): SessionsAPI.getChain(id: id, store: store, access: access, done)
         case .postInput(let id): QueueAPI.postInput(request, sessionId: id, store: store, done)
