@@ -1,5 +1,4 @@
 import SBCore
-import SBServer
 import SBStore
 
 /// One message the hub sends a client, written once and rendered by each transport: the
