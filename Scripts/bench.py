@@ -59,6 +59,7 @@ OPTIONS = (
     ("--rounds", "BENCH_ROUNDS", int, 3, "interleaved rounds, medians reported"),
     ("--servers", "BENCH_SERVERS", words, None, "http/fanout/idle: only these of sb sb1 hb aio base"),
     ("--baseline", "BENCH_BASELINE", str, None, "also build this git revision (release, worktree under /tmp) and run it as 'base'"),
+    ("--baseline-bin", "BENCH_BASELINE_BIN", str, None, "run this already built binary as 'base' instead of building --baseline"),
     ("--curve-duration", "BENCH_CURVE_DURATION", int, 5, "seconds per latency-curve point"),
     ("--curve-base-dps", "BENCH_FIXED_RATE_DPS", float, 100000, "the curve's 1x in deliveries/s when the Hummingbird peer is not run"),
     ("--idle-conns", "BENCH_IDLE_CONNS", int, None, "idle connections (10000; tls and deflate: 5000)"),
@@ -116,7 +117,12 @@ def main(argv=None):
         sys.exit(f"no switchboard binary at {sb_bin}")
     log(f"switchboard: {sb_bin}")
     os.environ["SWITCHBOARD_BIN"] = sb_bin  # the launchers' default too (the cluster launcher's instances)
-    base = baseline_build(opts.baseline) if opts.baseline and opts.mode in (*COMPARE, "redis-tls") else None
+    base = None
+    if opts.mode in (*COMPARE, "redis-tls"):
+        if opts.baseline_bin:
+            base = (opts.baseline or "base", os.path.abspath(opts.baseline_bin))
+        elif opts.baseline:
+            base = baseline_build(opts.baseline)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = opts.json or os.path.join(tempfile.gettempdir(), f"switchboard-bench-{opts.mode}-{stamp}.jsonl")
     with open("/proc/loadavg") as f:

@@ -23,7 +23,7 @@ def run(part, opts, records, sb_bin):
         mem_gib = int(next(line for line in f if line.startswith("MemTotal")).split()[1]) / 1048576
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    heading(f"scale-model inputs: {os.cpu_count()} cores, {mem_gib:.1f} GiB, loadavg {load}, THREADS={opts.scale_threads}, "
+    note(f"scale-model inputs: {os.cpu_count()} cores, {mem_gib:.1f} GiB, loadavg {load}, THREADS={opts.scale_threads}, "
             f"REDIS_CHANNEL_MODE={opts.channel_mode}, {opts.duration} s runs")
     for name in PARTS if part == "all" else (part,):
         MEASURES[name](opts, records, sb_bin)
@@ -63,6 +63,7 @@ def measure_fanout(opts, records, sb_bin):
            "redis_command_us_per_event": round((u1 - u0) / posted, 2),
            "redis_cpu_us_per_event": round((c1 - c0) * 1e6 / posted, 2)}
     records.add("fanout_1_instance", **row)
+    heading(f"one instance on one Redis: {opts.subs} subscribers, {opts.sessions} sessions, {opts.size}-byte events")
     table(["input", "measured"], [
         ["deliveries/s (1 instance, 1 Redis)", f"{row['deliveries_per_s']:,} (p99 {row['p99_ms']} ms, lost {row['lost']})"],
         ["instance CPU per delivery", f"{row['instance_cpu_us_per_delivery']} µs"],
@@ -88,6 +89,7 @@ def measure_bus(opts, records, sb_bin):
     row = {"events_posted": out["posted"], "messages_without_subscriber": messages, "idle_instance_cpu_s": round(cpu_s, 2),
            "cpu_us_per_unwanted_message": round(cpu_s * 1e6 / max(messages, 1), 2)}
     records.add("bus_cost", **row)
+    heading("a second instance that receives every event and delivers none")
     table(["input", "measured"], [["CPU per channel message without a subscriber",
                                    f"{row['cpu_us_per_unwanted_message']} µs ({messages:,} messages, {cpu_s:.2f} CPU-s)"]])
 
@@ -135,6 +137,7 @@ def measure_idle(opts, records, sb_bin):
         slope = (a1 - a0) * 1024 / max(e1 - e0, 1)
         records.add("idle_rss_slope", bytes_per_connection=round(slope))
         rows.append(["RSS slope between the first and last point", f"{slope:,.0f} bytes/connection"])
+    heading("RSS per idle subscribed connection")
     table(["input", "measured"], rows)
 
 
@@ -171,6 +174,7 @@ def measure_instances(opts, records, sb_bin):
         finally:
             for server in servers:
                 server.stop()
+    heading("K instances on S shards: subscribers spread over the instances, publisher on the first")
     table(["instances", "deliveries/s", "ratio", "Redis CPU/event µs", "Redis command µs/event", "unwanted share", "lost"], rows)
 
 
