@@ -32,6 +32,7 @@ import argparse
 import datetime
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,8 @@ def git(*args):
 
 
 def main(argv=None):
+    # SIGTERM unwinds like Ctrl-C, so every server started so far is stopped by the launchers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     opts = parse(argv)
     sb_bin = os.path.abspath(opts.bin or swift_build(ROOT))
     if not os.access(sb_bin, os.X_OK):

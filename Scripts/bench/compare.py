@@ -67,8 +67,11 @@ class Servers:
 
 
 def run(mode, opts, records, sb_bin, base):
-    need({"wrk": "wrk"})
-    servers = Servers(opts.servers or [*ALL, *(["base"] if base else [])], sb_bin, base)
+    keys = opts.servers or [*ALL, *(["base"] if base else [])]
+    unknown = [k for k in keys if k not in (*ALL, "base")]
+    if unknown or ("base" in keys and not base):
+        raise SystemExit(f"--servers: {' '.join(unknown) or 'base'}: choose from {' '.join(ALL)} and base (with --baseline)")
+    servers = Servers(keys, sb_bin, base)
     try:
         servers.start_all()
         if mode in ("http", "all"):
@@ -83,6 +86,7 @@ def run(mode, opts, records, sb_bin, base):
 
 
 def http(servers, opts, records):
+    need({"wrk": "wrk"})
     heading(f"wrk, 1 thread, 64 connections, {opts.duration}s")
     rows, peer = [], {}
     for scenario in ("health", "post"):
@@ -117,7 +121,7 @@ def ceiling(servers, opts, records, peer):
     finally:
         nginx.stop()
     records.add("http_ceiling", get_requests_per_s=get, post_requests_per_s=post)
-    against = (f" = {ratio(get, peer.get('health'))} the Hummingbird peer's health req/s" if peer.get("health") else "", 
+    against = (f" = {ratio(get, peer.get('health'))} the Hummingbird peer's health req/s" if peer.get("health") else "",
                f" = {ratio(post, peer.get('post'))} its POST req/s" if peer.get("post") else "")
     note(f"ceiling: nginx 'return 200' (1 worker), same wrk: GET {get:.0f} req/s{against[0]}; POST {post:.0f} req/s{against[1]}")
 

@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.request
 
-from .common import (HZ, WSLOAD_TLS, ThrowawayPKI, cpu_ticks, fanout_args, heading, log, median, need, note,
+from .common import (HZ, WSLOAD_TLS, ThrowawayPKI, cpu_ticks, fanout_args, fmt, heading, log, median, need, note,
                      per_cpu_second, ratio, stop, switchboard, table, us_per, wsload)
 
 
@@ -79,7 +79,7 @@ def tls(opts, records, sb_bin):
         for label, values in (("deliveries/s (max rate)", dps), ("deliveries/server CPU-s", per),
                               ("p99 ms (max rate)", p99), (f"p99 ms @{rate} events/s", fixed)):
             mp, mt = median(values["plain"]), median(values["tls"])
-            rows.append([label, f"{mp:.2f}" if mp < 1000 else f"{mp:.0f}", f"{mt:.2f}" if mt < 1000 else f"{mt:.0f}", ratio(mt, mp)])
+            rows.append([label, fmt(mp), fmt(mt), ratio(mt, mp)])
             records.add("tls_median", metric=label, plain=mp, tls=mt)
         rows.append(["lost (all runs)", sum(lost["plain"]), sum(lost["tls"]), ""])
         table(["metric", "plain", "tls", "tls/plain"], rows)
@@ -191,7 +191,7 @@ def deflate(opts, records, sb_bin):
     rows = []
     for metric in metrics:
         mp, md = median(values[metric]["plain"]), median(values[metric]["deflate"])
-        rows.append([metric, round(mp, 3), round(md, 3), ratio(md, mp)])
+        rows.append([metric, fmt(mp, 3), fmt(md, 3), ratio(md, mp)])
         records.add("deflate_median", metric=metric, plain=mp, deflate=md)
     rows.append(["lost (all runs)", lost["plain"], lost["deflate"], ""])
     rows.append(["compressed deliveries (max rate)", compressed["plain"], compressed["deflate"], ""])

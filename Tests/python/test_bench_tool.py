@@ -17,13 +17,19 @@ TOOL = os.path.join(ROOT, "Scripts", "bench.py")
 def run_tool(tmp_path, *args):
     """(stdout, the records) of one run of the tool against the binary under test."""
     path = tmp_path / "records.jsonl"
-    proc = subprocess.run([sys.executable, TOOL, *args, "--bin", binary(), "--json", str(path)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, TOOL, *args, "--bin", binary(), "--json", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # the tool stops the servers it started on SIGTERM
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"bench.py {' '.join(args)} did not finish in 120 s:\n{stderr[-3000:]}")
+    assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
     records = [json.loads(line) for line in path.read_text().splitlines()]
     [run] = [r for r in records if r["measure"] == "run"]
     assert run["binary"] == os.path.abspath(binary()) and run["cores"] >= 1
-    return proc.stdout, records
+    return stdout, records
 
 
 def measures(records, name):
