@@ -60,8 +60,8 @@ class Servers:
     def header(self, first):
         return [first, *(self.names[k] for k in self.keys), *(f"{a}/{b}" for a, b in self.pairs())]
 
-    def row(self, label, values, ratios=True, cell=fmt):
-        cells = [cell(values.get(k)) for k in self.keys]
+    def row(self, label, values, ratios=True):
+        cells = [fmt(values.get(k)) for k in self.keys]
         extra = [ratio(values.get(a), values.get(b)) if ratios else "" for a, b in self.pairs()]
         return [label, *cells, *extra]
 

@@ -17,7 +17,7 @@ TOOL = os.path.join(ROOT, "Scripts", "bench.py")
 def run_tool(tmp_path, *args):
     """(stdout, the records) of one run of the tool against the binary under test."""
     path = tmp_path / "records.jsonl"
-    proc = subprocess.Popen([sys.executable, TOOL, *args, "--bin", binary(), "--json", str(path)],
+    proc = subprocess.Popen([sys.executable, TOOL, *args, "--bin", os.path.abspath(binary()), "--json", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         stdout, stderr = proc.communicate(timeout=120)
