@@ -298,7 +298,7 @@ struct Serve: ParsableCommand {
 }
 
 /// Prints one of the Lua scripts the Redis store runs, e.g. for `redis-cli SCRIPT LOAD` or
-/// `redis-benchmark` (Scripts/bench.sh uses it to time the append script directly).
+/// `redis-benchmark` (`Scripts/bench.py redis` uses it to time the append script directly).
 struct RedisScriptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "redis-script", abstract: "Print a Lua script of the Redis store.")
 

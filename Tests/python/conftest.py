@@ -124,12 +124,15 @@ class Hub:
     """One switchboard process on a free (or the given) loopback port, stopped by PID. Its
     environment is this one without what a developer's shell may carry (keys, Redis, origins),
     plus `env`. It waits until `wait` answers 200 (None: not at all; the caller polls
-    `wait_ready`). `name` tags the log file. Every Python test starts its instances here."""
+    `wait_ready`). `name` tags the log file. `executable` runs another server taking the same
+    `--host`/`--port` arguments instead of the switchboard under test (a baseline build or a peer
+    hub, for Scripts/bench.py). Every Python test starts its instances here."""
 
     SCRUBBED = ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS")
 
-    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20):
+    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20, executable=None):
         self.port = port or free_port()
+        self.executable = executable
         self.name = name
         self.env = dict(env or {})
         self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-py-{name}-", suffix=".log", delete=False)
@@ -153,7 +156,11 @@ class Hub:
         deadline = time.time() + seconds
         while time.time() < deadline and self.proc.poll() is None and not self._listening():
             time.sleep(0.02)
-        return self.proc.poll() is not None and f"{self.port}) (is another process listening" in self.log_text()
+        if self.proc.poll() is None:
+            return False
+        log = self.log_text()
+        # Switchboard names the port; other servers (Scripts/bench.py's peers) print errno 98's text.
+        return f"{self.port}) (is another process listening" in log or "address already in use" in log.lower()
 
     def _listening(self):
         return listening(self.proc.pid, self.port)
@@ -164,7 +171,7 @@ class Hub:
         for key in self.SCRUBBED:
             full_env.pop(key, None)
         full_env.update(self.env)
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen([self.executable or binary(), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=self.log, stderr=self.log, env=full_env, cwd=tempfile.gettempdir())
 
     def wait_ready(self, seconds=20, path="/ready"):

@@ -9,7 +9,7 @@ public import SBRedis
 /// On Redis Cluster (`RedisKeys.Layout.cluster`) every key a script touches is in its session's
 /// slot (hash tag), and the steps that span sessions (the index) run as separate commands.
 ///
-/// `switchboard redis-script <name>` prints a script (Scripts/bench.sh times `appendEvents`).
+/// `switchboard redis-script <name>` prints a script (`Scripts/bench.py redis` times `appendEvents`).
 public enum RedisScript: String, CaseIterable, Sendable {
     case appendEvents, readStream, readEvents, drain, enqueue, acknowledge
     case createSession, updateSession, listSessions, sessionSummary, deleteSession, addChain, chains

@@ -1,6 +1,5 @@
-#!/usr/bin/env python3
-"""Redis Cluster figures (issue 23, item 8), in one run on this machine, with the shared load
-generator (wsload) and the test suite's cluster launcher (Tests/python/redis_cluster.py):
+"""cluster: Redis Cluster figures (issue 23, item 8), with the test suite's cluster launcher
+(Tests/python/redis_cluster.py):
 
 1. Fan-out on a 1-master and on a 3-master cluster (no replicas), two instances, sharded
    Pub/Sub, beside one standalone redis-server in REDIS_CHANNEL_MODE=session as the baseline:
@@ -12,30 +11,18 @@ generator (wsload) and the test suite's cluster launcher (Tests/python/redis_clu
    cluster: instance A accepts events for 100 sessions; instance B's clients watch 5 of them.
    Sharded: B's `switchboard_bus_messages_total`. Classic (`REDIS_CLUSTER_CLASSIC_CHANNEL=true`):
    what a subscriber of `<prefix>events` receives, which is what every instance received in the
-   old design, and the cluster bus carries each classic message to every node.
-
-Usage: Scripts/bench_cluster.py [--duration S] [--json FILE]. It builds nothing: run
-`swift build -c release --product switchboard` first (Scripts/bench.sh does). Processes are
-stopped by PID; only 127.0.0.1."""
-import argparse
+   old design, and the cluster bus carries each classic message to every node."""
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "Tests", "python"))
-os.environ.setdefault("SWITCHBOARD_BIN", os.path.join(ROOT, ".build", "release", "switchboard"))
+from .common import RedisServer, fanout_args, heading, need, note, stop, switchboard, table, wsload
 
-from conftest import Hub  # noqa: E402
-from redis_cluster import RedisCluster  # noqa: E402
-from redis_server import RedisServer  # noqa: E402
+from redis_cluster import RedisCluster  # noqa: E402  (Tests/python, on the path once .common is imported)
 
-WSLOAD = os.path.join(ROOT, "..", "shared", "bench", "wsload", "run")
 TS = "2026-11-24T12:00:00Z"
 
 
@@ -53,13 +40,14 @@ def metric(hub, name):
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name) and not line.startswith("#"))
 
 
-def instances(cluster, extra=None, count=2):
+def instances(sb_bin, cluster, extra=None, count=2):
     where = {"REDIS_CLUSTER_NODES": cluster.seeds} if isinstance(cluster, RedisCluster) else \
         {"REDIS_URL": cluster.url, "REDIS_CHANNEL_MODE": "session"}
-    hubs = [Hub({**where, "LOG_LEVEL": "warning", "METRICS_PUBLIC": "true", **(extra or {})},
-                name=f"bench-cluster-{i}", wait=None) for i in range(count)]
+    hubs = [switchboard(sb_bin, {**where, "METRICS_PUBLIC": "true", **(extra or {})}, name=f"bench-cluster-{i}", wait=None)
+            for i in range(count)]
     for hub in hubs:
-        assert hub.wait_ready(), hub.log_text()
+        if not hub.wait_ready():
+            raise RuntimeError(hub.log_text()[-4000:])
     return hubs
 
 
@@ -70,30 +58,24 @@ class Standalone(RedisServer):
         return [self]
 
 
-def fanout(masters, duration):
+def fanout(sb_bin, masters, opts):
     """`masters` 0 = the standalone baseline."""
     cluster = RedisCluster(masters=masters, replicas=0) if masters else Standalone()
     hubs = []
     try:
-        hubs = instances(cluster)
+        hubs = instances(sb_bin, cluster)
         accepted_before = sum(metric(h, "switchboard_events_accepted_total") for h in hubs)
         cpu_before = cpu_seconds(cluster)
-        out = subprocess.run([WSLOAD, "fanout", "--sub-url", f"ws://127.0.0.1:{hubs[0].port}/ws",
-                              "--sub-url", f"ws://127.0.0.1:{hubs[1].port}/ws",
-                              "--pub-url", f"http://127.0.0.1:{hubs[0].port}", "--pub-url", f"http://127.0.0.1:{hubs[1].port}",
-                              "--subs", "1000", "--sessions", "10", "--size", "200", "--duration", str(duration),
-                              "--pub-conns", "16", "--json"], capture_output=True, text=True, timeout=duration + 120)
+        result = wsload(*fanout_args([f"ws://127.0.0.1:{h.port}/ws" for h in hubs], hubs[0].url, opts.subs, opts.sessions, 200),
+                        "--pub-url", hubs[1].url, "--duration", opts.duration, "--pub-conns", 16)[0]
         cpu = cpu_seconds(cluster) - cpu_before
         accepted = sum(metric(h, "switchboard_events_accepted_total") for h in hubs) - accepted_before
-        if out.returncode != 0 or not out.stdout.strip():
-            raise RuntimeError(f"wsload failed ({out.returncode}): {out.stderr[-1500:]}")
-        result = json.loads(out.stdout.strip().splitlines()[-1])
         return {"masters": masters, "deliveries_per_s": result["deliveries_per_s"], "lat_p99_ms": result.get("lat_p99_ms"),
                 "lost": result.get("lost"), "events_accepted": int(accepted),
                 "redis_cpu_us_per_event": round(cpu * 1e6 / max(accepted, 1), 2)}
     finally:
         for hub in hubs:
-            hub.stop()
+            stop(hub)
         cluster.stop()
 
 
@@ -110,14 +92,14 @@ def post_events(hub, sessions, count):
     conn.close()
 
 
-def channel_messages(batches=200):
+def channel_messages(sb_bin, batches=200):
     """Events for 100 sessions accepted by A; B watches 5. Returns the counts."""
     import asyncio
     import websockets
     cluster = RedisCluster(masters=3, replicas=0)
     hubs = []
     try:
-        hubs = instances(cluster, {"REDIS_CLUSTER_CLASSIC_CHANNEL": "true"})
+        hubs = instances(sb_bin, cluster, {"REDIS_CLUSTER_CLASSIC_CHANNEL": "true"})
         a, b = hubs
         sessions = [f"bench-msg-{i}" for i in range(100)]
         watched = sessions[:5]
@@ -151,32 +133,24 @@ def channel_messages(batches=200):
                 "b_received_sharded": int(received_sharded), "classic_subscriber_received": counted[0]}
     finally:
         for hub in hubs:
-            hub.stop()
+            stop(hub)
         cluster.stop()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    if not os.access(os.environ["SWITCHBOARD_BIN"], os.X_OK):
-        sys.exit("build first: swift build -c release --product switchboard")
-    results = {"fanout": [fanout(m, args.duration) for m in (0, 1, 3)], "channel_messages": channel_messages()}
-    print("== Redis Cluster fan-out: two instances, 1000 subscribers, 10 sessions, 16 publisher connections, sharded Pub/Sub ==")
-    print("(masters 0: one standalone redis-server, REDIS_CHANNEL_MODE=session, the baseline)")
-    print(f"{'masters':>8} {'deliveries/s':>14} {'p99 ms':>8} {'lost':>6} {'events':>10} {'Redis CPU us/event':>20}")
-    for row in results["fanout"]:
-        print(f"{row['masters']:>8} {row['deliveries_per_s']:>14} {row['lat_p99_ms']:>8} {row['lost']:>6} "
-              f"{row['events_accepted']:>10} {row['redis_cpu_us_per_event']:>20}")
-    m = results["channel_messages"]
-    print("== Channel messages an instance receives: 3 masters, events for 100 sessions, the instance watches 5 ==")
-    print(f"events accepted {m['events']}: sharded Pub/Sub, instance B received {m['b_received_sharded']}; "
-          f"classic channel, a subscriber received {m['classic_subscriber_received']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+def run(opts, records, sb_bin):
+    need({"redis-server": "redis-server", "redis-cli": "redis-tools"})
+    rows = []
+    for masters in (0, 1, 3):
+        row = fanout(sb_bin, masters, opts)
+        records.add("cluster_fanout", **row)
+        rows.append([row["masters"], f"{row['deliveries_per_s']:.0f}", row["lat_p99_ms"], row["lost"], row["events_accepted"],
+                     row["redis_cpu_us_per_event"]])
+    m = channel_messages(sb_bin)
+    records.add("cluster_channel_messages", **m)
+    heading(f"Redis Cluster fan-out: two instances, {opts.subs} subscribers, {opts.sessions} sessions, 16 publisher connections, "
+            "sharded Pub/Sub")
+    note("(masters 0: one standalone redis-server, REDIS_CHANNEL_MODE=session, the baseline)\n")
+    table(["masters", "deliveries/s", "p99 ms", "lost", "events", "Redis CPU us/event"], rows)
+    heading("Channel messages an instance receives: 3 masters, events for 100 sessions, the instance watches 5")
+    note(f"events accepted {m['events']}: sharded Pub/Sub, instance B received {m['b_received_sharded']}; "
+         f"classic channel, a subscriber received {m['classic_subscriber_received']}")
