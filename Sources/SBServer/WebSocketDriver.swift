@@ -41,8 +41,8 @@ extension Connection: WebSocketConnection {
     }
 
     func processWebSocket() {
-        let inflater = server.inflater
-        while !closed, let event = updateWebSocket({ $0.reader.next(inflate: { inflater.inflate(&$0, limit: $1) }) }) ?? nil {
+        let server = server  // its inflater is made on first use: only for compressed messages
+        while !closed, let event = updateWebSocket({ $0.reader.next(inflate: { server.inflater.inflate(&$0, limit: $1) }) }) ?? nil {
             guard case .webSocket(let webSocket) = driver else { return }
             switch event {
             case .text(let payload):

@@ -1,5 +1,6 @@
 /// The lifecycle of one HTTP/1.1 connection as a value (lesson 8): events in, actions out, the
-/// clock passed in. `Connection` performs the actions and owns the socket, parser and queue.
+/// clock passed in. The connection's `HTTPDriver` holds it beside the request parser, and hands
+/// it to a `StreamDriver` when a response streams; the connection performs the actions.
 ///
 ///     idle ─bytes→ receiving ─request→ responding ─response, keep-alive→ idle …
 ///       │              │                  └─response, close→ closingAfterFlush ─drained→ lingering
