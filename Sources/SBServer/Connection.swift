@@ -124,9 +124,9 @@ final class Connection: IOHandler {
     /// EOF, or (`eof` false) a socket error or full hang-up while not reading.
     private func peerGone(eof: Bool) {
         switch driver {
-        case .http(let http): performHTTP(eof ? http.machine.peerClosedInput() : http.machine.connectionFailed(), http)
+        case .http(let http): performHTTP(eof ? http.machine.peerClosedInput() : http.machine.connectionFailed())
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.peerGone() })
-        case .stream: performStream(updateStream { eof ? $0.machine.peerClosedInput() : $0.machine.connectionFailed() })
+        case .stream: performHTTP(updateStream { eof ? $0.machine.peerClosedInput() : $0.machine.connectionFailed() })
         case .closed: break
         }
     }
@@ -174,9 +174,9 @@ final class Connection: IOHandler {
     func queueChanged() {
         let bytes = writeQueue.byteCount
         switch driver {
-        case .http(let http): performHTTP(http.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()), http)
+        case .http(let http): performHTTP(http.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()))
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.queueChanged(bytes: bytes) })
-        case .stream: performStream(updateStream { $0.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()) })
+        case .stream: performHTTP(updateStream { $0.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()) })
         case .closed: break
         }
     }
@@ -247,9 +247,9 @@ final class Connection: IOHandler {
     func checkTimeouts(now: UInt64) {
         tlsTimerFired(now: now)
         switch driver {
-        case .http(let http): performHTTP(http.machine.timerFired(now: now), http)
+        case .http(let http): performHTTP(http.machine.timerFired(now: now))
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.timerFired(now: now) })
-        case .stream: performStream(updateStream { $0.machine.timerFired(now: now) })
+        case .stream: performHTTP(updateStream { $0.machine.timerFired(now: now) })
         case .closed: break
         }
         syncInterest()
@@ -260,9 +260,9 @@ final class Connection: IOHandler {
     func shutdownGracefully(code: UInt16, reason: String) {
         let now = MonotonicClock.now()
         switch driver {
-        case .http(let http): performHTTP(http.machine.shutdownRequested(now: now), http)
+        case .http(let http): performHTTP(http.machine.shutdownRequested(now: now))
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.closeRequested(code: code, reason: reason, now: now) })
-        case .stream: performStream(updateStream { $0.machine.shutdownRequested(now: now) })
+        case .stream: performHTTP(updateStream { $0.machine.shutdownRequested(now: now) })
         case .closed: break
         }
         syncInterest()

@@ -35,45 +35,52 @@ extension Connection {
         defer { http.processing = false }
         while !closed, case .http(let current) = driver, current === http, http.machine.mayParse {
             guard let event = http.parser.next() else {
-                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()), http)
+                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()))
                 break
             }
             switch event {
             case .head(let head):
-                performHTTP(http.machine.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade), http)
+                performHTTP(http.machine.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
             case .request(let request):
                 let action = http.machine.requestReceived(keepAlive: request.head.keepAlive)
-                guard action == .dispatch else { performHTTP(action, http); continue }
+                guard action == .dispatch else { performHTTP(action); continue }
                 if request.head.isWebSocketUpgrade { upgrade(request.head, http) } else { dispatch(request) }
             case .error(let error):
-                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()), http)
+                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
             }
         }
         // Responses queued by this pass count against the send queue limit at once.
         queueChanged()
     }
 
-    /// Does what the HTTP state machine decided. `.dispatch`, `.writeResponse` and
-    /// `.writeStreamHead` are performed by the caller, which holds the request or response.
-    func performHTTP(_ action: HTTPConnectionStateMachine.Action, _ http: HTTPDriver) {
-        guard !closed else { return }
+    /// Does what the HTTP state machine decided, whichever driver holds it: this one, or the
+    /// stream's once a response streams. `.dispatch`, `.writeResponse`, `.writeStreamHead`
+    /// and `.send` are performed by the caller, which holds the request, response or bytes.
+    func performHTTP(_ action: HTTPConnectionStateMachine.Action?) {
+        guard !closed, let action else { return }
         switch action {
-        case .nothing, .dispatch, .writeResponse, .writeStreamHead:
+        case .nothing, .dispatch, .writeResponse, .writeStreamHead, .send:
             break
         case .sendContinue:
             enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         case .writeError(let status, let message):
             enqueue(Self.errorResponse(status: status, message: message))
         case .parseNext:
-            processHTTP(http)
+            if case .http(let http) = driver { processHTTP(http) }
         case .flush:
             server.scheduleFlush(self)
         case .shutdownWrite:
             shutdownOutput()
         case .close:
             close()
-        case .sendHeartbeat, .notifyDrained, .send, .cutOff:
-            assertionFailure("a stream's action before the stream: \(action)")
+        case .sendHeartbeat:
+            if case .stream(let stream) = driver { stream.handler.heartbeat(self) }
+        case .notifyDrained:
+            scheduleDrainNotification()
+        case .cutOff:
+            countCutOff(kind: "sse")
+            writeQueue.removeAll()
+            close()
         }
     }
 
@@ -91,7 +98,7 @@ extension Connection {
     func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
         guard !closed, case .http(let http) = driver else { return }
         let action = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
-        guard case .writeResponse(let keepAlive) = action else { return performHTTP(action, http) }
+        guard case .writeResponse(let keepAlive) = action else { return performHTTP(action) }
         var bytes: [UInt8] = []
         HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
                                    extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)

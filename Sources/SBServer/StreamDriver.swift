@@ -27,7 +27,7 @@ extension Connection: ResponseStream {
     func startStream(_ head: HTTPResponse, handler: any StreamHandler) {
         guard !closed, case .http(let http) = driver else { return }
         let action = http.machine.streamReady(now: MonotonicClock.now())
-        guard case .writeStreamHead(let open) = action else { return performHTTP(action, http) }
+        guard case .writeStreamHead(let open) = action else { return performHTTP(action) }
         var bytes: [UInt8] = []
         HTTPResponseEncoder.encodeStreamHead(head, into: &bytes)
         enqueue(bytes)
@@ -38,31 +38,6 @@ extension Connection: ResponseStream {
         }
         // Not open: the HTTP machine closes the connection once the head is written.
         syncInterest()
-    }
-
-    /// Does what the HTTP machine decided for the stream.
-    func performStream(_ action: HTTPConnectionStateMachine.Action?) {
-        guard !closed, let action else { return }
-        switch action {
-        case .nothing, .send:
-            break
-        case .sendHeartbeat:
-            if case .stream(let stream) = driver { stream.handler.heartbeat(self) }
-        case .notifyDrained:
-            scheduleDrainNotification()
-        case .cutOff:
-            countCutOff(kind: "sse")
-            writeQueue.removeAll()
-            close()
-        case .flush:
-            server.scheduleFlush(self)
-        case .shutdownWrite:
-            shutdownOutput()
-        case .close:
-            close()
-        case .sendContinue, .dispatch, .writeResponse, .writeStreamHead, .writeError, .parseNext:
-            assertionFailure("a request's action on a stream: \(action)")
-        }
     }
 
     @discardableResult
@@ -82,16 +57,12 @@ extension Connection: ResponseStream {
     /// Whether live bytes may be queued; over the limit, the client is cut off here.
     private func admitLiveStream() -> Bool {
         guard case .stream(let stream) = driver else { return false }
-        switch stream.machine.liveSend(queued: writeQueue.byteCount) {
-        case .send:
-            return true
-        case .cutOff:
+        let action = stream.machine.liveSend(queued: writeQueue.byteCount)
+        if action == .cutOff {
             updateStream { $0.machine.cutOff() }
-            performStream(.cutOff)
-            return false
-        default:
-            return false
+            performHTTP(.cutOff)
         }
+        return action == .send
     }
 
     @discardableResult
@@ -102,7 +73,7 @@ extension Connection: ResponseStream {
     }
 
     func end() {
-        performStream(updateStream { $0.machine.endStream(now: MonotonicClock.now()) })
+        performHTTP(updateStream { $0.machine.endStream(now: MonotonicClock.now()) })
         syncInterest()
     }
 }

@@ -106,17 +106,13 @@ extension Connection: WebSocketConnection {
     /// Whether a live message may be queued; over the limit, the client is cut off here.
     private func admitLive() -> Bool {
         guard case .webSocket(let webSocket) = driver else { return false }
-        switch webSocket.machine.liveSend(queued: writeQueue.byteCount) {
-        case .send:
-            return true
-        case .cutOff:
+        let action = webSocket.machine.liveSend(queued: writeQueue.byteCount)
+        if action == .cutOff {
             let now = MonotonicClock.now()
             updateWebSocket { $0.machine.cutOff(now: now) }
             performWebSocket(.cutOff)
-            return false
-        default:
-            return false
         }
+        return action == .send
     }
 
     @discardableResult
@@ -179,7 +175,7 @@ extension Connection: WebSocketConnection {
         let queued = writeQueue.byteCount
         switch driver {
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.notifyWhenDrained(below: lowWater, queued: queued) })
-        case .stream: performStream(updateStream { $0.machine.notifyWhenDrained(below: lowWater, queued: queued) })
+        case .stream: performHTTP(updateStream { $0.machine.notifyWhenDrained(below: lowWater, queued: queued) })
         case .http, .closed: break
         }
     }

@@ -48,6 +48,6 @@ extension Connection {
     }
 
     private func refuseUpgrade(status: Int, message: String, _ http: HTTPDriver) {
-        performHTTP(http.machine.requestFailed(status: status, message: message, now: MonotonicClock.now()), http)
+        performHTTP(http.machine.requestFailed(status: status, message: message, now: MonotonicClock.now()))
     }
 }
