@@ -6,30 +6,23 @@ import SBWebSocket
 import SBTLS
 import Logging
 
-/// One accepted socket, HTTP first and perhaps WebSocket after an upgrade. Confined to its
-/// loop. The decisions (when to read, parse, write, shut, close) are made by
-/// `HTTPConnectionStateMachine` and `WebSocketConnectionStateMachine`; this class performs
-/// them. Holds no buffers while idle: bytes are read into the loop's shared buffer and only an
-/// incomplete request or frame is kept by the parser.
+/// One accepted socket: its fd, TLS session, write queue, epoll registration and timers.
+/// Confined to its loop. What the bytes mean is its driver's business: HTTP first, then a
+/// WebSocket after an upgrade or a streaming response, each swapped in whole (as NIO's
+/// upgrader swaps handlers), each with its machine, parser and handler. Holds no buffers while
+/// idle: bytes are read into the loop's shared buffer and only an incomplete request or frame
+/// is kept by the parser.
 final class Connection: IOHandler {
-    enum Mode {
-        case http(HTTPPhase)
-        case webSocket(any WebSocketHandler, WebSocketReader)
-        /// A streaming response (Connection+Stream): input is only watched for EOF.
-        case stream(HTTPPhase, any StreamHandler)
-        case done
-    }
-
-    /// What only the HTTP phase needs, in its own allocation: the upgrade releases it, so an
-    /// idle WebSocket carries no request parser and no HTTP machine (idle memory per connection).
-    final class HTTPPhase {
-        var parser: HTTPRequestParser
-        var machine: HTTPConnectionStateMachine
-
-        init(parser: HTTPRequestParser, machine: HTTPConnectionStateMachine) {
-            self.parser = parser
-            self.machine = machine
-        }
+    enum Driver {
+        /// Its own allocation: the upgrade releases it, so an idle WebSocket carries no request
+        /// parser and no HTTP machine (idle memory per connection).
+        case http(HTTPDriver)
+        /// Held inline, no allocation of its own: it is what an idle subscriber is made of,
+        /// and every delivery reads its machine (idle memory, one pointer less per delivery).
+        case webSocket(WebSocketDriver)
+        /// A streaming response: input is only watched for EOF.
+        case stream(StreamDriver)
+        case closed
     }
 
     // Stored properties in an order that leaves no padding (widest first, bytes last): one
@@ -39,8 +32,7 @@ final class Connection: IOHandler {
     unowned let server: LoopServer
     /// Set when the listener speaks TLS: every byte in and out goes through it.
     var tls: TLSSession?
-    var ws: WebSocketConnectionStateMachine?
-    var proto: Mode
+    var driver: Driver
     var writeQueue = WriteQueue()
     /// `.none` until registered and after `close`.
     var registration = Registration.none
@@ -49,15 +41,8 @@ final class Connection: IOHandler {
     var serverIndex: Int32 = -1
     var inFlushList = false
     var closed = false
-    /// Read interest as decided by the state machines; applied to epoll once per entry point
-    /// (`syncInterest`), so a pause undone in the same turn costs no system call.
-    var wantRead = true
     var writeArmed = false
-    var processingHTTP = false
     var drainNotifyPending = false
-    /// 0 until permessage-deflate is agreed; then the client's window for our messages
-    /// (server_max_window_bits), which bounds the messages we may compress for it.
-    var deflateWindowBits: UInt8 = 0
 
     init(id: UInt64, fd: Int32, peer: String, server: LoopServer, tls: TLSSession? = nil) {
         self.id = id
@@ -65,23 +50,24 @@ final class Connection: IOHandler {
         self.fd = fd
         self.peer = peer
         self.server = server
-        self.proto = .http(HTTPPhase(
+        driver = .http(HTTPDriver(
             parser: HTTPRequestParser(limits: server.configuration.httpLimits),
             machine: HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())))
     }
 
-    var isWebSocket: Bool { ws != nil && !closed }
-
-    /// The HTTP phase (also while a streaming response runs), nil once upgraded or closed.
-    var http: HTTPPhase? {
-        switch proto {
-        case .http(let phase), .stream(let phase, _): return phase
-        case .webSocket, .done: return nil
-        }
-    }
-
     var loop: EventLoop { server.loop }
     var logger: Logger { server.logger }
+
+    /// Read interest as the driver's machine decides it; applied to epoll once per entry point
+    /// (`syncInterest`), so a pause undone in the same turn costs no system call.
+    var wantsRead: Bool {
+        switch driver {
+        case .http(let http): http.machine.wantsRead
+        case .webSocket(let webSocket): webSocket.machine.wantsRead
+        case .stream(let stream): stream.machine.wantsRead
+        case .closed: false
+        }
+    }
 
     // MARK: Readiness
 
@@ -90,22 +76,22 @@ final class Connection: IOHandler {
         if events.contains(.writable) {
             flush()
         }
-        if !closed, events.contains(.failed), !wantRead {
+        if !closed, events.contains(.failed), !wantsRead {
             // Error or full hang-up while we are not reading: nothing can be delivered any more,
             // and epoll would report it again on every turn.
-            if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.connectionFailed()) }
+            peerGone(eof: false)
         }
-        if !closed, wantRead, events.contains(.readable) || events.contains(.hangup) {
+        if !closed, wantsRead, events.contains(.readable) || events.contains(.hangup) {
             readAvailable()
         }
         syncInterest()
     }
 
-    /// Reads until the socket is empty, or a fairness cap, feeding whichever parser is active.
+    /// Reads until the socket is empty, or a fairness cap, feeding the driver's parser.
     private func readAvailable() {
         let buffer = loop.readBuffer
         var rounds = 0
-        while !closed, wantRead, rounds < 4 {
+        while !closed, wantsRead, rounds < 4 {
             rounds += 1
             let result: IOResult
             do {
@@ -118,7 +104,7 @@ final class Connection: IOHandler {
             case .wouldBlock:
                 return
             case .eof:
-                if ws != nil { performWS(ws!.peerGone()) } else if let http { performHTTP(http.machine.peerClosedInput()) }
+                peerGone(eof: true)
                 return
             case .processed(let n):
                 received(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -128,19 +114,20 @@ final class Connection: IOHandler {
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
-        switch proto {
-        case .http(let phase):
-            if phase.machine.isLingering { return }  // our side is done: discard
-            phase.parser.feed(bytes)
-            processHTTP()
-        case .webSocket(let handler, var reader):
-            ws?.bytesReceived(now: MonotonicClock.now())
-            proto = .done
-            reader.feed(bytes)
-            proto = .webSocket(handler, reader)
-            processWebSocket()
-        case .stream, .done:
-            break
+        switch driver {
+        case .http(let http): httpReceived(bytes, http)
+        case .webSocket: webSocketReceived(bytes)
+        case .stream, .closed: break  // a stream's input is only watched for EOF
+        }
+    }
+
+    /// EOF, or (`eof` false) a socket error or full hang-up while not reading.
+    private func peerGone(eof: Bool) {
+        switch driver {
+        case .http(let http): performHTTP(eof ? http.machine.peerClosedInput() : http.machine.connectionFailed())
+        case .webSocket: performWebSocket(updateWebSocket { $0.machine.peerGone() })
+        case .stream: performHTTP(updateStream { eof ? $0.machine.peerClosedInput() : $0.machine.connectionFailed() })
+        case .closed: break
         }
     }
 
@@ -159,7 +146,7 @@ final class Connection: IOHandler {
     }
 
     /// Writes what the socket takes now; arms EPOLLOUT only if bytes remain. Then tells the
-    /// state machine how much is left (backpressure, drain notifications, final close).
+    /// driver how much is left (backpressure, drain notifications, final close).
     func flush() {
         guard !closed else { return }
         let wasArmed = writeArmed
@@ -175,20 +162,22 @@ final class Connection: IOHandler {
         // A WebSocket in its steady state (open, no drain watch) has nothing to learn from the
         // queue and, unless EPOLLOUT changed, nothing to tell epoll: this runs once per flush of
         // every subscriber.
-        if ws == nil || ws!.watchesQueue {
-            queueChanged()
-            syncInterest()
-        } else if writeArmed != wasArmed {
-            syncInterest()
+        if case .webSocket(let webSocket) = driver, !webSocket.machine.watchesQueue {
+            if writeArmed != wasArmed { syncInterest() }
+            return
         }
+        queueChanged()
+        syncInterest()
     }
 
+    /// Tells the driver's machine how many bytes are unsent.
     func queueChanged() {
-        guard !closed else { return }
-        if ws != nil {
-            performWS(ws!.queueChanged(bytes: writeQueue.byteCount))
-        } else if let http {
-            performHTTP(http.machine.queueChanged(bytes: writeQueue.byteCount, now: MonotonicClock.now()))
+        let bytes = writeQueue.byteCount
+        switch driver {
+        case .http(let http): performHTTP(http.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()))
+        case .webSocket: performWebSocket(updateWebSocket { $0.machine.queueChanged(bytes: bytes) })
+        case .stream: performHTTP(updateStream { $0.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()) })
+        case .closed: break
         }
     }
 
@@ -196,9 +185,35 @@ final class Connection: IOHandler {
     func syncInterest() {
         guard !closed else { return }
         var interest: IOEvents = []
-        if wantRead { interest.insert(.readable) }
+        if wantsRead { interest.insert(.readable) }
         if writeArmed { interest.insert(.writable) }
         loop.setInterest(tls?.machine.interest(connection: interest) ?? interest, for: registration)
+    }
+
+    /// `sendQueueDrained` runs on the next loop turn, never inside the write that drained the
+    /// queue, so the handler may send again without re-entering the flush. Whichever handler
+    /// the connection has by then is told.
+    func scheduleDrainNotification() {
+        guard !drainNotifyPending else { return }
+        drainNotifyPending = true
+        loop.schedule(after: .zero) { [weak self] in
+            guard let self else { return }
+            self.drainNotifyPending = false
+            switch self.driver {
+            case .webSocket(let webSocket): webSocket.handler.sendQueueDrained(self)
+            case .stream(let stream): stream.handler.sendQueueDrained(self)
+            case .http, .closed: break
+            }
+        }
+    }
+
+    /// A send-queue cut-off, counted and logged (rate-limited) for either kind of live client;
+    /// `kind` names a stream that is not a WebSocket.
+    func countCutOff(kind: String?) {
+        server.counters.cutOffClients.add(1, ordering: .relaxed)
+        var metadata: Logger.Metadata = ["peer": "\(peer)", "queued": "\(writeQueue.byteCount)"]
+        if let kind { metadata["stream"] = "\(kind)" }
+        server.warn(.slowClientCutOff, "slow client cut off", metadata: metadata)
     }
 
     // MARK: Closing
@@ -213,36 +228,42 @@ final class Connection: IOHandler {
         if abortive { SocketIO.abort(fd: fd) } else { SocketIO.close(fd: fd) }
         writeQueue.removeAll()
         server.forget(self)
-        if case .webSocket(let handler, _) = proto {
+        let last = driver
+        driver = .closed
+        switch last {
+        case .webSocket(let webSocket):
             server.counters.openWebSockets.subtract(1, ordering: .relaxed)
-            proto = .done
-            handler.closed(self)
+            webSocket.handler.closed(self)
+        case .stream(let stream):
+            server.counters.openStreams.subtract(1, ordering: .relaxed)
+            stream.handler.closed(self)
+        case .http, .closed:
+            break
         }
-        if case .stream(_, let handler) = proto {
-            streamClosed(handler)
-        }
-        proto = .done
     }
 
     // MARK: Timers and shutdown
 
     func checkTimeouts(now: UInt64) {
         tlsTimerFired(now: now)
-        if ws != nil {
-            performWS(ws!.timerFired(now: now))
-        } else if let http {
-            performHTTP(http.machine.timerFired(now: now))
+        switch driver {
+        case .http(let http): performHTTP(http.machine.timerFired(now: now))
+        case .webSocket: performWebSocket(updateWebSocket { $0.machine.timerFired(now: now) })
+        case .stream: performHTTP(updateStream { $0.machine.timerFired(now: now) })
+        case .closed: break
         }
         syncInterest()
     }
 
     /// Shutdown: idle HTTP connections close now, busy ones after their response; WebSockets
-    /// get a close frame.
+    /// get a close frame; streams end.
     func shutdownGracefully(code: UInt16, reason: String) {
-        if ws != nil {
-            performWS(ws!.closeRequested(code: code, reason: reason, now: MonotonicClock.now()))
-        } else if let http {
-            performHTTP(http.machine.shutdownRequested(now: MonotonicClock.now()))
+        let now = MonotonicClock.now()
+        switch driver {
+        case .http(let http): performHTTP(http.machine.shutdownRequested(now: now))
+        case .webSocket: performWebSocket(updateWebSocket { $0.machine.closeRequested(code: code, reason: reason, now: now) })
+        case .stream: performHTTP(updateStream { $0.machine.shutdownRequested(now: now) })
+        case .closed: break
         }
         syncInterest()
     }

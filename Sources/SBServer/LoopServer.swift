@@ -253,7 +253,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
 
     private func heartbeat() {
         let now = MonotonicClock.now()
-        for connection in connections where connection.isWebSocket {
+        for connection in connections {
             connection.heartbeat(now: now)
         }
     }

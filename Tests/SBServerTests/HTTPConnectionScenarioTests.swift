@@ -11,25 +11,29 @@ final class HTTPConnectionScenarioTests: XCTestCase {
     func testKeepAlivePipelineAnswersOneRequestAtATime() {
         var m = HTTPConnectionStateMachineTests.fresh()
         XCTAssertTrue(m.mayParse)
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [.pauseReading, .dispatch])
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .dispatch)
+        XCTAssertFalse(m.wantsRead)
         XCTAssertFalse(m.mayParse, "the next pipelined request waits for this response")
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [], "a second request is never dispatched early")
-        XCTAssertEqual(m.responseReady(now: s), [.resumeReading, .writeResponse(keepAlive: true), .parseNext])
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .nothing, "a second request is never dispatched early")
+        XCTAssertEqual(m.responseReady(now: s), .writeResponse(keepAlive: true))
+        XCTAssertTrue(m.wantsRead)
         XCTAssertTrue(m.mayParse)
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [.pauseReading, .dispatch])
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .dispatch)
+        XCTAssertFalse(m.wantsRead)
     }
 
     /// Bug: a request pipelined behind `Connection: close` was executed.
     func testNothingIsParsedAfterConnectionClose() {
         var m = HTTPConnectionStateMachineTests.fresh()
         _ = m.requestReceived(keepAlive: false)
-        XCTAssertEqual(m.responseReady(now: s), [.writeResponse(keepAlive: false), .flush])
+        XCTAssertEqual(m.responseReady(now: s), .writeResponse(keepAlive: false))
         XCTAssertFalse(m.mayParse)
-        XCTAssertEqual(m.headReceived(expectsContinue: true), [], "no 100-continue for a request never run")
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [])
-        XCTAssertEqual(m.queueChanged(bytes: 0, now: 2 * s), [.resumeReading, .shutdownWrite])
+        XCTAssertEqual(m.headReceived(expectsContinue: true), .nothing, "no 100-continue for a request never run")
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .nothing)
+        XCTAssertEqual(m.queueChanged(bytes: 0, now: 2 * s), .shutdownWrite)
+        XCTAssertTrue(m.wantsRead)
         XCTAssertTrue(m.isLingering, "after the last response, input is only drained")
-        XCTAssertEqual(m.peerClosedInput(), [.close])
+        XCTAssertEqual(m.peerClosedInput(), .close)
     }
 
     /// Bug: reads paused by a full send queue were never resumed.
@@ -37,51 +41,56 @@ final class HTTPConnectionScenarioTests: XCTestCase {
         var m = HTTPConnectionStateMachineTests.fresh()
         _ = m.requestReceived(keepAlive: true)
         _ = m.responseReady(now: s)
-        XCTAssertEqual(m.queueChanged(bytes: 150, now: s), [.pauseReading])
+        XCTAssertEqual(m.queueChanged(bytes: 150, now: s), .nothing)
+        XCTAssertFalse(m.wantsRead)
         XCTAssertTrue(m.backpressured)
         XCTAssertFalse(m.mayParse, "buffered requests wait too: the queue stays bounded")
-        XCTAssertEqual(m.queueChanged(bytes: 90, now: s), [], "still above the low-water mark")
-        XCTAssertEqual(m.queueChanged(bytes: 25, now: s), [.resumeReading, .parseNext])
+        XCTAssertEqual(m.queueChanged(bytes: 90, now: s), .nothing, "still above the low-water mark")
+        XCTAssertEqual(m.queueChanged(bytes: 25, now: s), .parseNext)
+        XCTAssertTrue(m.wantsRead)
         XCTAssertTrue(m.mayParse)
-        XCTAssertEqual(m.queueChanged(bytes: 0, now: s), [])
+        XCTAssertEqual(m.queueChanged(bytes: 0, now: s), .nothing)
     }
 
     /// Bug: a half-closed client waiting for an asynchronous response made the loop spin.
     func testHalfCloseWhileRespondingAnswersThenCloses() {
         var m = HTTPConnectionStateMachineTests.fresh()
         _ = m.requestReceived(keepAlive: true)
-        XCTAssertFalse(m.reading)
-        XCTAssertEqual(m.peerClosedInput(), [], "reads stay off: nothing polls the half-closed socket")
-        XCTAssertEqual(m.responseReady(now: s), [.writeResponse(keepAlive: true), .parseNext])
-        XCTAssertFalse(m.reading, "never read again after EOF")
-        XCTAssertEqual(m.inputNeeded(midRequest: false, now: s), [.flush])
+        XCTAssertFalse(m.wantsRead)
+        XCTAssertEqual(m.peerClosedInput(), .nothing, "reads stay off: nothing polls the half-closed socket")
+        XCTAssertEqual(m.responseReady(now: s), .writeResponse(keepAlive: true))
+        XCTAssertFalse(m.wantsRead, "never read again after EOF")
+        XCTAssertEqual(m.inputNeeded(midRequest: false, now: s), .flush)
         XCTAssertEqual(m.state, .closingAfterFlush(since: s))
-        XCTAssertEqual(m.queueChanged(bytes: 0, now: s), [.close], "the peer already sent EOF: no lingering")
+        XCTAssertEqual(m.queueChanged(bytes: 0, now: s), .close, "the peer already sent EOF: no lingering")
     }
 
     func testHalfCloseWithPipelinedRequestsAnswersEachOfThem() {
         var m = HTTPConnectionStateMachineTests.fresh()
-        XCTAssertEqual(m.peerClosedInput(), [.pauseReading, .parseNext])
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [.dispatch])
-        XCTAssertEqual(m.responseReady(now: s), [.writeResponse(keepAlive: true), .parseNext])
-        XCTAssertEqual(m.requestReceived(keepAlive: true), [.dispatch], "the second buffered request is answered too")
+        XCTAssertEqual(m.peerClosedInput(), .parseNext)
+        XCTAssertFalse(m.wantsRead)
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .dispatch)
+        XCTAssertEqual(m.responseReady(now: s), .writeResponse(keepAlive: true))
+        XCTAssertEqual(m.requestReceived(keepAlive: true), .dispatch, "the second buffered request is answered too")
         _ = m.responseReady(now: s)
-        XCTAssertEqual(m.inputNeeded(midRequest: true, now: s), [.flush], "an incomplete one never will be")
+        XCTAssertEqual(m.inputNeeded(midRequest: true, now: s), .flush, "an incomplete one never will be")
     }
 
     func testContinueOnlyWhenAsked() {
         var m = HTTPConnectionStateMachineTests.fresh()
-        XCTAssertEqual(m.headReceived(expectsContinue: false), [])
-        XCTAssertEqual(m.headReceived(expectsContinue: true), [.sendContinue])
+        XCTAssertEqual(m.headReceived(expectsContinue: false), .nothing)
+        XCTAssertEqual(m.headReceived(expectsContinue: true), .sendContinue)
     }
 
     func testHeaderTimeoutRunsFromTheFirstByteOfTheRequest() {
         var m = HTTPConnectionStateMachineTests.fresh()
         _ = m.inputNeeded(midRequest: true, now: 5 * s)
         XCTAssertEqual(m.deadline, 15 * s)
-        XCTAssertEqual(m.timerFired(now: 15 * s - 1), [])
-        XCTAssertEqual(m.timerFired(now: 15 * s), [.pauseReading, .writeError(status: 408, message: "request not received in time"), .flush],
-                       "reading stops, the 408 is written and flushed: every action, in order")
+        XCTAssertEqual(m.timerFired(now: 15 * s - 1), .nothing)
+        XCTAssertEqual(m.timerFired(now: 15 * s), .writeError(status: 408, message: "request not received in time"),
+                       "the 408 is written and flushed")
+        XCTAssertFalse(m.wantsRead, "reading stops")
+        XCTAssertEqual(m.state, .closingAfterFlush(since: 15 * s))
     }
 
     func testIdleTimeoutRunsFromTheLastResponse() {
@@ -90,31 +99,34 @@ final class HTTPConnectionScenarioTests: XCTestCase {
         XCTAssertNil(m.deadline, "the application's time is not ours to limit")
         _ = m.responseReady(now: 100 * s)
         XCTAssertEqual(m.deadline, 220 * s)
-        XCTAssertEqual(m.timerFired(now: 219 * s), [])
-        XCTAssertEqual(m.timerFired(now: 220 * s), [.close])
+        XCTAssertEqual(m.timerFired(now: 219 * s), .nothing)
+        XCTAssertEqual(m.timerFired(now: 220 * s), .close)
     }
 
     func testShutdownDrainsInFlightRequestsWithConnectionClose() {
         var receiving = HTTPConnectionStateMachineTests.fresh()
         _ = receiving.inputNeeded(midRequest: true, now: 0)
-        XCTAssertEqual(receiving.shutdownRequested(now: s), [])
-        XCTAssertEqual(receiving.requestReceived(keepAlive: true), [.pauseReading, .dispatch])
-        XCTAssertEqual(receiving.responseReady(now: s), [.writeResponse(keepAlive: false), .flush],
+        XCTAssertEqual(receiving.shutdownRequested(now: s), .nothing)
+        XCTAssertEqual(receiving.requestReceived(keepAlive: true), .dispatch)
+        XCTAssertFalse(receiving.wantsRead)
+        XCTAssertEqual(receiving.responseReady(now: s), .writeResponse(keepAlive: false),
                        "a request arriving during shutdown is answered, then the connection closes")
 
         var idleWithBytes = HTTPConnectionStateMachineTests.fresh()
         _ = idleWithBytes.requestReceived(keepAlive: true)
         _ = idleWithBytes.responseReady(now: 0)
         _ = idleWithBytes.queueChanged(bytes: 10, now: 0)
-        XCTAssertEqual(idleWithBytes.shutdownRequested(now: s), [.pauseReading, .flush],
+        XCTAssertEqual(idleWithBytes.shutdownRequested(now: s), .flush,
                        "a response still being written is finished first")
-        XCTAssertEqual(idleWithBytes.queueChanged(bytes: 0, now: s), [.resumeReading, .shutdownWrite])
+        XCTAssertFalse(idleWithBytes.wantsRead)
+        XCTAssertEqual(idleWithBytes.queueChanged(bytes: 0, now: s), .shutdownWrite)
+        XCTAssertTrue(idleWithBytes.wantsRead, "lingering: input is read and discarded")
     }
 
     func testUpgradeRefusalClosesAfterTheResponse() {
         var m = HTTPConnectionStateMachineTests.fresh()
         _ = m.requestReceived(keepAlive: true)
-        XCTAssertEqual(m.responseReady(now: s, forceClose: true), [.writeResponse(keepAlive: false), .flush])
+        XCTAssertEqual(m.responseReady(now: s, forceClose: true), .writeResponse(keepAlive: false))
     }
 
     func testWarningLimiterLogsOncePerIntervalAndCountsTheRest() {

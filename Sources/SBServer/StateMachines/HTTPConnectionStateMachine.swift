@@ -1,5 +1,6 @@
 /// The lifecycle of one HTTP/1.1 connection as a value (lesson 8): events in, actions out, the
-/// clock passed in. `Connection` performs the actions and owns the socket, parser and queue.
+/// clock passed in. The connection's `HTTPDriver` holds it beside the request parser, and hands
+/// it to a `StreamDriver` when a response streams; the connection performs the actions.
 ///
 ///     idle ─bytes→ receiving ─request→ responding ─response, keep-alive→ idle …
 ///       │              │                  └─response, close→ closingAfterFlush ─drained→ lingering
@@ -36,31 +37,34 @@ public struct HTTPConnectionStateMachine: Sendable {
         case closed
     }
 
+    /// What the connection does after one event: one per event, the event's data inside.
     public enum Action: Equatable, Sendable {
+        case nothing
         case sendContinue
         /// Hand the request just parsed to the application.
         case dispatch
-        /// Encode the application's response with this keep-alive decision and queue it.
+        /// Encode the application's response with this keep-alive decision and queue it; then
+        /// look at the next buffered request (keep-alive) or flush (the response is the last).
         case writeResponse(keepAlive: Bool)
-        /// Queue an error response (always `Connection: close`).
+        /// Queue an error response (always `Connection: close`) and flush it.
         case writeError(status: Int, message: String)
+        /// Queue the streaming response's head and flush it; `open`: hand the stream to its
+        /// handler (false: the connection closes after the head).
+        case writeStreamHead(open: Bool)
         /// Look at the next buffered request.
         case parseNext
-        case pauseReading
-        case resumeReading
         case flush
         case shutdownWrite
         case close
-        /// Queue the streaming response's head; `open`: hand the stream to its handler (false:
-        /// the connection closes after the head).
-        case writeStreamHead(open: Bool)
         /// Ask the stream's handler for a heartbeat.
         case sendHeartbeat
         /// Call the stream handler's `sendQueueDrained` on the next loop turn.
         case notifyDrained
-        /// Drop everything still queued (a cut-off client will not read it).
-        case discardQueue
-        case countCutOff
+        /// Queue the stream bytes the caller is sending.
+        case send
+        /// A live send over the limit: count it, drop everything still queued (the client
+        /// will not read it) and close. Performed after `cutOff()` recorded it.
+        case cutOff
     }
 
     public struct Configuration: Sendable {
@@ -92,8 +96,6 @@ public struct HTTPConnectionStateMachine: Sendable {
     public private(set) var draining = false
     /// Reads and parsing are stopped because the send queue is over its limit.
     public private(set) var backpressured = false
-    /// Whether reading is on, as last told to the driver (on at accept).
-    public private(set) var reading = true
     private var queuedBytes = 0
     /// Low-water mark a stream's paced sender waits for, if any.
     public private(set) var drainWatch: Int?
@@ -118,7 +120,10 @@ public struct HTTPConnectionStateMachine: Sendable {
         return false
     }
 
-    private var wantsRead: Bool {
+    /// Whether the socket should be read, in this state: not while the application answers,
+    /// while the send queue is over its limit or after EOF, so a paused or half-closed socket
+    /// is never polled for input it cannot take. The connection reads it after every event.
+    public var wantsRead: Bool {
         switch state {
         case .idle, .receiving: !backpressured && !peerClosed
         case .lingering, .streaming: !peerClosed
@@ -146,25 +151,24 @@ public struct HTTPConnectionStateMachine: Sendable {
     // MARK: Input
 
     /// The parser saw a complete request head.
-    public mutating func headReceived(expectsContinue: Bool) -> [Action] {
-        guard mayParse, expectsContinue else { return [] }
-        return [.sendContinue]
+    public mutating func headReceived(expectsContinue: Bool) -> Action {
+        mayParse && expectsContinue ? .sendContinue : .nothing
     }
 
     /// The parser has a complete request.
-    public mutating func requestReceived(keepAlive: Bool) -> [Action] {
-        guard mayParse else { return [] }
+    public mutating func requestReceived(keepAlive: Bool) -> Action {
+        guard mayParse else { return .nothing }
         state = .responding(closeAfter: !keepAlive || draining)
-        return settle([.dispatch])
+        return .dispatch
     }
 
     /// The parser needs more bytes; `midRequest` when part of a request is buffered.
-    public mutating func inputNeeded(midRequest: Bool, now: UInt64) -> [Action] {
+    public mutating func inputNeeded(midRequest: Bool, now: UInt64) -> Action {
         switch state {
         case .idle where peerClosed, .receiving where peerClosed:
             // Everything complete has been answered; what is left can never finish.
             state = .closingAfterFlush(since: now)
-            return settle([.flush])
+            return .flush
         case .idle where midRequest:
             state = .receiving(since: now)
         case .receiving where !midRequest:
@@ -172,179 +176,177 @@ public struct HTTPConnectionStateMachine: Sendable {
         default:
             break
         }
-        return settle([])
+        return .nothing
     }
 
     /// The request could not be parsed (or was refused before dispatch): answer and close.
-    public mutating func requestFailed(status: Int, message: String, now: UInt64) -> [Action] {
+    public mutating func requestFailed(status: Int, message: String, now: UInt64) -> Action {
         switch state {
         case .idle, .receiving, .responding:
             state = .closingAfterFlush(since: now)
-            return settle([.writeError(status: status, message: message), .flush])
+            return .writeError(status: status, message: message)
         case .closingAfterFlush, .lingering, .streaming, .closed:
-            return []
+            return .nothing
         }
     }
 
     /// Read returned EOF: the client half-closed (or closed).
-    public mutating func peerClosedInput() -> [Action] {
+    public mutating func peerClosedInput() -> Action {
         peerClosed = true
         switch state {
         case .idle, .receiving:
-            return settle([.parseNext])
+            return .parseNext
         case .lingering, .streaming:
             // A stream's client never half-closes to wait for more: EOF means it is gone.
             state = .closed
-            return [.close]
+            return .close
         case .responding, .closingAfterFlush, .closed:
-            return settle([])
+            return .nothing
         }
     }
 
     /// The socket reported an error or a full hang-up: nothing more can be sent.
-    public mutating func connectionFailed() -> [Action] {
-        guard state != .closed else { return [] }
+    public mutating func connectionFailed() -> Action {
+        guard state != .closed else { return .nothing }
         state = .closed
-        return [.close]
+        return .close
     }
 
     // MARK: Output
 
     /// The application answered the request in flight.
-    public mutating func responseReady(now: UInt64, forceClose: Bool = false) -> [Action] {
-        guard case .responding(let closeAfter) = state else { return [] }
+    public mutating func responseReady(now: UInt64, forceClose: Bool = false) -> Action {
+        guard case .responding(let closeAfter) = state else { return .nothing }
         if closeAfter || forceClose || draining {
             state = .closingAfterFlush(since: now)
-            return settle([.writeResponse(keepAlive: false), .flush])
+            return .writeResponse(keepAlive: false)
         }
         state = .idle(since: now)
-        return settle([.writeResponse(keepAlive: true), .parseNext])
+        return .writeResponse(keepAlive: true)
     }
 
     /// The application answers the request in flight with a streaming response. It is the
     /// connection's last; while draining, or when the client already sent EOF, the head is
     /// written and the connection closes after it.
-    public mutating func streamReady(now: UInt64) -> [Action] {
-        guard case .responding = state else { return [] }
+    public mutating func streamReady(now: UInt64) -> Action {
+        guard case .responding = state else { return .nothing }
         if draining || peerClosed {
             state = .closingAfterFlush(since: now)
-            return settle([.writeStreamHead(open: false), .flush])
+            return .writeStreamHead(open: false)
         }
         state = .streaming(heartbeatDue: now &+ configuration.streamHeartbeat)
-        return settle([.writeStreamHead(open: true), .flush])
+        return .writeStreamHead(open: true)
     }
 
-    /// The steady state of a live stream message, answered without an action list (once per
-    /// delivery): streaming, and the queue within the limit.
-    public func mayQueueLive(queued: Int) -> Bool {
-        isStreaming && queued <= configuration.sendQueueLimit
+    /// A live stream message with `queued` bytes already unsent: `.send` while streaming within
+    /// the limit; over it, `.cutOff` (the client is cut off, as a WebSocket is: it can never
+    /// slow the others or grow our memory), which the caller records with `cutOff()`. Does not
+    /// change the machine: it runs once per delivery and the steady state writes nothing.
+    public func liveSend(queued: Int) -> Action {
+        guard isStreaming else { return .nothing }
+        return queued <= configuration.sendQueueLimit ? .send : .cutOff
     }
 
-    /// A live message that `mayQueueLive` refused: over the limit while streaming, the client
-    /// is cut off (as a WebSocket is: it can never slow the others or grow our memory).
-    public mutating func liveSendRefused(queued: Int) -> [Action] {
-        guard isStreaming, queued > configuration.sendQueueLimit else { return [] }
+    /// Records the cut-off `liveSend` decided.
+    public mutating func cutOff() {
+        guard isStreaming else { return }
         state = .closed
         drainWatch = nil
-        return [.countCutOff, .discardQueue, .close]
+    }
+
+    /// Bytes the server chose to send (a replay page): paced by `notifyWhenDrained`, never
+    /// cut off.
+    public func pacedSend() -> Action {
+        isStreaming ? .send : .nothing
     }
 
     /// The stream's paced sender wants one `sendQueueDrained` once `queued` is at or below
     /// `lowWater`.
-    public mutating func notifyWhenDrained(below lowWater: Int, queued: Int) -> [Action] {
-        guard isStreaming else { return [] }
+    public mutating func notifyWhenDrained(below lowWater: Int, queued: Int) -> Action {
+        guard isStreaming else { return .nothing }
         if queued <= lowWater {
             drainWatch = nil
-            return [.notifyDrained]
+            return .notifyDrained
         }
         drainWatch = lowWater
-        return []
+        return .nothing
     }
 
     /// The application ends its stream: its last bytes are written, then the connection closes.
-    public mutating func endStream(now: UInt64) -> [Action] {
-        guard isStreaming else { return [] }
+    public mutating func endStream(now: UInt64) -> Action {
+        guard isStreaming else { return .nothing }
         state = .closingAfterFlush(since: now)
         drainWatch = nil
-        return settle([.flush])
+        return .flush
     }
 
     /// Unsent bytes after queueing or writing. Drives backpressure and the final close.
-    public mutating func queueChanged(bytes: Int, now: UInt64) -> [Action] {
+    public mutating func queueChanged(bytes: Int, now: UInt64) -> Action {
         queuedBytes = bytes
         if isStreaming {
-            guard let lowWater = drainWatch, bytes <= lowWater else { return [] }
+            guard let lowWater = drainWatch, bytes <= lowWater else { return .nothing }
             drainWatch = nil
-            return [.notifyDrained]
+            return .notifyDrained
         }
-        var actions: [Action] = []
+        var action = Action.nothing
         if !backpressured, bytes > configuration.sendQueueLimit {
             backpressured = true
         } else if backpressured, bytes <= configuration.lowWater {
             backpressured = false
-            if mayParse { actions.append(.parseNext) }
+            if mayParse { action = .parseNext }
         }
+        // Parsing resumes only in `idle` or `receiving`, so the two never coincide.
         if bytes == 0, case .closingAfterFlush = state {
             if peerClosed {
                 state = .closed
-                return [.close]
+                return .close
             }
             state = .lingering(deadline: now &+ configuration.lingerTimeout)
-            actions.append(.shutdownWrite)
+            return .shutdownWrite
         }
-        return settle(actions)
+        return action
     }
 
     // MARK: Time and shutdown
 
-    public mutating func timerFired(now: UInt64) -> [Action] {
-        guard let deadline, now >= deadline else { return [] }
+    public mutating func timerFired(now: UInt64) -> Action {
+        guard let deadline, now >= deadline else { return .nothing }
         switch state {
         case .receiving:
             return requestFailed(status: 408, message: "request not received in time", now: now)
         case .idle, .closingAfterFlush, .lingering:
             // Idle keep-alive, or a client that will not take its last response or EOF.
             state = .closed
-            return [.close]
+            return .close
         case .streaming:
             state = .streaming(heartbeatDue: now &+ configuration.streamHeartbeat)
-            return [.sendHeartbeat]
+            return .sendHeartbeat
         case .responding, .closed:
-            return []
+            return .nothing
         }
     }
 
     /// SIGTERM: idle connections close now; a request arriving or in flight is answered with
     /// `Connection: close`, then the connection closes.
-    public mutating func shutdownRequested(now: UInt64) -> [Action] {
+    public mutating func shutdownRequested(now: UInt64) -> Action {
         draining = true
         switch state {
         case .idle where queuedBytes == 0, .lingering:
             state = .closed
-            return [.close]
+            return .close
         case .idle:
             state = .closingAfterFlush(since: now)
-            return settle([.flush])
+            return .flush
         case .responding:
             state = .responding(closeAfter: true)
-            return []
+            return .nothing
         case .streaming:
             // The stream ends; its client reconnects (to an instance that is not draining).
             state = .closingAfterFlush(since: now)
             drainWatch = nil
-            return settle([.flush])
+            return .flush
         case .receiving, .closingAfterFlush, .closed:
-            return []
+            return .nothing
         }
-    }
-
-    /// Puts first the read-interest change, if any, that the new state calls for: it belongs to
-    /// this state, and the actions after it (`parseNext`, `dispatch`) may move the state on.
-    private mutating func settle(_ actions: [Action]) -> [Action] {
-        guard state != .closed else { return actions }
-        let want = wantsRead
-        guard want != reading else { return actions }
-        reading = want
-        return [want ? .resumeReading : .pauseReading] + actions
     }
 }

@@ -1,0 +1,125 @@
+import SBCore
+import Synchronization
+import SBEventLoop
+import SBHTTP
+import SBWebSocket
+
+/// A connection's HTTP/1.1 phase: the request parser and the connection machine. Replaced by a
+/// `WebSocketDriver` on upgrade and by a `StreamDriver` when a response streams.
+final class HTTPDriver {
+    var parser: HTTPRequestParser
+    var machine: HTTPConnectionStateMachine
+    /// `processHTTP` is running (a response given synchronously must not start a second pass).
+    var processing = false
+
+    init(parser: HTTPRequestParser, machine: HTTPConnectionStateMachine) {
+        self.parser = parser
+        self.machine = machine
+    }
+}
+
+extension Connection {
+    func httpReceived(_ bytes: UnsafeRawBufferPointer, _ http: HTTPDriver) {
+        if http.machine.isLingering { return }  // our side is done: discard
+        http.parser.feed(bytes)
+        processHTTP(http)
+    }
+
+    /// Runs parsed requests one at a time, as the state machine allows: the next pipelined
+    /// request is only looked at after the current one has its response (responses leave in
+    /// request order), never after a `Connection: close` one, and not while the send queue is
+    /// over its limit.
+    func processHTTP(_ http: HTTPDriver) {
+        guard !http.processing else { return }
+        http.processing = true
+        defer { http.processing = false }
+        while !closed, case .http(let current) = driver, current === http, http.machine.mayParse {
+            guard let event = http.parser.next() else {
+                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()))
+                break
+            }
+            switch event {
+            case .head(let head):
+                performHTTP(http.machine.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
+            case .request(let request):
+                let action = http.machine.requestReceived(keepAlive: request.head.keepAlive)
+                guard action == .dispatch else { performHTTP(action); continue }
+                if request.head.isWebSocketUpgrade { upgrade(request.head, http) } else { dispatch(request) }
+            case .error(let error):
+                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
+            }
+        }
+        // Responses queued by this pass count against the send queue limit at once.
+        queueChanged()
+    }
+
+    /// Does what the HTTP state machine decided, whichever driver holds it: this one, or the
+    /// stream's once a response streams. `.dispatch`, `.writeResponse`, `.writeStreamHead`
+    /// and `.send` are performed by the caller, which holds the request, response or bytes.
+    func performHTTP(_ action: HTTPConnectionStateMachine.Action?) {
+        guard !closed, let action else { return }
+        switch action {
+        case .nothing, .dispatch, .writeResponse, .writeStreamHead, .send:
+            break
+        case .sendContinue:
+            enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        case .writeError(let status, let message):
+            enqueue(Self.errorResponse(status: status, message: message))
+        case .parseNext:
+            if case .http(let http) = driver { processHTTP(http) }
+        case .flush:
+            server.scheduleFlush(self)
+        case .shutdownWrite:
+            shutdownOutput()
+        case .close:
+            close()
+        case .sendHeartbeat:
+            if case .stream(let stream) = driver { stream.handler.heartbeat(self) }
+        case .notifyDrained:
+            scheduleDrainNotification()
+        case .cutOff:
+            countCutOff(kind: "sse")
+            writeQueue.removeAll()
+            close()
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        let isHead = request.head.method == .head
+        let context = RequestContext(peer: peer, connection: self)
+        var answered = false
+        server.responder.respond(to: request, context: context) { [weak self] response in
+            guard let self, !answered else { return }
+            answered = true
+            self.finishResponse(response, isHead: isHead)
+        }
+    }
+
+    func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
+        guard !closed, case .http(let http) = driver else { return }
+        let action = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
+        guard case .writeResponse(let keepAlive) = action else { return performHTTP(action) }
+        var bytes: [UInt8] = []
+        HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
+                                   extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)
+        enqueue(bytes)
+        queueChanged()  // over the limit, the next pipelined request waits for the drain
+        if keepAlive { processHTTP(http) }
+        // Write first: when nothing more is pipelined behind it, the response leaves now
+        // instead of queueing behind this iteration's broadcast writes, so publishers get their
+        // answers (and send the next event) sooner. Pipelined responses still go out together.
+        if !closed, !http.parser.hasBufferedBytes {
+            flush()
+        }
+        syncInterest()
+    }
+
+    static func errorResponse(status: Int, message: String) -> [UInt8] {
+        var headers: [(String, String)] = [("Content-Type", "application/json; charset=utf-8")]
+        if status == 426 { headers.append(("Sec-WebSocket-Version", "13")) }
+        let response = HTTPResponse(status: status, headers: headers, body: JSONErrorBody.make(message))
+        var bytes: [UInt8] = []
+        HTTPResponseEncoder.encode(response, keepAlive: false, into: &bytes)
+        return bytes
+    }
+}
