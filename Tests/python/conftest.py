@@ -95,6 +95,24 @@ def wait_until(predicate, timeout=10, step=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def wait_until_async(predicate, timeout=10, step=0.05, what="condition"):
+    """`wait_until` inside a coroutine: `predicate` runs in a thread, so the event loop (and the
+    clients whose progress it waits for) keeps running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_subscriptions(hub, count, headers=None, timeout=10):
+    """Until the hub holds exactly `count` subscriptions (its `switchboard_subscriptions`)."""
+    wait_until(lambda: hub.metric("switchboard_subscriptions", headers) == count, timeout,
+               what=f"{count} subscriptions on {hub.name}")
+
+
 async def recv_json(ws, timeout=10):
     """The next WebSocket message, parsed."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
@@ -124,14 +142,17 @@ class Hub:
     """One switchboard process on a free (or the given) loopback port, stopped by PID. Its
     environment is this one without what a developer's shell may carry (keys, Redis, origins),
     plus `env`. It waits until `wait` answers 200 (None: not at all; the caller polls
-    `wait_ready`). `name` tags the log file. Every Python test starts its instances here."""
+    `wait_ready`). `name` tags the log file. `launcher` runs the binary through a command that
+    ends in `exec "$@"` (a shell that lowers `ulimit -n` first, say). Every test that starts a
+    switchboard process starts it here."""
 
     SCRUBBED = ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS")
 
-    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20):
+    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20, launcher=()):
         self.port = port or free_port()
         self.name = name
         self.env = dict(env or {})
+        self.launcher = list(launcher)
         self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-py-{name}-", suffix=".log", delete=False)
         self.proc = None
         self.start()
@@ -164,7 +185,7 @@ class Hub:
         for key in self.SCRUBBED:
             full_env.pop(key, None)
         full_env.update(self.env)
-        self.proc = subprocess.Popen([binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen([*self.launcher, binary(), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=self.log, stderr=self.log, env=full_env, cwd=tempfile.gettempdir())
 
     def wait_ready(self, seconds=20, path="/ready"):
@@ -193,9 +214,10 @@ class Hub:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.loads(r.read())
 
-    def metric(self, name):
-        """An unlabelled series from /metrics (0 when absent); needs METRICS_PUBLIC or no key."""
-        _, text = request(self, "GET", "/metrics")
+    def metric(self, name, headers=None):
+        """An unlabelled series from /metrics (0 when absent); needs METRICS_PUBLIC, no key or
+        the key in `headers`."""
+        _, text = request(self, "GET", "/metrics", headers=headers)
         for line in text.decode().splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
