@@ -2,6 +2,7 @@
 blocking WebSocket client (masked frames out, frames in as they are on the wire) and raw HTTP
 requests and responses."""
 import base64
+import http.client
 import json
 import os
 import socket
@@ -122,6 +123,15 @@ class RawWebSocket:
             if message["type"] == kind:
                 return message
 
+    def poll_json(self):
+        """The next message, parsed; None when none comes within the socket's timeout or the
+        connection closes (a close frame, EOF, a reset)."""
+        try:
+            opcode, _, payload, _ = self.recv_message()
+        except (OSError, EOFError):
+            return None
+        return json.loads(payload) if opcode == 1 else None
+
     def recv_close_code(self):
         while True:
             opcode, _, payload, _ = self.recv_message()
@@ -162,6 +172,22 @@ class Response:
         return json.loads(self.body)
 
 
+def exchange(port, method, path, body=None, headers=()):
+    """One request on a fresh connection (`body` a dict is sent as JSON): its Response, headers
+    by lower-case name."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        all_headers = dict(headers)
+        if data is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=all_headers)
+        response = conn.getresponse()
+        return Response(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        conn.close()
+
+
 def read_response(sock, buffer=b""):
     """One response read off `sock` by its Content-Length: (Response, bytes left over)."""
     while b"\r\n\r\n" not in buffer:
@@ -186,15 +212,14 @@ def read_response(sock, buffer=b""):
 
 def complete_responses(data):
     """The statuses of the complete responses (by Content-Length) at the start of `data`."""
-    statuses = []
-    while b"\r\n\r\n" in data:
-        head, rest = data.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").lower().split("\r\n")
+    statuses, offset = [], 0
+    while (end := data.find(b"\r\n\r\n", offset)) >= 0:
+        lines = data[offset:end].decode("latin-1").lower().split("\r\n")
         length = next((int(l.split(":", 1)[1]) for l in lines if l.startswith("content-length:")), 0)
-        if len(rest) < length:
+        if len(data) < end + 4 + length:
             break
         statuses.append(int(lines[0].split()[1]))
-        data = rest[length:]
+        offset = end + 4 + length
     return statuses
 
 
