@@ -109,20 +109,11 @@ def test_sigterm_under_load_drains_cleanly():
             codes = []
             for ws in clients:
                 ws.settimeout(5)
-                code = None
-                while True:
-                    try:
-                        opcode, _, payload, _ = ws.recv_message()
-                    except (OSError, EOFError):
-                        break
-                    if opcode == 8:
-                        code = int.from_bytes(payload[:2], "big")
-                        try:
-                            ws.send_close(1001)
-                        except OSError:
-                            pass
-                        break
-                codes.append(code)
+                codes.append(ws.close_code())
+                try:
+                    ws.send_close(1001)
+                except OSError:
+                    pass
             assert target.proc.wait(timeout=8) == 0, target.log_text()[-3000:]
             elapsed = time.time() - started
             stop.set()

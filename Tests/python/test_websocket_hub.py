@@ -223,16 +223,7 @@ def test_sigterm_sends_going_away_and_exits_zero(ws_hub):
     ws.next_json()
     started = time.time()
     ws_hub.proc.send_signal(signal.SIGTERM)
-    code = None
-    while True:
-        try:
-            opcode, _, payload, _ = ws.recv_message()
-        except (OSError, EOFError):
-            break
-        if opcode == 8:
-            code = int.from_bytes(payload[:2], "big")
-            break
-    assert code == 1001
+    assert ws.close_code() == 1001
     ws.close()
     assert ws_hub.proc.wait(timeout=10) == 0, ws_hub.log_text()[-3000:]
     assert time.time() - started < 10

@@ -138,6 +138,14 @@ class RawWebSocket:
             if opcode == 8:
                 return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
 
+    def close_code(self):
+        """The code of the close frame the server sends next (messages before it skipped); None
+        when the connection ends (or the timeout passes) without one."""
+        try:
+            return self.recv_close_code()
+        except (OSError, EOFError):
+            return None
+
     def close(self):
         self.sock.close()
 
