@@ -99,7 +99,7 @@ let package = Package(
         ], swiftSettings: strict),
 
         // Tests.
-        .target(name: "SBTestSupport", dependencies: ["SBCore", "SBHTTP", "SBWebSocket"],
+        .target(name: "SBTestSupport", dependencies: ["SBCore"],
                 path: "Tests/SBTestSupport", swiftSettings: strict),
         .testTarget(name: "SBCoreTests", dependencies: ["SBCore", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBHTTPTests", dependencies: ["SBHTTP", "SBTestSupport"], swiftSettings: strict),
@@ -121,6 +121,5 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "SBHubTests", dependencies: ["SBHub", "SBStore", "SBHTTP", "SBServer", "SBWebSocket", "SBCore", "SBCrypto", "SBTestSupport"], swiftSettings: strict),
         .testTarget(name: "SBServerTests", dependencies: ["SBServer", "SBCore"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["SBTestSupport", "SBHTTP", "SBWebSocket"], swiftSettings: strict),
     ]
 )

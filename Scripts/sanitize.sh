@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole Swift suite under a sanitizer (address or thread), in its own build folder, then the
-# TLS tests (Python clients against the sanitized server: OpenSSL sessions on the event loops).
+# The whole Swift suite under a sanitizer (address or thread), in its own build folder, then
+# Python tests against the sanitized server: TLS (OpenSSL sessions on the event loops) and the
+# end-to-end tests of REST, WebSocket, policies, connection lifecycle, shutdown, shared Redis
+# and nginx.
 #   Scripts/sanitize.sh thread|address
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +22,9 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1"
 status=0
 swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" || status=$?
 # Each test stops its server and asserts exit status 0, so a sanitizer report fails it.
-python3 -m pytest -q Tests/python/test_tls.py || status=$?
+python3 -m pytest -q Tests/python/test_tls.py Tests/python/test_bad_requests.py Tests/python/test_rest_routes.py \
+    Tests/python/test_websocket_hub.py Tests/python/test_policy.py Tests/python/test_connection_lifecycle.py \
+    Tests/python/test_concurrency_ttl.py Tests/python/test_operations.py Tests/python/test_shared_redis.py \
+    Tests/python/test_load_balancer.py || status=$?
 echo "sanitize $kind: $(( $(date +%s) - start ))s"
 exit $status

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole suite on a fresh machine: installs what the tests need, builds, runs the
-# Swift tests (unit, real redis-server, real switchboard processes) and the Python client tests
-# (the `websockets` library and a headless Chromium as real WebSocket clients).
+# Swift tests (in-process: units, state machines, the loop, the stores against a real
+# redis-server) and the Python tests (every test that starts switchboard processes, nginx,
+# Sentinel or a Redis Cluster; the `websockets` library and a headless Chromium as clients).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/Scripts/lib.sh"

@@ -102,7 +102,7 @@ final class RedisResolverTests: XCTestCase {
         for connection in connections { connection.loop.execute { connection.start() } }
         XCTAssertTrue(waitFor(timeout: 10) { connections.allSatisfy(\.isReady) })
         let afterConnect = lookups.withLock { $0 }
-        Thread.sleep(forTimeInterval: 1.0)
+        Thread.sleep(forTimeInterval: 1.0)  // a measuring window: the lookups counted over one second
         let periodic = lookups.withLock { $0 } - afterConnect
         XCTAssertLessThanOrEqual(periodic, 8, "about one shared lookup per 200 ms interval, not one per connection (\(periodic))")
         XCTAssertGreaterThanOrEqual(periodic, 2, "the checks do run")

@@ -157,11 +157,21 @@ final class RedisSocketTests: XCTestCase {
         let port = FreePort.find()
         let (group, connection) = try start(port: port)
         defer { group.stopAll(); group.waitUntilStopped() }
-        Thread.sleep(forTimeInterval: 0.4)
+        // The first connect was refused and the connection waits out its backoff.
+        XCTAssertTrue(waitFor(timeout: 5) { Self.state(of: connection, on: group.loops[0]) == .waiting }, "a refused connect backs off")
         XCTAssertFalse(connection.isReady, "nothing listens yet")
         let server = try ScriptedRedis(port: port, script: [("PING", "+PONG\r\n")])
         defer { server.stop() }
         XCTAssertTrue(waitFor(timeout: 10) { connection.isReady }, "the backoff tries again and finds it")
+    }
+
+    /// The connection's state machine's state, read on its loop.
+    private static func state(of connection: RedisConnection, on loop: EventLoop) -> RedisConnectionStateMachine.State {
+        let state = Locked(RedisConnectionStateMachine.State.idle)
+        let read = DispatchSemaphore(value: 0)
+        loop.execute { state.withLock { $0 = connection.machine.state }; read.signal() }
+        read.wait()
+        return state.withLock { $0 }
     }
 
     private func start(port: Int) throws -> (EventLoopGroup, RedisConnection) {

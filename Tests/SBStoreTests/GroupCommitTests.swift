@@ -66,7 +66,7 @@ final class GroupCommitTests: XCTestCase {
         }
         XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
         XCTAssertTrue(waitFor(timeout: 1) { completions.withLock { $0 } == requests.count })
-        Thread.sleep(forTimeInterval: 0.2)
+        Thread.sleep(forTimeInterval: 0.2)  // a window for a second completion that must not come
         XCTAssertEqual(completions.withLock { $0 }, requests.count, "each request answered exactly once")
         let seqs = answers.withLock { $0 }.mapValues { $0.map { "\($0.sessionId)\($0.seq)\($0.duplicate ? "d" : "")" } }
         XCTAssertEqual(seqs, [0: ["a1"], 1: ["b1"], 2: ["a2", "b2"], 3: ["a3"], 4: ["a3d"], 5: ["b3"], 6: ["a4"],

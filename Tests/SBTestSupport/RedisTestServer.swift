@@ -3,87 +3,85 @@ public import Foundation
 import Glibc
 #endif
 
-/// A real `redis-server` on a free loopback port, started for a test and stopped by PID.
-/// With `appendOnly`, data lives in `directory` so a restart (same port, same files) finds it.
+/// A real `redis-server` on a free loopback port, started for a test and stopped by PID. The
+/// launcher is `Tests/python/redis_server.py` run as a command (the suite's one Redis launcher:
+/// port, retries and readiness live there): it prints the port and PID, restarts or kills the
+/// server when asked on its stdin, and stops it when its stdin closes, however this process ends.
+/// With `appendOnly`, data lives in the launcher's directory so a restart (same port, same files)
+/// finds it.
 public final class RedisTestServer: @unchecked Sendable {
-    public private(set) var port: Int
-    public private(set) var directory: URL
-    public let appendOnly: Bool
-    private var process: Process?
+    public let port: Int
+    public private(set) var pid: Int32
+    private let launcher: Process
+    private let commands: Pipe
+    private let replies: Pipe
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("python/redis_server.py").path
 
     public static var isAvailable: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
     }
 
     public var url: String { "redis://127.0.0.1:\(port)" }
 
-    /// redis-server exited while starting: on a fresh port, most likely another process bound it
-    /// between the look-up and redis-server's own bind.
-    struct ExitedAtStart: Error {}
-
     public init(appendOnly: Bool = false, extraArguments: [String] = []) throws {
-        self.appendOnly = appendOnly
-        self.extraArguments = extraArguments
-        port = 0
-        directory = URL(fileURLWithPath: NSTemporaryDirectory())
-        for attempt in 1... {
-            port = FreePort.find()
-            directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-test-\(port)-\(UUID().uuidString.prefix(6))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            do {
-                try start()
-                return
-            } catch is ExitedAtStart where attempt < 5 {
-                try? FileManager.default.removeItem(at: directory)
-            }
+        let launcher = Process(), commands = Pipe(), replies = Pipe()
+        launcher.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        launcher.arguments = [Self.script] + (appendOnly ? ["--appendonly"] : []) + ["--"] + extraArguments
+        launcher.standardInput = commands
+        launcher.standardOutput = replies
+        try launcher.run()
+        (self.launcher, self.commands, self.replies) = (launcher, commands, replies)
+        let started = try Self.reply(from: replies, of: launcher)
+        guard let port = started["port"] as? Int, let pid = started["pid"] as? Int else {
+            throw TestError("redis_server.py did not start redis-server: \(started)")
         }
+        self.port = port
+        self.pid = Int32(pid)
+        // Should this process end without deinit, the server is killed by its PID at exit (and
+        // the launcher, its stdin closed, removes the files).
+        ChildReaper.track(self.pid)
     }
 
-    private let extraArguments: [String]
+    /// One answer line from the launcher, parsed.
+    private static func reply(from replies: Pipe, of launcher: Process) throws -> [String: Any] {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        let fd = replies.fileHandleForReading.fileDescriptor
+        while true {
+            let n = read(fd, &byte, 1)
+            if n < 0, errno == EINTR { continue }
+            guard n == 1 else { throw TestError("redis_server.py exited (status \(launcher.isRunning ? -1 : launcher.terminationStatus))") }
+            if byte == 10 { break }
+            line.append(byte)
+        }
+        guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+            throw TestError("redis_server.py said \(String(decoding: line, as: UTF8.self))")
+        }
+        if let error = object["error"] { throw TestError("redis_server.py: \(error)") }
+        return object
+    }
 
-    /// Starts redis-server on `port` (again, after `kill`) and returns once it answers. The
-    /// answer must come from this process (its pid in INFO), not from another server on the port.
+    private func ask(_ command: String) throws -> [String: Any] {
+        try commands.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
+        return try Self.reply(from: replies, of: launcher)
+    }
+
+    /// Starts redis-server again on `port` (after `kill`) and returns once it answers.
     public func start() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory.path,
-                       "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always", "--daemonize", "no"] + extraArguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
-        ChildReaper.track(p.processIdentifier)
-        let pid = p.processIdentifier
-        let answered = waitFor(timeout: 10) { !p.isRunning || self.answers(asProcess: pid) }
-        guard answered, p.isRunning else {
-            if !p.isRunning {
-                p.waitUntilExit()
-                ChildReaper.forget(pid)
-                throw ExitedAtStart()
-            }
-            kill(signal: SIGKILL)
-            throw TestError("redis-server did not start on port \(port)")
-        }
+        guard let pid = try ask("start")["pid"] as? Int else { throw TestError("redis_server.py did not restart redis-server") }
+        self.pid = Int32(pid)
+        ChildReaper.track(self.pid)
     }
 
-    /// True when the server on `port` answers and is `pid` (a server with a password answers
-    /// NOAUTH: then only that it answers is known).
-    private func answers(asProcess pid: Int32) -> Bool {
-        guard let reply = try? command(["INFO", "server"]) else { return false }
-        if reply.contains("NOAUTH") { return true }
-        guard let range = reply.range(of: "process_id:") else { return false }
-        let digits = reply[range.upperBound...].prefix { $0.isNumber }
-        return Int32(digits) == pid
-    }
-
-    public var pid: Int32 { process?.processIdentifier ?? 0 }
-
-    /// Stops the server by PID (SIGKILL simulates a crash; SIGTERM a clean stop).
+    /// Stops the server by PID and waits for it (SIGKILL simulates a crash; SIGTERM a clean stop).
     public func kill(signal: Int32 = SIGTERM) {
-        guard let process, process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        ChildReaper.forget(process.processIdentifier)
+        guard pid != 0 else { return }
+        _ = try? ask("kill \(signal)")
+        ChildReaper.forget(pid)
+        pid = 0
     }
 
     /// Sends one command in RESP and returns the raw reply text (enough for tests).
@@ -142,7 +140,9 @@ public final class RedisTestServer: @unchecked Sendable {
     }
 
     deinit {
-        kill(signal: SIGKILL)
-        try? FileManager.default.removeItem(at: directory)
+        // EOF on its stdin: the launcher stops redis-server by PID and removes its files.
+        try? commands.fileHandleForWriting.close()
+        launcher.waitUntilExit()
+        ChildReaper.forget(pid)
     }
 }

@@ -97,7 +97,7 @@ final class PerMessageDeflateTests: XCTestCase {
 
     func masked(_ firstByte: UInt8, _ payload: [UInt8], mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]) -> [UInt8] {
         // maskedFrame ORs FIN into the first byte it is given: pass opcode and RSV bits, FIN apart.
-        TestWebSocketClient.maskedFrame(opcode: firstByte & 0x7F, payload: payload, fin: firstByte & 0x80 != 0, mask: mask)
+        ClientFrame.masked(opcode: firstByte & 0x7F, payload: payload, fin: firstByte & 0x80 != 0, mask: mask)
     }
 
     func compress(_ text: String) -> [UInt8] {

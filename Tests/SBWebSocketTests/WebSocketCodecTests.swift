@@ -4,7 +4,7 @@ import SBTestSupport
 
 final class WebSocketCodecTests: XCTestCase {
     func masked(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]) -> [UInt8] {
-        TestWebSocketClient.maskedFrame(opcode: opcode, payload: payload, fin: fin, mask: mask)
+        ClientFrame.masked(opcode: opcode, payload: payload, fin: fin, mask: mask)
     }
 
     func events(_ chunks: [[UInt8]], max: Int = 1 << 20) -> [WebSocketReadEvent] {

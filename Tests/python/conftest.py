@@ -4,13 +4,14 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
 import pytest
+
+from ports import free_port, listening  # noqa: F401 (the tests import them from here too)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,41 +21,6 @@ def binary():
     if not os.access(path, os.X_OK):
         pytest.skip("switchboard binary not built")
     return path
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(pid, port):
-    """True when process `pid` (not whoever else may hold the port) has a listening TCP socket on
-    `port`: its socket inodes (/proc/PID/fd) against the LISTEN rows of /proc/net/tcp*. Lets a
-    launcher tell "ours is up" from "another process took the port"."""
-    fd_dir = f"/proc/{pid}/fd"
-    inodes = set()
-    try:
-        for fd in os.listdir(fd_dir):
-            try:
-                target = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        return False
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
-                return True
-    return False
 
 
 def request(hub, method, path, body=None, headers=None, raw=None):
@@ -95,6 +61,24 @@ def wait_until(predicate, timeout=10, step=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def wait_until_async(predicate, timeout=10, step=0.05, what="condition"):
+    """`wait_until` inside a coroutine: `predicate` runs in a thread, so the event loop (and the
+    clients whose progress it waits for) keeps running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_subscriptions(hub, count, headers=None, timeout=10):
+    """Until the hub holds exactly `count` subscriptions (its `switchboard_subscriptions`)."""
+    wait_until(lambda: hub.metric("switchboard_subscriptions", headers) == count, timeout,
+               what=f"{count} subscriptions on {hub.name}")
+
+
 async def recv_json(ws, timeout=10):
     """The next WebSocket message, parsed."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
@@ -126,15 +110,18 @@ class Hub:
     plus `env`. It waits until `wait` answers 200 (None: not at all; the caller polls
     `wait_ready`). `name` tags the log file. `executable` runs another server taking the same
     `--host`/`--port` arguments instead of the switchboard under test (a baseline build or a peer
-    hub, for Scripts/bench.py). Every Python test starts its instances here."""
+    hub, for Scripts/bench.py). `launcher` runs it through a command that ends in `exec "$@"`
+    (a shell that lowers `ulimit -n` first, say). Every test and benchmark that starts a
+    switchboard process starts it here."""
 
     SCRUBBED = ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "API_KEY", "AFW_API_KEY", "ALLOWED_ORIGINS")
 
-    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20, executable=None):
+    def __init__(self, env=None, port=None, name="hub", wait="/health", timeout=20, executable=None, launcher=()):
         self.port = port or free_port()
         self.executable = executable
         self.name = name
         self.env = dict(env or {})
+        self.launcher = list(launcher)
         self.log = tempfile.NamedTemporaryFile(prefix=f"switchboard-py-{name}-", suffix=".log", delete=False)
         self.proc = None
         self.start()
@@ -171,7 +158,7 @@ class Hub:
         for key in self.SCRUBBED:
             full_env.pop(key, None)
         full_env.update(self.env)
-        self.proc = subprocess.Popen([self.executable or binary(), "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen([*self.launcher, self.executable or binary(), "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=self.log, stderr=self.log, env=full_env, cwd=tempfile.gettempdir())
 
     def wait_ready(self, seconds=20, path="/ready"):
@@ -200,9 +187,10 @@ class Hub:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.loads(r.read())
 
-    def metric(self, name):
-        """An unlabelled series from /metrics (0 when absent); needs METRICS_PUBLIC or no key."""
-        _, text = request(self, "GET", "/metrics")
+    def metric(self, name, headers=None):
+        """An unlabelled series from /metrics (0 when absent); needs METRICS_PUBLIC, no key or
+        the key in `headers`."""
+        _, text = request(self, "GET", "/metrics", headers=headers)
         for line in text.decode().splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])

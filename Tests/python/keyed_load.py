@@ -39,13 +39,14 @@ class KeyedPublisher(threading.Thread):
                     self.acknowledged[key] = (session, answer["seq"], time.time())
                     break
                 self.retried += 1
-                time.sleep(0.05)
+                time.sleep(0.05)  # a publisher's pause before it retries
             n += 1
-            time.sleep(self.pause)
+            time.sleep(self.pause)  # pacing: a steady flow, not a flood
 
 
-async def subscribe(port, sessions, received, stop_at):
-    """Subscribes to every session and appends (session, seq, key) per event until `stop_at()`."""
+async def subscribe(port, sessions, received, stop_at, confirmed=None):
+    """Subscribes to every session and appends (session, seq, key) per event until `stop_at()`;
+    each session's confirmation goes to `confirmed`."""
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
         await asyncio.wait_for(ws.recv(), 5)
         for s in sessions:
@@ -56,5 +57,7 @@ async def subscribe(port, sessions, received, stop_at):
             except asyncio.TimeoutError:
                 continue
             message = json.loads(raw)
+            if message.get("type") == "subscription_confirmed" and confirmed is not None:
+                confirmed.append(message["sessionId"])
             if message.get("type") == "event":
                 received.append((message["sessionId"], message["seq"], message["payload"]["key"]))

@@ -1,14 +1,28 @@
-"""A real redis-server on a free loopback port, for the Python tests; stopped by PID."""
+"""A real redis-server on a free loopback port, stopped by PID: the one launcher of the suite.
+The Python tests use `RedisServer`; the Swift tests (SBTestSupport's RedisTestServer) run this
+file as a command:
+
+    python3 redis_server.py [--appendonly] [-- redis-server arguments...]
+
+It prints `{"port": ..., "pid": ...}` on a line once the server answers, then takes commands on
+stdin, one a line, each answered on stdout: `kill SIGNAL` (answered `{"pid": 0}` once it exited)
+and `start` (again on the same port and files; answered with the new pid). At EOF on stdin (the
+test process ended, however) it stops the server by PID and removes its files."""
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
-import pytest
+from ports import free_port, listening
 
-from conftest import free_port, listening
+try:
+    import pytest
+except ImportError:  # run as a command by the Swift tests, where pytest may be absent
+    pytest = None
 
 
 class PortTaken(RuntimeError):
@@ -16,11 +30,13 @@ class PortTaken(RuntimeError):
 
 
 def wait_for_pong(server, name, seconds=10):
-    """Until `server.cli("PING")` answers PONG; RuntimeError after `seconds`."""
+    """Until `server.cli("PING")` answers PONG (or NOAUTH: a server with a password answers
+    only that); RuntimeError after `seconds`."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
-            if "PONG" in server.cli("PING"):
+            answer = server.cli("PING")
+            if "PONG" in answer or "NOAUTH" in answer:
                 return
         except (OSError, subprocess.SubprocessError):
             pass
@@ -54,7 +70,7 @@ def cli_tls(tls):
 class RedisServer:
     def __init__(self, appendonly=False, extra_args=(), port=None, tls=None):
         if not shutil.which("redis-server"):
-            pytest.fail("redis-server is not installed (Scripts/test.sh installs it)")
+            raise RuntimeError("redis-server is not installed (Scripts/test.sh installs it)")
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-redis-")
         self.appendonly = appendonly
@@ -115,11 +131,14 @@ class RedisServer:
         self.stop()
 
 
-@pytest.fixture
 def redis_server():
     server = RedisServer()
     yield server
     server.stop()
+
+
+if pytest:
+    redis_server = pytest.fixture(redis_server)
 
 
 class SentinelServer:
@@ -129,7 +148,7 @@ class SentinelServer:
     def __init__(self, master_port, name="mymaster", quorum=2, down_after_ms=1000, failover_timeout_ms=3000, tls=None):
         binary = shutil.which("redis-sentinel")
         if not binary:
-            pytest.fail("redis-sentinel is not installed (Scripts/test.sh installs it)")
+            raise RuntimeError("redis-sentinel is not installed (Scripts/test.sh installs it)")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="switchboard-sentinel-")
         self.config = os.path.join(self.dir, "sentinel.conf")
@@ -161,3 +180,28 @@ class SentinelServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def serve(argv):
+    """The command mode described at the top of this file."""
+    appendonly = "--appendonly" in argv[: argv.index("--") if "--" in argv else len(argv)]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    server = RedisServer(appendonly=appendonly, extra_args=extra)
+    try:
+        print(json.dumps({"port": server.port, "pid": server.proc.pid}), flush=True)
+        for line in sys.stdin:
+            command = line.split()
+            if command[:1] == ["kill"]:
+                server.kill(int(command[1]))
+                print(json.dumps({"pid": 0}), flush=True)
+            elif command == ["start"]:
+                server.start()
+                print(json.dumps({"pid": server.proc.pid}), flush=True)
+            else:
+                print(json.dumps({"error": f"unknown command {line.strip()!r}"}), flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

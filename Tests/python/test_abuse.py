@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Hub, binary
+from conftest import Hub, binary, wait_subscriptions
 
 WSLOAD = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "bench", "wsload", "run")
 
@@ -54,10 +54,10 @@ def test_slowloris_does_not_hurt_normal_clients():
                 except OSError:
                     pass
             during.append(latency_ms(hub, 100))
-            time.sleep(0.5)
+            time.sleep(0.5)  # pacing: three samples spread over the slow connections' life
         assert max(during) <= max(2 * baseline, baseline + 5), (baseline, during)
         # Past HEADER_TIMEOUT every slow connection got 408 and was closed.
-        time.sleep(5)
+        time.sleep(5)  # waiting out HEADER_TIMEOUT (4 s) is the point
         closed = 0
         for s in slow:
             s.settimeout(2)
@@ -159,7 +159,7 @@ def test_stalled_subscriber_is_cut_off_and_others_keep_their_latency():
             staller = ws_connect(hub.port, rcvbuf=4096)
             for n in range(10):
                 staller.sendall(masked(0x1, json.dumps({"type": "subscribe", "sessionId": f"bench-{n}"}).encode()))
-            time.sleep(0.2)
+            wait_subscriptions(hub, 10)  # the staller's ten, once the base run's subscribers are gone
             loaded = run_load()  # the staller never reads
             staller.close()
             assert loaded["lost"] == 0 and loaded["closed_by_server"] == 0

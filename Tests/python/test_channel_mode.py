@@ -12,7 +12,7 @@ import time
 
 import websockets
 
-from conftest import Hub, request
+from conftest import Hub, request, wait_until, wait_until_async
 from redis_server import RedisServer
 
 TS = "2026-11-30T12:00:00Z"
@@ -115,7 +115,9 @@ def test_session_channels_carry_only_watched_sessions_and_lose_nothing():
         async def scenario():
             tasks = [asyncio.create_task(a.run(["one"], lambda: stop_at[0])),
                      asyncio.create_task(b.run(["two"], lambda: stop_at[0]))]
-            await asyncio.sleep(1)
+            await wait_until_async(lambda: redis.cli("PUBSUB", "NUMSUB", "afw:channel:one").split()[1:] == ["1"]
+                                   and redis.cli("PUBSUB", "NUMSUB", "afw:channel:two").split()[1:] == ["1"],
+                                   what="both session channels subscribed")
             assert redis.cli("PUBSUB", "NUMSUB", "afw:channel:one").split() == ["afw:channel:one", "1"]
             assert redis.cli("PUBSUB", "NUMSUB", "afw:events").split() == ["afw:events", "1"], "only the legacy client"
             for s in ("one", "two", "nobody"):
@@ -127,12 +129,13 @@ def test_session_channels_carry_only_watched_sessions_and_lose_nothing():
             thread = threading.Thread(target=flow)
             thread.start()
             await asyncio.to_thread(publishing.wait)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # pacing: `late` joins after the flow has begun
             # No lastEventId: it starts at the current last seq, so only live delivery (and the
             # read its channel's confirmation triggers) can bring it the rest.
             tasks.append(asyncio.create_task(late.run(["flow"], lambda: stop_at[0], from_start=False)))
             await asyncio.to_thread(flow_done.wait, 60)
-            await asyncio.sleep(1.5)
+            await wait_until_async(lambda: a.seqs("one")[-1:] == [10] and b.seqs("two")[-1:] == [10]
+                                   and late.seqs("flow")[-1:] == [300], what="the last events delivered")
             stop_at[0] = time.time() + 1
             await asyncio.gather(*tasks)
 
@@ -148,7 +151,7 @@ def test_session_channels_carry_only_watched_sessions_and_lose_nothing():
                 "nothing arrives for sessions without a local subscriber"
         # Instance 0 watched only "one": it heard its 10 events and its command, nothing else.
         assert instances[0].metric("switchboard_bus_messages_total") == 11
-        time.sleep(0.3)
+        wait_until(lambda: legacy.messages() >= 30 + 2 + 300, what="the old backend's messages")
         assert legacy.messages() == 30 + 2 + 300, "afw:events still carries everything for an old backend"
         # The clients are gone: every channel is let go.
         deadline = time.time() + 5
@@ -162,12 +165,13 @@ def test_session_channels_carry_only_watched_sessions_and_lose_nothing():
 
         async def restart():
             task = asyncio.create_task(c.run(["one"], lambda: stop_at[0]))
-            await asyncio.sleep(1)
+            await wait_until_async(lambda: redis.cli("PUBSUB", "NUMSUB", "afw:channel:one").split()[1:] == ["1"],
+                                   what="the session channel subscribed")
             redis.kill(signal.SIGKILL)
             await asyncio.to_thread(redis.start)
             assert await asyncio.to_thread(instances[1].wait_ready), instances[1].log_text()
             await asyncio.to_thread(post_once_ready, instances[0], "one", 3)
-            await asyncio.sleep(1.5)
+            await wait_until_async(lambda: c.seqs("one")[-1:] == [13], what="the gap filled and the new events delivered")
             stop_at[0] = time.time()
             await task
 

@@ -114,7 +114,7 @@ class Subscriber:
             try:
                 await self.connect_once(stop_at, None)
             except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # a client's pause before it reconnects
             self.reconnects += 1
 
     async def catch_up(self, seconds):
@@ -124,7 +124,7 @@ class Subscriber:
                 await self.connect_once(deadline, deadline)
                 return
             except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # a client's pause before it reconnects
 
 
 class Publisher:
@@ -149,7 +149,7 @@ class Publisher:
                 self.acknowledged[key] = (session, answer["seq"])
                 return True
             self.retries += 1
-            time.sleep(0.1)
+            time.sleep(0.1)  # a publisher's pause before it retries
         return False
 
     async def run(self, stop_at):
@@ -157,7 +157,7 @@ class Publisher:
         while time.time() < stop_at:
             await asyncio.to_thread(self.publish, n, stop_at + 20)
             n += 1
-            await asyncio.sleep(self.rng.uniform(0.005, 0.03))
+            await asyncio.sleep(self.rng.uniform(0.005, 0.03))  # pacing: an irregular flow
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])
@@ -180,19 +180,19 @@ def test_chaos_every_acknowledged_event_delivered_exactly_once_in_order(transpor
 
         async def chaos(start):
             async def at(fraction):
-                await asyncio.sleep(max(0.0, start + seconds * fraction - time.time()))
+                await asyncio.sleep(max(0.0, start + seconds * fraction - time.time()))  # the schedule of failures
             for fraction, action in [(0.2, "redis"), (0.45, "instance"), (0.7, "redis")]:
                 await at(fraction)
                 if action == "redis":
                     redis.kill(signal.SIGKILL)
                     chaos_log.append(f"{time.time() - start:.1f}s redis SIGKILL")
-                    await asyncio.sleep(2)
+                    await asyncio.sleep(2)  # the outage
                     await asyncio.to_thread(redis.start)
                     chaos_log.append(f"{time.time() - start:.1f}s redis restarted on its AOF")
                 else:
                     instances[0].kill()
                     chaos_log.append(f"{time.time() - start:.1f}s instance 0 SIGKILL")
-                    await asyncio.sleep(2)
+                    await asyncio.sleep(2)  # the outage
                     instances[0].start()
                     chaos_log.append(f"{time.time() - start:.1f}s instance 0 restarted")
 

@@ -63,7 +63,7 @@ def post(base_url_port, session, n, headers=None, retry_until=0.0):
             pass
         if time.time() > retry_until:
             raise AssertionError(f"event {n} for {session} not acknowledged")
-        time.sleep(0.05)
+        time.sleep(0.05)  # a publisher's pause before it retries
 
 
 def shown_seqs(driver):
@@ -115,7 +115,7 @@ def test_console_sessions_live_events_commands_and_screenshots():
             while not stop.is_set():
                 n += 1
                 post(hub.port, "agent-docs", n, auth)
-                time.sleep(0.05 + (n % 7) * 0.02)
+                time.sleep(0.05 + (n % 7) * 0.02)  # pacing: an irregular trickle for the charts
 
         feeder = threading.Thread(target=trickle)
         feeder.start()
@@ -232,7 +232,7 @@ def test_console_resumes_without_gap_or_duplicate_after_restart_behind_nginx():
         for n in range(41, 121):
             post(nginx.port, "nx-1", n, retry_until=time.time() + 20)
         wait(lambda: len(shown_seqs(driver)) >= 120, timeout=30, what="every event after the restart")
-        time.sleep(0.5)
+        time.sleep(0.5)  # a window for a duplicate that must not come
         assert shown_seqs(driver) == list(range(1, 121)), "no gap, no duplicate"
     finally:
         driver.quit()
@@ -317,7 +317,7 @@ def test_js_client_exactly_once_in_order_across_two_forced_disconnects():
         expected = {s: list(range(1, len([n for n in range(total) if n % 3 == i]) + 1)) for i, s in enumerate(sessions)}
         wait(lambda: driver.execute_script("return Object.values(window.__got).reduce((a, l) => a + l.length, 0)") >= total,
              timeout=30, what="all 1000 events")
-        time.sleep(0.5)
+        time.sleep(0.5)  # a window for a duplicate that must not come
         got = driver.execute_script("return window.__got")
         assert got == expected, "each session's events exactly once, in seq order"
         statuses = driver.execute_script("return window.__statuses")

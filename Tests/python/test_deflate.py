@@ -2,20 +2,15 @@
 that negotiates and compresses, and a raw socket with Python's zlib to look at the wire (RSV1,
 bytes per delivery) and to send what a library would not (a decompression bomb, a bad offer)."""
 import asyncio
-import base64
 import json
-import os
-import socket
-import struct
-import zlib
 
 import websockets
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from conftest import Hub, expect_close
+from wire import RawWebSocket, deflate
 
 TS = "2026-11-24T12:00:00Z"
-TAIL = b"\x00\x00\xff\xff"
 
 
 def event(session, n, detail_bytes=900):
@@ -27,102 +22,6 @@ def event(session, n, detail_bytes=900):
 def carries(payload, expected):
     """The stored event is the posted one plus what the hub adds (eventId, seq)."""
     return all(payload.get(k) == v for k, v in expected.items())
-
-
-def deflate(data, wbits=15):
-    c = zlib.compressobj(wbits=-wbits)
-    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    assert out.endswith(TAIL)
-    return out[:-4]
-
-
-class RawWebSocket:
-    """A minimal client: handshake with the given Sec-WebSocket-Extensions, masked frames out,
-    frames in as they are on the wire."""
-
-    def __init__(self, port, extensions=None, path="/ws"):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-        for value in ([extensions] if isinstance(extensions, str) else extensions or []):
-            lines.append(f"Sec-WebSocket-Extensions: {value}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            assert chunk, "closed during the handshake"
-            self.buffer += chunk
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        status_line, *header_lines = head.decode().split("\r\n")
-        self.status = int(status_line.split()[1])
-        self.headers = {}
-        for line in header_lines:
-            name, value = line.split(":", 1)
-            self.headers[name.strip().lower()] = value.strip()
-
-    @property
-    def extensions(self):
-        return self.headers.get("sec-websocket-extensions")
-
-    def send_frame(self, opcode, payload, rsv1=False, fin=True):
-        first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-        mask = os.urandom(4)
-        n = len(payload)
-        header = bytes([first]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n)
-                                   if n < 65536 else bytes([0x80 | 127]) + struct.pack("!Q", n))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def send_text(self, text, compress=False):
-        data = text.encode()
-        self.send_frame(1, deflate(data) if compress else data, rsv1=compress)
-
-    def _read(self, n):
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def recv_frame(self):
-        """(first byte, payload, bytes on the wire)."""
-        b0, b1 = self._read(2)
-        n = b1 & 0x7F
-        extra = 2 if n == 126 else 8 if n == 127 else 0
-        if extra:
-            n = int.from_bytes(self._read(extra), "big")
-        return b0, self._read(n), 2 + extra + n
-
-    def recv_message(self):
-        """The next data or close message: (opcode, compressed?, payload as sent before
-        compression, bytes on the wire). Pings are skipped."""
-        while True:
-            b0, payload, wire = self.recv_frame()
-            opcode = b0 & 0x0F
-            if opcode == 9:
-                continue
-            assert b0 & 0x80, "the hub sends unfragmented messages"
-            compressed = bool(b0 & 0x40)
-            if compressed:
-                payload = zlib.decompressobj(wbits=-15).decompress(payload + TAIL)
-            return opcode, compressed, payload, wire
-
-    def recv_json(self):
-        opcode, compressed, payload, wire = self.recv_message()
-        assert opcode == 1, (opcode, payload)
-        return json.loads(payload), compressed, wire
-
-    def recv_close_code(self):
-        while True:
-            opcode, _, payload, _ = self.recv_message()
-            if opcode == 8:
-                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-
-    def close(self):
-        self.sock.close()
 
 
 def subscribe(raw, session, **extra):

@@ -159,7 +159,7 @@ def test_server_sent_events_take_presence_1(hub):
         async def join_and_leave():
             ws, ws_id = await connect(hub)
             await subscribe(ws, "p-sse")
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # present for a while: a join and a leave, not one coalesced away
             await ws.close()
             return ws_id
         ws_id = asyncio.run(join_and_leave())

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Hub, free_port, request
+from conftest import ROOT, Hub, free_port, request, wait_subscriptions
 from nginx_server import Nginx
 from redis_server import RedisServer
 
@@ -68,7 +68,7 @@ class Publisher(threading.Thread):
             except SwitchboardError as e:
                 self.failures.append((n, e))
             n += 1
-            time.sleep(self.interval)
+            time.sleep(self.interval)  # pacing: a steady publisher
 
     def stop(self):
         self.stop_event.set()
@@ -151,10 +151,10 @@ def test_subscriber_keeps_every_event_exactly_once_through_a_hub_restart(transpo
         publisher.start()
         assert collector.wait_for(lambda: len(collector.events()) >= 30), collector.statuses[-5:]
         hub.kill()
-        time.sleep(0.5)
+        time.sleep(0.5)  # the outage: publisher and subscriber meet a dead port
         hub.start()
         assert hub.wait_ready(20)
-        time.sleep(1.5)
+        time.sleep(1.5)  # publishing goes on after the restart: events the subscriber resumes into
         publisher.stop()
         assert not publisher.failures
         assert collector.sub.reconnects >= 1, "the subscriber never saw the restart"
@@ -189,11 +189,11 @@ def test_subscriber_keeps_every_event_exactly_once_through_a_redis_restart_behin
         for c in collectors:
             assert c.wait_for(lambda: len(c.events()) >= 30), c.statuses[-5:]
         redis.kill(signal.SIGKILL)
-        time.sleep(1.5)
+        time.sleep(1.5)  # the outage: writes meet 503 and are retried
         redis.start()
         for h in hubs:
             assert h.wait_ready(20), f"{h.name} did not come back after the Redis restart"
-        time.sleep(1.5)
+        time.sleep(1.5)  # publishing goes on after the restart: events the subscribers resume into
         publisher.stop()
         assert not publisher.failures
         history = list(Client(nginx.url, api_key=KEY).all_events("redis-restart"))
@@ -228,12 +228,12 @@ def test_publisher_retries_through_a_sigkilled_instance_and_stores_each_event_on
         via_nginx.start()
         direct.start()
         for _ in range(2):
-            time.sleep(1.0)
+            time.sleep(1.0)  # traffic on both instances before each failure
             hubs[0].kill()
-            time.sleep(1.0)
+            time.sleep(1.0)  # the outage of one instance
             hubs[0].start()
             assert hubs[0].wait_ready(20)
-        time.sleep(0.5)
+        time.sleep(0.5)  # traffic after the last restart
         via_nginx.stop()
         direct.stop()
         client = Client(nginx.url, api_key=KEY)
@@ -442,7 +442,7 @@ def test_token_expiring_is_answered_with_a_refreshed_token():
         collector = Collector(hub.url, "tok-1", token=refresh(), refresh_token=refresh, after=0)
         for i in range(14):
             admin.publish("tok-1", "t", {"key": i})
-            time.sleep(0.5)
+            time.sleep(0.5)  # pacing: publications spread over the tokens' short lives
         assert collector.wait_for(lambda: len(collector.events()) == 14, 5)
         assert [e.seq for e in collector.events()] == list(range(1, 15))
         assert collector.sub.refreshes >= 2 and collector.sub.reconnects == 0, collector.statuses
@@ -473,7 +473,7 @@ def test_cli_publish_and_tail():
                                  "--url", hub.url, "--api-key", KEY], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, cwd=tempfile.gettempdir(), env={k: v for k, v in os.environ.items()
                                                                           if not k.startswith("SWITCHBOARD_")})
-        time.sleep(1.0)
+        wait_subscriptions(hub, 1, headers={"x-api-key": KEY}, timeout=20)  # the tail is subscribed: "late" is live
         assert run_cli("publish", "cli-1", "late", env=env).returncode == 0
         stdout, stderr = tail.communicate(timeout=20)
         assert tail.returncode == 0, stderr

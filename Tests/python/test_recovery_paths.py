@@ -132,7 +132,8 @@ def test_subscriber_without_last_event_id_gets_only_new_events_after_redis_recon
                 deadline = time.time() + 10
                 while time.time() < deadline and request(hub, "GET", "/ready")[0] != 200:
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)  # the refill after the resubscribe has run
+                # The refill after the resubscribe has run (no outside signal for it: a window).
+                await asyncio.sleep(0.3)
                 assert post_event(hub, "rc", n=200)[0] == 201
                 got = await events(ws, 1)
                 assert [m["seq"] for m in got] == [201]

@@ -15,7 +15,7 @@ import threading
 import time
 
 
-from conftest import Hub
+from conftest import Hub, wait_until_async
 from keyed_load import KeyedPublisher, subscribe
 from redis_cluster import RedisCluster
 
@@ -78,16 +78,17 @@ def run_scenario(cluster, instances, change, seconds_before=2.0, seconds_after=2
     result = {}
 
     async def scenario():
-        tasks = [asyncio.create_task(subscribe(instances[i % 2].port, SESSIONS, subscribers[i], lambda: subscribers_stop[0]))
+        confirmed = []
+        tasks = [asyncio.create_task(subscribe(instances[i % 2].port, SESSIONS, subscribers[i], lambda: subscribers_stop[0], confirmed))
                  for i in range(4)]
-        await asyncio.sleep(1)
+        await wait_until_async(lambda: len(confirmed) == 4 * len(SESSIONS), what="subscribed before the first event")
         publishers = [KeyedPublisher(instances[i], i, stop, SESSIONS, pause=0.005) for i in range(2)]
         for p in publishers:
             p.start()
-        await asyncio.sleep(seconds_before)
+        await asyncio.sleep(seconds_before)  # load before the change
         result["before"] = sum(len(p.acknowledged) for p in publishers)
         result.update(await asyncio.to_thread(change))
-        await asyncio.sleep(seconds_after)
+        await asyncio.sleep(seconds_after)  # load after the change
         stop.set()
         for p in publishers:
             await asyncio.to_thread(p.join, 70)

@@ -66,7 +66,7 @@ def assert_refused_with(server, env, cause, seconds=4):
     hub = Hub({"THREADS": "2", "LOG_LEVEL": "debug", **env}, wait="/health")
     try:
         assert wait_for_log(hub, cause), hub.log_text()[-3000:]
-        time.sleep(seconds)
+        time.sleep(seconds)  # a window of retries: still not ready, and the warning not repeated
         assert hub.get_status("/ready") == 503
         log = hub.log_text()
         lines = [line for line in log.splitlines() if re.search(cause, line)]
@@ -204,7 +204,7 @@ def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
             assert wait_for_log(hub, r"redis address lookup failed.*TLS failed: certificate verify failed: unable to get local issuer certificate"), \
                 hub.log_text()[-3000:]
             assert wait_for_log(hub, r"redis TLS failed: certificate verify failed: unable to get local issuer certificate")
-            time.sleep(1)
+            time.sleep(1)  # a window in which it must not become ready
             assert status_of(hub, "/ready") == 503
         finally:
             assert hub.stop() == 0
@@ -313,7 +313,7 @@ def test_sighup_reloads_the_redis_tls_files(pki, other_pki, tmp_path):
         ca.write_text("not a certificate\n")
         hub.proc.send_signal(signal.SIGHUP)
         assert wait_for_log(hub, r"SIGHUP: Redis TLS reload failed, keeping the previous files: REDIS_TLS_CA_FILE .*no usable PEM CA certificate")
-        time.sleep(1)
+        time.sleep(1)  # a window in which it must not become ready
         assert status_of(hub, "/ready") == 503 and hub.proc.poll() is None
         # The right CA: new connections use it, the instance becomes ready.
         shutil.copy(pki.ca, ca)

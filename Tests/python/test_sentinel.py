@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import Hub, request
+from conftest import Hub, request, wait_until_async
 from keyed_load import KeyedPublisher, subscribe
 from redis_server import RedisServer, SentinelServer
 
@@ -73,13 +73,14 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
         subscribers_stop = [float("inf")]
 
         async def scenario():
-            tasks = [asyncio.create_task(subscribe(instances[i % 2].port, SESSIONS, subscribers[i], lambda: subscribers_stop[0]))
+            confirmed = []
+            tasks = [asyncio.create_task(subscribe(instances[i % 2].port, SESSIONS, subscribers[i], lambda: subscribers_stop[0], confirmed))
                      for i in range(4)]
-            await asyncio.sleep(1)   # subscribed before the first event
+            await wait_until_async(lambda: len(confirmed) == 4 * len(SESSIONS), what="subscribed before the first event")
             publishers = [KeyedPublisher(instances[i], i, stop, SESSIONS) for i in range(2)]
             for p in publishers:
                 p.start()
-            await asyncio.sleep(3)
+            await asyncio.sleep(3)  # load before the failure
             before = sum(len(p.acknowledged) for p in publishers)
             killed_at = time.time()
             master.kill(signal.SIGKILL)
@@ -105,7 +106,7 @@ def test_sentinel_failover_keeps_every_acknowledged_event_and_delivers_it_once_i
                 return [t for p in publishers for (_, _, t) in p.acknowledged.values() if t > killed_at]
             assert await poll_until(lambda: len(acknowledged_after()) >= 20, switched_at + 30), "writes resumed on the promoted replica"
             resumed_at = min(acknowledged_after())  # later acknowledgements only add later times
-            await asyncio.sleep(2)
+            await asyncio.sleep(2)  # load after the failover
             stop.set()
             for p in publishers:
                 await asyncio.to_thread(p.join, 70)
@@ -181,15 +182,16 @@ def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_p
         done = [float("inf")]
 
         async def scenario():
-            task = asyncio.create_task(subscribe(instance.port, SESSIONS, received, lambda: done[0]))
-            await asyncio.sleep(0.5)
+            confirmed = []
+            task = asyncio.create_task(subscribe(instance.port, SESSIONS, received, lambda: done[0], confirmed))
+            await wait_until_async(lambda: len(confirmed) == len(SESSIONS), what="subscribed")
             body = {"sessionId": SESSIONS[0], "type": "t", "timestamp": TS, "key": "k1"}
             started = time.time()
             status, answer = await asyncio.to_thread(request, instance, "POST", "/api/events", body, {"Idempotency-Key": "k1"})
             waited = time.time() - started
             assert status == 503, answer
             assert "replicas" in answer["error"] and waited >= 0.25, (answer, waited)
-            await asyncio.sleep(1)
+            await asyncio.sleep(1)  # a window in which nothing may be published
             assert received == [], "nothing is published before a replica holds it"
             nonlocal replica
             replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(master.port)])
@@ -204,7 +206,7 @@ def test_min_replicas_answers_503_until_a_replica_confirms_and_a_retry_is_then_p
                     status, answer = await asyncio.to_thread(request, instance, "POST", "/api/events", payload, {"Idempotency-Key": key})
                     if status in (200, 201) or time.time() > deadline:
                         return status, answer
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(0.2)  # a publisher's pause before it retries
 
             status, answer = await until_acknowledged(body, "k1")
             assert status == 200 and answer.get("duplicate") is True and answer["seq"] == 1, answer

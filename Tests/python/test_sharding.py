@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
-from conftest import Hub, binary, request
+from conftest import Hub, binary, request, wait_until, wait_until_async
 from redis_server import RedisServer
 
 TS = "2026-11-30T12:00:00Z"
@@ -76,7 +76,7 @@ def exercise(instances, i, session):
     return command_id
 
 
-async def listen(port, sessions, received, until):
+async def listen(port, sessions, received, until, confirmed):
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
         await asyncio.wait_for(ws.recv(), 5)
         for s in sessions:
@@ -86,6 +86,8 @@ async def listen(port, sessions, received, until):
                 message = json.loads(await asyncio.wait_for(ws.recv(), 0.3))
             except asyncio.TimeoutError:
                 continue
+            if message.get("type") == "subscription_confirmed":
+                confirmed.append(message["sessionId"])
             if message.get("type") in ("event", "command", "input"):
                 received.append((message["type"], message["sessionId"]))
 
@@ -117,12 +119,12 @@ def test_three_shards_route_every_session_and_a_down_shard_fails_only_its_own():
         # Live delivery crosses shards: a subscriber on instance 0 hears events, commands and
         # input published through the others, for sessions on every shard.
         watched = [s for k in range(3) for s in [x for x in SESSIONS if shard_of(x, 3) == k][:5]]
-        received = []
+        received, confirmed = [], []
 
         async def live():
             until = time.time() + 4
-            task = asyncio.create_task(listen(instances[0].port, watched, received, until))
-            await asyncio.sleep(1)
+            task = asyncio.create_task(listen(instances[0].port, watched, received, until, confirmed))
+            await wait_until_async(lambda: len(confirmed) == len(watched), 3, what="every subscription confirmed")
             for n, s in enumerate(watched):
                 await asyncio.to_thread(request, instances[1 + n % 2], "POST", "/api/events",
                                         {"sessionId": s, "type": "t", "timestamp": TS})
@@ -136,8 +138,9 @@ def test_three_shards_route_every_session_and_a_down_shard_fails_only_its_own():
         # One shard dies: only its sessions answer 503; the others never notice.
         down = 1
         shards[down].kill(signal.SIGKILL)
-        time.sleep(0.5)
         on_down = [s for s in SESSIONS if shard_of(s, 3) == down]
+        wait_until(lambda: all(request(i, "GET", f"/api/events/{on_down[0]}")[0] == 503 for i in instances),
+                   what="every instance to see the shard down")
         others = [s for s in SESSIONS if shard_of(s, 3) != down]
 
         def probe(s):

@@ -12,7 +12,8 @@ import time
 
 import websockets
 
-from conftest import Hub, request
+from conftest import Hub, request, wait_subscriptions
+from wire import server_side_state
 
 TS = "2026-11-24T12:00:00Z"
 # Random base64: compresses by a quarter at most, so the flood fills SEND_QUEUE_BYTES whether or
@@ -74,16 +75,6 @@ def test_cut_off_client_reads_its_frames_whole_then_close_1008():
         assert hub.stop() == 0
 
 
-def server_side_state(port, client_port):
-    """TCP state (hex, as /proc/net/tcp gives it) of the server's socket for that client, or None."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if int(fields[1].split(":")[1], 16) == port and int(fields[2].split(":")[1], 16) == client_port:
-                return fields[3]
-    return None
-
-
 def test_client_that_reads_nothing_is_aborted_after_the_grace():
     hub = Hub({"SEND_QUEUE_BYTES": "65536"})
     try:
@@ -97,7 +88,7 @@ def test_client_that_reads_nothing_is_aborted_after_the_grace():
         payload = json.dumps({"type": "subscribe", "sessionId": "stalled"}).encode()
         mask = b"\x01\x02\x03\x04"
         sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-        time.sleep(0.2)
+        wait_subscriptions(hub, 1)
         client_port = sock.getsockname()[1]
         assert server_side_state(hub.port, client_port) == "01"  # ESTABLISHED
         flood_until_cut_off(hub, "stalled")

@@ -9,7 +9,7 @@ import time
 
 import jwt
 
-from conftest import Hub, request
+from conftest import Hub, request, wait_subscriptions
 
 TS = "2026-11-24T12:00:00Z"
 
@@ -96,7 +96,7 @@ def test_curl_gets_live_events_resumes_from_last_event_id_and_sees_heartbeats():
             post(hub, "curl-1", n)
         curl = subprocess.Popen(["curl", "-sN", "-i", "--max-time", "3.5", "-H", "Last-Event-ID: 2",
                                  f"{hub.url}/api/events/curl-1/stream"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.8)
+        wait_subscriptions(hub, 1)  # curl's stream is open: what follows is live
         for n in range(6, 9):
             post(hub, "curl-1", n)
         post(hub, "curl-2", 1)  # another session: never on this stream
@@ -137,7 +137,7 @@ def test_reconnects_with_last_event_id_miss_nothing_and_repeat_nothing():
     def publish():
         for n in range(1, total + 1):
             post(hub, "resume-1", n)
-            time.sleep(0.002)
+            time.sleep(0.002)  # pacing: a flow the reader reconnects into, not one burst
         stop.set()
 
     try:
@@ -172,7 +172,7 @@ def test_stalled_reader_is_cut_off_without_affecting_others():
         healthy.read_head()
         staller = StreamReader(hub.port, "/api/events/stall-1/stream", rcvbuf=4096)
         staller.read_head()
-        time.sleep(0.2)
+        wait_subscriptions(hub, 2)
         got = []
         done = threading.Event()
 
