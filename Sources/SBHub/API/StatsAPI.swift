@@ -37,16 +37,16 @@ enum StatsAPI {
         ] as [String: Any], to: &body)
         // The registry's entries as their instances wrote them (`InstanceStatus.summary`), each
         // checked to be a JSON object with an id; this one first when the registry lacks it.
-        let entries = stats.instances.withLock { $0 }.filter { instanceId(of: $0) != nil }
+        let entries = stats.instances.withLock { $0 }.compactMap { entry in instanceId(of: entry).map { (id: $0, json: entry) } }
         body.append(contentsOf: ",\"instances\":[".utf8)
         var first = true
-        if !entries.contains(where: { instanceId(of: $0) == hub.configuration.instanceId }) {
+        if !entries.contains(where: { $0.id == hub.configuration.instanceId }) {
             body.append(contentsOf: status.summary(nowMillis: now))
             first = false
         }
         for entry in entries {
             if !first { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: entry)
+            body.append(contentsOf: entry.json)
             first = false
         }
         body.append(contentsOf: "]}".utf8)

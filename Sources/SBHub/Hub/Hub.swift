@@ -102,18 +102,10 @@ public final class Hub: BusListener, Sendable {
     public func receive(_ message: BusMessage) {
         switch message {
         case .event(let sessionId, let seq, let epoch, let json, let acceptedAtMillis):
-            let loops = interestedLoops(sessionId)
-            metrics.busMessages.increment()
-            guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
             // The one place an event becomes a client message: every loop, subscriber and
             // transport renders from these bytes.
-            let message = HubMessage.event(sessionId: sessionId, seq: seq, storedJSON: json)
-            let frame = BroadcastFrame(text: message.json)
-            let publishedAt = MonotonicClock.now()
-            for hub in loopHubs where loops.contains(hub.loop.index) {
-                hub.loop.execute {
-                    hub.deliver(sessionId: sessionId, epoch: epoch, message: message, frame: frame, publishedAt: publishedAt, acceptedAtMillis: acceptedAtMillis)
-                }
+            broadcast(sessionId: sessionId, epoch: epoch, timed: true, acceptedAtMillis: acceptedAtMillis) {
+                HubMessage.event(sessionId: sessionId, seq: seq, storedJSON: json)
             }
         case .reset(let sessionId, let epoch):
             let loops = interestedLoops(sessionId)
@@ -126,13 +118,25 @@ public final class Hub: BusListener, Sendable {
                 hub.loop.execute { hub.deliverPresence(sessionId: sessionId, joins: joins, leaves: leaves) }
             }
         case .push(let sessionId, let queue, let item):
-            let loops = interestedLoops(sessionId)
-            metrics.busMessages.increment()
-            guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
-            let message = HubMessage.push(queue, sessionId: sessionId, itemJSON: item)
-            let frame = BroadcastFrame(text: message.json)
-            for hub in loopHubs where loops.contains(hub.loop.index) {
-                hub.loop.execute { hub.deliver(sessionId: sessionId, epoch: nil, message: message, frame: frame, publishedAt: 0, acceptedAtMillis: nil) }
+            broadcast(sessionId: sessionId, epoch: nil, timed: false, acceptedAtMillis: nil) {
+                HubMessage.push(queue, sessionId: sessionId, itemJSON: item)
+            }
+        }
+    }
+
+    /// A bus message for a session's subscribers: counted, then (only when some loop has a
+    /// subscriber) made by `make` and framed once, and delivered on each such loop. `timed`:
+    /// the publish-to-delivery time is measured from here (events; pushes are not timed).
+    private func broadcast(sessionId: String, epoch: String?, timed: Bool, acceptedAtMillis: Int64?, _ make: () -> HubMessage) {
+        let loops = interestedLoops(sessionId)
+        metrics.busMessages.increment()
+        guard !loops.isEmpty else { return metrics.busMessagesWithoutSubscriber.increment() }
+        let message = make()
+        let frame = BroadcastFrame(text: message.json)
+        let publishedAt = timed ? MonotonicClock.now() : 0
+        for hub in loopHubs where loops.contains(hub.loop.index) {
+            hub.loop.execute {
+                hub.deliver(sessionId: sessionId, epoch: epoch, message: message, frame: frame, publishedAt: publishedAt, acceptedAtMillis: acceptedAtMillis)
             }
         }
     }

@@ -142,16 +142,16 @@ struct HubMessage: Sendable {
     // MARK: Tokens
 
     static func tokenExpiring(expiresAtMillis: Int64) -> HubMessage {
-        HubMessage(type: "token_expiring") { message in
-            message.object("payload") { payload in
-                payload.string("expiresAt", ISO8601.format(milliseconds: expiresAtMillis))
-                payload.integer("exp", expiresAtMillis / 1000)
-            }
-        }
+        tokenExpiry("token_expiring", expiresAtMillis: expiresAtMillis)
     }
 
     static func tokenRefreshed(expiresAtMillis: Int64) -> HubMessage {
-        HubMessage(type: "token_refreshed") { message in
+        tokenExpiry("token_refreshed", expiresAtMillis: expiresAtMillis)
+    }
+
+    /// `{"type":…,"payload":{"expiresAt":<ISO>,"exp":<seconds>}}`: when the token ends.
+    private static func tokenExpiry(_ type: StaticString, expiresAtMillis: Int64) -> HubMessage {
+        HubMessage(type: type) { message in
             message.object("payload") { payload in
                 payload.string("expiresAt", ISO8601.format(milliseconds: expiresAtMillis))
                 payload.integer("exp", expiresAtMillis / 1000)

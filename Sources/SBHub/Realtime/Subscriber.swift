@@ -50,8 +50,8 @@ extension Subscriber {
 
     /// A replay page, event by event, until the client is gone (the rest need not be encoded).
     func sendReplay(_ events: [StoredEvent], sessionId: String) {
-        for event in events where sendPaced(.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)) == .dropped {
-            return
+        for event in events {
+            if sendPaced(.event(sessionId: sessionId, seq: event.seq, storedJSON: event.json)) == .dropped { return }
         }
     }
 
