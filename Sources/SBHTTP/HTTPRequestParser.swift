@@ -9,6 +9,7 @@ public struct HTTPRequestParser: Sendable {
 
     enum State: Sendable {
         case head
+        /// The head is parsed; its body is still arriving.
         case body(HTTPRequestHead, BodyMode)
         case failed(HTTPParseError)
     }
@@ -20,7 +21,6 @@ public struct HTTPRequestParser: Sendable {
     /// Progress through the head being received (no rescanning on byte-at-a-time input).
     var scanner = HeadScanner()
     var state: State = .head
-    var headEmitted = false
     var chunked = ChunkedDecoder()
 
     public init(limits: HTTPLimits = .init()) {
@@ -54,6 +54,9 @@ public struct HTTPRequestParser: Sendable {
         return rest
     }
 
+    /// The next event: `.request` once a request is complete, `.head` before it only when the
+    /// head asks for `100 Continue` (the only reason to act before the body is in), `.error`
+    /// once and for good.
     public mutating func next() -> HTTPParserEvent? {
         switch state {
         case .failed(let error):
@@ -61,10 +64,6 @@ public struct HTTPRequestParser: Sendable {
         case .head:
             return parseHead()
         case .body(let head, let mode):
-            if !headEmitted {
-                headEmitted = true
-                return .head(head)
-            }
             return parseBody(head, mode)
         }
     }
@@ -97,11 +96,14 @@ public struct HTTPRequestParser: Sendable {
             switch parsed {
             case .failure(let error):
                 return fail(error)
-            case .success(let (head, mode)):
-                state = .body(head, mode)
-                headEmitted = true
+            case .head(let head, let mode):
                 chunked = ChunkedDecoder()
-                return .head(head)
+                if head.expectsContinue {
+                    state = .body(head, mode)
+                    return .head(head)
+                }
+                // Most requests are complete in the bytes at hand: no detour through `state`.
+                return parseBody(head, mode)
             }
         }
     }
@@ -111,7 +113,7 @@ public struct HTTPRequestParser: Sendable {
         case .none:
             return complete(HTTPRequest(head: head))
         case .length(let length):
-            guard buffer.count - start >= length else { return nil }
+            guard buffer.count - start >= length else { return waitForBody(head, mode) }
             let body = Array(buffer[start..<(start + length)])
             start += length
             return complete(HTTPRequest(head: head, body: body))
@@ -119,7 +121,7 @@ public struct HTTPRequestParser: Sendable {
             switch chunked.decode(buffer, from: &start, limits: limits) {
             case .needMore:
                 compactConsumed()
-                return nil
+                return waitForBody(head, mode)
             case .failure(let error):
                 return fail(error)
             case .done(let body):
@@ -128,9 +130,13 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    private mutating func waitForBody(_ head: HTTPRequestHead, _ mode: BodyMode) -> HTTPParserEvent? {
+        if case .head = state { state = .body(head, mode) }
+        return nil
+    }
+
     private mutating func complete(_ request: HTTPRequest) -> HTTPParserEvent {
         state = .head
-        headEmitted = false
         compactIfIdle()
         return .request(request)
     }

@@ -34,17 +34,17 @@ public enum HTTPResponseEncoder {
                               extraHeaderLines: [UInt8] = [], into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 128 + response.body.count)
         appendStatusAndHeaders(response, to: &out)
-        out.append(contentsOf: extraHeaderLines)
+        if !extraHeaderLines.isEmpty { out.append(contentsOf: extraHeaderLines) }
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
-            out.append(contentsOf: contentLength)
+            append("Content-Length: ", to: &out)
             appendDecimal(response.body.count, to: &out)
-            out.append(contentsOf: crlf)
+            append("\r\n", to: &out)
         }
         if !keepAlive {
-            out.append(contentsOf: connectionClose)
+            append("Connection: close\r\n", to: &out)
         }
-        out.append(contentsOf: crlf)
+        append("\r\n", to: &out)
         if !bodyless && !headRequest {
             out.append(contentsOf: response.body)
         }
@@ -52,13 +52,36 @@ public enum HTTPResponseEncoder {
 
     /// Status line and the response's own header fields (the framing fields are the caller's).
     private static func appendStatusAndHeaders(_ response: HTTPResponse, to out: inout [UInt8]) {
-        out.append(contentsOf: statusLine(response.status))
-        out.append(contentsOf: response.headerLines.bytes)
+        appendStatusLine(response.status, to: &out)
+        if !response.headerLines.bytes.isEmpty { out.append(contentsOf: response.headerLines.bytes) }
         for (name, value) in response.headers {
             appendUTF8(name, to: &out)
-            out.append(contentsOf: separator)
+            append(": ", to: &out)
             appendUTF8(value, to: &out)
-            out.append(contentsOf: crlf)
+            append("\r\n", to: &out)
+        }
+    }
+
+    /// Fixed bytes from the binary's read-only data: no lazy global, nothing retained.
+    @inline(__always)
+    private static func append(_ bytes: StaticString, to out: inout [UInt8]) {
+        bytes.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    private static func appendStatusLine(_ status: Int, to out: inout [UInt8]) {
+        switch status {
+        case 200: append("HTTP/1.1 200 OK\r\n", to: &out)
+        case 201: append("HTTP/1.1 201 Created\r\n", to: &out)
+        case 204: append("HTTP/1.1 204 No Content\r\n", to: &out)
+        case 400: append("HTTP/1.1 400 Bad Request\r\n", to: &out)
+        case 401: append("HTTP/1.1 401 Unauthorized\r\n", to: &out)
+        case 403: append("HTTP/1.1 403 Forbidden\r\n", to: &out)
+        case 404: append("HTTP/1.1 404 Not Found\r\n", to: &out)
+        case 409: append("HTTP/1.1 409 Conflict\r\n", to: &out)
+        case 413: append("HTTP/1.1 413 Content Too Large\r\n", to: &out)
+        case 429: append("HTTP/1.1 429 Too Many Requests\r\n", to: &out)
+        case 503: append("HTTP/1.1 503 Service Unavailable\r\n", to: &out)
+        default: out.append(contentsOf: makeStatusLine(status))
         }
     }
 
@@ -70,21 +93,12 @@ public enum HTTPResponseEncoder {
         string.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    // Prebuilt pieces: a response is assembled by copying bytes, with no string interpolation.
-    private static let separator: [UInt8] = Array(": ".utf8)
-    private static let crlf: [UInt8] = Array("\r\n".utf8)
-    private static let contentLength: [UInt8] = Array("Content-Length: ".utf8)
-    private static let connectionClose: [UInt8] = Array("Connection: close\r\n".utf8)
-    private static let commonStatuses = [200, 201, 204, 400, 401, 403, 404, 409, 413, 429, 503]
-    private static let commonStatusLines: [[UInt8]] = commonStatuses.map { makeStatusLine($0) }
+    /// The statuses `appendStatusLine` writes from literals (`HTTPResponseTests` checks them
+    /// against `reasonPhrase`).
+    static let literalStatuses = [200, 201, 204, 400, 401, 403, 404, 409, 413, 429, 503]
 
     private static func makeStatusLine(_ status: Int) -> [UInt8] {
         Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8)
-    }
-
-    static func statusLine(_ status: Int) -> [UInt8] {
-        if let index = commonStatuses.firstIndex(of: status) { return commonStatusLines[index] }
-        return makeStatusLine(status)
     }
 
     /// Not SBCore's `JSONNumber`: SBHTTP's sources compile on their own (Scripts/fuzz.sh).
@@ -107,8 +121,7 @@ public enum HTTPResponseEncoder {
     /// delimited by the close, RFC 9112 §6.3), so no request after it is answered.
     public static func encodeStreamHead(_ response: HTTPResponse, into out: inout [UInt8]) {
         appendStatusAndHeaders(response, to: &out)
-        out.append(contentsOf: connectionClose)
-        out.append(contentsOf: crlf)
+        append("Connection: close\r\n\r\n", to: &out)
     }
 
     public static func reasonPhrase(_ status: Int) -> String {

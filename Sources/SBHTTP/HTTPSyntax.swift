@@ -59,28 +59,41 @@ enum HTTPSyntax {
         return nil
     }
 
+    enum FieldLine {
+        case field(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>)
+        case failure(HTTPParseError)
+    }
+
     /// Splits one field line (without its CRLF) into name and OWS-trimmed value (RFC 9112 §5).
     /// Rejects obs-fold (§5.2: the safer of the two choices), whitespace before the colon (§5.1),
     /// names that are not tokens and values with control bytes.
-    static func fieldLine(_ line: ArraySlice<UInt8>) -> Result<(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>), HTTPParseError> {
-        // Offsets found on the raw bytes (this runs for every header of every request), checks in
-        // the order of the messages above; the slices are cut once at the end.
-        let found: Result<(colon: Int, valueStart: Int, valueEnd: Int), HTTPParseError> = line.withUnsafeBufferPointer { bytes in
-            guard let first = bytes.first else { return .failure(.bad("empty header line")) }
-            if isWhitespace(first) { return .failure(.bad("obsolete line folding in a header field")) }
-            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.bad("header line without a colon")) }
-            guard colon > 0 else { return .failure(.bad("empty header name")) }
-            if isWhitespace(bytes[colon - 1]) { return .failure(.bad("whitespace between header name and colon")) }
-            for i in 0..<colon where !isTokenChar(bytes[i]) { return .failure(.bad("invalid character in header name")) }
-            var lower = colon + 1, upper = bytes.count
-            while lower < upper, isWhitespace(bytes[lower]) { lower += 1 }
-            while upper > lower, isWhitespace(bytes[upper - 1]) { upper -= 1 }
-            for i in lower..<upper where !isFieldValueByte(bytes[i]) { return .failure(.bad("control character in header value")) }
-            return .success((colon, lower, upper))
-        }
-        return found.map { offsets in
-            let base = line.startIndex
-            return (line[base..<(base + offsets.colon)], line[(base + offsets.valueStart)..<(base + offsets.valueEnd)])
-        }
+    static func fieldLine(_ line: ArraySlice<UInt8>) -> FieldLine {
+        var offsets = FieldOffsets()
+        if let error = line.withUnsafeBufferPointer({ fieldOffsets($0, &offsets) }) { return .failure(error) }
+        let base = line.startIndex
+        return .field(name: line[base..<(base + offsets.colon)], value: line[(base + offsets.valueStart)..<(base + offsets.valueEnd)])
+    }
+
+    /// Where a field line's name ends (the colon) and its trimmed value lies.
+    struct FieldOffsets {
+        var colon = 0, valueStart = 0, valueEnd = 0
+    }
+
+    /// `fieldLine`'s checks on raw bytes, in the order of its messages: the request head runs
+    /// this for every field of every request, without cutting slices. No `Result` of a tuple:
+    /// its generic metadata was instantiated per call.
+    static func fieldOffsets(_ bytes: UnsafeBufferPointer<UInt8>, _ offsets: inout FieldOffsets) -> HTTPParseError? {
+        guard let first = bytes.first else { return .bad("empty header line") }
+        if isWhitespace(first) { return .bad("obsolete line folding in a header field") }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return .bad("header line without a colon") }
+        guard colon > 0 else { return .bad("empty header name") }
+        if isWhitespace(bytes[colon - 1]) { return .bad("whitespace between header name and colon") }
+        for i in 0..<colon where !isTokenChar(bytes[i]) { return .bad("invalid character in header name") }
+        var lower = colon + 1, upper = bytes.count
+        while lower < upper, isWhitespace(bytes[lower]) { lower += 1 }
+        while upper > lower, isWhitespace(bytes[upper - 1]) { upper -= 1 }
+        for i in lower..<upper where !isFieldValueByte(bytes[i]) { return .bad("control character in header value") }
+        offsets = FieldOffsets(colon: colon, valueStart: lower, valueEnd: upper)
+        return nil
     }
 }

@@ -88,7 +88,7 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     /// `name` in any case: it is stored lowercased.
-    mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+    mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         let nameStart = bytes.count
         bytes.append(contentsOf: name)
         let nameEnd = bytes.count
@@ -97,6 +97,12 @@ public struct HTTPHeaders: Sendable, Sequence {
         }
         bytes.append(contentsOf: value)
         entries.append(Entry(nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueEnd: UInt32(bytes.count)))
+    }
+
+    mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+        name.withUnsafeBufferPointer { name in
+            value.withUnsafeBufferPointer { value in append(name: name, value: value) }
+        }
     }
 
     public var count: Int { entries.count }

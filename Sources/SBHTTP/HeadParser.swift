@@ -1,42 +1,36 @@
 /// Parses a complete request head whose line framing HeadScanner has already checked: the
 /// request-line and field lines, each ending in CRLF, without the final empty line.
 enum HeadParser {
-    static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits) -> Result<(HTTPRequestHead, HTTPRequestParser.BodyMode), HTTPParseError> {
+    /// Not a `Result` of a tuple: that generic type's metadata was instantiated per request.
+    enum Outcome {
+        case head(HTTPRequestHead, HTTPRequestParser.BodyMode)
+        case failure(HTTPParseError)
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits) -> Outcome {
         // Line by line, without collecting the lines first: HeadScanner guarantees each ends in CRLF.
         guard let firstLF = bytes.firstIndex(of: HTTPSyntax.lf) else { return .failure(.bad("empty request")) }
         let requestLine = bytes[bytes.startIndex..<max(bytes.startIndex, firstLF - 1)]
-        let line: (method: HTTPMethod, target: String, minor: Int)
+        let line: RequestLine
         switch parseRequestLine(requestLine, limits: limits) {
         case .failure(let error): return .failure(error)
-        case .success(let parsed): line = parsed
+        case .line(let parsed): line = parsed
         }
 
         var headers = HTTPHeaders(capacity: 8, byteCapacity: bytes.endIndex - firstLF)
         var hosts = 0
-        var lineStart = firstLF + 1
-        while lineStart < bytes.endIndex {
-            let lineEnd = bytes[lineStart...].firstIndex(of: HTTPSyntax.lf) ?? bytes.endIndex
-            let fieldLine = bytes[lineStart..<max(lineStart, lineEnd - 1)]
-            lineStart = lineEnd + 1
-            switch HTTPSyntax.fieldLine(fieldLine) {
-            case .failure(let error):
-                return .failure(error)
-            case .success(let (name, value)):
-                if HeaderName.equalsIgnoringASCIICase(name, HeaderName.host) {
-                    // RFC 9112 §3.2: 400 for more than one Host or an invalid one.
-                    hosts += 1
-                    guard hosts == 1 else { return .failure(.bad("more than one Host header")) }
-                    guard RequestTarget.isValidHost(value) else { return .failure(.bad("invalid Host header")) }
-                }
-                headers.append(name: name, value: value)
-            }
+        if let error = bytes.withUnsafeBufferPointer({ fields($0, from: firstLF + 1 - bytes.startIndex, into: &headers, hosts: &hosts) }) {
+            return .failure(error)
         }
         guard line.minor == 0 || hosts == 1 else { return .failure(.bad("missing Host header")) }
 
         guard let split = PercentDecoding.splitTarget(line.target) else { return .failure(.bad("invalid percent-encoding in request target")) }
         let head = HTTPRequestHead(method: line.method, target: line.target, path: split.path, query: split.query,
                                    versionMinor: line.minor, headers: headers)
-        return BodyFraming.mode(headers, versionMinor: line.minor, limits: limits).map { (head, $0) }
+        switch BodyFraming.mode(headers, versionMinor: line.minor, limits: limits) {
+        case .success(let mode): return .head(head, mode)
+        case .failure(let error): return .failure(error)
+        }
     }
 
     private static let httpSlash: [UInt8] = Array("HTTP/".utf8)
@@ -44,7 +38,42 @@ enum HeadParser {
     /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
     /// Only HTTP/1.0 and HTTP/1.1 are accepted: any other well-formed version (HTTP/1.2 and
     /// HTTP/2.0 included) is 505, anything else 400.
-    static func parseRequestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) -> Result<(method: HTTPMethod, target: String, minor: Int), HTTPParseError> {
+    /// The field lines from `start` on: checked (`HTTPSyntax.fieldOffsets`), one Host at most
+    /// and a valid one (RFC 9112 §3.2), stored in `headers`. Works on the head's raw bytes.
+    private static func fields(_ head: UnsafeBufferPointer<UInt8>, from start: Int, into headers: inout HTTPHeaders,
+                               hosts: inout Int) -> HTTPParseError? {
+        var offsets = HTTPSyntax.FieldOffsets()
+        var lineStart = start
+        while lineStart < head.count {
+            var lineEnd = lineStart
+            while lineEnd < head.count, head[lineEnd] != HTTPSyntax.lf { lineEnd += 1 }
+            let line = UnsafeBufferPointer(rebasing: head[lineStart..<max(lineStart, lineEnd - 1)])
+            lineStart = lineEnd + 1
+            if let error = HTTPSyntax.fieldOffsets(line, &offsets) { return error }
+            let name = UnsafeBufferPointer(rebasing: line[0..<offsets.colon])
+            let value = UnsafeBufferPointer(rebasing: line[offsets.valueStart..<offsets.valueEnd])
+            if HeaderName.equalsIgnoringASCIICase(name, HeaderName.host) {
+                hosts += 1
+                guard hosts == 1 else { return .bad("more than one Host header") }
+                guard RequestTarget.isValidHost(ArraySlice(value)) else { return .bad("invalid Host header") }
+            }
+            headers.append(name: name, value: value)
+        }
+        return nil
+    }
+
+    struct RequestLine {
+        var method: HTTPMethod
+        var target: String
+        var minor: Int
+    }
+
+    enum RequestLineOutcome {
+        case line(RequestLine)
+        case failure(HTTPParseError)
+    }
+
+    static func parseRequestLine(_ line: ArraySlice<UInt8>, limits: HTTPLimits) -> RequestLineOutcome {
         // Exactly two single spaces (no array of parts: this runs for every request).
         guard let firstSpace = line.firstIndex(of: HTTPSyntax.sp),
               let secondSpace = line[(firstSpace + 1)...].firstIndex(of: HTTPSyntax.sp),
@@ -67,6 +96,6 @@ enum HeadParser {
         }
         let method = HTTPMethod(methodBytes)
         if let error = RequestTarget.validate(targetBytes, isOptions: method == .options) { return .failure(error) }
-        return .success((method, String(decoding: targetBytes, as: UTF8.self), minor == UInt8(ascii: "1") ? 1 : 0))
+        return .line(RequestLine(method: method, target: String(decoding: targetBytes, as: UTF8.self), minor: minor == UInt8(ascii: "1") ? 1 : 0))
     }
 }

@@ -86,12 +86,9 @@ extension Connection {
 
     private func dispatch(_ request: HTTPRequest) {
         let isHead = request.head.method == .head
-        let context = RequestContext(peer: peer, connection: self)
-        var answered = false
-        server.responder.respond(to: request, context: context) { [weak self] response in
-            guard let self, !answered else { return }
-            answered = true
-            self.finishResponse(response, isHead: isHead)
+        switch server.responder.respond(to: request, context: RequestContext(peer: peer, connection: self, isHead: isHead)) {
+        case .now(let response): finishResponse(response, isHead: isHead)
+        case .later: break
         }
     }
 

@@ -6,15 +6,50 @@ public import SBWebSocket
 /// Where a request came from. Passed to the application with every request.
 public struct RequestContext {
     public let peer: String
-    /// For `startStream`.
-    weak var connection: Connection?
+    /// For `startStream` and `later()`.
+    let connection: Connection
+    let isHead: Bool
+
+    /// For a response that is not ready when `respond` returns (a store round trip): answer
+    /// it through the returned value, exactly once, on this loop. Costs an allocation, which
+    /// routes that answer at once (`.now`) do not pay.
+    public func later() -> PendingResponse {
+        PendingResponse(connection: connection, isHead: isHead)
+    }
+}
+
+/// What a responder did with a request.
+public enum HTTPAnswer {
+    /// The response, ready now: written straight into the connection's write queue.
+    case now(HTTPResponse)
+    /// Answered through `RequestContext.later()`, or the connection became a stream.
+    case later
+}
+
+/// A response promised by `.later`: `send` it once, on the connection's loop. Pipelined
+/// requests of the connection wait until it is sent, so responses go out in request order.
+public final class PendingResponse {
+    private weak var connection: Connection?
+    private let isHead: Bool
+    private var answered = false
+
+    init(connection: Connection, isHead: Bool) {
+        self.connection = connection
+        self.isHead = isHead
+    }
+
+    public func send(_ response: HTTPResponse) {
+        guard !answered else { return }
+        answered = true
+        connection?.finishResponse(response, isHead: isHead)
+    }
 }
 
 /// The application side of one loop: SBHub implements it. Every call happens on `loop`.
 public protocol HTTPResponder: AnyObject {
-    /// Must call `respond` exactly once, now or later on the same loop. Pipelined requests of
-    /// the connection wait until it does, so responses always go out in request order.
-    func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void)
+    /// Answers `request`: `.now` with the response, or `.later` after taking `context.later()`
+    /// (or starting a stream). The context is only valid during the call.
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPAnswer
 
     /// A syntactically valid WebSocket upgrade arrived: accept it with a handler for the new
     /// session, or reject it with a response (401, 403, 404, 503…).

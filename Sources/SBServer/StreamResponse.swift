@@ -35,10 +35,10 @@ public protocol ResponseStream: AnyObject {
 }
 
 extension RequestContext {
-    /// Answers the request with a streaming response instead of calling `respond`: `head`'s
+    /// Answers the request with a streaming response (the responder returns `.later`): `head`'s
     /// status and headers go out (no body, no length: the stream ends when the connection
     /// does), then `handler` owns the stream. The connection takes no further requests.
     public func startStream(_ head: HTTPResponse, handler: any StreamHandler) {
-        connection?.startStream(head, handler: handler)
+        connection.startStream(head, handler: handler)
     }
 }

@@ -27,7 +27,7 @@ extension Connection {
             case .malformed(let message): return refuseUpgrade(status: 400, message: message, http)
             }
         }
-        let context = RequestContext(peer: peer, connection: nil)
+        let context = RequestContext(peer: peer, connection: self, isHead: false)
         switch server.responder.upgrade(head, context: context) {
         case .reject(let response):
             finishResponse(response, isHead: false, forceClose: true)

@@ -6,8 +6,7 @@ import SBStore
 
 /// `/health`, `/ready`, `/metrics`.
 enum SystemAPI {
-    static func health(_ hub: Hub, server: Server?) -> HTTPResponse {
-        let status = InstanceStatus(hub, server: server)
+    static func health(_ hub: Hub, status: InstanceStatus) -> HTTPResponse {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         out.append(contentsOf: status.isHealthy ? Health.ok : Health.degraded)

@@ -9,42 +9,53 @@ import Synchronization
 struct InstanceStatus {
     let hub: Hub
     let server: Server?
-    let uptimeSeconds: UInt64
-    let storage: StorageKind
-    let storeAvailable: Bool
-    let busUp: Bool
+    /// Everything `appendMembers` writes, read once (so `/health` can tell whether its last
+    /// answer still holds: `LoopRouter`).
+    let members: Members
+
+    struct Members: Equatable {
+        var uptimeSeconds: UInt64
+        var storage: StorageKind
+        var storeAvailable: Bool
+        var busUp: Bool
+        var connections: Int
+        var webSockets: Int
+        var draining: Bool
+    }
+
+    var uptimeSeconds: UInt64 { members.uptimeSeconds }
 
     /// `server`: the hub's, passed by a loop that keeps it (no atomic load per `/health`).
     init(_ hub: Hub, server: Server?) {
         let store = hub.loopHubs[0].store
         self.hub = hub
         self.server = server
-        uptimeSeconds = (MonotonicClock.now() - hub.startedAt) / 1_000_000_000
-        storage = store.kind
-        storeAvailable = store.isAvailable
-        busUp = hub.busIsUp
+        members = Members(uptimeSeconds: (MonotonicClock.now() - hub.startedAt) / 1_000_000_000, storage: store.kind,
+                          storeAvailable: store.isAvailable, busUp: hub.busIsUp, connections: server?.connectionCount ?? 0,
+                          webSockets: server?.webSocketCount ?? 0, draining: hub.isDraining)
     }
 
     /// Storage reachable and (with Redis) the events channel subscribed.
-    var isHealthy: Bool { storeAvailable && busUp }
+    var isHealthy: Bool { members.storeAvailable && members.busUp }
 
     /// `"instanceId":…,"uptimeSeconds":…,"storage":…,"redis":{"connected":…,"subscribed":…},
     /// "connections":…,"websockets":…,"draining":…`, in this order (no braces).
     func appendMembers(to out: inout [UInt8]) {
+        let redis = members.storage == .redis
         out.append(contentsOf: Fragment.instanceId)
         out.append(contentsOf: hub.instanceIdJSON)
         out.append(contentsOf: Fragment.uptime)
-        JSONNumber.append(uptimeSeconds, to: &out)
-        out.append(contentsOf: storage == .redis ? Fragment.storageRedis : Fragment.storageMemory)
-        JSONNumber.append(storage == .redis && storeAvailable, to: &out)
+        JSONNumber.append(members.uptimeSeconds, to: &out)
+        out.append(contentsOf: redis ? Fragment.storageRedis : Fragment.storageMemory)
+        JSONNumber.append(redis && members.storeAvailable, to: &out)
         out.append(contentsOf: Fragment.subscribed)
-        JSONNumber.append(storage == .redis && busUp, to: &out)
+        JSONNumber.append(redis && members.busUp, to: &out)
         out.append(contentsOf: Fragment.connections)
-        JSONNumber.append(server?.connectionCount ?? 0, to: &out)
+        JSONNumber.append(members.connections, to: &out)
         out.append(contentsOf: Fragment.websockets)
-        JSONNumber.append(server?.webSocketCount ?? 0, to: &out)
+        JSONNumber.append(members.webSockets, to: &out)
         out.append(contentsOf: Fragment.draining)
-        JSONNumber.append(hub.isDraining, to: &out)
+        JSONNumber.append(members.draining, to: &out)
     }
 
     /// The registry entry and the head of `/api/stats`: the shared members, then when it

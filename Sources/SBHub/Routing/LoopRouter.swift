@@ -29,54 +29,81 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
 
     private var store: any Store { loopHub.store }
 
-    func respond(to request: HTTPRequest, context: RequestContext, _ respond: @escaping (HTTPResponse) -> Void) {
-        let started = MonotonicClock.now()
-        let origin = request.head.headers["origin"]
-        let client = hub.policy.clientAddress(head: request.head, peer: context.peer)
-        let finish: (HTTPResponse, HubMetrics.RequestLabel) -> Void = { [hub, instruments] response, label in
-            var response = response
-            hub.policy.addCORSHeaders(to: &response, origin: origin)
-            hub.metrics.recordRequest(route: label, method: request.head.method, status: response.status,
-                                       startedAt: started, cache: instruments)
-            // Path only: the query string may carry ?apiKey=, which must never reach a log.
-            if hub.logger.logLevel <= .debug {
-                hub.logger.debug("request", metadata: ["method": "\(request.head.method.name)", "path": "\(request.head.path)",
-                                                        "status": "\(response.status)", "client": "\(client)",
-                                                        "micros": "\((MonotonicClock.now() &- started) / 1000)"])
-            }
-            respond(response)
+    func respond(to request: HTTPRequest, context: RequestContext) -> HTTPAnswer {
+        let head = request.head
+        var exchange = Exchange(head, client: hub.policy.clientAddress(head: head, peer: context.peer))
+        if head.method == .options {
+            exchange.label = .preflight
+            return .now(finish(hub.policy.preflight(head), exchange))
         }
-        if request.head.method == .options {
-            finish(hub.policy.preflight(request.head), .preflight)
-            return
-        }
-        switch Route.match(method: request.head.method, path: request.head.path) {
+        switch Route.match(method: head.method, path: head.path) {
         case .notFound:
-            finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), .unmatched)
+            return .now(finish(Reply.error(.notFound("no route for \(head.method.name) \(head.path)")), exchange))
         case .route(.echo) where !hub.configuration.echoEndpoint:
-            finish(Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")), .unmatched)
+            return .now(finish(Reply.error(.notFound("no route for \(head.method.name) \(head.path)")), exchange))
         case .methodNotAllowed(let allow):
-            var error = HubError(status: 405, message: "method \(request.head.method.name) not allowed on \(request.head.path)")
+            var error = HubError(status: 405, message: "method \(head.method.name) not allowed on \(head.path)")
             error.headers = [("Allow", allow.joined(separator: ", "))]
-            finish(Reply.error(error), .unmatched)
+            return .now(finish(Reply.error(error), exchange))
         case .route(let route):
+            exchange.label = route.requestLabel
             let access: Access
-            switch hub.policy.check(route: route, head: request.head, client: client) {
-            case .failure(let denied):
-                finish(Reply.error(denied), route.requestLabel)
-                return
+            switch hub.policy.check(route: route, head: head, client: exchange.client) {
+            case .failure(let denied): return .now(finish(Reply.error(denied), exchange))
             case .success(let found): access = found
             }
             if let denied = RouteAccess.check(route, access) {
-                finish(Reply.error(denied), route.requestLabel)
-                return
+                return .now(finish(Reply.error(denied), exchange))
             }
-            if case .eventStream(let sessionId) = route, request.head.method == .get {
-                openStream(request, sessionId: sessionId, access: access, context: context, origin: origin, started: started, finish: finish)
-                return
+            if case .eventStream(let sessionId) = route, head.method == .get {
+                if let refused = openStream(request, sessionId: sessionId, access: access, context: context, exchange: exchange) {
+                    return .now(finish(refused, exchange))
+                }
+                return .later
             }
-            handle(route, request, access) { finish($0, route.requestLabel) }
+            if let response = answerNow(route, request) {
+                return .now(finish(response, exchange))
+            }
+            let pending = context.later()
+            handle(route, request, access) { [self] response in
+                pending.send(finish(response, exchange))
+            }
+            return .later
         }
+    }
+
+    /// The request's facts an answer needs on its way out (`finish`).
+    private struct Exchange {
+        let method: HTTPMethod
+        let path: String
+        let origin: String?
+        let client: String
+        let started: UInt64
+        var label = HubMetrics.RequestLabel.unmatched
+
+        init(_ head: HTTPRequestHead, client: String) {
+            method = head.method
+            path = head.path
+            origin = head.headers.firstValue(HeaderName.origin).map { String(decoding: $0, as: UTF8.self) }
+            self.client = client
+            started = MonotonicClock.now()
+        }
+    }
+
+    /// What every answer gets on its way out: CORS headers, the request metrics and the debug
+    /// log line.
+    private func finish(_ response: HTTPResponse, _ exchange: Exchange) -> HTTPResponse {
+        var response = response
+        hub.policy.addCORSHeaders(to: &response, origin: exchange.origin)
+        hub.metrics.recordRequest(route: exchange.label, method: exchange.method, status: response.status,
+                                  startedAt: exchange.started, cache: instruments)
+        // Path only: the query string may carry ?apiKey=, which must never reach a log.
+        if hub.logger.logLevel <= .debug {
+            hub.logger.debug("request", metadata: ["method": "\(exchange.method.name)", "path": "\(exchange.path)",
+                                                    "status": "\(response.status)", "client": "\(exchange.client)",
+                                                    "micros": "\((MonotonicClock.now() &- exchange.started) / 1000)"])
+        }
+        return response
     }
 
     /// `/ws`, and `/echo` when ECHO_ENDPOINT is on, pass the same gate: draining, the key or a
@@ -100,30 +127,59 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         return .accept(handler, maxMessageBytes: hub.configuration.maxMessageBytes)
     }
 
-    /// Server-Sent Events: checked like any GET, then the connection becomes the stream.
-    private func openStream(_ request: HTTPRequest, sessionId: String, access: Access, context: RequestContext, origin: String?,
-                            started: UInt64, finish: (HTTPResponse, HubMetrics.RequestLabel) -> Void) {
-        let label = HubMetrics.RequestLabel.eventStream
+    /// Server-Sent Events: checked like any GET, then the connection becomes the stream; the
+    /// refusal when it cannot.
+    private func openStream(_ request: HTTPRequest, sessionId: String, access: Access, context: RequestContext,
+                            exchange: Exchange) -> HTTPResponse? {
         if hub.isDraining {
-            return finish(Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")])), label)
+            return Reply.error(HubError(status: 503, message: "server is shutting down", headers: [("Retry-After", "1")]))
         }
         let start: EventStreamAPI.Start
         switch EventStreamAPI.start(request.head, sessionId: sessionId) {
-        case .failure(let error): return finish(Reply.error(error), label)
+        case .failure(let error): return Reply.error(error)
         case .success(let found): start = found
         }
-        var head = HTTPResponse(status: 200, headers: EventStreamAPI.headers)
-        hub.policy.addCORSHeaders(to: &head, origin: origin)
-        hub.metrics.recordRequest(route: label, method: .get, status: 200, startedAt: started, cache: instruments)
+        let head = finish(HTTPResponse(status: 200, headers: EventStreamAPI.headers), exchange)
         context.startStream(head, handler: StreamClient(loopHub: loopHub, sessionId: sessionId, lastEventId: start.lastEventId,
                                                         epoch: start.epoch, access: access, wantsPresence: start.presence))
+        return nil
+    }
+
+    /// `/health` as last answered, with what it was made of: a load balancer asks many times
+    /// a second and the members change about once a second (the uptime), so most answers are
+    /// this one again.
+    private var lastHealth: (members: InstanceStatus.Members, response: HTTPResponse)?
+
+    private func health() -> HTTPResponse {
+        let status = InstanceStatus(hub, server: server)
+        if let lastHealth, lastHealth.members == status.members { return lastHealth.response }
+        let response = SystemAPI.health(hub, status: status)
+        lastHealth = (status.members, response)
+        return response
+    }
+
+    /// The routes that answer without a store round trip.
+    private func answerNow(_ route: Route, _ request: HTTPRequest) -> HTTPResponse? {
+        switch route {
+        case .health: health()
+        case .ready: SystemAPI.ready(hub, store: store)
+        case .metrics: SystemAPI.metrics(hub)
+        case .asset(let path): ConsoleAssets.response(path: path, request: request.head)
+        case .eventStream(let id):
+            // HEAD: the stream's head alone, no stream.
+            switch EventStreamAPI.start(request.head, sessionId: id) {
+            case .failure(let error): Reply.error(error)
+            case .success: HTTPResponse(status: 200, headers: EventStreamAPI.headers)
+            }
+        case .webSocket, .echo:
+            Reply.error(HubError(status: 426, message: "this endpoint needs a WebSocket upgrade",
+                                 headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]))
+        default: nil
+        }
     }
 
     private func handle(_ route: Route, _ request: HTTPRequest, _ access: Access, _ done: @escaping (HTTPResponse) -> Void) {
         switch route {
-        case .health: done(SystemAPI.health(hub, server: server))
-        case .ready: done(SystemAPI.ready(hub, store: store))
-        case .metrics: done(SystemAPI.metrics(hub))
         case .postEvents: EventsAPI.post(request, store: store, access: access, onStored: { [hub] stored, duplicates in
             hub.metrics.eventsAccepted.increment(by: stored)
             hub.stats.eventsAccepted.add(stored, ordering: .relaxed)
@@ -131,14 +187,7 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         }, done)
         case .getEvents(let id): EventsAPI.list(request, sessionId: id, store: store, done)
         case .recentEvents(let id): EventsAPI.recent(request, sessionId: id, store: store, done)
-        case .eventStream(let id):
-            // HEAD: the stream's head alone, no stream.
-            switch EventStreamAPI.start(request.head, sessionId: id) {
-            case .failure(let error): done(Reply.error(error))
-            case .success: done(HTTPResponse(status: 200, headers: EventStreamAPI.headers))
-            }
         case .stats: StatsAPI.stats(hub, store: store, done)
-        case .asset(let path): done(ConsoleAssets.response(path: path, request: request.head))
         case .listSessions: SessionsAPI.list(store: store, access: access, done)
         case .createSession: SessionsAPI.create(request, store: store, access: access, done)
         case .getSession(let id): SessionsAPI.get(id: id, store: store, done)
@@ -154,10 +203,8 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         case .drainCommands(let id): QueueAPI.drain(.commands, sessionId: id, store: store, done)
         case .ackCommand(let id): QueueAPI.ack(request, commandId: id, store: store, done)
         case .mintToken: TokensAPI.mint(request, settings: hub.configuration.tokens, keyConfigured: hub.configuration.apiKey != nil, done)
-        case .webSocket, .echo:
-            var error = HubError(status: 426, message: "this endpoint needs a WebSocket upgrade")
-            error.headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
-            done(Reply.error(error))
+        case .health, .ready, .metrics, .asset, .eventStream, .webSocket, .echo:
+            done(answerNow(route, request) ?? Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")))
         }
     }
 }
