@@ -35,20 +35,25 @@ enum EventsAPI {
             case .success(let appended):
                 let duplicates = appended.reduce(0) { $0 + ($1.duplicate ? 1 : 0) }
                 onStored(appended.count - duplicates, duplicates)
-                // Written by hand: this is the agents' hot path.
+                // Written by hand, from literals: this is the agents' hot path.
                 var out: [UInt8] = []
                 out.reserveCapacity(isBatch ? 64 + appended.count * 110 : 110)
-                if isBatch { out.append(contentsOf: "{\"success\":true,\"count\":\(appended.count),\"results\":[".utf8) }
+                if isBatch {
+                    out.append(literal: "{\"success\":true,\"count\":")
+                    JSONNumber.append(appended.count, to: &out)
+                    out.append(literal: ",\"results\":[")
+                }
                 for (i, event) in appended.enumerated() {
                     if i > 0 { out.append(UInt8(ascii: ",")) }
-                    out.append(contentsOf: "{\"success\":true,\"eventId\":".utf8)
+                    out.append(literal: "{\"success\":true,\"eventId\":")
                     JSONString.append(event.eventId, to: &out)
-                    out.append(contentsOf: ",\"sessionId\":".utf8)
+                    out.append(literal: ",\"sessionId\":")
                     JSONString.append(event.sessionId, to: &out)
-                    out.append(contentsOf: ",\"seq\":\(event.seq)".utf8)
-                    out.append(contentsOf: event.duplicate ? ",\"duplicate\":true}".utf8 : "}".utf8)
+                    out.append(literal: ",\"seq\":")
+                    JSONNumber.append(event.seq, to: &out)
+                    if event.duplicate { out.append(literal: ",\"duplicate\":true}") } else { out.append(UInt8(ascii: "}")) }
                 }
-                if isBatch { out.append(contentsOf: "]}".utf8) }
+                if isBatch { out.append(literal: "]}") }
                 done(Reply.raw(duplicates == appended.count ? 200 : 201, out))
             }
         }
@@ -144,8 +149,12 @@ enum EventsAPI {
             idempotencyKey = "e:" + id
         } else {
             eventId = IDGenerator.next()
-            body = Array("{\"eventId\":\"\(eventId)\",".utf8)
-            body.reserveCapacity(bytes.count + 50)
+            body = []
+            body.reserveCapacity(bytes.count + 52)
+            body.append(literal: "{\"eventId\":\"")
+            var id = eventId  // a UUID: nothing to escape
+            id.withUTF8 { body.append(contentsOf: $0) }
+            body.append(literal: "\",")
             body.append(contentsOf: bytes.dropFirst())
         }
         return .success(NewEvent(sessionId: sessionId, eventId: eventId, timestampMillis: millis, body: body, idempotencyKey: idempotencyKey))
