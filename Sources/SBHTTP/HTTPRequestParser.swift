@@ -22,6 +22,8 @@ public struct HTTPRequestParser: Sendable {
     var scanner = HeadScanner()
     var state: State = .head
     var chunked = ChunkedDecoder()
+    /// The last answered request's field storage, for the next head (`recycle`).
+    var spareHeaders: HTTPHeaders?
 
     public init(limits: HTTPLimits = .init()) {
         self.limits = limits
@@ -90,7 +92,7 @@ public struct HTTPRequestParser: Sendable {
         case .failure(let error):
             return fail(error)
         case .complete(let fieldsEnd, let end):
-            let parsed = HeadParser.parse(buffer[start..<fieldsEnd], limits: limits)
+            let parsed = HeadParser.parse(buffer[start..<fieldsEnd], limits: limits, storage: &spareHeaders)
             start = end
             scanner = HeadScanner()
             switch parsed {
@@ -139,6 +141,14 @@ public struct HTTPRequestParser: Sendable {
         state = .head
         compactIfIdle()
         return .request(request)
+    }
+
+    /// Hands an answered request back: its field storage holds the next request's fields,
+    /// so a keep-alive connection does not allocate them again. Only when the caller kept no
+    /// copy, and only a small one.
+    public mutating func recycle(_ request: consuming HTTPRequest) {
+        let headers = request.head.headers
+        if headers.isSmall { spareHeaders = headers }
     }
 
     /// Idle connections hold no buffer capacity.

@@ -34,19 +34,25 @@ public enum HTTPMethod: Equatable, Hashable, Sendable {
         }
     }
 
-    /// From the request line's bytes: the common methods without building a string.
+    /// From the request line's bytes: the common methods without building a string (methods
+    /// are case-sensitive, RFC 9110 §9.1).
     init(_ bytes: ArraySlice<UInt8>) {
-        for (known, method) in Self.knownBytes where bytes.elementsEqual(known) {
-            self = method
-            return
-        }
-        self = .other(String(decoding: bytes, as: UTF8.self))
+        self = Self.known(bytes) ?? .other(String(decoding: bytes, as: UTF8.self))
     }
 
-    private static let knownBytes: [([UInt8], HTTPMethod)] = [
-        (Array("GET".utf8), .get), (Array("POST".utf8), .post), (Array("HEAD".utf8), .head), (Array("PUT".utf8), .put),
-        (Array("DELETE".utf8), .delete), (Array("OPTIONS".utf8), .options), (Array("PATCH".utf8), .patch),
-    ]
+    private static func known(_ bytes: ArraySlice<UInt8>) -> HTTPMethod? {
+        func matches(_ name: StaticString) -> Bool {
+            name.withUTF8Buffer { name in name.count == bytes.count && name.elementsEqual(bytes) }
+        }
+        switch bytes.first {
+        case UInt8(ascii: "G"): return matches("GET") ? .get : nil
+        case UInt8(ascii: "P"): return matches("POST") ? .post : matches("PUT") ? .put : matches("PATCH") ? .patch : nil
+        case UInt8(ascii: "H"): return matches("HEAD") ? .head : nil
+        case UInt8(ascii: "D"): return matches("DELETE") ? .delete : nil
+        case UInt8(ascii: "O"): return matches("OPTIONS") ? .options : nil
+        default: return nil
+        }
+    }
 
     public var name: String {
         switch self {
@@ -86,6 +92,19 @@ public struct HTTPHeaders: Sendable, Sequence {
         entries.reserveCapacity(capacity)
         bytes.reserveCapacity(byteCapacity)
     }
+
+    /// Emptied for the next request's fields, keeping the storage when nothing else holds it
+    /// (`HTTPRequestParser.recycle`).
+    mutating func empty(reserving byteCapacity: Int) {
+        entries.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+        if entries.capacity < 8 { entries.reserveCapacity(8) }
+        bytes.reserveCapacity(byteCapacity)
+    }
+
+    /// Storage worth keeping for the next request of a connection: a common head's, not a
+    /// 16 KiB one's.
+    var isSmall: Bool { bytes.capacity <= 2048 && entries.capacity <= 32 }
 
     /// `name` in any case: it is stored lowercased.
     mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {

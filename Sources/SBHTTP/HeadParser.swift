@@ -7,7 +7,8 @@ enum HeadParser {
         case failure(HTTPParseError)
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits) -> Outcome {
+    /// `storage`: a finished request's fields to write into (`HTTPRequestParser.recycle`).
+    static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits, storage: inout HTTPHeaders?) -> Outcome {
         // Line by line, without collecting the lines first: HeadScanner guarantees each ends in CRLF.
         guard let firstLF = bytes.firstIndex(of: HTTPSyntax.lf) else { return .failure(.bad("empty request")) }
         let requestLine = bytes[bytes.startIndex..<max(bytes.startIndex, firstLF - 1)]
@@ -17,7 +18,13 @@ enum HeadParser {
         case .line(let parsed): line = parsed
         }
 
-        var headers = HTTPHeaders(capacity: 8, byteCapacity: bytes.endIndex - firstLF)
+        var headers: HTTPHeaders
+        if var reused = storage.take() {  // taken, not copied: its storage stays unique
+            reused.empty(reserving: bytes.endIndex - firstLF)
+            headers = reused
+        } else {
+            headers = HTTPHeaders(capacity: 8, byteCapacity: bytes.endIndex - firstLF)
+        }
         var hosts = 0
         if let error = bytes.withUnsafeBufferPointer({ fields($0, from: firstLF + 1 - bytes.startIndex, into: &headers, hosts: &hosts) }) {
             return .failure(error)
@@ -33,7 +40,12 @@ enum HeadParser {
         }
     }
 
-    private static let httpSlash: [UInt8] = Array("HTTP/".utf8)
+    /// "HTTP/" (case-sensitive, RFC 9112 §2.3), compared byte by byte: no lazy global array.
+    private static func isHTTPSlash(_ version: ArraySlice<UInt8>) -> Bool {
+        let i = version.startIndex
+        return version[i] == UInt8(ascii: "H") && version[i + 1] == UInt8(ascii: "T") && version[i + 2] == UInt8(ascii: "T")
+            && version[i + 3] == UInt8(ascii: "P") && version[i + 4] == UInt8(ascii: "/")
+    }
 
     /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
     /// Only HTTP/1.0 and HTTP/1.1 are accepted: any other well-formed version (HTTP/1.2 and
@@ -82,7 +94,7 @@ enum HeadParser {
         let targetBytes = line[(firstSpace + 1)..<secondSpace]
         let version = line[(secondSpace + 1)...]
         guard !methodBytes.isEmpty, methodBytes.allSatisfy(HTTPSyntax.isTokenChar) else { return .failure(.bad("invalid method")) }
-        guard version.count == 8, version.starts(with: httpSlash), version[version.startIndex + 6] == UInt8(ascii: "."),
+        guard version.count == 8, isHTTPSlash(version), version[version.startIndex + 6] == UInt8(ascii: "."),
               HTTPSyntax.isDigit(version[version.startIndex + 5]), HTTPSyntax.isDigit(version[version.startIndex + 7]) else {
             return .failure(.bad("malformed HTTP version"))
         }
@@ -95,7 +107,8 @@ enum HeadParser {
             return .failure(HTTPParseError(status: 414, message: "request target longer than \(limits.maxTargetBytes) bytes"))
         }
         let method = HTTPMethod(methodBytes)
-        if let error = RequestTarget.validate(targetBytes, isOptions: method == .options) { return .failure(error) }
+        let isOptions = if case .options = method { true } else { false }
+        if let error = RequestTarget.validate(targetBytes, isOptions: isOptions) { return .failure(error) }
         return .line(RequestLine(method: method, target: String(decoding: targetBytes, as: UTF8.self), minor: minor == UInt8(ascii: "1") ? 1 : 0))
     }
 }

@@ -38,13 +38,20 @@ extension Connection {
                 performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()))
                 break
             }
-            switch event {
+            // Consumed, not copied: the request's field storage must be unique again when it
+            // goes back to the parser (`recycle`).
+            switch consume event {
             case .head(let head):
                 performHTTP(http.machine.headReceived(expectsContinue: head.expectsContinue && !head.isWebSocketUpgrade))
             case .request(let request):
                 let action = http.machine.requestReceived(keepAlive: request.head.keepAlive)
                 guard action == .dispatch else { performHTTP(action); continue }
-                if request.head.isWebSocketUpgrade { upgrade(request.head, http) } else { dispatch(request) }
+                if request.head.isWebSocketUpgrade {
+                    upgrade(request.head, http)
+                } else {
+                    dispatch(request)
+                    http.parser.recycle(consume request)
+                }
             case .error(let error):
                 performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
             }
@@ -96,7 +103,7 @@ extension Connection {
         guard !closed, case .http(let http) = driver else { return }
         let action = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
         guard case .writeResponse(let keepAlive) = action else { return performHTTP(action) }
-        var bytes: [UInt8] = []
+        var bytes = writeQueue.takeBuffer()
         HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
                                    extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)
         enqueue(bytes)

@@ -177,3 +177,37 @@ final class RegistrationLayoutTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<Registration?>.stride, 12)
     }
 }
+
+final class WriteQueueReuseTests: XCTestCase {
+    /// A written chunk's storage comes back empty from `takeBuffer` for the next response;
+    /// not on a queue that releases its storage when drained (WebSockets), and never while
+    /// the bytes are still shared.
+    func testWrittenChunkStorageIsReusedForTheNextResponse() throws {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var queue = WriteQueue()
+        XCTAssertEqual(queue.takeBuffer().capacity, 0, "nothing written yet")
+        var first = queue.takeBuffer()
+        first.append(contentsOf: Array(repeating: 7, count: 100))
+        queue.append(first)
+        XCTAssertEqual(queue.flush(fd: fds[0]), .drained)
+        let reused = queue.takeBuffer()
+        XCTAssertTrue(reused.isEmpty)
+        XCTAssertGreaterThanOrEqual(reused.capacity, 100)
+        XCTAssertEqual(queue.takeBuffer().capacity, 0, "taken once")
+
+        let kept: [UInt8] = Array(repeating: 9, count: 50)
+        queue.append(kept)  // `kept` still holds the storage: it must not be emptied under it
+        XCTAssertEqual(queue.flush(fd: fds[0]), .drained)
+        XCTAssertEqual(kept, Array(repeating: 9, count: 50))
+
+        var webSocket = WriteQueue()
+        webSocket.releasesWhenDrained = true
+        webSocket.append(Array(repeating: 1, count: 64))
+        XCTAssertEqual(webSocket.flush(fd: fds[0]), .drained)
+        XCTAssertEqual(webSocket.takeBuffer().capacity, 0)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        XCTAssertEqual(recv(fds[1], &buffer, 512, 0), 214)
+    }
+}

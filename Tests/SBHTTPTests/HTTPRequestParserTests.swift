@@ -130,6 +130,20 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertFalse(r1.head.keepAlive)
     }
 
+    /// A recycled request's field storage holds the next request's fields, and only those.
+    func testRecycledFieldStorageHoldsOnlyTheNextRequestsFields() {
+        var parser = HTTPRequestParser()
+        parser.feed(Array("GET /a HTTP/1.1\r\nHost: one\r\nX-Long-Name: a long value\r\nOrigin: http://o\r\n\r\nGET /b HTTP/1.1\r\nHost: 2\r\n\r\n".utf8))
+        guard case .request(let first)? = parser.next() else { return XCTFail() }
+        XCTAssertEqual(first.head.headers.fields.map(\.name), ["host", "x-long-name", "origin"])
+        parser.recycle(first)
+        guard case .request(let second)? = parser.next() else { return XCTFail() }
+        XCTAssertEqual(second.head.path, "/b")
+        XCTAssertEqual(second.head.headers.fields.map { "\($0.name)=\($0.value)" }, ["host=2"])
+        XCTAssertNil(second.head.headers["origin"])
+        XCTAssertEqual(first.head.headers["origin"], "http://o", "a copy kept by the caller is its own")
+    }
+
     /// `.head` comes ahead of the request only when the client waits for `100 Continue`; then
     /// it comes before the body has arrived, however the bytes are split.
     func testHeadEventOnlyForExpectContinue() {

@@ -44,8 +44,28 @@ public struct WriteQueue {
     /// released at every drain, so an idle connection holds no queue storage. A malloc per
     /// flush is noise next to the system call; HTTP keeps its ring for the next response.
     public var releasesWhenDrained = false
+    /// A written chunk's storage, emptied, for the next response to be encoded into
+    /// (`takeBuffer`): a keep-alive connection does not allocate one per response.
+    var spare: [UInt8] = []
 
     public init() {}
+
+    /// An empty buffer to write the next chunk into: the last written one's storage when
+    /// there is one.
+    public mutating func takeBuffer() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &spare)
+        return taken
+    }
+
+    /// Keeps a written chunk's storage for `takeBuffer`: only a small one, only when it is
+    /// no longer shared, and not on connections that release their queue when drained.
+    private mutating func keepSpare(_ chunk: consuming Chunk) {
+        guard !releasesWhenDrained, spare.capacity == 0, case .owned(var bytes) = consume chunk,
+              bytes.capacity <= 4096 else { return }
+        bytes.removeAll(keepingCapacity: true)
+        spare = bytes
+    }
 
     public var isEmpty: Bool { byteCount == 0 }
 
@@ -108,6 +128,7 @@ public struct WriteQueue {
         if peakChunks > 16 || releasesWhenDrained {
             chunks = Deque()
             peakChunks = 0
+            spare = []
         }
         return .drained
     }
@@ -120,7 +141,7 @@ public struct WriteQueue {
             let available = first.count - headOffset
             if remaining >= available {
                 remaining -= available
-                chunks.removeFirst()
+                keepSpare(chunks.removeFirst())
                 headOffset = 0
             } else {
                 headOffset += remaining
