@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Byte classes and small grammar pieces of RFC 9110 §5.6 shared by the head, the chunked body
 /// and the trailer section.
 enum HTTPSyntax {
@@ -7,8 +11,10 @@ enum HTTPSyntax {
     /// so the check is a shift and a mask rather than a chain of comparisons. The words are
     /// literals, not computed from the list: a computed global is a lazy one, checked on every
     /// byte of every header name (HTTPSyntaxTests rebuilds them from the list).
+    @inline(__always)
     static func isTokenChar(_ c: UInt8) -> Bool {
-        c < 128 && (c < 64 ? tcharLow >> UInt64(c) : tcharHigh >> UInt64(c - 64)) & 1 == 1
+        // `&>>`: the shift is always below 64 here, so no over-shift branches.
+        c < 128 && (c < 64 ? tcharLow &>> UInt64(c) : tcharHigh &>> UInt64(c &- 64)) & 1 == 1
     }
 
     static let tcharLow: UInt64 = 0x03FF_6CFA_0000_0000
@@ -83,16 +89,25 @@ enum HTTPSyntax {
     /// this for every field of every request, without cutting slices. No `Result` of a tuple:
     /// its generic metadata was instantiated per call.
     static func fieldOffsets(_ bytes: UnsafeBufferPointer<UInt8>, _ offsets: inout FieldOffsets) -> HTTPParseError? {
-        guard let first = bytes.first else { return .bad("empty header line") }
-        if isWhitespace(first) { return .bad("obsolete line folding in a header field") }
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return .bad("header line without a colon") }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return .bad("empty header line") }
+        if isWhitespace(base[0]) { return .bad("obsolete line folding in a header field") }
+        guard let found = memchr(base, Int32(UInt8(ascii: ":")), bytes.count) else { return .bad("header line without a colon") }
+        let colon = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
         guard colon > 0 else { return .bad("empty header name") }
-        if isWhitespace(bytes[colon - 1]) { return .bad("whitespace between header name and colon") }
-        for i in 0..<colon where !isTokenChar(bytes[i]) { return .bad("invalid character in header name") }
+        if isWhitespace(base[colon - 1]) { return .bad("whitespace between header name and colon") }
+        var i = 0
+        while i < colon {
+            if !isTokenChar(base[i]) { return .bad("invalid character in header name") }
+            i += 1
+        }
         var lower = colon + 1, upper = bytes.count
-        while lower < upper, isWhitespace(bytes[lower]) { lower += 1 }
-        while upper > lower, isWhitespace(bytes[upper - 1]) { upper -= 1 }
-        for i in lower..<upper where !isFieldValueByte(bytes[i]) { return .bad("control character in header value") }
+        while lower < upper, isWhitespace(base[lower]) { lower += 1 }
+        while upper > lower, isWhitespace(base[upper - 1]) { upper -= 1 }
+        i = lower
+        while i < upper {
+            if !isFieldValueByte(base[i]) { return .bad("control character in header value") }
+            i += 1
+        }
         offsets = FieldOffsets(colon: colon, valueStart: lower, valueEnd: upper)
         return nil
     }

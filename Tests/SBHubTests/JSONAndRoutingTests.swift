@@ -71,7 +71,8 @@ final class EventsBodyTests: XCTestCase {
 
     func testByteOrderMarkIsNotStored() throws {
         let body: [UInt8] = [0xEF, 0xBB, 0xBF] + Array(" {\(Self.ok),\"eventId\":\"e\\u0031\"} ".utf8)
-        let (events, isBatch) = try EventsAPI.parseEvents(request(body)).get()
+        let parsed = try EventsAPI.parseEvents(request(body)).get()
+        let (events, isBatch) = (parsed.events, parsed.isBatch)
         XCTAssertFalse(isBatch)
         XCTAssertEqual(events[0].eventId, "e1")
         XCTAssertEqual(String(decoding: events[0].body, as: UTF8.self), "{\(Self.ok),\"eventId\":\"e\\u0031\"}")
@@ -79,7 +80,8 @@ final class EventsBodyTests: XCTestCase {
 
     func testParseEventsSplicesEventIdAndValidates() throws {
         let body = Array("[{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"2026-11-24T12:00:00Z\",\"z\":1},{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"2026-11-24T12:00:00.5+01:00\",\"eventId\":\"mine\"}]".utf8)
-        let (events, isBatch) = try EventsAPI.parseEvents(request(body)).get()
+        let parsed = try EventsAPI.parseEvents(request(body)).get()
+        let (events, isBatch) = (parsed.events, parsed.isBatch)
         XCTAssertTrue(isBatch)
         XCTAssertEqual(events.count, 2)
         let first = String(decoding: events[0].body, as: UTF8.self)

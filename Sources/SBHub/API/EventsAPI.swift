@@ -21,7 +21,8 @@ enum EventsAPI {
             done(Reply.error(error))
             return
         case .success(let parsed):
-            (events, isBatch) = parsed
+            events = parsed.events
+            isBatch = parsed.isBatch
         }
         // Every event of a batch, before anything is stored: a batch is all or nothing.
         for (i, event) in events.enumerated() where !access.allows(.publish, on: event.sessionId) {
@@ -68,8 +69,15 @@ enum EventsAPI {
         static let sessionId = 0, eventId = 1, type = 2, timestamp = 3, seq = 4
     }
 
+    /// A request's events, and whether they came as an array. A struct, not a tuple: a
+    /// `Result` of a tuple had its generic metadata instantiated per request.
+    struct ParsedEvents {
+        var events: [NewEvent]
+        var isBatch: Bool
+    }
+
     /// Validates the whole body before anything is stored: one bad event rejects the batch.
-    static func parseEvents(_ request: HTTPRequest) -> Result<([NewEvent], Bool), HubError> {
+    static func parseEvents(_ request: HTTPRequest) -> Result<ParsedEvents, HubError> {
         let document: JSONDocument
         switch JSONBody.scan(request, keys: Key.table, maxElements: maxBatch) {
         case .failure(let failure): return .failure(.from(failure))
@@ -98,13 +106,13 @@ enum EventsAPI {
                 case .success(let event): events.append(event)
                 }
             }
-            return .success((events, true))
+            return .success(ParsedEvents(events: events, isBatch: true))
         }
         switch makeEvent(document, document.root, index: nil) {
         case .failure(let error): return .failure(error)
         case .success(var event):
             if let headerKey { event.idempotencyKey = "k:" + headerKey }
-            return .success(([event], false))
+            return .success(ParsedEvents(events: [event], isBatch: false))
         }
     }
 
