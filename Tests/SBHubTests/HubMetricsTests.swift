@@ -1,4 +1,5 @@
 import XCTest
+import SBCore
 import SBHTTP
 @testable import SBHub
 
@@ -14,7 +15,7 @@ final class HubMetricsTests: XCTestCase {
 
     func testRequestCountersKeepEveryCombinationApart() {
         let metrics = HubMetrics()
-        let cache = HubMetrics.RequestInstruments()
+        let cache = metrics.makeRequestInstruments()
         let rows: [(HubMetrics.RequestLabel, HTTPMethodName, Int, Int)] = [
             (.postEvents, .post, 201, 5), (.postEvents, .post, 400, 2), (.postEvents, .put, 405, 1),
             (.health, .get, 200, 3), (.health, .head, 200, 4), (.unmatched, .other, 404, 2),
@@ -35,6 +36,40 @@ final class HubMetricsTests: XCTestCase {
         XCTAssertEqual(value(text, #"switchboard_http_request_duration_seconds_count{route="/health"}"#), 7)
         XCTAssertEqual(value(text, #"switchboard_http_request_duration_seconds_count{route="/api/events"}"#), 8)
         XCTAssertEqual(cache.counters.count, 9, "one slot per status code seen in range (201 400 405 200 404 204 418 599 100)")
+    }
+
+    /// Request durations are counted per loop and rendered as the registry's histogram was:
+    /// same series, bounds and `le` labels, cumulative buckets, the routes seen only.
+    func testRequestDurationsRenderAsTheRegistryHistogramDid() {
+        let durations = RequestDurations()
+        let first = durations.makeSlot(), second = durations.makeSlot()
+        first.counts.withLock {
+            $0.record(route: HubMetrics.RequestLabel.health.rawValue, nanos: 100_000)  // on the bound: le="0.0001"
+            $0.record(route: HubMetrics.RequestLabel.health.rawValue, nanos: 100_001)
+        }
+        second.counts.withLock {
+            $0.record(route: HubMetrics.RequestLabel.health.rawValue, nanos: 3_000_000_000)  // +Inf
+            $0.record(route: HubMetrics.RequestLabel.health.rawValue, nanos: -5)  // a clock step back counts as 0
+        }
+        var out: [UInt8] = []
+        RequestDurations.render(durations.snapshot(), into: &out)
+        let bucket = { (le: String, n: Int) in #"switchboard_http_request_duration_seconds_bucket{route="/health",le="\#(le)"} \#(n)"# }
+        XCTAssertEqual(String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init), [
+            "# HELP switchboard_http_request_duration_seconds HTTP request handling time by route.",
+            "# TYPE switchboard_http_request_duration_seconds histogram",
+            bucket("0.0001", 2), bucket("0.00025", 3), bucket("0.0005", 3), bucket("0.001", 3), bucket("0.0025", 3),
+            bucket("0.005", 3), bucket("0.01", 3), bucket("0.025", 3), bucket("0.05", 3), bucket("0.1", 3), bucket("0.25", 3),
+            bucket("0.5", 3), bucket("1.0", 3), bucket("2.5", 3), bucket("+Inf", 4),
+            #"switchboard_http_request_duration_seconds_sum{route="/health"} 3.000200001"#,
+            #"switchboard_http_request_duration_seconds_count{route="/health"} 4"#,
+        ])
+        var none: [UInt8] = []
+        RequestDurations.render(RequestDurations().snapshot(), into: &none)
+        XCTAssertTrue(none.isEmpty, "no request yet: no family, as with the registry")
+        XCTAssertEqual(RequestDurations.boundLabels.count, RequestDurations.boundsNanos.count)
+        for (label, nanos) in zip(RequestDurations.boundLabels, RequestDurations.boundsNanos) {
+            XCTAssertEqual(Double(label), Double(nanos) / 1e9, label)
+        }
     }
 
     func testEveryLabelIsDistinct() {

@@ -57,7 +57,6 @@ final class HubMetrics: Sendable {
             "switchboard_memory_store_max_bytes": "MEMORY_STORE_MAX_BYTES. Only without Redis.",
             "switchboard_memory_store_evicted_idempotency_keys_total": "Idempotency keys the memory store forgot before IDEMPOTENCY_TTL to stay within MEMORY_STORE_MAX_BYTES (older than every evictable session).",
             "switchboard_http_requests_total": "HTTP requests by route, method and status.",
-            "switchboard_http_request_duration_seconds": "HTTP request handling time by route.",
             "switchboard_tls_handshakes": "TLS handshakes since start by result: ok, or why one failed (timeout, closed, version, cipher, alpn, plain_http, peer_alert, protocol). Only with TLS on.",
             "switchboard_auth_failures_total": "Requests and upgrades refused for their credential, by reason: missing, wrong_key, bad_token, expired_token, or throttled (429: the address used up AUTH_FAILURE_BURST).",
             "switchboard_tls_reloads": "Certificate reloads on SIGHUP since start by result (ok, failed: the previous certificate stays). Only with TLS on.",
@@ -130,7 +129,20 @@ final class HubMetrics: Sendable {
         /// Status code - 100 → slot + 1 (0: none yet).
         var statusSlots = [UInt16](repeating: 0, count: statusRange.count)
         var counters: [[CoreMetrics.Counter?]] = []
-        var timers = [CoreMetrics.Timer?](repeating: nil, count: RequestLabel.allCases.count)
+        /// This loop's request durations (`RequestDurations`).
+        let durations: RequestDurations.Slot
+
+        fileprivate init(durations: RequestDurations.Slot) {
+            self.durations = durations
+        }
+    }
+
+    /// `switchboard_http_request_duration_seconds`, counted per loop (`RequestDurations`).
+    let requestDurations = RequestDurations()
+
+    /// A loop's request instruments; its durations are counted in every `/metrics`.
+    func makeRequestInstruments() -> RequestInstruments {
+        RequestInstruments(durations: requestDurations.makeSlot())
     }
 
     /// Methods as a closed label set: a client inventing methods must not grow `/metrics`.
@@ -156,12 +168,8 @@ final class HubMetrics: Sendable {
         counter(route: route, method: method, status: status, cache: cache).increment()
         // 507 has one source: HubError.from(.outOfMemory), a write refused at the store's memory limit.
         if status == 507 { storeOutOfMemory.increment() }
-        let timer = cache.timers[route.rawValue] ?? {
-            let made = CoreMetrics.Timer(label: "switchboard_http_request_duration_seconds", dimensions: [("route", route.text)], factory: factory)
-            cache.timers[route.rawValue] = made
-            return made
-        }()
-        timer.recordNanoseconds(Int64(MonotonicClock.now() &- startedAt))
+        let nanos = Int64(bitPattern: MonotonicClock.now() &- startedAt)
+        cache.durations.counts.withLock { $0.record(route: route.rawValue, nanos: nanos) }
     }
 
     private func counter(route: RequestLabel, method: HTTPMethod, status: Int, cache: RequestInstruments) -> CoreMetrics.Counter {
@@ -209,6 +217,7 @@ final class HubMetrics: Sendable {
     func render() -> [UInt8] {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
+        RequestDurations.render(requestDurations.snapshot(), into: &buffer)
         return buffer
     }
 }

@@ -14,7 +14,7 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
     /// Owns this router (`Hub.routers`) and outlives it.
     unowned let hub: Hub
     let loopHub: LoopHub
-    let instruments = HubMetrics.RequestInstruments()
+    let instruments: HubMetrics.RequestInstruments
     /// The server once it is attached: read per `/health` without the hub's atomic.
     private var attachedServer: Server?
     var server: Server? {
@@ -33,6 +33,7 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         self.loopHub = loopHub
         policy = hub.policy
         metrics = hub.metrics
+        instruments = hub.metrics.makeRequestInstruments()
         logsRequests = hub.logger.logLevel <= .debug
     }
 

@@ -1,0 +1,91 @@
+import SBCore
+
+/// `switchboard_http_request_duration_seconds`: how long each request took, by route. Not a
+/// swift-prometheus histogram: that one takes the registry histogram's lock and walks its
+/// buckets through closures on every request. Here each loop counts into its own `Counts`
+/// (found by route index), behind its own lock that only `/metrics` also takes. The series,
+/// bounds and `le` labels are the ones the registry wrote, so dashboards read them unchanged.
+final class RequestDurations: Sendable {
+    /// Upper bounds in nanoseconds (100 µs to 2.5 s); one more bucket (+Inf) takes the rest.
+    static let boundsNanos: [Int64] = [100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 25_000_000,
+                                       50_000_000, 100_000_000, 250_000_000, 500_000_000, 1_000_000_000, 2_500_000_000]
+    /// The bounds as the registry labelled them (Double seconds: "1.0", not "1").
+    static let boundLabels = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                              "0.05", "0.1", "0.25", "0.5", "1.0", "2.5"]
+    static let help = "HTTP request handling time by route."
+
+    /// Counts per route and bucket (not cumulative; the last is +Inf), and each route's sum.
+    struct Counts: Sendable, Equatable {
+        static let width = RequestDurations.boundsNanos.count + 1
+        var buckets = [Int](repeating: 0, count: HubMetrics.RequestLabel.allCases.count * width)
+        var sumNanos = [Int64](repeating: 0, count: HubMetrics.RequestLabel.allCases.count)
+
+        mutating func record(route: Int, nanos: Int64) {
+            let value = max(nanos, 0)
+            var bucket = 0
+            while bucket < RequestDurations.boundsNanos.count, value > RequestDurations.boundsNanos[bucket] { bucket += 1 }
+            buckets[route * Self.width + bucket] += 1
+            sumNanos[route] += value
+        }
+
+        mutating func add(_ other: Counts) {
+            for i in buckets.indices { buckets[i] += other.buckets[i] }
+            for i in sumNanos.indices { sumNanos[i] += other.sumNanos[i] }
+        }
+
+        func count(route: Int) -> Int {
+            buckets[(route * Self.width)..<((route + 1) * Self.width)].reduce(0, +)
+        }
+    }
+
+    /// One loop's counts (`HubMetrics.RequestInstruments` holds its loop's).
+    final class Slot: Sendable {
+        let counts = Locked(Counts())
+    }
+
+    private let slots = Locked<[Slot]>([])
+
+    /// A slot for one more loop, counted in every render.
+    func makeSlot() -> Slot {
+        let slot = Slot()
+        slots.withLock { $0.append(slot) }
+        return slot
+    }
+
+    /// Every loop's counts added up (totals since start).
+    func snapshot() -> Counts {
+        var total = Counts()
+        for slot in slots.withLock({ $0 }) { total.add(slot.counts.withLock { $0 }) }
+        return total
+    }
+
+    /// The Prometheus text exposition: the routes that have seen a request, as the registry
+    /// showed only the series it had been asked for.
+    static func render(_ counts: Counts, into out: inout [UInt8]) {
+        let routes = HubMetrics.RequestLabel.allCases.filter { counts.count(route: $0.rawValue) > 0 }
+        guard !routes.isEmpty else { return }
+        out.append(contentsOf: "# HELP switchboard_http_request_duration_seconds \(help)\n".utf8)
+        out.append(contentsOf: "# TYPE switchboard_http_request_duration_seconds histogram\n".utf8)
+        for route in routes {
+            var cumulative = 0
+            for bucket in 0..<Counts.width {
+                cumulative += counts.buckets[route.rawValue * Counts.width + bucket]
+                let bound = bucket < boundLabels.count ? boundLabels[bucket] : "+Inf"
+                out.append(contentsOf: "switchboard_http_request_duration_seconds_bucket{route=\"\(route.text)\",le=\"\(bound)\"} \(cumulative)\n".utf8)
+            }
+            out.append(contentsOf: "switchboard_http_request_duration_seconds_sum{route=\"\(route.text)\"} \(seconds(nanos: counts.sumNanos[route.rawValue]))\n".utf8)
+            out.append(contentsOf: "switchboard_http_request_duration_seconds_count{route=\"\(route.text)\"} \(cumulative)\n".utf8)
+        }
+    }
+
+    /// Nanoseconds as decimal seconds, without floating-point noise ("0.000121933", "3").
+    static func seconds(nanos: Int64) -> String {
+        let whole = nanos / 1_000_000_000
+        var fraction = nanos % 1_000_000_000
+        guard fraction != 0 else { return String(whole) }
+        var digits = 9
+        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
+        let text = String(fraction)
+        return "\(whole)." + String(repeating: "0", count: digits - text.count) + text
+    }
+}
