@@ -33,20 +33,22 @@ public struct WriteQueue {
     }
 
     var chunks = Deque<Chunk>()
+    /// A written chunk's storage, emptied, for the next response to be encoded into
+    /// (`takeBuffer`): a keep-alive connection does not allocate one per response. Declared
+    /// before the narrow fields below so that it adds 8 bytes, not 8 plus padding, to every
+    /// `Connection` (its 256-byte allocation has none to spare).
+    var spare: [UInt8] = []
     /// Bytes of the first chunk already written.
     var headOffset = 0
     public private(set) var byteCount = 0
-    var peakChunks: Int32 = 0
     /// Bytes from `headOffset` that the last write through `flush(staging:through:)` was
     /// refused (would block): a TLS write must be retried with at least those bytes.
     var pendingAttempt = 0
+    var peakChunks: Int32 = 0
     /// Set for connections that are mostly idle between writes (WebSockets): their ring is
     /// released at every drain, so an idle connection holds no queue storage. A malloc per
     /// flush is noise next to the system call; HTTP keeps its ring for the next response.
     public var releasesWhenDrained = false
-    /// A written chunk's storage, emptied, for the next response to be encoded into
-    /// (`takeBuffer`): a keep-alive connection does not allocate one per response.
-    var spare: [UInt8] = []
 
     public init() {}
 
