@@ -10,46 +10,22 @@ import XCTest
 
 /// Group commit on the channel: one `events` message per session of an append script call
 /// (REDIS_CHANNEL_BATCH=on), or one `event` message per event (off); receivers split it.
-final class ChannelBatchTests: XCTestCase {
-    var redis: RedisTestServer?
-    var group: EventLoopGroup?
-    /// Held here: the subscriber's callbacks hold it only weakly.
-    var subscriber: RedisSubscriber?
-
-    override func tearDown() {
-        super.tearDown()
-        group?.stopAll()
-        group?.waitUntilStopped()
-        redis?.kill(signal: SIGKILL)
-        redis = nil
-    }
-
-    /// A redis-server, one loop, a RedisStore on it and a subscriber of `cb:events`, both ready;
-    /// what the subscriber hears collects in the returned lock.
+extension GroupCommitTests {
+    /// `startStore`, plus a subscriber of `gc:events`, subscribed; what it hears collects in
+    /// the returned lock.
     private func start(channelBatch: Bool = true) throws -> (RedisTestServer, EventLoop, RedisStore, Locked<[[UInt8]]>) {
-        try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
-        let redis = try RedisTestServer()
-        self.redis = redis
-        let group = try EventLoopGroup(count: 1)
-        self.group = group
-        group.start()
-        let loop = group.loops[0]
-        let url = RedisURL(host: "127.0.0.1", port: redis.port)
-        let store = RedisStore(loop: loop, url: url, prefix: "cb:", settings: StoreSettings(), logger: Logger(label: "test"),
-                               channelBatch: channelBatch)
+        let (redis, loop, store) = try startStore(StoreSettings(), channelBatch: channelBatch)
         let heard = Locked<[[UInt8]]>([])
-        let subscriber = RedisSubscriber(loop: loop, url: url, channel: "cb:events", logger: Logger(label: "test"),
+        let subscriber = RedisSubscriber(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), channel: "gc:events",
+                                         logger: Logger(label: "test"),
                                          onMessage: { payload in heard.withLock { $0.append(payload) } }, onResubscribed: {})
         self.subscriber = subscriber
-        loop.execute {
-            store.start()
-            subscriber.start()
-        }
-        XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable && subscriber.isSubscribed })
+        loop.execute { subscriber.start() }
+        XCTAssertTrue(waitFor(timeout: 10) { subscriber.isSubscribed })
         return (redis, loop, store, heard)
     }
 
-    private func event(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
+    private func batchEvent(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
         NewEvent(sessionId: session, eventId: id, timestampMillis: 1,
                  body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\",\"n\":[1,{\"x\":\"]\\\"}\"}]}".utf8), idempotencyKey: key)
     }
@@ -81,7 +57,7 @@ final class ChannelBatchTests: XCTestCase {
     /// today's `event` message; `split` gives each event with its own seq, in order.
     func testLuaAndSwiftWritersAgreeOnAMultiEventMessage() throws {
         let (_, loop, store, heard) = try start()
-        let events = [event("m-a", "a1"), event("m-b", "b1"), event("m-a", "a2"), event("m-a", "a3")]
+        let events = [batchEvent("m-a", "a1"), batchEvent("m-b", "b1"), batchEvent("m-a", "a2"), batchEvent("m-a", "a3")]
         let appended = try append(loop, store, events)
         XCTAssertEqual(appended.map { "\($0.sessionId)\($0.seq)" }, ["m-a1", "m-b1", "m-a2", "m-a3"], "answers in the caller's order")
         XCTAssertTrue(waitFor(timeout: 5) { heard.withLock { $0.count } >= 2 })
@@ -114,7 +90,7 @@ final class ChannelBatchTests: XCTestCase {
     /// REDIS_CHANNEL_BATCH=off: one `event` message per event, as before group commit.
     func testTheLegacySwitchPublishesOneMessagePerEvent() throws {
         let (_, loop, store, heard) = try start(channelBatch: false)
-        let events = [event("l-a", "a1"), event("l-a", "a2"), event("l-a", "a3")]
+        let events = [batchEvent("l-a", "a1"), batchEvent("l-a", "a2"), batchEvent("l-a", "a3")]
         XCTAssertEqual(try append(loop, store, events).map(\.seq), [1, 2, 3])
         XCTAssertTrue(waitFor(timeout: 5) { heard.withLock { $0.count } >= 3 })
         Thread.sleep(forTimeInterval: 0.2)
@@ -131,14 +107,14 @@ final class ChannelBatchTests: XCTestCase {
     /// append's seq and eventId and stores nothing; the message carries only stored events.
     func testIdempotencyIsPerEventInsideABatch() throws {
         let (redis, loop, store, heard) = try start()
-        let first = try append(loop, store, [event("i-a", "a1", key: "k1"), event("i-a", "a2", key: "k1"),
-                                             event("i-a", "a3", key: "k2"), event("i-a", "a4")])
+        let first = try append(loop, store, [batchEvent("i-a", "a1", key: "k1"), batchEvent("i-a", "a2", key: "k1"),
+                                             batchEvent("i-a", "a3", key: "k2"), batchEvent("i-a", "a4")])
         XCTAssertEqual(first.map { "\($0.seq)\($0.duplicate ? "d" : "")" }, ["1", "1d", "2", "3"])
         XCTAssertEqual(first[1].eventId, "a1", "the repeat answers the first append's eventId")
-        XCTAssertTrue(try redis.command(["GET", "cb:idem:i-a:k1"]).contains("1:a1"), "the key names and record are as before")
-        XCTAssertTrue(try redis.command(["GET", "cb:idem:i-a:k2"]).contains("2:a3"))
-        XCTAssertTrue(try redis.command(["LLEN", "cb:events:i-a"]).hasSuffix(":3\r\n"))
-        let again = try append(loop, store, [event("i-a", "a3-retry", key: "k2"), event("i-a", "a5", key: "k3")])
+        XCTAssertTrue(try redis.command(["GET", "gc:idem:i-a:k1"]).contains("1:a1"), "the key names and record are as before")
+        XCTAssertTrue(try redis.command(["GET", "gc:idem:i-a:k2"]).contains("2:a3"))
+        XCTAssertTrue(try redis.command(["LLEN", "gc:events:i-a"]).hasSuffix(":3\r\n"))
+        let again = try append(loop, store, [batchEvent("i-a", "a3-retry", key: "k2"), batchEvent("i-a", "a5", key: "k3")])
         XCTAssertEqual(again.map { "\($0.seq)\($0.duplicate ? "d" : "")\($0.eventId)" }, ["2da3", "4a5"])
         XCTAssertTrue(waitFor(timeout: 5) { heard.withLock { $0.count } >= 2 })
         Thread.sleep(forTimeInterval: 0.2)
@@ -151,7 +127,7 @@ final class ChannelBatchTests: XCTestCase {
         XCTAssertEqual(seqs, [[1, 2, 3], [4]], "each stored event published once, repeats not at all")
     }
 
-    final class Recorder: BusListener, @unchecked Sendable {
+    final class BusRecorder: BusListener, @unchecked Sendable {
         let received = Locked<[BusMessage]>([])
         let unwatched = Locked(0)
         let malformed = Locked(0)
@@ -168,7 +144,7 @@ final class ChannelBatchTests: XCTestCase {
     /// for a session nobody watches is counted and dropped unread (even if malformed); a
     /// malformed one for a watched session is counted and nothing of it is delivered.
     func testTheReceiverSplitsDropsUnwatchedAndRefusesMalformed() {
-        let recorder = Recorder(watching: ["w"])
+        let recorder = BusRecorder(watching: ["w"])
         let receive = RedisChannelMessage.receiver(listener: recorder, logger: Logger(label: "test"), channel: "test")
         let stored = (5...7).map { StoredEventJSON.make(seq: Int64($0), body: Array("{\"eventId\":\"e\($0)\",\"timestamp\":\"2026-12-07T11:00:00Z\",\"s\":\"],\\\"epoch\\\":\\\"\"}".utf8)) }
         let good = RedisChannelMessage.events(sessionId: "w", stored: stored, timestamp: "2026-12-07T12:00:00.000Z", epoch: "00ab")

@@ -13,6 +13,8 @@ import XCTest
 final class GroupCommitTests: XCTestCase {
     var redis: RedisTestServer?
     var group: EventLoopGroup?
+    /// Held here: a subscriber's callbacks hold it only weakly.
+    var subscriber: RedisSubscriber?
 
     override func tearDown() {
         super.tearDown()
@@ -23,7 +25,7 @@ final class GroupCommitTests: XCTestCase {
     }
 
     /// A redis-server, one loop, and a RedisStore on it, connected.
-    private func startStore(_ settings: StoreSettings) throws -> (RedisTestServer, EventLoop, RedisStore) {
+    func startStore(_ settings: StoreSettings, channelBatch: Bool = true) throws -> (RedisTestServer, EventLoop, RedisStore) {
         try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
         let redis = try RedisTestServer()
         self.redis = redis
@@ -32,7 +34,7 @@ final class GroupCommitTests: XCTestCase {
         group.start()
         let loop = group.loops[0]
         let store = RedisStore(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), prefix: "gc:",
-                               settings: settings, logger: Logger(label: "test"))
+                               settings: settings, logger: Logger(label: "test"), channelBatch: channelBatch)
         loop.execute { store.start() }
         XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
         return (redis, loop, store)
