@@ -88,11 +88,12 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// '' unless REDIS_CHANNEL_MODE=session: 'PUBLISH' to prefix..sid; on Cluster 'SPUBLISH' to
     /// the shard channel prefix..sid..suffix), batch ('1': one channel message per session of
     /// the call; '0': one per event, REDIS_CHANNEL_BATCH=off), the number of sessions; then per
-    /// session: sid, its number of events, and per event: body, timestamp in ms, and the
+    /// session: sid, its number of events, and per event: body (without its opening brace:
+    /// `StoredEventJSON.scriptArgument`), timestamp in ms, and the
     /// eventId when the event is keyed ('' when not; eventIds are never empty), which takes the
     /// next idempotency key from KEYS.
-    /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
-    /// append and changes nothing (when the caller publishes and the first append was in an
+    /// Per event, in order: a repeated idempotency key answers the first append's seq and
+    /// eventId and changes nothing (when the caller publishes and the first append was in an
     /// earlier call, its channel message is returned again if the event is still kept, so a
     /// retry after an unconfirmed first attempt gets it published; subscribers drop what they
     /// already have). Otherwise it takes its session's next seq: a stream whose seq key is gone
@@ -103,16 +104,20 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// timestamps (the parallel `times` list, for `since` queries) RPUSHed at once and trimmed
     /// to the limit, then the channel message (RedisChannelMessage): one `event` message for a
     /// single event, one `events` message carrying several, or with batch '0' one `event`
-    /// message per event. Returns {rows, messages}: a row {seq, 0} or {seq, 1, eventId} per
-    /// event, and (when the caller publishes) {sid, message, sid, message, …}. The script is
+    /// message per event. Returns {rows, messages}: rows holds two entries per event, its seq
+    /// and 0 when stored or the first append's eventId when a repeat (flat: a table per event
+    /// cost about 1 µs each, mostly in turning the reply into RESP), and messages (when the
+    /// caller publishes) {sid, message, sid, message, …}. The script is
     /// atomic, so nobody sees a message before its event is in the list.
     /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
     /// and every argument costs more in the script engine than the command itself, and a Lua
     /// number argument is formatted with sprintf on each call. So numbers cross as the strings
-    /// they came in as, GETEX reads and refreshes a lifetime in one call (Redis 6.2+), LTRIM runs
-    /// only when RPUSH reports the list over the limit, a session's keys and id cross once per
-    /// call, and per session the seq, epoch, list, lifetime and PUBLISH calls are made once:
-    /// 7-8 calls per session of the call, plus a SET per keyed event.
+    /// they came in as, GETEX reads and refreshes the epoch's lifetime in one call (Redis 6.2+;
+    /// the seq is read with GET, its SET at the end refreshes it), LTRIM runs only when RPUSH
+    /// reports the list over the limit, a session's keys and id cross once per call, the rows
+    /// come back flat, and per session the seq, epoch, list, lifetime and PUBLISH calls are made
+    /// once: 8 calls per session of the call (9 for a new stream), plus a GET and a SET per keyed
+    /// event.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
@@ -151,7 +156,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
           local seq, epoch, newEpoch, firstSeq
           local stored, times = {}, {}
           for _ = 1, count do
-            local body, millis, eventId = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+            local bodyTail, millis, eventId = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
             a = a + 3
             local key
             if eventId ~= '' then
@@ -163,7 +168,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
               local colon = string.find(first, ':', 1, true)
               local seqText = string.sub(first, 1, colon - 1)
               local original = tonumber(seqText)
-              rows[#rows + 1] = {original, 1, string.sub(first, colon + 1)}
+              rows[#rows + 1] = original
+              rows[#rows + 1] = string.sub(first, colon + 1)
               if not publishHere and not (firstSeq and original >= firstSeq) then
                 local head = redis.call('LINDEX', KEYS[k + 2], 0)
                 local oldest = seqOf(head)
@@ -176,7 +182,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
             else
               if not seq then
                 seq = 0
-                local current = redis.call('GETEX', KEYS[k + 1], 'EX', ttl)
+                local current = redis.call('GET', KEYS[k + 1])
                 if current then
                   seq = tonumber(current)
                   epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
@@ -189,10 +195,11 @@ public enum RedisScript: String, CaseIterable, Sendable {
               end
               seq = seq + 1
               local seqText = tostring(seq)
-              stored[#stored + 1] = \(StoredEventJSON.luaExpression(seq: "seqText", body: "body"))
+              stored[#stored + 1] = \(StoredEventJSON.luaExpression(seq: "seqText", bodyTail: "bodyTail"))
               times[#times + 1] = millis
               if key then redis.call('SET', key, seqText .. ':' .. eventId, 'EX', ARGV[6]) end
-              rows[#rows + 1] = {seq, 0}
+              rows[#rows + 1] = seq
+              rows[#rows + 1] = 0
             end
           end
           if seq then

@@ -139,7 +139,7 @@ extension RedisStore {
             arguments.append(indices.count)
             for index in indices {
                 let event = events[index]
-                arguments.append(event.body)
+                arguments.append(StoredEventJSON.scriptArgument(body: event.body))
                 arguments.append(event.timestampMillis)
                 if let key = event.idempotencyKey {
                     idempotencyKeys.append(keys.idempotency(sessionId, key))
@@ -156,20 +156,20 @@ extension RedisStore {
             case .failure(let error):
                 done(.failure(error))
             case .success(let reply):
-                guard let parts = reply.array, parts.count == 2, let rows = parts[0].array, rows.count == events.count,
+                guard let parts = reply.array, parts.count == 2, let rows = parts[0].array, rows.count == 2 * events.count,
                       let published = parts[1].array else {
                     return done(.failure(.unavailable("unexpected reply to the append script")))
                 }
                 var answers = [AppendedEvent?](repeating: nil, count: events.count)
-                for (index, row) in zip(scriptOrder, rows) {
+                for (row, index) in scriptOrder.enumerated() {
                     let event = events[index]
-                    guard let fields = row.array, fields.count >= 2, let seq = fields[0].integer else {
+                    guard let seq = rows[2 * row].integer else {
                         return done(.failure(.unavailable("unexpected reply to the append script")))
                     }
-                    let duplicate = fields[1].integer == 1
-                    let eventId = duplicate && fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId
-                                                                 : event.eventId
-                    answers[index] = AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate)
+                    // 0: stored now; the first append's eventId: a repeat of its idempotency key.
+                    let firstEventId = rows[2 * row + 1].bytes.map { String(decoding: $0, as: UTF8.self) }
+                    answers[index] = AppendedEvent(sessionId: event.sessionId, eventId: firstEventId ?? event.eventId, seq: seq,
+                                                   duplicate: firstEventId != nil)
                 }
                 let appended = answers.compactMap { $0 }
                 guard deferPublish else { return done(.success(appended)) }
