@@ -30,20 +30,6 @@ extension GroupCommitTests {
                  body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\",\"n\":[1,{\"x\":\"]\\\"}\"}]}".utf8), idempotencyKey: key)
     }
 
-    /// One request's events, appended in one script call.
-    private func append(_ loop: EventLoop, _ store: RedisStore, _ events: [NewEvent]) throws -> [AppendedEvent] {
-        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        loop.execute {
-            store.appendEvents(events) { outcome in
-                result.withLock { $0 = outcome }
-                done.signal()
-            }
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        return try XCTUnwrap(result.withLock { $0 }).get()
-    }
-
     /// The timestamp and epoch a message carries (the script's clock and the stream's epoch).
     private func timestampAndEpoch(_ message: [UInt8]) -> (String, String) {
         let text = String(decoding: message, as: UTF8.self)

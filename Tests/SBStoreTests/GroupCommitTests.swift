@@ -40,6 +40,20 @@ final class GroupCommitTests: XCTestCase {
         return (redis, loop, store)
     }
 
+    /// One request's events, appended in one script call.
+    func append(_ loop: EventLoop, _ store: RedisStore, _ events: [NewEvent]) throws -> [AppendedEvent] {
+        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        loop.execute {
+            store.appendEvents(events) { outcome in
+                result.withLock { $0 = outcome }
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        return try XCTUnwrap(result.withLock { $0 }).get()
+    }
+
     private func event(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
         NewEvent(sessionId: session, eventId: id, timestampMillis: 1,
                  body: Array("{\"eventId\":\"\(id)\",\"sessionId\":\"\(session)\"}".utf8), idempotencyKey: key)
@@ -94,17 +108,7 @@ final class GroupCommitTests: XCTestCase {
     /// them in pieces), trimmed to the history limit: dense seqs, the newest kept.
     func testALargeBatchOfOneSessionIsStoredWholeAndTrimmed() throws {
         let (redis, loop, store) = try startStore(StoreSettings(historyLimit: 1500))
-        let events = (1...2500).map { event("big", "e\($0)") }
-        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        loop.execute {
-            store.appendEvents(events) { outcome in
-                result.withLock { $0 = outcome }
-                done.signal()
-            }
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        let appended = try XCTUnwrap(result.withLock { $0 }).get()
+        let appended = try append(loop, store, (1...2500).map { event("big", "e\($0)") })
         XCTAssertEqual(appended.map(\.seq), Array(1...2500))
         XCTAssertTrue(try redis.command(["LLEN", "gc:events:big"]).hasSuffix(":1500\r\n"))
         XCTAssertTrue(try redis.command(["LLEN", "gc:times:big"]).hasSuffix(":1500\r\n"))

@@ -21,16 +21,28 @@ import Foundation
 ///
 /// Session ids are validated as `[A-Za-z0-9._:-]` and epochs are hex, so neither needs escaping.
 public enum RedisChannelMessage {
-    public static func event(sessionId: String, storedJSON: [UInt8], timestamp: String, seq: Int64, epoch: String) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
+    /// `{"sessionId":"S`, how every message starts.
+    private static func opening(_ sessionId: String) -> [UInt8] {
+        var out = head
         out.append(contentsOf: sessionId.utf8)
-        out.append(contentsOf: "\",\"event\":".utf8)
-        out.append(contentsOf: storedJSON)
+        return out
+    }
+
+    /// The tail both event shapes end with: `,"timestamp":"T",` then (a single event) its
+    /// `"seq":N,`, then `"epoch":"E"}`.
+    private static func appendTail(to out: inout [UInt8], timestamp: String, seq: Int64?, epoch: String) {
         out.append(contentsOf: ",\"timestamp\":\"".utf8)
         out.append(contentsOf: timestamp.utf8)
-        out.append(contentsOf: "\",\"seq\":\(seq),\"epoch\":\"".utf8)
+        out.append(contentsOf: (seq.map { "\",\"seq\":\($0),\"epoch\":\"" } ?? "\",\"epoch\":\"").utf8)
         out.append(contentsOf: epoch.utf8)
         out.append(contentsOf: "\"}".utf8)
+    }
+
+    public static func event(sessionId: String, storedJSON: [UInt8], timestamp: String, seq: Int64, epoch: String) -> [UInt8] {
+        var out = opening(sessionId)
+        out.append(contentsOf: "\",\"event\":".utf8)
+        out.append(contentsOf: storedJSON)
+        appendTail(to: &out, timestamp: timestamp, seq: seq, epoch: epoch)
         return out
     }
 
@@ -42,18 +54,14 @@ public enum RedisChannelMessage {
 
     /// `events`: `stored` holds N ≥ 2 stored events of the session, consecutive seqs in order.
     public static func events(sessionId: String, stored: [[UInt8]], timestamp: String, epoch: String) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
-        out.append(contentsOf: sessionId.utf8)
+        var out = opening(sessionId)
         out.append(contentsOf: "\",\"kind\":\"events\",\"count\":\(stored.count),\"events\":[".utf8)
         for (index, event) in stored.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: event)
         }
-        out.append(contentsOf: "],\"timestamp\":\"".utf8)
-        out.append(contentsOf: timestamp.utf8)
-        out.append(contentsOf: "\",\"epoch\":\"".utf8)
-        out.append(contentsOf: epoch.utf8)
-        out.append(contentsOf: "\"}".utf8)
+        out.append(UInt8(ascii: "]"))
+        appendTail(to: &out, timestamp: timestamp, seq: nil, epoch: epoch)
         return out
     }
 
@@ -68,8 +76,7 @@ public enum RedisChannelMessage {
     /// "sessionId":…,"payload":<item>}}`. `message` keeps the shape earlier versions put there
     /// (their client message), so instances of both versions read each other's pushes.
     public static func push(sessionId: String, queue: QueueKind, item: [UInt8]) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
-        out.append(contentsOf: sessionId.utf8)
+        var out = opening(sessionId)
         out.append(contentsOf: "\",\"kind\":\"push\",\"message\":".utf8)
         out.append(contentsOf: pushHead(sessionId: sessionId, queue: queue))
         out.append(contentsOf: item)
@@ -105,8 +112,7 @@ public enum RedisChannelMessage {
     }
 
     public static func presence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry]) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
-        out.append(contentsOf: sessionId.utf8)
+        var out = opening(sessionId)
         out.append(contentsOf: "\",\"kind\":\"presence\",\"joins\":[".utf8)
         for (index, entry) in joins.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
