@@ -166,8 +166,6 @@ public enum RedisChannelMessage {
     private static let eventsMark = Array(",\"kind\":\"events\",\"count\":".utf8)
     private static let eventsArrayMark = Array(",\"events\":[".utf8)
     private static let eventsEpochMark = Array("\",\"epoch\":\"".utf8)
-    /// More events than one script call's session can carry is not a message we wrote.
-    private static let maxEventsPerMessage = 1_000_000
 
     /// The session and the number of events of an `event` or `events` message, read no
     /// further than that (the session id and a count), so a message nobody here watches is
@@ -182,11 +180,11 @@ public enum RedisChannelMessage {
         return (String(decoding: payload[head.count..<quote], as: UTF8.self), count)
     }
 
-    /// The decimal number at `from` (at most 7 digits) and the index after it.
+    /// The decimal number at `from` (at most 9 digits) and the index after it.
     private static func digits(_ payload: [UInt8], from: Int) -> (value: Int, end: Int)? {
         var value = 0
         var i = from
-        while i < payload.count, i - from < 7, payload[i] >= 0x30, payload[i] <= 0x39 {
+        while i < payload.count, i - from < 9, payload[i] >= 0x30, payload[i] <= 0x39 {
             value = value * 10 + Int(payload[i] - 0x30)
             i += 1
         }
@@ -208,7 +206,7 @@ public enum RedisChannelMessage {
     /// An `events` message from its count on, checked whole: the count matches the array, the
     /// events are stored events with consecutive seqs, and the tail is `timestamp` then `epoch`.
     private static func parseEvents(sessionId: String, _ payload: [UInt8], from: Int) -> [BusMessage]? {
-        guard let (count, afterCount) = digits(payload, from: from), count >= 2, count <= maxEventsPerMessage,
+        guard let (count, afterCount) = digits(payload, from: from), count >= 2,
               payload[afterCount...].starts(with: eventsArrayMark),
               let tail = payload.lastRange(of: timestampMark) else { return nil }
         let arrayStart = afterCount + eventsArrayMark.count - 1
@@ -221,6 +219,7 @@ public enum RedisChannelMessage {
         let list = Array(payload[arrayStart..<tail.lowerBound])
         guard case .success(let array) = JSONScanner.scan(list, keys: .none, maxElements: count),
               array.root.kind == .array, array.elementCount == count, array.elements.count == count else { return nil }
+        // `count` is the array's real length from here on, not a number anyone could write.
         let acceptedAt = ISO8601.parse(String(decoding: payload[tail.upperBound..<timestampEnd], as: UTF8.self))
         var messages: [BusMessage] = []
         messages.reserveCapacity(count)
