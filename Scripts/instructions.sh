@@ -3,7 +3,11 @@
 # where timings are not. Runs the release build (THREADS=1, memory store) under callgrind twice,
 # with a small and a large number of keep-alive requests from one client, and divides the
 # difference in instructions by the difference in requests, so start-up and shutdown cancel out.
-#   Scripts/instructions.sh [health|post|both|delivery] [N]     (default both, N = 4000)
+#   Scripts/instructions.sh [health|post|both|delivery|post-redis] [N]     (default both, N = 4000)
+# post-redis: the POSTs of `post` on the Redis store (REDIS_URL to a real redis-server that
+# Tests/python/redis_server.py starts and stops, emptied before each run); the instance's
+# instructions only, Redis's own work is not in them. One request at a time: each append is a
+# script call of its own (group commit has nothing to group).
 # delivery: SUBS (100) WebSocket subscribers of one session (Python `websockets`), N/10 events
 # POSTed one at a time; instructions per delivery, the event's POST included (one POST per SUBS
 # deliveries; `post` gives its share).
@@ -19,6 +23,16 @@ n="${2:-4000}"
 subs="${SUBS:-100}"
 cd "$root"
 [[ $mode == delivery ]] && ensure_python_clients
+redis_url=""
+if [[ $mode == post-redis ]]; then
+    ensure_packages redis-server redis-tools
+    # The suite's launcher: prints {"port", "pid"} once the server answers, and stops it by
+    # PID when its stdin closes (at this script's exit, however it ends).
+    coproc REDIS { exec python3 "$root/Tests/python/redis_server.py"; }
+    read -r -u "${REDIS[0]}" started
+    redis_port=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["port"])' "$started")
+    redis_url="redis://127.0.0.1:$redis_port"
+fi
 if [[ -z ${INSTRUCTIONS_BIN:-} ]]; then swift build -c release --product switchboard >&2; fi
 work=$(mktemp -d)
 # valgrind 3.19 cannot read the DWARF 5 the toolchain emits: count on a copy without it.
@@ -32,10 +46,12 @@ run() {
     local kind=$1 count=$2 port out pid
     port=$(free_port)
     out="$work/callgrind.$kind.$count.out"
-    PORT=$port THREADS=1 LOG_LEVEL=error valgrind --tool=callgrind --callgrind-out-file="$out" \
+    if [[ -n $redis_url ]]; then redis-cli -p "$redis_port" FLUSHALL >/dev/null; fi
+    PORT=$port THREADS=1 LOG_LEVEL=error REDIS_URL=$redis_url valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$work/switchboard" --host 127.0.0.1 >"$work/server.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+    # /ready: with Redis, connected and its scripts loaded.
+    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
     if [[ $kind == delivery ]]; then
         python3 - "$port" "$count" "$subs" <<'PY'
 import asyncio, http.client, json, sys
@@ -96,8 +112,8 @@ PY
 }
 
 small=$((n / 4))
-for kind in health post; do
-    [[ $mode == both || $mode == "$kind" ]] || continue
+for kind in health post post-redis; do
+    [[ $mode == both && $kind != post-redis || $mode == "$kind" ]] || continue
     a=$(run "$kind" "$small")
     b=$(run "$kind" "$n")
     python3 -c "print(f'$kind: {($b - $a) / ($n - $small):,.0f} instructions per request ({$n - $small} requests between two runs)')"

@@ -25,6 +25,10 @@ public struct RedisArguments: Sendable, Equatable {
         argument.withUnsafeBufferPointer { append(bytes: $0) }
     }
 
+    public mutating func append(_ argument: ArraySlice<UInt8>) {
+        argument.withUnsafeBufferPointer { append(bytes: $0) }
+    }
+
     public mutating func append(_ value: Int) {
         append(String(value))
     }

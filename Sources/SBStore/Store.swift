@@ -116,12 +116,22 @@ public protocol BusListener: AnyObject, Sendable {
     /// The memory store evicted sessions (and forgot idempotency keys early) to stay within
     /// MEMORY_STORE_MAX_BYTES; each evicted session was also published as `.reset`.
     func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int)
+    /// Whether an event of the session would reach anyone here (any thread); false lets the
+    /// bus drop it before parsing it, and report it with `busEventsUnwatched`.
+    func watches(_ sessionId: String) -> Bool
+    /// The bus dropped this many events unread: nobody here watches their session.
+    func busEventsUnwatched(_ events: Int)
+    /// The bus dropped a message it could not read (nothing of it was delivered).
+    func busMessageMalformed()
 }
 
 extension BusListener {
     public func busResynchronized(sessionId: String) { busResynchronized() }
     public func hasLocalSubscriber(_ sessionId: String) -> Bool { false }
     public func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int) {}
+    public func watches(_ sessionId: String) -> Bool { true }
+    public func busEventsUnwatched(_ events: Int) {}
+    public func busMessageMalformed() {}
 }
 
 /// Limits and lifetimes shared by both stores.

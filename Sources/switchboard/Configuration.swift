@@ -14,6 +14,7 @@ struct Configuration {
     var redisMinReplicas = 0
     var redisReplicaTimeout = 1000
     var redisChannelMode = "shared"
+    var redisChannelBatch = "on"
     var redisClusterNodes: String?
     var redisClusterClassicChannel = false
     var redisTLSCAFile: String?

@@ -87,6 +87,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Replicas that must confirm an append (WAIT) before 2xx; 0 = do not wait (REDIS_MIN_REPLICAS, default 0).") var redisMinReplicas: Int?
     @Option(help: "Milliseconds to wait for those replicas before 503 (REDIS_REPLICA_TIMEOUT, default 1000).") var redisReplicaTimeout: Int?
     @Option(help: "shared: every instance hears every event on <prefix>events; session: each instance hears only the sessions its clients watch (REDIS_CHANNEL_MODE, default shared).") var redisChannelMode: String?
+    @Option(help: "on: one channel message carries the events of one session that one append script call stored; off: one message per event, for old-backend consumers of <prefix>events during a migration (REDIS_CHANNEL_BATCH, default on).") var redisChannelBatch: String?
     @Option(help: "Comma list of Redis Cluster seed nodes host:port; selects cluster mode (REDIS_URL then gives only scheme, user and password) (REDIS_CLUSTER_NODES).") var redisClusterNodes: String?
     @Option(help: "Cluster mode: also publish every message to the classic <prefix>events channel, for old consumers; Redis sends it to every node (REDIS_CLUSTER_CLASSIC_CHANNEL, default false).") var redisClusterClassicChannel: Bool?
     @Option(help: "Prefix of every Redis key and of the channel (REDIS_PREFIX, default afw:).") var redisPrefix: String?
@@ -158,6 +159,7 @@ struct Serve: ParsableCommand {
         try s.int(redisMinReplicas, "REDIS_MIN_REPLICAS", range: 0...64, unit: "replicas", into: &c.redisMinReplicas)
         try s.int(redisReplicaTimeout, "REDIS_REPLICA_TIMEOUT", range: 1...60_000, unit: "milliseconds", into: &c.redisReplicaTimeout)
         s.string(redisChannelMode, "REDIS_CHANNEL_MODE", into: &c.redisChannelMode)
+        s.string(redisChannelBatch, "REDIS_CHANNEL_BATCH", into: &c.redisChannelBatch)
         s.optionalString(redisClusterNodes, "REDIS_CLUSTER_NODES", into: &c.redisClusterNodes)
         try s.bool(redisClusterClassicChannel, "REDIS_CLUSTER_CLASSIC_CHANNEL", into: &c.redisClusterClassicChannel)
         if c.redisClusterNodes != nil, c.redisSentinels != nil {
@@ -173,6 +175,10 @@ struct Serve: ParsableCommand {
         c.redisChannelMode = c.redisChannelMode.lowercased()
         guard ["shared", "session"].contains(c.redisChannelMode) else {
             throw Configuration.Invalid(description: "REDIS_CHANNEL_MODE must be shared or session")
+        }
+        c.redisChannelBatch = c.redisChannelBatch.lowercased()
+        guard ["on", "off"].contains(c.redisChannelBatch) else {
+            throw Configuration.Invalid(description: "REDIS_CHANNEL_BATCH must be on or off")
         }
         if (c.redisSentinels == nil) != (c.redisSentinelMaster == nil) {
             throw Configuration.Invalid(description: "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")

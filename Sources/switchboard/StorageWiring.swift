@@ -70,7 +70,8 @@ final class StorageWiring: @unchecked Sendable {
         for loop in group.loops {
             let stores = shards.map {
                 RedisStore(loop: loop, url: $0.url, prefix: configuration.redisPrefix, settings: settings, logger: logger,
-                           sentinel: $0.sentinel, replicas: replicas, sessionChannels: sessionChannels)
+                           sentinel: $0.sentinel, replicas: replicas, sessionChannels: sessionChannels,
+                           channelBatch: configuration.redisChannelBatch == "on")
             }
             all += stores
             loopStores.append(stores.count == 1 ? stores[0] : ShardedRedisStore(shards: stores))
@@ -104,7 +105,8 @@ final class StorageWiring: @unchecked Sendable {
                                               timeoutMilliseconds: configuration.redisReplicaTimeout)
         let stores = group.loops.map {
             RedisStore(loop: $0, clusterSeeds: seeds, url: url, prefix: configuration.redisPrefix, settings: settings, logger: logger,
-                       replicas: replicas, classicChannel: configuration.redisClusterClassicChannel)
+                       replicas: replicas, classicChannel: configuration.redisClusterClassicChannel,
+                       channelBatch: configuration.redisChannelBatch == "on")
         }
         logger.info("redis cluster: \(seeds.count) seed node(s); sessions by hash slot, sharded Pub/Sub on their channels\(configuration.redisClusterClassicChannel ? ", and every message also on \(configuration.redisPrefix)events" : "")")
         return StorageWiring(kind: .redis, group: group, memory: nil, loopStores: stores, redisStores: stores, shards: [],

@@ -13,6 +13,8 @@ import XCTest
 final class GroupCommitTests: XCTestCase {
     var redis: RedisTestServer?
     var group: EventLoopGroup?
+    /// Held here: a subscriber's callbacks hold it only weakly.
+    var subscriber: RedisSubscriber?
 
     override func tearDown() {
         super.tearDown()
@@ -23,7 +25,7 @@ final class GroupCommitTests: XCTestCase {
     }
 
     /// A redis-server, one loop, and a RedisStore on it, connected.
-    private func startStore(_ settings: StoreSettings) throws -> (RedisTestServer, EventLoop, RedisStore) {
+    func startStore(_ settings: StoreSettings, channelBatch: Bool = true) throws -> (RedisTestServer, EventLoop, RedisStore) {
         try XCTSkipUnless(RedisTestServer.isAvailable, "redis-server not installed")
         let redis = try RedisTestServer()
         self.redis = redis
@@ -32,10 +34,24 @@ final class GroupCommitTests: XCTestCase {
         group.start()
         let loop = group.loops[0]
         let store = RedisStore(loop: loop, url: RedisURL(host: "127.0.0.1", port: redis.port), prefix: "gc:",
-                               settings: settings, logger: Logger(label: "test"))
+                               settings: settings, logger: Logger(label: "test"), channelBatch: channelBatch)
         loop.execute { store.start() }
         XCTAssertTrue(waitFor(timeout: 10) { store.isAvailable })
         return (redis, loop, store)
+    }
+
+    /// One request's events, appended in one script call.
+    func append(_ loop: EventLoop, _ store: RedisStore, _ events: [NewEvent]) throws -> [AppendedEvent] {
+        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        loop.execute {
+            store.appendEvents(events) { outcome in
+                result.withLock { $0 = outcome }
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        return try XCTUnwrap(result.withLock { $0 }).get()
     }
 
     private func event(_ session: String, _ id: String, key: String? = nil) -> NewEvent {
@@ -92,17 +108,7 @@ final class GroupCommitTests: XCTestCase {
     /// them in pieces), trimmed to the history limit: dense seqs, the newest kept.
     func testALargeBatchOfOneSessionIsStoredWholeAndTrimmed() throws {
         let (redis, loop, store) = try startStore(StoreSettings(historyLimit: 1500))
-        let events = (1...2500).map { event("big", "e\($0)") }
-        let result = Locked<Result<[AppendedEvent], StoreError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        loop.execute {
-            store.appendEvents(events) { outcome in
-                result.withLock { $0 = outcome }
-                done.signal()
-            }
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        let appended = try XCTUnwrap(result.withLock { $0 }).get()
+        let appended = try append(loop, store, (1...2500).map { event("big", "e\($0)") })
         XCTAssertEqual(appended.map(\.seq), Array(1...2500))
         XCTAssertTrue(try redis.command(["LLEN", "gc:events:big"]).hasSuffix(":1500\r\n"))
         XCTAssertTrue(try redis.command(["LLEN", "gc:times:big"]).hasSuffix(":1500\r\n"))

@@ -165,6 +165,16 @@ public final class Hub: BusListener, Sendable {
 
     public func hasLocalSubscriber(_ sessionId: String) -> Bool { isInterested(in: sessionId) }
 
+    public func watches(_ sessionId: String) -> Bool { isInterested(in: sessionId) }
+
+    /// Counted as `broadcast` counts the events it finds no subscriber for.
+    public func busEventsUnwatched(_ events: Int) {
+        metrics.busMessages.increment(by: events)
+        metrics.busMessagesWithoutSubscriber.increment(by: events)
+    }
+
+    public func busMessageMalformed() { metrics.busMessagesMalformed.increment() }
+
     public func memoryStoreEvicted(sessions: Int, idempotencyKeys: Int) {
         if sessions > 0 { metrics.memoryStoreEvictedSessions.increment(by: sessions) }
         if idempotencyKeys > 0 { metrics.memoryStoreEvictedIdempotencyKeys.increment(by: idempotencyKeys) }

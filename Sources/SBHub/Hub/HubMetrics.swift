@@ -21,6 +21,8 @@ final class HubMetrics: Sendable {
     let storeUp: CoreMetrics.Gauge
     let busMessages: CoreMetrics.Counter
     let busMessagesWithoutSubscriber: CoreMetrics.Counter
+    /// Bus messages dropped unread: not a message of ours or the old backend's.
+    let busMessagesMalformed: CoreMetrics.Counter
     /// Writes refused over the store's memory limit: Redis's `maxmemory`, or
     /// MEMORY_STORE_MAX_BYTES with eviction off (HTTP 507, or a WebSocket input not queued).
     let storeOutOfMemory: CoreMetrics.Counter
@@ -49,8 +51,9 @@ final class HubMetrics: Sendable {
             "switchboard_open_websockets": "Open WebSocket connections.",
             "switchboard_slow_clients_cut_off": "WebSocket and Server-Sent Events clients cut off for exceeding SEND_QUEUE_BYTES since start.",
             "switchboard_storage_up": "1 when the store (Redis) is reachable, else 0.",
-            "switchboard_bus_messages_total": "Event and push messages received from the bus (the Redis channel of every shard).",
-            "switchboard_bus_messages_without_subscriber_total": "Bus messages for sessions with no subscriber on this instance (received, then dropped).",
+            "switchboard_bus_messages_total": "Events and pushes received from the bus (the Redis channel of every shard); a channel message carrying several events of one session counts each.",
+            "switchboard_bus_messages_without_subscriber_total": "Events and pushes from the bus for sessions with no subscriber on this instance (received, then dropped).",
+            "switchboard_bus_messages_malformed_total": "Channel messages that were neither Switchboard's nor the old backend's (logged at most once per 10 s); nothing of them was delivered.",
             "switchboard_store_out_of_memory_total": "Writes refused because the store is at its memory limit: Redis over maxmemory, or the memory store at MEMORY_STORE_MAX_BYTES with MEMORY_STORE_EVICTION=off (answered 507, or a WebSocket input not queued); nothing was stored.",
             "switchboard_memory_store_evicted_sessions_total": "Sessions the memory store evicted whole (least recently written, no local subscriber) to stay within MEMORY_STORE_MAX_BYTES.",
             "switchboard_memory_store_bytes": "Bytes the memory store holds as counted against MEMORY_STORE_MAX_BYTES (stored JSON and strings plus an estimate per entry). Only without Redis.",
@@ -74,6 +77,7 @@ final class HubMetrics: Sendable {
         storeUp = CoreMetrics.Gauge(label: "switchboard_storage_up", factory: factory)
         busMessages = CoreMetrics.Counter(label: "switchboard_bus_messages_total", factory: factory)
         busMessagesWithoutSubscriber = CoreMetrics.Counter(label: "switchboard_bus_messages_without_subscriber_total", factory: factory)
+        busMessagesMalformed = CoreMetrics.Counter(label: "switchboard_bus_messages_malformed_total", factory: factory)
         storeOutOfMemory = CoreMetrics.Counter(label: "switchboard_store_out_of_memory_total", factory: factory)
         memoryStoreEvictedSessions = CoreMetrics.Counter(label: "switchboard_memory_store_evicted_sessions_total", factory: factory)
         memoryStoreEvictedIdempotencyKeys = CoreMetrics.Counter(label: "switchboard_memory_store_evicted_idempotency_keys_total", factory: factory)

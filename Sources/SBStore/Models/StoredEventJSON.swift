@@ -17,10 +17,14 @@ public enum StoredEventJSON {
         return out
     }
 
+    /// What a script is given of a body: all but its opening brace, which `make` replaces, so
+    /// the script does not copy every event once more to drop it.
+    public static func scriptArgument(body: [UInt8]) -> ArraySlice<UInt8> { body.dropFirst() }
+
     /// The same bytes as `make`, as a Lua expression over the script variables `seq` (an
-    /// integer) and `body` (the string).
-    public static func luaExpression(seq: String, body: String) -> String {
-        "'{\"seq\":' .. \(seq) .. ',' .. string.sub(\(body), 2)"
+    /// integer or its text) and `bodyTail` (`scriptArgument`'s bytes).
+    public static func luaExpression(seq: String, bodyTail: String) -> String {
+        "'{\"seq\":' .. \(seq) .. ',' .. \(bodyTail)"
     }
 }
 

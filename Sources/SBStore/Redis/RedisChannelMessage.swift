@@ -9,6 +9,11 @@ import Foundation
 /// - event: `{"sessionId":S,"event":<stored event>,"timestamp":T,"seq":N,"epoch":E}` — the
 ///   original backend's `{sessionId, event, timestamp}` plus `seq` and `epoch`, so an old
 ///   instance and Switchboard can share one Redis.
+/// - events (group commit): `{"sessionId":S,"kind":"events","count":N,"events":[<stored event>…],
+///   "timestamp":T,"epoch":E}` — N ≥ 2 consecutive events of one session in seq order, from one
+///   append script call; receivers split it into N events. One event is always an `event`
+///   message. The old backend does not read this shape (REDIS_CHANNEL_BATCH=off keeps one
+///   `event` message per event for it).
 /// - push: `{"sessionId":S,"kind":"push","message":<WebSocket message>}` (commands, input).
 /// - reset: `{"sessionId":S,"kind":"reset","epoch":E}` (the stream started again: DELETE).
 /// - presence: `{"sessionId":S,"kind":"presence","joins":[E…],"leaves":[E…]}`, each E a
@@ -16,16 +21,28 @@ import Foundation
 ///
 /// Session ids are validated as `[A-Za-z0-9._:-]` and epochs are hex, so neither needs escaping.
 public enum RedisChannelMessage {
-    public static func event(sessionId: String, storedJSON: [UInt8], timestamp: String, seq: Int64, epoch: String) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
+    /// `{"sessionId":"S`, how every message starts.
+    private static func opening(_ sessionId: String) -> [UInt8] {
+        var out = head
         out.append(contentsOf: sessionId.utf8)
-        out.append(contentsOf: "\",\"event\":".utf8)
-        out.append(contentsOf: storedJSON)
+        return out
+    }
+
+    /// The tail both event shapes end with: `,"timestamp":"T",` then (a single event) its
+    /// `"seq":N,`, then `"epoch":"E"}`.
+    private static func appendTail(to out: inout [UInt8], timestamp: String, seq: Int64?, epoch: String) {
         out.append(contentsOf: ",\"timestamp\":\"".utf8)
         out.append(contentsOf: timestamp.utf8)
-        out.append(contentsOf: "\",\"seq\":\(seq),\"epoch\":\"".utf8)
+        out.append(contentsOf: (seq.map { "\",\"seq\":\($0),\"epoch\":\"" } ?? "\",\"epoch\":\"").utf8)
         out.append(contentsOf: epoch.utf8)
         out.append(contentsOf: "\"}".utf8)
+    }
+
+    public static func event(sessionId: String, storedJSON: [UInt8], timestamp: String, seq: Int64, epoch: String) -> [UInt8] {
+        var out = opening(sessionId)
+        out.append(contentsOf: "\",\"event\":".utf8)
+        out.append(contentsOf: storedJSON)
+        appendTail(to: &out, timestamp: timestamp, seq: seq, epoch: epoch)
         return out
     }
 
@@ -35,13 +52,31 @@ public enum RedisChannelMessage {
             + " .. '\",\"seq\":' .. \(seq) .. ',\"epoch\":\"' .. \(epoch) .. '\"}'"
     }
 
+    /// `events`: `stored` holds N ≥ 2 stored events of the session, consecutive seqs in order.
+    public static func events(sessionId: String, stored: [[UInt8]], timestamp: String, epoch: String) -> [UInt8] {
+        var out = opening(sessionId)
+        out.append(contentsOf: "\",\"kind\":\"events\",\"count\":\(stored.count),\"events\":[".utf8)
+        for (index, event) in stored.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: event)
+        }
+        out.append(UInt8(ascii: "]"))
+        appendTail(to: &out, timestamp: timestamp, seq: nil, epoch: epoch)
+        return out
+    }
+
+    /// `events` as a Lua expression; `stored` is a Lua table of the stored events (N ≥ 2).
+    public static func luaEvents(sessionId: String, stored: String, timestamp: String, epoch: String) -> String {
+        "'{\"sessionId\":\"' .. \(sessionId) .. '\",\"kind\":\"events\",\"count\":' .. #\(stored) .. ',\"events\":[' .. table.concat(\(stored), ',')"
+            + " .. '],\"timestamp\":\"' .. \(timestamp) .. '\",\"epoch\":\"' .. \(epoch) .. '\"}'"
+    }
+
     /// The channel message for a queued command or input (built here, published by the
     /// enqueue script): `{"sessionId":…,"kind":"push","message":{"type":"command"|"input",
     /// "sessionId":…,"payload":<item>}}`. `message` keeps the shape earlier versions put there
     /// (their client message), so instances of both versions read each other's pushes.
     public static func push(sessionId: String, queue: QueueKind, item: [UInt8]) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
-        out.append(contentsOf: sessionId.utf8)
+        var out = opening(sessionId)
         out.append(contentsOf: "\",\"kind\":\"push\",\"message\":".utf8)
         out.append(contentsOf: pushHead(sessionId: sessionId, queue: queue))
         out.append(contentsOf: item)
@@ -77,8 +112,7 @@ public enum RedisChannelMessage {
     }
 
     public static func presence(sessionId: String, joins: [PresenceEntry], leaves: [PresenceEntry]) -> [UInt8] {
-        var out = Array("{\"sessionId\":\"".utf8)
-        out.append(contentsOf: sessionId.utf8)
+        var out = opening(sessionId)
         out.append(contentsOf: "\",\"kind\":\"presence\",\"joins\":[".utf8)
         for (index, entry) in joins.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -127,6 +161,77 @@ public enum RedisChannelMessage {
     private static let eventMark = Array(",\"event\":{\"seq\":".utf8)
     private static let timestampMark = Array(",\"timestamp\":\"".utf8)
     private static let epochMark = Array(",\"epoch\":\"".utf8)
+
+    private static let singleEventMark = Array(",\"event\":".utf8)
+    private static let eventsMark = Array(",\"kind\":\"events\",\"count\":".utf8)
+    private static let eventsArrayMark = Array(",\"events\":[".utf8)
+    private static let eventsEpochMark = Array("\",\"epoch\":\"".utf8)
+
+    /// The session and the number of events of an `event` or `events` message, read no
+    /// further than that (the session id and a count), so a message nobody here watches is
+    /// dropped before any parsing; nil for every other message, which `split` reads whole.
+    static func eventRoute(_ payload: [UInt8]) -> (sessionId: String, events: Int)? {
+        guard payload.starts(with: head), let quote = payload[head.count...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        let rest = payload[(quote + 1)...]
+        if rest.starts(with: singleEventMark) {
+            return (String(decoding: payload[head.count..<quote], as: UTF8.self), 1)
+        }
+        guard rest.starts(with: eventsMark), let count = digits(payload, from: rest.startIndex + eventsMark.count)?.value else { return nil }
+        return (String(decoding: payload[head.count..<quote], as: UTF8.self), count)
+    }
+
+    /// The decimal number at `from` (at most 9 digits) and the index after it.
+    private static func digits(_ payload: [UInt8], from: Int) -> (value: Int, end: Int)? {
+        var value = 0
+        var i = from
+        while i < payload.count, i - from < 9, payload[i] >= 0x30, payload[i] <= 0x39 {
+            value = value * 10 + Int(payload[i] - 0x30)
+            i += 1
+        }
+        return i > from ? (value, i) : nil
+    }
+
+    /// Every message a payload carries, in order: an `events` message as one `.event` per
+    /// event (each with its own seq), anything else as `parse` reads it. nil when the payload
+    /// is malformed: then none of it is delivered.
+    public static func split(_ payload: [UInt8]) -> [BusMessage]? {
+        if payload.starts(with: head), let quote = payload[head.count...].firstIndex(of: UInt8(ascii: "\"")),
+           payload[(quote + 1)...].starts(with: eventsMark) {
+            return parseEvents(sessionId: String(decoding: payload[head.count..<quote], as: UTF8.self), payload,
+                               from: quote + 1 + eventsMark.count)
+        }
+        return parse(payload).map { [$0] }
+    }
+
+    /// An `events` message from its count on, checked whole: the count matches the array, the
+    /// events are stored events with consecutive seqs, and the tail is `timestamp` then `epoch`.
+    private static func parseEvents(sessionId: String, _ payload: [UInt8], from: Int) -> [BusMessage]? {
+        guard let (count, afterCount) = digits(payload, from: from), count >= 2,
+              payload[afterCount...].starts(with: eventsArrayMark),
+              let tail = payload.lastRange(of: timestampMark) else { return nil }
+        let arrayStart = afterCount + eventsArrayMark.count - 1
+        guard tail.lowerBound > arrayStart + 1, payload[tail.lowerBound - 1] == UInt8(ascii: "]"),
+              let timestampEnd = payload[tail.upperBound...].firstIndex(of: UInt8(ascii: "\"")),
+              payload[timestampEnd...].starts(with: eventsEpochMark), payload.count >= timestampEnd + eventsEpochMark.count + 2,
+              payload.suffix(2).elementsEqual("\"}".utf8) else { return nil }
+        let epoch = String(decoding: payload[(timestampEnd + eventsEpochMark.count)..<(payload.count - 2)], as: UTF8.self)
+        guard !epoch.contains("\"") else { return nil }
+        let list = Array(payload[arrayStart..<tail.lowerBound])
+        guard case .success(let array) = JSONScanner.scan(list, keys: .none, maxElements: count),
+              array.root.kind == .array, array.elementCount == count, array.elements.count == count else { return nil }
+        // `count` is the array's real length from here on, not a number anyone could write.
+        let acceptedAt = ISO8601.parse(String(decoding: payload[tail.upperBound..<timestampEnd], as: UTF8.self))
+        var messages: [BusMessage] = []
+        messages.reserveCapacity(count)
+        var expected: Int64?
+        for element in array.elements {
+            let event = Array(list[element.range])
+            guard let seq = StoredEventJSON.seq(of: event), expected == nil || seq == expected else { return nil }
+            expected = seq + 1
+            messages.append(.event(sessionId: sessionId, seq: seq, epoch: epoch, json: event, acceptedAtMillis: acceptedAt))
+        }
+        return messages
+    }
 
     /// Our messages are parsed without re-serialising the event, so its bytes reach clients
     /// exactly as stored; anything else (the old backend's `{sessionId, event, timestamp}`) goes
@@ -183,14 +288,25 @@ extension Array where Element == UInt8 {
 }
 
 extension RedisChannelMessage {
-    /// What a subscriber does with each payload: parsed and handed to the listener; anything
-    /// else (anyone with access to Redis can publish junk) logged, at most one line per 10 s.
+    /// What a subscriber does with each payload: an event for a session the listener does not
+    /// watch dropped unread (counted); otherwise split and handed to the listener, each event
+    /// of an `events` message on its own, in order; anything else (anyone with access to Redis
+    /// can publish junk) counted and logged, at most one line per 10 s, and nothing of it
+    /// delivered.
     static func receiver(listener: any BusListener, logger: Logger, channel: String) -> ([UInt8]) -> Void {
         let warnings = Locked(WarningLimiter(interval: 10_000_000_000))
         return { payload in
-            if let message = parse(payload) {
-                listener.receive(message)
-            } else if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
+            // Most of a shared channel's events are for sessions nobody here watches: dropped
+            // on the session id alone, before the timestamp or any JSON is read.
+            if let route = eventRoute(payload), !listener.watches(route.sessionId) {
+                return listener.busEventsUnwatched(route.events)
+            }
+            if let messages = split(payload) {
+                for message in messages { listener.receive(message) }
+                return
+            }
+            listener.busMessageMalformed()
+            if let suppressed = warnings.withLock({ $0.admit(.malformedChannelMessage, now: MonotonicClock.now()) }) {
                 logger.warning("ignored a malformed message on \(channel)",
                                metadata: ["bytes": "\(payload.count)", "suppressed": "\(suppressed)"])
             }

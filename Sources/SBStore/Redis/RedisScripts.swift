@@ -79,40 +79,54 @@ public enum RedisScript: String, CaseIterable, Sendable {
         }
     }
 
-    /// KEYS per event: seq, events, times, epoch, idempotency.
+    /// KEYS: per session of the call, seq, events, times and epoch; then the idempotency key of
+    /// each keyed event, in the order of the events.
     /// ARGV: limit, ttl, channel ('' = none: Redis Cluster without the classic channel), now
     /// (ISO-8601), epoch candidate, idempotency ttl, publish ('1': publish here; '0': return the
-    /// channel message for the caller to publish once replicas confirmed, REDIS_MIN_REPLICAS),
+    /// channel messages for the caller to publish once replicas confirmed, REDIS_MIN_REPLICAS),
     /// then the session channel's prefix and suffix and the command that publishes to it ('', '',
     /// '' unless REDIS_CHANNEL_MODE=session: 'PUBLISH' to prefix..sid; on Cluster 'SPUBLISH' to
-    /// the shard channel prefix..sid..suffix), then per event: sid, body, eventId, '1' when the
-    /// idempotency key applies, its timestamp in ms.
-    /// Per event, in order: a repeated idempotency key answers {seq, 1, eventId} of the first
-    /// append and changes nothing (when the caller publishes, also the original's channel
-    /// message, if still kept, so a retry after an unconfirmed first attempt gets it
-    /// published). Otherwise it takes its session's next seq: a stream whose seq key is gone
+    /// the shard channel prefix..sid..suffix), batch ('1': one channel message per session of
+    /// the call; '0': one per event, REDIS_CHANNEL_BATCH=off), the number of sessions; then per
+    /// session: sid, its number of events, and per event: body (without its opening brace:
+    /// `StoredEventJSON.scriptArgument`), timestamp in ms, and the
+    /// eventId when the event is keyed ('' when not; eventIds are never empty), which takes the
+    /// next idempotency key from KEYS.
+    /// Per event, in order: a repeated idempotency key answers the first append's seq and
+    /// eventId and changes nothing (when the caller publishes and the first append was in an
+    /// earlier call, its channel message is returned again if the event is still kept, so a
+    /// retry after an unconfirmed first attempt gets it published; subscribers drop what they
+    /// already have). Otherwise it takes its session's next seq: a stream whose seq key is gone
     /// (never written, expired, FLUSHALL, a restart without persistence) or that has no epoch
-    /// yet starts under the candidate epoch; its stored bytes (StoredEventJSON) and timestamp
-    /// (ms, the parallel `times` list for `since` queries) are kept for the end, and its channel
-    /// message (RedisChannelMessage) is published at once. At the end, per session of the
-    /// batch: the seq and a new epoch SET (lifetimes refreshed; the epoch outlives the seq by a
-    /// minute, so a seq that expires first always starts a new epoch), every stored event and
-    /// timestamp RPUSHed at once and trimmed to the limit. Returns {seq, 0} per stored event
-    /// ({seq, 0, '', message} when the caller publishes). The script is atomic, so nobody sees
-    /// a message before its event is in the list.
+    /// yet starts under the candidate epoch. Per session, after its events: the seq and a new
+    /// epoch SET (lifetimes refreshed; the epoch outlives the seq by a minute, so a seq that
+    /// expires first always starts a new epoch), the stored events (StoredEventJSON) and their
+    /// timestamps (the parallel `times` list, for `since` queries) RPUSHed at once and trimmed
+    /// to the limit, then the channel message (RedisChannelMessage): one `event` message for a
+    /// single event, one `events` message carrying several, or with batch '0' one `event`
+    /// message per event. Returns {rows, messages}: rows holds two entries per event, its seq
+    /// and 0 when stored or the first append's eventId when a repeat (flat: a table per event
+    /// cost about 1 µs each, mostly in turning the reply into RESP), and messages (when the
+    /// caller publishes) {sid, message, sid, message, …}. The script is
+    /// atomic, so nobody sees a message before its event is in the list.
     /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
-    /// costs more in the script engine than the command itself, and a Lua number argument is
-    /// formatted with sprintf on each call. So numbers cross as the strings they came in as,
-    /// GETEX reads and refreshes a lifetime in one call (Redis 6.2+), LTRIM runs only when RPUSH
-    /// reports the list over the limit, and with group commit (several events of a session in
-    /// one call) the seq, epoch, list and lifetime calls are made once per session, not per
-    /// event: 7 calls per session plus a PUBLISH per event, where it was 8 per event.
+    /// and every argument costs more in the script engine than the command itself, and a Lua
+    /// number argument is formatted with sprintf on each call. So numbers cross as the strings
+    /// they came in as, GETEX reads and refreshes the epoch's lifetime in one call (Redis 6.2+;
+    /// the seq is read with GET, its SET at the end refreshes it), LTRIM runs only when RPUSH
+    /// reports the list over the limit, a session's keys and id cross once per call, the rows
+    /// come back flat, and per session the seq, epoch, list, lifetime and PUBLISH calls are made
+    /// once: 8 calls per session of the call (9 for a new stream), plus a GET and a SET per keyed
+    /// event.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
         local ttl = ARGV[2]
         local epochTtl = tostring(tonumber(ttl) + 60)
         local trimFrom = '-' .. ARGV[1]
+        local publishHere = ARGV[7] == '1'
+        local batched = ARGV[11] == '1'
+        local sessions = tonumber(ARGV[12])
         local function seqOf(item) return item and tonumber(string.match(item, '^{"seq":(%d+),')) end
         -- RPUSH in pieces: Lua's unpack has a limit far below a batch's size.
         local function pushAll(key, values)
@@ -122,79 +136,90 @@ public enum RedisScript: String, CaseIterable, Sendable {
           end
           return length
         end
-        local out = {}
-        -- Per session of the batch: its key slot k, seq, epoch, and what it appends, written at
-        -- the end in one RPUSH per list (group commit: the calls per session, not per event).
-        local streams, order = {}, {}
-        for i = 1, #KEYS / 5 do
-          local k = 5 * (i - 1)
-          local a = 10 + 5 * (i - 1)
-          local sid, body, eventId, keyed = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
-          local stream = streams[sid]
-          local first = keyed and redis.call('GET', KEYS[k + 5])
-          if first then
-            local colon = string.find(first, ':', 1, true)
-            local seqText = string.sub(first, 1, colon - 1)
-            local seq = tonumber(seqText)
-            out[i] = {seq, 1, string.sub(first, colon + 1)}
-            if ARGV[7] ~= '1' then
-              -- The caller publishes: hand it the original again, in case the first attempt
-              -- was stored but never published (subscribers drop what they already have).
-              local stored, epoch = stream and stream.bySeq[seq], stream and stream.epoch
-              if not stored then
+        local rows, messages = {}, {}
+        local function publish(sid, message)
+          if publishHere then
+            if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], message) end
+            if ARGV[10] ~= '' then redis.call(ARGV[10], ARGV[8] .. sid .. ARGV[9], message) end
+          else
+            messages[#messages + 1] = sid
+            messages[#messages + 1] = message
+          end
+        end
+        local a = 12
+        local idem = 4 * sessions
+        for s = 1, sessions do
+          local k = 4 * (s - 1)
+          local sid, count = ARGV[a + 1], tonumber(ARGV[a + 2])
+          a = a + 2
+          -- The session's seq and epoch, read at its first stored event; what it appends.
+          local seq, epoch, newEpoch, firstSeq
+          local stored, times = {}, {}
+          for _ = 1, count do
+            local bodyTail, millis, eventId = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+            a = a + 3
+            local key
+            if eventId ~= '' then
+              idem = idem + 1
+              key = KEYS[idem]
+            end
+            local first = key and redis.call('GET', key)
+            if first then
+              local colon = string.find(first, ':', 1, true)
+              local seqText = string.sub(first, 1, colon - 1)
+              local original = tonumber(seqText)
+              rows[#rows + 1] = original
+              rows[#rows + 1] = string.sub(first, colon + 1)
+              if not publishHere and not (firstSeq and original >= firstSeq) then
                 local head = redis.call('LINDEX', KEYS[k + 2], 0)
                 local oldest = seqOf(head)
-                stored = oldest and redis.call('LINDEX', KEYS[k + 2], seq - oldest)
-                epoch = epoch or redis.call('GET', KEYS[k + 4])
+                local item = oldest and redis.call('LINDEX', KEYS[k + 2], original - oldest)
+                local itemEpoch = epoch or redis.call('GET', KEYS[k + 4])
+                if item and itemEpoch and seqOf(item) == original then
+                  publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "item", timestamp: "ARGV[4]", seq: "seqText", epoch: "itemEpoch")))
+                end
               end
-              if stored and epoch and seqOf(stored) == seq then
-                out[i][4] = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
-              end
-            end
-          else
-            if not stream then
-              stream = {k = k, seq = 0, stored = {}, times = {}, bySeq = {}}
-              local current = redis.call('GETEX', KEYS[k + 1], 'EX', ttl)
-              if current then
-                stream.seq = tonumber(current)
-                stream.epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
-              end
-              if not stream.epoch then
-                stream.epoch = ARGV[5]
-                stream.newEpoch = true
-              end
-              streams[sid] = stream
-              order[#order + 1] = stream
-            end
-            stream.seq = stream.seq + 1
-            local seq = stream.seq
-            local seqText = tostring(seq)
-            local stored = \(StoredEventJSON.luaExpression(seq: "seqText", body: "body"))
-            stream.stored[#stream.stored + 1] = stored
-            stream.times[#stream.times + 1] = ARGV[a + 5]
-            stream.bySeq[seq] = stored
-            if keyed then redis.call('SET', KEYS[k + 5], seqText .. ':' .. eventId, 'EX', ARGV[6]) end
-            local epoch = stream.epoch
-            local message = \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "stored", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch"))
-            if ARGV[7] == '1' then
-              if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], message) end
-              if ARGV[10] ~= '' then redis.call(ARGV[10], ARGV[8] .. sid .. ARGV[9], message) end
-              out[i] = {seq, 0}
             else
-              out[i] = {seq, 0, '', message}
+              if not seq then
+                seq = 0
+                local current = redis.call('GET', KEYS[k + 1])
+                if current then
+                  seq = tonumber(current)
+                  epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
+                end
+                if not epoch then
+                  epoch = ARGV[5]
+                  newEpoch = true
+                end
+                firstSeq = seq + 1
+              end
+              seq = seq + 1
+              local seqText = tostring(seq)
+              stored[#stored + 1] = \(StoredEventJSON.luaExpression(seq: "seqText", bodyTail: "bodyTail"))
+              times[#times + 1] = millis
+              if key then redis.call('SET', key, seqText .. ':' .. eventId, 'EX', ARGV[6]) end
+              rows[#rows + 1] = seq
+              rows[#rows + 1] = 0
+            end
+          end
+          if seq then
+            redis.call('SET', KEYS[k + 1], tostring(seq), 'EX', ttl)
+            if newEpoch then redis.call('SET', KEYS[k + 4], epoch, 'EX', epochTtl) end
+            if pushAll(KEYS[k + 2], stored) > limit then redis.call('LTRIM', KEYS[k + 2], trimFrom, -1) end
+            redis.call('EXPIRE', KEYS[k + 2], ttl)
+            if pushAll(KEYS[k + 3], times) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
+            redis.call('EXPIRE', KEYS[k + 3], ttl)
+            if batched and #stored > 1 then
+              publish(sid, \(RedisChannelMessage.luaEvents(sessionId: "sid", stored: "stored", timestamp: "ARGV[4]", epoch: "epoch")))
+            else
+              for j = 1, #stored do
+                local event, seqText = stored[j], tostring(firstSeq + j - 1)
+                publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "event", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch")))
+              end
             end
           end
         end
-        for _, stream in ipairs(order) do
-          local k = stream.k
-          redis.call('SET', KEYS[k + 1], tostring(stream.seq), 'EX', ttl)
-          if stream.newEpoch then redis.call('SET', KEYS[k + 4], stream.epoch, 'EX', epochTtl) end
-          if pushAll(KEYS[k + 2], stream.stored) > limit then redis.call('LTRIM', KEYS[k + 2], trimFrom, -1) end
-          redis.call('EXPIRE', KEYS[k + 2], ttl)
-          if pushAll(KEYS[k + 3], stream.times) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
-          redis.call('EXPIRE', KEYS[k + 3], ttl)
-        end
-        return out
+        return {rows, messages}
         """
 
     /// KEYS: seq, events, epoch   ARGV: after, max count, max bytes, epoch candidate, ttl.

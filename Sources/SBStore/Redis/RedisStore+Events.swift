@@ -96,9 +96,19 @@ extension RedisStore {
         }
     }
 
+    /// One call of the append script. Its events go grouped by session (each session's keys
+    /// and id cross once); the answers come back in the caller's order.
     private func appendInOneScript(_ events: [NewEvent], _ done: @escaping (Result<[AppendedEvent], StoreError>) -> Void) {
+        // The sessions in order of first appearance, each with its events' indices in order.
+        var sessionOrder: [String] = []
+        var indicesBySession: [String: [Int]] = [:]
+        for (index, event) in events.enumerated() {
+            if indicesBySession[event.sessionId] == nil { sessionOrder.append(event.sessionId) }
+            indicesBySession[event.sessionId, default: []].append(index)
+        }
         var scriptKeys: [String] = []
-        scriptKeys.reserveCapacity(events.count * 5)
+        scriptKeys.reserveCapacity(sessionOrder.count * 4)
+        var idempotencyKeys: [String] = []
         var arguments = RedisArguments()
         arguments.append(max(settings.historyLimit, 1))
         arguments.append(sessionTTL)
@@ -114,41 +124,63 @@ extension RedisStore {
         arguments.append(sessionChannels ? affixes.prefix : "")
         arguments.append(sessionChannels ? affixes.suffix : "")
         arguments.append(sessionChannels ? sessionPublish : "")
-        for event in events {
-            scriptKeys.append(keys.seq(event.sessionId))
-            scriptKeys.append(keys.events(event.sessionId))
-            scriptKeys.append(keys.times(event.sessionId))
-            scriptKeys.append(keys.epoch(event.sessionId))
-            scriptKeys.append(keys.idempotency(event.sessionId, event.idempotencyKey ?? ""))
-            arguments.append(event.sessionId)
-            arguments.append(event.body)
-            arguments.append(event.eventId)
-            arguments.append(event.idempotencyKey == nil ? "0" : "1")
-            arguments.append(event.timestampMillis)
+        arguments.append(channelBatch ? "1" : "0")
+        arguments.append(sessionOrder.count)
+        // The script answers in this order: session by session.
+        var scriptOrder: [Int] = []
+        scriptOrder.reserveCapacity(events.count)
+        for sessionId in sessionOrder {
+            let indices = indicesBySession[sessionId] ?? []
+            scriptKeys.append(keys.seq(sessionId))
+            scriptKeys.append(keys.events(sessionId))
+            scriptKeys.append(keys.times(sessionId))
+            scriptKeys.append(keys.epoch(sessionId))
+            arguments.append(sessionId)
+            arguments.append(indices.count)
+            for index in indices {
+                let event = events[index]
+                arguments.append(StoredEventJSON.scriptArgument(body: event.body))
+                arguments.append(event.timestampMillis)
+                if let key = event.idempotencyKey {
+                    idempotencyKeys.append(keys.idempotency(sessionId, key))
+                    arguments.append(event.eventId)
+                } else {
+                    arguments.append("")
+                }
+                scriptOrder.append(index)
+            }
         }
+        scriptKeys.append(contentsOf: idempotencyKeys)
         run(.appendEvents, keys: scriptKeys, arguments: arguments) { [self] result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
             case .success(let reply):
-                let rows = reply.array ?? []
-                guard rows.count == events.count else {
+                guard let parts = reply.array, parts.count == 2, let rows = parts[0].array, rows.count == 2 * events.count,
+                      let published = parts[1].array else {
                     return done(.failure(.unavailable("unexpected reply to the append script")))
                 }
-                var appended: [AppendedEvent] = []
-                var messages: [(sessionId: String, message: [UInt8])] = []
-                appended.reserveCapacity(rows.count)
-                for (event, row) in zip(events, rows) {
-                    guard let fields = row.array, fields.count >= 2, let seq = fields[0].integer else {
+                var answers = [AppendedEvent?](repeating: nil, count: events.count)
+                for (row, index) in scriptOrder.enumerated() {
+                    let event = events[index]
+                    guard let seq = rows[2 * row].integer else {
                         return done(.failure(.unavailable("unexpected reply to the append script")))
                     }
-                    let duplicate = fields[1].integer == 1
-                    let eventId = duplicate ? fields.count > 2 ? fields[2].bytes.map { String(decoding: $0, as: UTF8.self) } ?? event.eventId : event.eventId
-                                            : event.eventId
-                    if fields.count > 3, let message = fields[3].bytes { messages.append((event.sessionId, message)) }
-                    appended.append(AppendedEvent(sessionId: event.sessionId, eventId: eventId, seq: seq, duplicate: duplicate))
+                    // 0: stored now; the first append's eventId: a repeat of its idempotency key.
+                    let firstEventId = rows[2 * row + 1].bytes.map { String(decoding: $0, as: UTF8.self) }
+                    answers[index] = AppendedEvent(sessionId: event.sessionId, eventId: firstEventId ?? event.eventId, seq: seq,
+                                                   duplicate: firstEventId != nil)
                 }
+                let appended = answers.compactMap { $0 }
                 guard deferPublish else { return done(.success(appended)) }
+                var messages: [(sessionId: String, message: [UInt8])] = []
+                var pair = 0
+                while pair + 1 < published.count {
+                    if let sessionId = published[pair].bytes, let message = published[pair + 1].bytes {
+                        messages.append((String(decoding: sessionId, as: UTF8.self), message))
+                    }
+                    pair += 2
+                }
                 confirmAndPublish(messages, routedBy: keys.seq(events[0].sessionId)) { done($0.map { appended }) }
             }
         }

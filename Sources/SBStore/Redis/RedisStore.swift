@@ -33,6 +33,9 @@ public final class RedisStore: Store, @unchecked Sendable {
     let replicas: ReplicaAcknowledgement
     /// REDIS_CHANNEL_MODE=session: every message also goes to the session's own channel.
     let sessionChannels: Bool
+    /// REDIS_CHANNEL_BATCH: one channel message per session of an append script call (on),
+    /// or one per event (off: what the old backend's consumers of `P events` read).
+    let channelBatch: Bool
     /// Appends waiting for the WAIT in flight on each master (see `waitForReplicas`); one
     /// entry ("") when not on Cluster.
     var replicaWaiters: [String: [(Result<Int64, StoreError>) -> Void]] = [:]
@@ -45,7 +48,7 @@ public final class RedisStore: Store, @unchecked Sendable {
     public init(loop: EventLoop, url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
                 commandTimeout: Duration = .seconds(2), sentinel: SentinelSettings? = nil,
                 resolver: any RedisResolver = ThreadResolver(), replicas: ReplicaAcknowledgement = .none,
-                sessionChannels: Bool = false) {
+                sessionChannels: Bool = false, channelBatch: Bool = true) {
         runner = RedisConnection(loop: loop, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
                                  commandTimeout: Self.commandTimeout(commandTimeout, replicas), sentinel: sentinel, resolver: resolver)
         keys = RedisKeys(prefix: prefix)
@@ -53,6 +56,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         self.logger = logger
         self.replicas = replicas
         self.sessionChannels = sessionChannels
+        self.channelBatch = channelBatch
         classicChannel = true
     }
 
@@ -60,7 +64,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// Sessions' channels are shard channels; `classicChannel` also publishes every message to
     /// `P events` (REDIS_CLUSTER_CLASSIC_CHANNEL, for old consumers: Redis sends it to every node).
     public init(loop: EventLoop, clusterSeeds: [RedisAddress], url: RedisURL, prefix: String, settings: StoreSettings, logger: Logger,
-                commandTimeout: Duration = .seconds(2), replicas: ReplicaAcknowledgement = .none, classicChannel: Bool = false) {
+                commandTimeout: Duration = .seconds(2), replicas: ReplicaAcknowledgement = .none, classicChannel: Bool = false,
+                channelBatch: Bool = true) {
         runner = RedisCluster(loop: loop, seeds: clusterSeeds, url: url, logger: logger, scripts: RedisScript.allCases.map(\.lua),
                               commandTimeout: Self.commandTimeout(commandTimeout, replicas))
         keys = RedisKeys(prefix: prefix, layout: .cluster)
@@ -68,6 +73,7 @@ public final class RedisStore: Store, @unchecked Sendable {
         self.logger = logger
         self.replicas = replicas
         sessionChannels = true
+        self.channelBatch = channelBatch
         self.classicChannel = classicChannel
     }
 
