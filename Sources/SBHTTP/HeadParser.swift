@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Parses a complete request head whose line framing HeadScanner has already checked: the
 /// request-line and field lines, each ending in CRLF, without the final empty line.
 enum HeadParser {
@@ -31,7 +35,14 @@ enum HeadParser {
         }
         guard line.minor == 0 || hosts == 1 else { return .failure(.bad("missing Host header")) }
 
-        guard let split = PercentDecoding.splitTarget(line.target) else { return .failure(.bad("invalid percent-encoding in request target")) }
+        // Most targets are a plain path (no query, nothing escaped): it is the path as it is.
+        let split: (path: String, query: [(String, String)])
+        if line.isPlainPath {
+            split = (line.target, [])
+        } else {
+            guard let decoded = PercentDecoding.splitTarget(line.target) else { return .failure(.bad("invalid percent-encoding in request target")) }
+            split = decoded
+        }
         let head = HTTPRequestHead(method: line.method, target: line.target, path: split.path, query: split.query,
                                    versionMinor: line.minor, headers: headers)
         switch BodyFraming.mode(headers, versionMinor: line.minor, limits: limits) {
@@ -78,6 +89,9 @@ enum HeadParser {
         var method: HTTPMethod
         var target: String
         var minor: Int
+        /// The target starts with "/" and holds no "%" or "?": `PercentDecoding.splitTarget`
+        /// would return it unchanged, so it is not called.
+        var isPlainPath = false
     }
 
     enum RequestLineOutcome {
@@ -109,6 +123,11 @@ enum HeadParser {
         let method = HTTPMethod(methodBytes)
         let isOptions = if case .options = method { true } else { false }
         if let error = RequestTarget.validate(targetBytes, isOptions: isOptions) { return .failure(error) }
-        return .line(RequestLine(method: method, target: String(decoding: targetBytes, as: UTF8.self), minor: minor == UInt8(ascii: "1") ? 1 : 0))
+        let isPlainPath = targetBytes.first == UInt8(ascii: "/") && targetBytes.withUnsafeBufferPointer { bytes in
+            memchr(bytes.baseAddress!, Int32(UInt8(ascii: "%")), bytes.count) == nil
+                && memchr(bytes.baseAddress!, Int32(UInt8(ascii: "?")), bytes.count) == nil
+        }
+        return .line(RequestLine(method: method, target: String(decoding: targetBytes, as: UTF8.self), minor: minor == UInt8(ascii: "1") ? 1 : 0,
+                                 isPlainPath: isPlainPath))
     }
 }
