@@ -1,3 +1,10 @@
+/// A parsed head and how its body is framed. One struct, not two enum payload values: those
+/// were copied as a tuple, through runtime metadata, per request.
+struct ParsedHead: Sendable {
+    var head: HTTPRequestHead
+    var mode: HTTPRequestParser.BodyMode
+}
+
 /// Incremental HTTP/1.1 request parser: feed bytes, pull events. Pure — no sockets, no clock —
 /// and it gives the same events however the input is split.
 public struct HTTPRequestParser: Sendable {
@@ -10,7 +17,7 @@ public struct HTTPRequestParser: Sendable {
     enum State: Sendable {
         case head
         /// The head is parsed; its body is still arriving.
-        case body(HTTPRequestHead, BodyMode)
+        case body(ParsedHead)
         case failed(HTTPParseError)
     }
 
@@ -65,8 +72,8 @@ public struct HTTPRequestParser: Sendable {
             return .error(error)
         case .head:
             return parseHead()
-        case .body(let head, let mode):
-            return parseBody(head, mode)
+        case .body(let parsed):
+            return parseBody(parsed)
         }
     }
 
@@ -98,24 +105,25 @@ public struct HTTPRequestParser: Sendable {
             switch parsed {
             case .failure(let error):
                 return fail(error)
-            case .head(let head, let mode):
+            case .head(let parsed):
                 chunked = ChunkedDecoder()
-                if head.expectsContinue {
-                    state = .body(head, mode)
-                    return .head(head)
+                if parsed.head.expectsContinue {
+                    state = .body(parsed)
+                    return .head(parsed.head)
                 }
                 // Most requests are complete in the bytes at hand: no detour through `state`.
-                return parseBody(head, mode)
+                return parseBody(parsed)
             }
         }
     }
 
-    private mutating func parseBody(_ head: HTTPRequestHead, _ mode: BodyMode) -> HTTPParserEvent? {
-        switch mode {
+    private mutating func parseBody(_ parsed: ParsedHead) -> HTTPParserEvent? {
+        let head = parsed.head
+        switch parsed.mode {
         case .none:
             return complete(HTTPRequest(head: head))
         case .length(let length):
-            guard buffer.count - start >= length else { return waitForBody(head, mode) }
+            guard buffer.count - start >= length else { return waitForBody(parsed) }
             let body = Array(buffer[start..<(start + length)])
             start += length
             return complete(HTTPRequest(head: head, body: body))
@@ -123,7 +131,7 @@ public struct HTTPRequestParser: Sendable {
             switch chunked.decode(buffer, from: &start, limits: limits) {
             case .needMore:
                 compactConsumed()
-                return waitForBody(head, mode)
+                return waitForBody(parsed)
             case .failure(let error):
                 return fail(error)
             case .done(let body):
@@ -132,8 +140,8 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private mutating func waitForBody(_ head: HTTPRequestHead, _ mode: BodyMode) -> HTTPParserEvent? {
-        if case .head = state { state = .body(head, mode) }
+    private mutating func waitForBody(_ parsed: ParsedHead) -> HTTPParserEvent? {
+        if case .head = state { state = .body(parsed) }
         return nil
     }
 

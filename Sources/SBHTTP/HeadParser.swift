@@ -7,7 +7,7 @@ import Glibc
 enum HeadParser {
     /// Not a `Result` of a tuple: that generic type's metadata was instantiated per request.
     enum Outcome {
-        case head(HTTPRequestHead, HTTPRequestParser.BodyMode)
+        case head(ParsedHead)
         case failure(HTTPParseError)
     }
 
@@ -46,7 +46,7 @@ enum HeadParser {
         let head = HTTPRequestHead(method: line.method, target: line.target, path: split.path, query: split.query,
                                    versionMinor: line.minor, headers: headers)
         switch BodyFraming.mode(headers, versionMinor: line.minor, limits: limits) {
-        case .success(let mode): return .head(head, mode)
+        case .success(let mode): return .head(ParsedHead(head: head, mode: mode))
         case .failure(let error): return .failure(error)
         }
     }

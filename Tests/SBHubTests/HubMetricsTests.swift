@@ -67,9 +67,12 @@ final class HubMetricsTests: XCTestCase {
         RequestDurations.render(RequestDurations().snapshot(), into: &none)
         XCTAssertTrue(none.isEmpty, "no request yet: no family, as with the registry")
         XCTAssertEqual(RequestDurations.boundLabels.count, RequestDurations.boundsNanos.count)
-        for (label, nanos) in zip(RequestDurations.boundLabels, RequestDurations.boundsNanos) {
+        for (index, (label, nanos)) in zip(RequestDurations.boundLabels, RequestDurations.boundsNanos).enumerated() {
             XCTAssertEqual(Double(label), Double(nanos) / 1e9, label)
+            XCTAssertEqual(RequestDurations.bucket(ofNanos: nanos), index, "a bound is in its own bucket")
+            XCTAssertEqual(RequestDurations.bucket(ofNanos: nanos + 1), index + 1, "past it, the next")
         }
+        XCTAssertEqual(RequestDurations.bucket(ofNanos: 0), 0)
     }
 
     func testEveryLabelIsDistinct() {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A value behind a `pthread_mutex_t`, for the few places where threads really share state
@@ -10,8 +10,8 @@ import Glibc
 /// `--sanitize=thread` run cannot tell real races from noise. pthread mutexes are understood by
 /// TSan, and uncontended they cost the same (one atomic each way).
 public final class Locked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     public init(_ value: Value) {
         self.value = value
@@ -28,6 +28,10 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the value while holding the lock. Never call back into the same lock.
+    /// Inlinable: specialized where it is used, not a generic call with run-time exclusivity
+    /// checks (the loop's inbox, the memory store's shards and the request metrics take it
+    /// on every turn or request).
+    @inlinable
     public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
