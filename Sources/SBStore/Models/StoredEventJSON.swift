@@ -10,8 +10,8 @@ public enum StoredEventJSON {
     public static func make(seq: Int64, body: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(body.count + 24)
-        out.append(contentsOf: "{\"seq\":".utf8)
-        out.append(contentsOf: String(seq).utf8)
+        out.append(literal: "{\"seq\":")
+        JSONNumber.append(seq, to: &out)  // digits written in place: no String per event
         out.append(UInt8(ascii: ","))
         out.append(contentsOf: body.dropFirst())
         return out
