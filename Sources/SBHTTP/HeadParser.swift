@@ -78,7 +78,7 @@ enum HeadParser {
             if HeaderName.equalsIgnoringASCIICase(name, HeaderName.host) {
                 hosts += 1
                 guard hosts == 1 else { return .bad("more than one Host header") }
-                guard RequestTarget.isValidHost(ArraySlice(value)) else { return .bad("invalid Host header") }
+                guard RequestTarget.isValidHost(value) else { return .bad("invalid Host header") }
             }
             headers.append(name: name, value: value)
         }

@@ -30,6 +30,11 @@ enum RequestTarget {
         hostAndPort(value, allowEmptyHost: true)
     }
 
+    /// The same, on the head's raw bytes (no array made per request).
+    static func isValidHost(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        hostAndPort(value, allowEmptyHost: true)
+    }
+
     /// path-abempty [ "?" query ] with pchar = unreserved / pct-encoded / sub-delims / ":" / "@";
     /// a fragment ("#") is not part of a request-target.
     static func pathAndQuery(_ bytes: ArraySlice<UInt8>) -> Bool {
@@ -49,7 +54,8 @@ enum RequestTarget {
     }
 
     /// host [ ":" port ] where host = IP-literal / reg-name (an IPv4 address is a reg-name).
-    private static func hostAndPort(_ bytes: ArraySlice<UInt8>, allowEmptyHost: Bool) -> Bool {
+    private static func hostAndPort<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, allowEmptyHost: Bool) -> Bool
+        where Bytes.Index == Int, Bytes.SubSequence: Collection<UInt8> {
         var i = bytes.startIndex
         if bytes.first == UInt8(ascii: "[") {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > i + 1 else { return false }

@@ -106,7 +106,9 @@ extension Connection {
         var bytes = writeQueue.takeBuffer()
         HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
                                    extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)
-        enqueue(bytes)
+        // Consumed: the queue's copy must be the only one once written, so that its storage
+        // comes back for the next response (`WriteQueue.takeBuffer`).
+        enqueue(consume bytes)
         queueChanged()  // over the limit, the next pipelined request waits for the drain
         if keepAlive { processHTTP(http) }
         // Write first: when nothing more is pipelined behind it, the response leaves now

@@ -190,11 +190,13 @@ final class WriteQueueReuseTests: XCTestCase {
         XCTAssertEqual(queue.takeBuffer().capacity, 0, "nothing written yet")
         var first = queue.takeBuffer()
         first.append(contentsOf: Array(repeating: 7, count: 100))
-        queue.append(first)
+        let storage = first.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        queue.append(consume first)
         XCTAssertEqual(queue.flush(fd: fds[0]), .drained)
         let reused = queue.takeBuffer()
         XCTAssertTrue(reused.isEmpty)
         XCTAssertGreaterThanOrEqual(reused.capacity, 100)
+        XCTAssertEqual(reused.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }, storage, "the same storage, not a copy")
         XCTAssertEqual(queue.takeBuffer().capacity, 0, "taken once")
 
         let kept: [UInt8] = Array(repeating: 9, count: 50)

@@ -57,15 +57,17 @@ public struct WriteQueue {
     public mutating func takeBuffer() -> [UInt8] {
         var taken: [UInt8] = []
         swap(&taken, &spare)
+        // Emptied here, not when it was kept: there the chunk it came out of was still alive
+        // and the array not yet unique, so emptying it made a copy.
+        taken.removeAll(keepingCapacity: true)
         return taken
     }
 
     /// Keeps a written chunk's storage for `takeBuffer`: only a small one, only when it is
     /// no longer shared, and not on connections that release their queue when drained.
     private mutating func keepSpare(_ chunk: consuming Chunk) {
-        guard !releasesWhenDrained, spare.capacity == 0, case .owned(var bytes) = consume chunk,
+        guard !releasesWhenDrained, spare.capacity == 0, case .owned(let bytes) = consume chunk,
               bytes.capacity <= 4096 else { return }
-        bytes.removeAll(keepingCapacity: true)
         spare = bytes
     }
 
