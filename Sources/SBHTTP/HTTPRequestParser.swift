@@ -102,7 +102,7 @@ public struct HTTPRequestParser: Sendable {
             let parsed = HeadParser.parse(buffer[start..<fieldsEnd], limits: limits, storage: &spareHeaders)
             start = end
             scanner = HeadScanner()
-            switch parsed {
+            switch consume parsed {  // moved, not copied: the head's six references
             case .failure(let error):
                 return fail(error)
             case .head(let parsed):
@@ -117,16 +117,15 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private mutating func parseBody(_ parsed: ParsedHead) -> HTTPParserEvent? {
-        let head = parsed.head
+    private mutating func parseBody(_ parsed: consuming ParsedHead) -> HTTPParserEvent? {
         switch parsed.mode {
         case .none:
-            return complete(HTTPRequest(head: head))
+            return complete(HTTPRequest(head: parsed.head))
         case .length(let length):
             guard buffer.count - start >= length else { return waitForBody(parsed) }
             let body = Array(buffer[start..<(start + length)])
             start += length
-            return complete(HTTPRequest(head: head, body: body))
+            return complete(HTTPRequest(head: parsed.head, body: body))
         case .chunked:
             switch chunked.decode(buffer, from: &start, limits: limits) {
             case .needMore:
@@ -135,7 +134,7 @@ public struct HTTPRequestParser: Sendable {
             case .failure(let error):
                 return fail(error)
             case .done(let body):
-                return complete(HTTPRequest(head: head, body: body))
+                return complete(HTTPRequest(head: parsed.head, body: body))
             }
         }
     }
