@@ -122,25 +122,14 @@ final class DeliveryLag: Sendable {
     static func render(_ counts: Counts, into out: inout [UInt8]) {
         out.append(contentsOf: "# HELP switchboard_delivery_lag_seconds \(help)\n# TYPE switchboard_delivery_lag_seconds histogram\n".utf8)
         for path in Path.allCases {
-            var cumulative = 0
-            for (index, count) in counts.buckets[path.rawValue].enumerated() {
-                cumulative += count
-                let bound = index < bucketMicros.count ? formatSeconds(micros: bucketMicros[index]) : "+Inf"
-                out.append(contentsOf: "switchboard_delivery_lag_seconds_bucket{kind=\"\(path.label)\",le=\"\(bound)\"} \(cumulative)\n".utf8)
-            }
-            out.append(contentsOf: "switchboard_delivery_lag_seconds_sum{kind=\"\(path.label)\"} \(formatSeconds(micros: counts.sumMicros[path.rawValue]))\n".utf8)
-            out.append(contentsOf: "switchboard_delivery_lag_seconds_count{kind=\"\(path.label)\"} \(cumulative)\n".utf8)
+            HistogramText.appendSeries("switchboard_delivery_lag_seconds", label: "kind=\"\(path.label)\"",
+                                       counts: counts.buckets[path.rawValue], boundLabels: bucketMicros.map { formatSeconds(micros: $0) },
+                                       sum: formatSeconds(micros: counts.sumMicros[path.rawValue]), into: &out)
         }
     }
 
-    /// Microseconds as decimal seconds, without floating-point noise ("0.0025", "30").
+    /// Microseconds as decimal seconds ("0.0025", "30").
     static func formatSeconds(micros: Int64) -> String {
-        let whole = micros / 1_000_000
-        var fraction = micros % 1_000_000
-        guard fraction != 0 else { return String(whole) }
-        var digits = 6
-        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
-        let text = String(fraction)
-        return "\(whole)." + String(repeating: "0", count: digits - text.count) + text
+        HistogramText.decimalSeconds(micros, fractionDigits: 6)
     }
 }

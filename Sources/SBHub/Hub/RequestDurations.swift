@@ -87,25 +87,10 @@ final class RequestDurations: Sendable {
         out.append(contentsOf: "# HELP switchboard_http_request_duration_seconds \(help)\n".utf8)
         out.append(contentsOf: "# TYPE switchboard_http_request_duration_seconds histogram\n".utf8)
         for route in routes {
-            var cumulative = 0
-            for bucket in 0..<Counts.width {
-                cumulative += counts.buckets[route.rawValue * Counts.width + bucket]
-                let bound = bucket < boundLabels.count ? boundLabels[bucket] : "+Inf"
-                out.append(contentsOf: "switchboard_http_request_duration_seconds_bucket{route=\"\(route.text)\",le=\"\(bound)\"} \(cumulative)\n".utf8)
-            }
-            out.append(contentsOf: "switchboard_http_request_duration_seconds_sum{route=\"\(route.text)\"} \(seconds(nanos: counts.sumNanos[route.rawValue]))\n".utf8)
-            out.append(contentsOf: "switchboard_http_request_duration_seconds_count{route=\"\(route.text)\"} \(cumulative)\n".utf8)
+            let start = route.rawValue * Counts.width
+            HistogramText.appendSeries("switchboard_http_request_duration_seconds", label: "route=\"\(route.text)\"",
+                                       counts: counts.buckets[start..<(start + Counts.width)], boundLabels: boundLabels,
+                                       sum: HistogramText.decimalSeconds(counts.sumNanos[route.rawValue], fractionDigits: 9), into: &out)
         }
-    }
-
-    /// Nanoseconds as decimal seconds, without floating-point noise ("0.000121933", "3").
-    static func seconds(nanos: Int64) -> String {
-        let whole = nanos / 1_000_000_000
-        var fraction = nanos % 1_000_000_000
-        guard fraction != 0 else { return String(whole) }
-        var digits = 9
-        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
-        let text = String(fraction)
-        return "\(whole)." + String(repeating: "0", count: digits - text.count) + text
     }
 }
