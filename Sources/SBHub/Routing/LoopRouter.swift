@@ -230,6 +230,8 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         case .ackCommand(let id): QueueAPI.ack(request, commandId: id, store: store, done)
         case .mintToken: TokensAPI.mint(request, settings: hub.configuration.tokens, keyConfigured: hub.configuration.apiKey != nil, done)
         case .health, .ready, .metrics, .asset, .eventStream, .webSocket, .echo:
+            // `respond` answers these through `answerNow` before it gets here; the switch
+            // stays exhaustive so a new route cannot be forgotten in both.
             done(answerNow(route, request) ?? Reply.error(.notFound("no route for \(request.head.method.name) \(request.head.path)")))
         }
     }
