@@ -52,6 +52,7 @@ extension EventLoop {
     func runDueTimers() {
         guard !timers.isEmpty else { return }
         let now = MonotonicClock.now()
+        self.now = now
         while let first = timers.min, first.deadline <= now {
             _ = timers.removeMin()
             guard let callback = timerCallbacks[first.id] else { continue }

@@ -29,6 +29,10 @@ public final class EventLoop: @unchecked Sendable {
     var timerCallbacks: [UInt64: TimerCallback] = [:]
     var nextTimerID: UInt64 = 1
     private var beforeSleepHooks: [(_ busy: Bool) -> Bool] = []
+    /// The monotonic time at which this turn's I/O was reported (read once after each poll, and
+    /// again when timers run): what the connections' machines time their deadlines by, so a
+    /// request costs no clock read of its own. Loop thread only. Stale by at most one turn.
+    public internal(set) var now: UInt64 = MonotonicClock.now()
     /// The loop thread's id once `run()` started (0 before): read from any thread by `inLoop`.
     private let threadID = Atomic<UInt>(0)
     private let stopRequested = Atomic<Bool>(false)
@@ -177,7 +181,12 @@ public final class EventLoop: @unchecked Sendable {
             runDueTimers()
             let moreWork = runBeforeSleepHooks(busy: hadIO || hadTasks)
             let timeout = moreWork || wakePending.load(ordering: .acquiring) ? 0 : millisecondsUntilNextTimer()
+            var stamped = false
             let ready = try epoll.wait(timeoutMilliseconds: timeout) { registration, events in
+                if !stamped {  // once per turn, after the sleep
+                    now = MonotonicClock.now()
+                    stamped = true
+                }
                 guard let index = live(registration), let handler = slots[index].handler else { return }
                 handler.handleIO(events)
             }

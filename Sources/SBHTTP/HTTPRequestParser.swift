@@ -120,12 +120,15 @@ public struct HTTPRequestParser: Sendable {
     private mutating func parseBody(_ parsed: consuming ParsedHead) -> HTTPParserEvent? {
         switch parsed.mode {
         case .none:
-            return complete(HTTPRequest(head: parsed.head))
+            // Taken out, not copied: a copy of the head went through its value witness.
+            let head = (consume parsed).head
+            return complete(HTTPRequest(head: head))
         case .length(let length):
             guard buffer.count - start >= length else { return waitForBody(parsed) }
             let body = Array(buffer[start..<(start + length)])
             start += length
-            return complete(HTTPRequest(head: parsed.head, body: body))
+            let head = (consume parsed).head
+            return complete(HTTPRequest(head: head, body: body))
         case .chunked:
             switch chunked.decode(buffer, from: &start, limits: limits) {
             case .needMore:

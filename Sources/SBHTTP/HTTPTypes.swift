@@ -41,8 +41,16 @@ public enum HTTPMethod: Equatable, Hashable, Sendable {
     }
 
     private static func known(_ bytes: ArraySlice<UInt8>) -> HTTPMethod? {
+        // Byte by byte: `elementsEqual` over two collection types cost ~100 instructions per request.
         func matches(_ name: StaticString) -> Bool {
-            name.withUTF8Buffer { name in name.count == bytes.count && name.elementsEqual(bytes) }
+            guard name.utf8CodeUnitCount == bytes.count else { return false }
+            let stored = name.utf8Start
+            var i = 0
+            for byte in bytes {
+                if stored[i] != byte { return false }
+                i += 1
+            }
+            return true
         }
         switch bytes.first {
         case UInt8(ascii: "G"): return matches("GET") ? .get : nil
@@ -68,19 +76,22 @@ public enum HTTPMethod: Equatable, Hashable, Sendable {
     }
 }
 
-/// Header fields in arrival order, kept as the bytes they arrived in: names lowercased while
-/// they are copied, values as sent. A request's fields cost two allocations (the bytes and the
-/// offsets) however many there are; a value becomes a `String` only when someone asks for it,
-/// and the framing and connection checks read the bytes themselves.
+/// Header fields in arrival order, kept as the bytes they arrived in: names lowercased, values
+/// as sent. A request's fields cost two allocations (the bytes and the offsets) however many
+/// there are, and none on a keep-alive connection's next request (`HTTPRequestParser.recycle`);
+/// a value becomes a `String` only when someone asks for it, and the framing and connection
+/// checks read the bytes themselves.
 public struct HTTPHeaders: Sendable, Sequence {
-    /// Names (lowercase) and values back to back.
-    private var bytes: [UInt8] = []
-    private var entries: [Entry] = []
+    /// A parsed head's field section as received, in one copy, names lowercased in place
+    /// (`HeadParser.fields`); fields added by `append` go name and value back to back.
+    var bytes: [UInt8] = []
+    var entries: [Entry] = []
 
     struct Entry: Sendable {
         var nameStart: UInt32
         var nameEnd: UInt32
-        var valueEnd: UInt32  // the value starts at `nameEnd`
+        var valueStart: UInt32
+        var valueEnd: UInt32
     }
 
     public init(_ fields: [(String, String)] = []) {
@@ -90,15 +101,6 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     init(capacity: Int, byteCapacity: Int) {
         entries.reserveCapacity(capacity)
-        bytes.reserveCapacity(byteCapacity)
-    }
-
-    /// Emptied for the next request's fields, keeping the storage when nothing else holds it
-    /// (`HTTPRequestParser.recycle`).
-    mutating func empty(reserving byteCapacity: Int) {
-        entries.removeAll(keepingCapacity: true)
-        bytes.removeAll(keepingCapacity: true)
-        if entries.capacity < 8 { entries.reserveCapacity(8) }
         bytes.reserveCapacity(byteCapacity)
     }
 
@@ -115,7 +117,7 @@ public struct HTTPHeaders: Sendable, Sequence {
             for i in nameStart..<nameEnd { stored[i] = HeaderName.lowercase(stored[i]) }
         }
         bytes.append(contentsOf: value)
-        entries.append(Entry(nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueEnd: UInt32(bytes.count)))
+        entries.append(Entry(nameStart: UInt32(nameStart), nameEnd: UInt32(nameEnd), valueStart: UInt32(nameEnd), valueEnd: UInt32(bytes.count)))
     }
 
     mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
@@ -133,7 +135,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     private func forEachValue(_ name: UnsafeBufferPointer<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
         for entry in entries where nameEquals(entry, name) {
-            body(bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)])
+            body(bytes[Int(entry.valueStart)..<Int(entry.valueEnd)])
         }
     }
 
@@ -144,7 +146,7 @@ public struct HTTPHeaders: Sendable, Sequence {
 
     private func first(_ name: UnsafeBufferPointer<UInt8>) -> ArraySlice<UInt8>? {
         for entry in entries where nameEquals(entry, name) {
-            return bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)]
+            return bytes[Int(entry.valueStart)..<Int(entry.valueEnd)]
         }
         return nil
     }
@@ -175,7 +177,7 @@ public struct HTTPHeaders: Sendable, Sequence {
     public var fields: [(name: String, value: String)] {
         entries.map { entry in
             (String(decoding: bytes[Int(entry.nameStart)..<Int(entry.nameEnd)], as: UTF8.self),
-             String(decoding: bytes[Int(entry.nameEnd)..<Int(entry.valueEnd)], as: UTF8.self))
+             String(decoding: bytes[Int(entry.valueStart)..<Int(entry.valueEnd)], as: UTF8.self))
         }
     }
 

@@ -14,23 +14,22 @@ enum HeadParser {
     /// `storage`: a finished request's fields to write into (`HTTPRequestParser.recycle`).
     static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits, storage: inout HTTPHeaders?) -> Outcome {
         // Line by line, without collecting the lines first: HeadScanner guarantees each ends in CRLF.
-        guard let firstLF = bytes.firstIndex(of: HTTPSyntax.lf) else { return .failure(.bad("empty request")) }
-        let requestLine = bytes[bytes.startIndex..<max(bytes.startIndex, firstLF - 1)]
+        let firstLF = bytes.withUnsafeBufferPointer { head in
+            memchr(head.baseAddress!, Int32(HTTPSyntax.lf), head.count).map { head.baseAddress!.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+        }
+        guard let firstLF else { return .failure(.bad("empty request")) }
+        let fieldsStart = bytes.startIndex + firstLF + 1
+        let requestLine = bytes[bytes.startIndex..<max(bytes.startIndex, fieldsStart - 2)]
         let line: RequestLine
         switch parseRequestLine(requestLine, limits: limits) {
         case .failure(let error): return .failure(error)
         case .line(let parsed): line = parsed
         }
 
-        var headers: HTTPHeaders
-        if var reused = storage.take() {  // taken, not copied: its storage stays unique
-            reused.empty(reserving: bytes.endIndex - firstLF)
-            headers = reused
-        } else {
-            headers = HTTPHeaders(capacity: 8, byteCapacity: bytes.endIndex - firstLF)
-        }
+        // Taken, not copied: a recycled storage stays unique, and is written in place.
+        var headers = storage.take() ?? HTTPHeaders(capacity: 8, byteCapacity: 0)
         var hosts = 0
-        if let error = bytes.withUnsafeBufferPointer({ fields($0, from: firstLF + 1 - bytes.startIndex, into: &headers, hosts: &hosts) }) {
+        if let error = bytes[fieldsStart...].withUnsafeBufferPointer({ fields($0, into: &headers, hosts: &hosts) }) {
             return .failure(error)
         }
         guard line.minor == 0 || hosts == 1 else { return .failure(.bad("missing Host header")) }
@@ -61,28 +60,42 @@ enum HeadParser {
     /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
     /// Only HTTP/1.0 and HTTP/1.1 are accepted: any other well-formed version (HTTP/1.2 and
     /// HTTP/2.0 included) is 505, anything else 400.
-    /// The field lines from `start` on: checked (`HTTPSyntax.fieldOffsets`), one Host at most
-    /// and a valid one (RFC 9112 §3.2), stored in `headers`. Works on the head's raw bytes.
-    private static func fields(_ head: UnsafeBufferPointer<UInt8>, from start: Int, into headers: inout HTTPHeaders,
+    /// The field lines (each ending in CRLF): copied into `headers` at once, then checked line by
+    /// line (`HTTPSyntax.fieldOffsets`) and indexed, names lowercased in place; one Host at most
+    /// and a valid one (RFC 9112 §3.2). Works on the head's raw bytes.
+    private static func fields(_ section: UnsafeBufferPointer<UInt8>, into headers: inout HTTPHeaders,
                                hosts: inout Int) -> HTTPParseError? {
-        var offsets = HTTPSyntax.FieldOffsets()
-        var lineStart = start
-        while lineStart < head.count {
-            var lineEnd = lineStart
-            while lineEnd < head.count, head[lineEnd] != HTTPSyntax.lf { lineEnd += 1 }
-            let line = UnsafeBufferPointer(rebasing: head[lineStart..<max(lineStart, lineEnd - 1)])
-            lineStart = lineEnd + 1
-            if let error = HTTPSyntax.fieldOffsets(line, &offsets) { return error }
-            let name = UnsafeBufferPointer(rebasing: line[0..<offsets.colon])
-            let value = UnsafeBufferPointer(rebasing: line[offsets.valueStart..<offsets.valueEnd])
-            if HeaderName.equalsIgnoringASCIICase(name, HeaderName.host) {
-                hosts += 1
-                guard hosts == 1 else { return .bad("more than one Host header") }
-                guard RequestTarget.isValidHost(value) else { return .bad("invalid Host header") }
+        headers.entries.removeAll(keepingCapacity: true)
+        headers.bytes.removeAll(keepingCapacity: true)
+        headers.bytes.append(contentsOf: section)
+        var entries = [HTTPHeaders.Entry]()
+        swap(&entries, &headers.entries)  // filled while the bytes are open for writing
+        defer { swap(&entries, &headers.entries) }
+        return headers.bytes.withUnsafeMutableBufferPointer { stored -> HTTPParseError? in
+            guard let base = stored.baseAddress else { return nil }
+            var offsets = HTTPSyntax.FieldOffsets()
+            var lineStart = 0
+            while lineStart < stored.count {
+                let lf = memchr(base + lineStart, Int32(HTTPSyntax.lf), stored.count - lineStart)
+                let lineEnd = lf.map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? stored.count
+                let line = UnsafeBufferPointer(start: base + lineStart, count: max(0, lineEnd - 1 - lineStart))
+                if let error = HTTPSyntax.fieldOffsets(line, &offsets) { return error }
+                for i in lineStart..<(lineStart + offsets.colon) { base[i] = HeaderName.lowercase(base[i]) }
+                let name = UnsafeBufferPointer(start: base + lineStart, count: offsets.colon)
+                let value = UnsafeBufferPointer(rebasing: line[offsets.valueStart..<offsets.valueEnd])
+                if name.count == 4, name[0] == UInt8(ascii: "h"), name[1] == UInt8(ascii: "o"), name[2] == UInt8(ascii: "s"),
+                   name[3] == UInt8(ascii: "t") {
+                    hosts += 1
+                    guard hosts == 1 else { return .bad("more than one Host header") }
+                    guard RequestTarget.isValidHost(value) else { return .bad("invalid Host header") }
+                }
+                entries.append(HTTPHeaders.Entry(nameStart: UInt32(lineStart), nameEnd: UInt32(lineStart + offsets.colon),
+                                                 valueStart: UInt32(lineStart + offsets.valueStart),
+                                                 valueEnd: UInt32(lineStart + offsets.valueEnd)))
+                lineStart = lineEnd + 1
             }
-            headers.append(name: name, value: value)
+            return nil
         }
-        return nil
     }
 
     struct RequestLine {

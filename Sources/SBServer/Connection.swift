@@ -52,7 +52,7 @@ final class Connection: IOHandler {
         self.server = server
         driver = .http(HTTPDriver(
             parser: HTTPRequestParser(limits: server.configuration.httpLimits),
-            machine: HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: MonotonicClock.now())))
+            machine: HTTPConnectionStateMachine(configuration: server.httpMachineConfiguration, now: server.loop.now)))
     }
 
     var loop: EventLoop { server.loop }
@@ -174,9 +174,9 @@ final class Connection: IOHandler {
     func queueChanged() {
         let bytes = writeQueue.byteCount
         switch driver {
-        case .http(let http): performHTTP(http.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()))
+        case .http(let http): performHTTP(http.machine.queueChanged(bytes: bytes, now: loop.now))
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.queueChanged(bytes: bytes) })
-        case .stream: performHTTP(updateStream { $0.machine.queueChanged(bytes: bytes, now: MonotonicClock.now()) })
+        case .stream: performHTTP(updateStream { $0.machine.queueChanged(bytes: bytes, now: loop.now) })
         case .closed: break
         }
     }
@@ -258,7 +258,7 @@ final class Connection: IOHandler {
     /// Shutdown: idle HTTP connections close now, busy ones after their response; WebSockets
     /// get a close frame; streams end.
     func shutdownGracefully(code: UInt16, reason: String) {
-        let now = MonotonicClock.now()
+        let now = loop.now
         switch driver {
         case .http(let http): performHTTP(http.machine.shutdownRequested(now: now))
         case .webSocket: performWebSocket(updateWebSocket { $0.machine.closeRequested(code: code, reason: reason, now: now) })

@@ -35,7 +35,7 @@ extension Connection {
         defer { http.processing = false }
         while !closed, case .http(let current) = driver, current === http, http.machine.mayParse {
             guard let event = http.parser.next() else {
-                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: MonotonicClock.now()))
+                performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: loop.now))
                 break
             }
             // Consumed, not copied: the request's field storage must be unique again when it
@@ -53,7 +53,7 @@ extension Connection {
                     http.parser.recycle(consume request)
                 }
             case .error(let error):
-                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: MonotonicClock.now()))
+                performHTTP(http.machine.requestFailed(status: error.status, message: error.message, now: loop.now))
             }
         }
         // Responses queued by this pass count against the send queue limit at once.
@@ -101,23 +101,31 @@ extension Connection {
 
     func finishResponse(_ response: HTTPResponse, isHead: Bool, forceClose: Bool = false) {
         guard !closed, case .http(let http) = driver else { return }
-        let action = http.machine.responseReady(now: MonotonicClock.now(), forceClose: forceClose)
+        let action = http.machine.responseReady(now: loop.now, forceClose: forceClose)
         guard case .writeResponse(let keepAlive) = action else { return performHTTP(action) }
         var bytes = writeQueue.takeBuffer()
         HTTPResponseEncoder.encode(response, keepAlive: keepAlive, headRequest: isHead,
                                    extraHeaderLines: tls == nil ? [] : server.hstsHeaderLine, into: &bytes)
         // Consumed: the queue's copy must be the only one once written, so that its storage
         // comes back for the next response (`WriteQueue.takeBuffer`).
-        enqueue(consume bytes)
-        queueChanged()  // over the limit, the next pipelined request waits for the drain
-        if keepAlive { processHTTP(http) }
-        // Write first: when nothing more is pipelined behind it, the response leaves now
-        // instead of queueing behind this iteration's broadcast writes, so publishers get their
-        // answers (and send the next event) sooner. Pipelined responses still go out together.
-        if !closed, !http.parser.hasBufferedBytes {
-            flush()
+        if http.parser.hasBufferedBytes {
+            // Pipelined requests behind it: their responses go out together, in one write
+            // before the loop sleeps; over the queue limit, the next one waits for the drain.
+            enqueue(consume bytes)
+            queueChanged()
+            if keepAlive { processHTTP(http) }
+            if !closed, !http.parser.hasBufferedBytes { flush() }
+            syncInterest()
+            return
         }
-        syncInterest()
+        // Nothing pipelined: written now instead of queueing behind this iteration's broadcast
+        // writes, so publishers get their answers (and send the next event) sooner. `flush`
+        // tells the machine what is left and syncs epoll; what the socket did not take waits
+        // for EPOLLOUT, so no before-sleep flush is scheduled.
+        guard !closed else { return }
+        writeQueue.append(consume bytes)
+        if keepAlive { processHTTP(http) }  // an answer given later: the machine waits for the next request
+        flush()
     }
 
     static func errorResponse(status: Int, message: String) -> [UInt8] {

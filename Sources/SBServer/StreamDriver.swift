@@ -26,7 +26,7 @@ extension Connection: ResponseStream {
 
     func startStream(_ head: HTTPResponse, handler: any StreamHandler) {
         guard !closed, case .http(let http) = driver else { return }
-        let action = http.machine.streamReady(now: MonotonicClock.now())
+        let action = http.machine.streamReady(now: loop.now)
         guard case .writeStreamHead(let open) = action else { return performHTTP(action) }
         var bytes: [UInt8] = []
         HTTPResponseEncoder.encodeStreamHead(head, into: &bytes)
@@ -73,7 +73,7 @@ extension Connection: ResponseStream {
     }
 
     func end() {
-        performHTTP(updateStream { $0.machine.endStream(now: MonotonicClock.now()) })
+        performHTTP(updateStream { $0.machine.endStream(now: loop.now) })
         syncInterest()
     }
 }

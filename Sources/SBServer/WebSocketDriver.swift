@@ -32,7 +32,7 @@ extension Connection: WebSocketConnection {
     }
 
     func webSocketReceived(_ bytes: UnsafeRawBufferPointer) {
-        let now = MonotonicClock.now()
+        let now = loop.now
         updateWebSocket {
             $0.machine.bytesReceived(now: now)
             $0.reader.feed(bytes)
@@ -52,15 +52,15 @@ extension Connection: WebSocketConnection {
             case .ping(let payload):
                 if webSocket.machine.pingReceived() == .sendPong { enqueue(WebSocketFrameEncoder.encode(opcode: .pong, payload: payload)) }
             case .pong:
-                let now = MonotonicClock.now()
+                let now = loop.now
                 updateWebSocket { $0.machine.pongReceived(now: now) }
             case .close(let code, _):
-                let now = MonotonicClock.now()
+                let now = loop.now
                 performWebSocket(updateWebSocket { $0.machine.closeReceived(code: code, now: now) })
                 return
             case .failure(let code, let reason):
                 logger.debug("websocket protocol error", metadata: ["peer": "\(peer)", "code": "\(code)", "reason": "\(reason)"])
-                let now = MonotonicClock.now()
+                let now = loop.now
                 performWebSocket(updateWebSocket { $0.machine.protocolError(code: code, reason: reason, now: now) })
                 return
             }
@@ -108,7 +108,7 @@ extension Connection: WebSocketConnection {
         guard case .webSocket(let webSocket) = driver else { return false }
         let action = webSocket.machine.liveSend(queued: writeQueue.byteCount)
         if action == .cutOff {
-            let now = MonotonicClock.now()
+            let now = loop.now
             updateWebSocket { $0.machine.cutOff(now: now) }
             performWebSocket(.cutOff)
         }
@@ -181,7 +181,7 @@ extension Connection: WebSocketConnection {
     }
 
     func close(code: UInt16, reason: String) {
-        let now = MonotonicClock.now()
+        let now = loop.now
         performWebSocket(updateWebSocket { $0.machine.closeRequested(code: code, reason: reason, now: now) })
     }
 

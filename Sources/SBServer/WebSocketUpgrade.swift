@@ -38,7 +38,7 @@ extension Connection {
             if !leftover.isEmpty { reader.feed(leftover) }
             driver = .webSocket(WebSocketDriver(
                 reader: reader, handler: handler,
-                machine: WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: MonotonicClock.now()),
+                machine: WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: loop.now),
                 deflateWindowBits: agreement?.serverMaxWindowBits ?? 0))
             writeQueue.releasesWhenDrained = true
             server.counters.openWebSockets.add(1, ordering: .relaxed)
@@ -48,6 +48,6 @@ extension Connection {
     }
 
     private func refuseUpgrade(status: Int, message: String, _ http: HTTPDriver) {
-        performHTTP(http.machine.requestFailed(status: status, message: message, now: MonotonicClock.now()))
+        performHTTP(http.machine.requestFailed(status: status, message: message, now: loop.now))
     }
 }

@@ -20,3 +20,38 @@ final class HTTPSyntaxTests: XCTestCase {
         }
     }
 }
+
+final class RequestTargetByteSetTests: XCTestCase {
+    /// The literal sets agree with the RFC 3986 predicates they replace, byte by byte.
+    func testTargetAndRegNameSetsMatchTheGrammar() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let unreservedOrSubDelim = RequestTarget.isUnreserved(byte) || RequestTarget.isSubDelim(byte)
+            let pchar = unreservedOrSubDelim || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
+            XCTAssertEqual(RequestTarget.isTargetByte(byte), pchar || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?"), "byte \(byte)")
+            XCTAssertEqual(RequestTarget.isRegNameByte(byte), unreservedOrSubDelim, "byte \(byte)")
+        }
+        XCTAssertFalse(RequestTarget.isTargetByte(UInt8(ascii: "%")))
+        XCTAssertFalse(RequestTarget.isTargetByte(UInt8(ascii: "#")))
+        XCTAssertFalse(RequestTarget.isRegNameByte(UInt8(ascii: ":")))
+    }
+}
+
+final class FieldValueCheckTests: XCTestCase {
+    /// The word-at-a-time value check agrees with the byte rule wherever the byte sits: control
+    /// bytes and DEL are refused, HTAB, SP and obs-text (0x80-0xFF) kept.
+    func testEveryByteAtEveryPositionOfAValue() {
+        for length in [1, 7, 8, 9, 16, 17, 23] {
+            for position in 0..<length {
+                for value in 0...255 {
+                    let byte = UInt8(value)
+                    var line = Array("X-Test: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    line[8 + position] = byte
+                    var offsets = HTTPSyntax.FieldOffsets()
+                    let error = line.withUnsafeBufferPointer { HTTPSyntax.fieldOffsets($0, &offsets) }
+                    XCTAssertEqual(error == nil, HTTPSyntax.isFieldValueByte(byte), "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+}

@@ -41,27 +41,33 @@ final class HubPolicy: Sendable {
         trustedProxies.isEmpty ? peer : trustedProxies.client(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
     }
 
+    /// Not a `Result`: that generic type's copies went through runtime metadata per request.
+    enum AccessCheck {
+        case allowed(Access)
+        case denied(HubError)
+    }
+
     /// Who the request is from, or the error that ends it. `client` is `clientAddress(head:peer:)`.
     /// Per-session scopes are checked by the routes (`RouteAccess`).
-    func check(route: Route, head: HTTPRequestHead, client: String) -> Result<Access, HubError> {
+    func check(route: Route, head: HTTPRequestHead, client: String) -> AccessCheck {
         switch route {
-        case .health, .ready, .asset: return .success(.full)
-        case .metrics where metricsPublic: return .success(.full)
+        case .health, .ready, .asset: return .allowed(.full)
+        case .metrics where metricsPublic: return .allowed(.full)
         default: break
         }
         let access: Access
         switch authenticateThrottled(head, client: client) {
-        case .failure(let error): return .failure(error)
+        case .failure(let error): return .denied(error)
         case .success(let found): access = found
         }
         if route.isWrite, restRate > 0 {
             let now = MonotonicClock.now()
             let retry = limiter.withLock { $0.take(client, now: now) }
             if let retry {
-                return .failure(HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))]))
+                return .denied(HubError(status: 429, message: "rate limit exceeded", headers: [("Retry-After", String(retry))]))
             }
         }
-        return .success(access)
+        return .allowed(access)
     }
 
     /// The key or token first (401), then the Origin (403). Browsers always send `Origin`; an

@@ -41,7 +41,7 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
 
     func respond(to request: HTTPRequest, context: RequestContext) -> HTTPAnswer {
         let head = request.head
-        var exchange = Exchange(head, client: policy.clientAddress(head: head, peer: context.peer))
+        var exchange = Exchange(head, client: policy.clientAddress(head: head, peer: context.peer), started: loopHub.loop.now)
         if head.method == .options {
             exchange.label = .preflight
             return .now(finish(policy.preflight(head), exchange))
@@ -59,8 +59,8 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
             exchange.label = route.requestLabel
             let access: Access
             switch policy.check(route: route, head: head, client: exchange.client) {
-            case .failure(let denied): return .now(finish(Reply.error(denied), exchange))
-            case .success(let found): access = found
+            case .denied(let denied): return .now(finish(Reply.error(denied), exchange))
+            case .allowed(let found): access = found
             }
             if let denied = RouteAccess.check(route, access) {
                 return .now(finish(Reply.error(denied), exchange))
@@ -89,12 +89,13 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
         let started: UInt64
         var label = HubMetrics.RequestLabel.unmatched
 
-        init(_ head: HTTPRequestHead, client: String) {
+        /// `started`: when the loop noticed the request's bytes (`EventLoop.now`).
+        init(_ head: HTTPRequestHead, client: String, started: UInt64) {
             method = head.method
             path = head.path
             origin = head.headers.firstValue(HeaderName.origin).map { String(decoding: $0, as: UTF8.self) }
             self.client = client
-            started = MonotonicClock.now()
+            self.started = started
         }
     }
 
@@ -174,13 +175,19 @@ final class LoopRouter: HTTPResponder, @unchecked Sendable {  // confined to `lo
     /// `/health` as last answered, with what it was made of: a load balancer asks many times
     /// a second and the members change about once a second (the uptime), so most answers are
     /// this one again.
-    private var lastHealth: (members: InstanceStatus.Members, response: HTTPResponse)?
+    /// A struct, not an optional tuple: the tuple was copied through runtime metadata per request.
+    private var lastHealth: HealthMemo?
+
+    private struct HealthMemo {
+        let members: InstanceStatus.Members
+        let response: HTTPResponse
+    }
 
     private func health() -> HTTPResponse {
         let status = InstanceStatus(hub, server: server)
         if let lastHealth, lastHealth.members == status.members { return lastHealth.response }
         let response = SystemAPI.health(hub, status: status)
-        lastHealth = (status.members, response)
+        lastHealth = HealthMemo(members: status.members, response: response)
         return response
     }
 
