@@ -27,7 +27,7 @@ enum RequestTarget {
 
     /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2); an empty host is allowed there.
     static func isValidHost(_ value: ArraySlice<UInt8>) -> Bool {
-        hostAndPort(value, allowEmptyHost: true)
+        value.withUnsafeBufferPointer { hostAndPort($0, allowEmptyHost: true) }
     }
 
     /// The same, on the head's raw bytes (no array made per request).
@@ -38,11 +38,17 @@ enum RequestTarget {
     /// path-abempty [ "?" query ] with pchar = unreserved / pct-encoded / sub-delims / ":" / "@";
     /// a fragment ("#") is not part of a request-target.
     static func pathAndQuery(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
+        bytes.withUnsafeBufferPointer { pathAndQuery($0) }
+    }
+
+    /// On raw bytes: every request's target passes here (an `ArraySlice` index costs a bounds
+    /// check per byte).
+    private static func pathAndQuery(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "%") {
-                guard i + 2 < bytes.endIndex, PercentDecoding.hex(bytes[i + 1]) != nil, PercentDecoding.hex(bytes[i + 2]) != nil else { return false }
+                guard isPercentEncoded(bytes, at: i) else { return false }
                 i += 3
                 continue
             }
@@ -52,30 +58,43 @@ enum RequestTarget {
         return true
     }
 
+    /// "%" HEXDIG HEXDIG at `i`.
+    private static func isPercentEncoded(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
+        i + 2 < bytes.count && PercentDecoding.hex(bytes[i + 1]) != nil && PercentDecoding.hex(bytes[i + 2]) != nil
+    }
+
     /// host [ ":" port ] where host = IP-literal / reg-name (an IPv4 address is a reg-name).
-    private static func hostAndPort<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, allowEmptyHost: Bool) -> Bool
-        where Bytes.Index == Int, Bytes.SubSequence: Collection<UInt8> {
-        var i = bytes.startIndex
+    private static func hostAndPort(_ bytes: ArraySlice<UInt8>, allowEmptyHost: Bool) -> Bool {
+        bytes.withUnsafeBufferPointer { hostAndPort($0, allowEmptyHost: allowEmptyHost) }
+    }
+
+    private static func hostAndPort(_ bytes: UnsafeBufferPointer<UInt8>, allowEmptyHost: Bool) -> Bool {
+        var i = 0
         if bytes.first == UInt8(ascii: "[") {
-            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > i + 1 else { return false }
-            guard bytes[(i + 1)..<close].allSatisfy({ isUnreserved($0) || isSubDelim($0) || $0 == UInt8(ascii: ":") }) else { return false }
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1 else { return false }
+            for j in 1..<close where !(isRegNameByte(bytes[j]) || bytes[j] == UInt8(ascii: ":")) { return false }
             i = close + 1
         } else {
-            while i < bytes.endIndex, bytes[i] != UInt8(ascii: ":") {
+            while i < bytes.count, bytes[i] != UInt8(ascii: ":") {
                 let c = bytes[i]
                 if c == UInt8(ascii: "%") {
-                    guard i + 2 < bytes.endIndex, PercentDecoding.hex(bytes[i + 1]) != nil, PercentDecoding.hex(bytes[i + 2]) != nil else { return false }
+                    guard isPercentEncoded(bytes, at: i) else { return false }
                     i += 3
                     continue
                 }
                 guard isRegNameByte(c) else { return false }
                 i += 1
             }
-            guard allowEmptyHost || i > bytes.startIndex else { return false }
+            guard allowEmptyHost || i > 0 else { return false }
         }
-        guard i < bytes.endIndex else { return true }
+        guard i < bytes.count else { return true }
         guard bytes[i] == UInt8(ascii: ":") else { return false }
-        return bytes[(i + 1)...].allSatisfy(HTTPSyntax.isDigit)
+        i += 1
+        while i < bytes.count {
+            guard HTTPSyntax.isDigit(bytes[i]) else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// pchar (without "%", checked apart with its two hex digits), "/" and "?": unreserved,

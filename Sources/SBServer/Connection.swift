@@ -29,7 +29,10 @@ final class Connection: IOHandler {
     // Connection per socket, and 48 bytes here are 480 KB per 10,000 idle WebSockets.
     let id: UInt64
     let peer: String
-    unowned let server: LoopServer
+    /// Unowned without the check: the loop server holds every connection it admitted and
+    /// outlives it (`Server` keeps its loop servers for the process's life), as `unowned`
+    /// assumed; the checked form cost two atomic operations per use, about ten per request.
+    unowned(unsafe) let server: LoopServer
     /// Set when the listener speaks TLS: every byte in and out goes through it.
     var tls: TLSSession?
     var driver: Driver
@@ -161,12 +164,16 @@ final class Connection: IOHandler {
         }
         // A WebSocket in its steady state (open, no drain watch) has nothing to learn from the
         // queue and, unless EPOLLOUT changed, nothing to tell epoll: this runs once per flush of
-        // every subscriber.
-        if case .webSocket(let webSocket) = driver, !webSocket.machine.watchesQueue {
+        // every subscriber. One match of the driver (each copies the enum).
+        switch driver {
+        case .webSocket(let webSocket) where !webSocket.machine.watchesQueue:
             if writeArmed != wasArmed { syncInterest() }
             return
+        case .http(let http):
+            httpQueueChanged(http)
+        default:
+            queueChanged()
         }
-        queueChanged()
         syncInterest()
     }
 
@@ -237,7 +244,9 @@ final class Connection: IOHandler {
         case .stream(let stream):
             server.counters.openStreams.subtract(1, ordering: .relaxed)
             stream.handler.closed(self)
-        case .http, .closed:
+        case .http(let http):
+            http.isCurrent = false
+        case .closed:
             break
         }
     }

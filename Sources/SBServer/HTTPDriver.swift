@@ -11,6 +11,9 @@ final class HTTPDriver {
     var machine: HTTPConnectionStateMachine
     /// `processHTTP` is running (a response given synchronously must not start a second pass).
     var processing = false
+    /// Still the connection's driver: false once an upgrade, a stream or `close` replaced it.
+    /// Read where the connection's `driver` was matched before: that copied the whole enum.
+    var isCurrent = true
 
     init(parser: HTTPRequestParser, machine: HTTPConnectionStateMachine) {
         self.parser = parser
@@ -33,7 +36,7 @@ extension Connection {
         guard !http.processing else { return }
         http.processing = true
         defer { http.processing = false }
-        while !closed, case .http(let current) = driver, current === http, http.machine.mayParse {
+        while !closed, http.isCurrent, http.machine.mayParse {
             guard let event = http.parser.next() else {
                 performHTTP(http.machine.inputNeeded(midRequest: !http.parser.isIdle, now: loop.now))
                 break
@@ -57,7 +60,12 @@ extension Connection {
             }
         }
         // Responses queued by this pass count against the send queue limit at once.
-        queueChanged()
+        if http.isCurrent { httpQueueChanged(http) } else { queueChanged() }
+    }
+
+    /// `queueChanged` for the HTTP driver at hand.
+    func httpQueueChanged(_ http: HTTPDriver) {
+        performHTTP(http.machine.queueChanged(bytes: writeQueue.byteCount, now: loop.now))
     }
 
     /// Does what the HTTP state machine decided, whichever driver holds it: this one, or the
@@ -112,7 +120,7 @@ extension Connection {
             // Pipelined requests behind it: their responses go out together, in one write
             // before the loop sleeps; over the queue limit, the next one waits for the drain.
             enqueue(consume bytes)
-            queueChanged()
+            httpQueueChanged(http)
             if keepAlive { processHTTP(http) }
             if !closed, !http.parser.hasBufferedBytes { flush() }
             syncInterest()

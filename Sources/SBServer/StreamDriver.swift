@@ -32,6 +32,7 @@ extension Connection: ResponseStream {
         HTTPResponseEncoder.encodeStreamHead(head, into: &bytes)
         enqueue(bytes)
         if open {
+            http.isCurrent = false
             driver = .stream(StreamDriver(machine: http.machine, handler: handler))
             server.counters.openStreams.add(1, ordering: .relaxed)
             handler.opened(self)

@@ -36,6 +36,7 @@ extension Connection {
             enqueue(WebSocketHandshake.response(accept: accept, extensions: agreement?.responseHeaderValue))
             var reader = WebSocketReader(maxMessageBytes: maxMessageBytes, inflates: agreement != nil)
             if !leftover.isEmpty { reader.feed(leftover) }
+            http.isCurrent = false
             driver = .webSocket(WebSocketDriver(
                 reader: reader, handler: handler,
                 machine: WebSocketConnectionStateMachine(configuration: server.webSocketMachineConfiguration, now: loop.now),
