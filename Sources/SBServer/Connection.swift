@@ -27,7 +27,6 @@ final class Connection: IOHandler {
 
     // Stored properties in an order that leaves no padding (widest first, bytes last): one
     // Connection per socket, and 48 bytes here are 480 KB per 10,000 idle WebSockets.
-    let id: UInt64
     let peer: String
     /// Unowned without the check: the loop server holds every connection it admitted and
     /// outlives it (`Server` keeps its loop servers for the process's life), as `unowned`
@@ -47,8 +46,7 @@ final class Connection: IOHandler {
     var writeArmed = false
     var drainNotifyPending = false
 
-    init(id: UInt64, fd: Int32, peer: String, server: LoopServer, tls: TLSSession? = nil) {
-        self.id = id
+    init(fd: Int32, peer: String, server: LoopServer, tls: TLSSession? = nil) {
         self.tls = tls
         self.fd = fd
         self.peer = peer

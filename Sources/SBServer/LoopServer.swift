@@ -20,7 +20,6 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
     /// costs one reference per connection, a dictionary by id several times that (idle memory).
     var connections: [Connection] = []
     private var flushList = Deque<Connection>()
-    private var nextConnectionID: UInt64 = 0
     var draining = false
     private var listenerPaused = false
     private var warnings = WarningLimiter(interval: 10_000_000_000)
@@ -145,8 +144,6 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             SocketIO.close(fd: fd)
             return
         }
-        nextConnectionID += 1
-        let id = UInt64(loop.index) << 48 | nextConnectionID
         var tls: TLSSession?
         if let context = tlsContext {
             guard let session = makeTLSSession(fd: fd, context: context) else {
@@ -157,7 +154,7 @@ final class LoopServer: IOHandler, @unchecked Sendable {  // confined to `loop`
             }
             tls = session
         }
-        let connection = Connection(id: id, fd: fd, peer: peer, server: self, tls: tls)
+        let connection = Connection(fd: fd, peer: peer, server: self, tls: tls)
         do {
             connection.registration = try loop.register(fd: fd, interest: .readable, handler: connection)
         } catch {

@@ -78,7 +78,6 @@ extension WebSocketHandler {
 
 /// What a WebSocket handler may do with its connection.
 public protocol WebSocketConnection: AnyObject {
-    var id: UInt64 { get }
     var loop: EventLoop { get }
     var peer: String { get }
     /// Queues one text message (framed here).

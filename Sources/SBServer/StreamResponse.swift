@@ -17,7 +17,6 @@ public protocol StreamHandler: AnyObject {
 
 /// What a stream handler may do with its response.
 public protocol ResponseStream: AnyObject {
-    var id: UInt64 { get }
     var loop: EventLoop { get }
     var peer: String { get }
     var queuedBytes: Int { get }

@@ -36,14 +36,24 @@ public struct WriteQueue {
     /// A written chunk's storage, emptied, for the next response to be encoded into
     /// (`takeBuffer`): a keep-alive connection does not allocate one per response. Declared
     /// before the narrow fields below so that it adds 8 bytes, not 8 plus padding, to every
-    /// `Connection` (its 256-byte allocation has none to spare).
+    /// `Connection` (its 240-byte allocation has none to spare).
     var spare: [UInt8] = []
-    /// Bytes of the first chunk already written.
-    var headOffset = 0
     public private(set) var byteCount = 0
+    /// Bytes of the first chunk already written. Stored in 32 bits, as `pendingAttempt`: a
+    /// chunk is one response or frame, far below 2 GiB, and the 8 bytes saved keep every
+    /// `Connection` in a smaller malloc size class (idle memory per connection).
+    var headOffset: Int {
+        get { Int(storedHeadOffset) }
+        set { storedHeadOffset = Int32(newValue) }
+    }
+    private var storedHeadOffset: Int32 = 0
     /// Bytes from `headOffset` that the last write through `flush(staging:through:)` was
     /// refused (would block): a TLS write must be retried with at least those bytes.
-    var pendingAttempt = 0
+    var pendingAttempt: Int {
+        get { Int(storedPendingAttempt) }
+        set { storedPendingAttempt = Int32(newValue) }
+    }
+    private var storedPendingAttempt: Int32 = 0
     var peakChunks: Int32 = 0
     /// Set for connections that are mostly idle between writes (WebSockets): their ring is
     /// released at every drain, so an idle connection holds no queue storage. A malloc per
