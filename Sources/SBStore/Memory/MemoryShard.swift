@@ -336,6 +336,27 @@ struct MemoryShard {
 
     /// The session's stream, taken out of the map (put it back with `setStream`), started under
     /// a new epoch when it is absent or expired.
+    /// Runs `change` on the session's stream where it is stored (one hash lookup, its storage
+    /// not copied, its footprint re-accounted), when it exists and has not expired; nil and
+    /// nothing run otherwise (`takeStream` then starts it). Every append passes here: taking the
+    /// log out and putting it back cost three lookups and a removal.
+    mutating func updateLiveStream<Result>(_ sessionId: String, now: Int64, _ change: (inout EventLog) -> Result) -> Result? {
+        var grown = 0
+        let result = Self.inPlace(&streams[sessionId]) { (log: inout EventLog?) -> Result? in
+            guard log != nil, log!.expiresAt > now else { return nil }
+            let before = Self.footprint(sessionId, log!)
+            let result = change(&log!)
+            grown = Self.footprint(sessionId, log!) - before
+            return result
+        }
+        bytes += grown
+        return result
+    }
+
+    private static func inPlace<Value, Result>(_ value: inout Value, _ body: (inout Value) -> Result) -> Result {
+        body(&value)
+    }
+
     mutating func takeStream(_ sessionId: String, now: Int64, deadline: Int64) -> EventLog {
         let current = streams[sessionId] == nil ? nil : streams.removeValue(forKey: sessionId)
         if let current { bytes -= Self.footprint(sessionId, current) }

@@ -116,15 +116,23 @@ public final class MemoryStore: Store, Sendable {
                     repeated.duplicate = true
                     return (repeated, nil)
                 }
-                // Take the log out of the dictionary so appending does not copy its storage.
-                var log = shard.takeStream(event.sessionId, now: now, deadline: deadline)
-                log.lastSeq += 1
-                let stored = StoredEvent(seq: log.lastSeq, json: StoredEventJSON.make(seq: log.lastSeq, body: event.body))
-                log.append(stored, timestamp: event.timestampMillis)
-                log.trim(to: limit)
-                log.expiresAt = deadline
-                let epoch = log.epoch
-                shard.setStream(event.sessionId, log)
+                func append(to log: inout MemoryShard.EventLog) -> (stored: StoredEvent, epoch: String) {
+                    log.lastSeq += 1
+                    let stored = StoredEvent(seq: log.lastSeq, json: StoredEventJSON.make(seq: log.lastSeq, body: event.body))
+                    log.append(stored, timestamp: event.timestampMillis)
+                    log.trim(to: limit)
+                    log.expiresAt = deadline
+                    return (stored, log.epoch)
+                }
+                let stored: StoredEvent, epoch: String
+                if let done = shard.updateLiveStream(event.sessionId, now: now, append(to:)) {
+                    (stored, epoch) = done
+                } else {
+                    // New or expired: a fresh log (tracked for expiry), taken out and put back.
+                    var log = shard.takeStream(event.sessionId, now: now, deadline: deadline)
+                    (stored, epoch) = append(to: &log)
+                    shard.setStream(event.sessionId, log)
+                }
                 shard.touch(event.sessionId, now: now)
                 let appended = AppendedEvent(sessionId: event.sessionId, eventId: event.eventId, seq: stored.seq)
                 if let idempotencyKey {
