@@ -8,6 +8,7 @@ public enum HeaderName {
     public static let contentLength: [UInt8] = Array("content-length".utf8)
     public static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
     public static let origin: [UInt8] = Array("origin".utf8)
+    public static let contentType: [UInt8] = Array("content-type".utf8)
 
     /// `lower` is already lowercase.
     static func equalsIgnoringASCIICase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lower: [UInt8]) -> Bool {

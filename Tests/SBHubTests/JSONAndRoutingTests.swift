@@ -49,6 +49,9 @@ final class EventsBodyTests: XCTestCase {
             (Array("{\"sessionId\":\"s\",\"type\":\"\",\"timestamp\":1}".utf8), "type must be 1-200 characters"),
             (Array("{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":1}".utf8), "timestamp is required and must be an ISO-8601 string"),
             (Array("{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"soon\"}".utf8), "timestamp 'soon' is not an ISO-8601 date-time"),
+            // Escaped: decoded before they are checked (the unescaped ones are read in place).
+            (Array("{\"sessionId\":\"s\",\"type\":\"t\",\"timestamp\":\"s\\u006Fon\"}".utf8), "timestamp 'soon' is not an ISO-8601 date-time"),
+            (Array("{\"sessionId\":\"s\",\"type\":\"\(String(repeating: "\\u0061", count: 201))\",\"timestamp\":1}".utf8), "type must be 1-200 characters"),
             (Array("[\(Array(repeating: "{\(Self.ok)}", count: 1001).joined(separator: ","))]".utf8), "at most 1000 events per request, got 1001"),
             (Array(String(repeating: "[", count: 100_000).utf8), notJSON),
         ]
@@ -67,6 +70,14 @@ final class EventsBodyTests: XCTestCase {
                        "xapplication/json", "application/x-www-form-urlencoded", "application/json\u{A0}", "+jso"]
         for value in accepted { XCTAssertTrue(JSONBody.isJSONMediaType(value), value) }
         for value in refused { XCTAssertFalse(JSONBody.isJSONMediaType(value), value) }
+    }
+
+    /// An escaped timestamp or type is decoded and checked like a plain one.
+    func testEscapedTimestampAndTypeAreAccepted() throws {
+        let body = Array("{\"sessionId\":\"s\",\"type\":\"\\u0074\",\"timestamp\":\"2026-11-24T12:00:00\\u002E250Z\"}".utf8)
+        let parsed = try EventsAPI.parseEvents(request(body)).get()
+        XCTAssertEqual(parsed.events[0].timestampMillis, ISO8601.parse("2026-11-24T12:00:00.250Z"))
+        XCTAssertEqual(ISO8601.parse("2026-11-24T12:00:00.250Z"), 1_795_521_600_250)
     }
 
     func testByteOrderMarkIsNotStored() throws {

@@ -94,6 +94,13 @@ public struct JSONDocument: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `body` on the UTF-8 text of a string member without escapes, read in place (no
+    /// `String` made); nil for an escaped string or any other kind (`string` decodes those).
+    public func withUnescapedString<Result>(_ member: JSONMember, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result? {
+        guard member.kind == .string, !member.escaped else { return nil }
+        return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[member.range])) }
+    }
+
     /// A number member as the nearest binary64 value; nil for any other kind.
     public func number(_ member: JSONMember) -> Double? {
         guard member.kind == .number else { return nil }

@@ -17,7 +17,12 @@ public enum ISO8601 {
 
     /// Milliseconds since the epoch, or nil when `text` is not an ISO-8601 date-time.
     public static func parse(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse($0) }
+    }
+
+    /// The same on UTF-8 bytes (no array made per parse: every POSTed event's timestamp).
+    public static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }

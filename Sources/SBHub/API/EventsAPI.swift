@@ -131,14 +131,18 @@ enum EventsAPI {
             return failure("sessionId is required and must be a string")
         }
         guard Field.isValidSessionId(sessionId) else { return failure("sessionId \(Field.sessionIdRule)") }
-        guard let type = document.string(document.member(Key.type, of: element)) else {
-            return failure("type is required and must be a string")
-        }
-        guard !type.isEmpty, type.utf8.count <= 200 else { return failure("type must be 1-200 characters") }
-        guard let timestamp = document.string(document.member(Key.timestamp, of: element)) else {
-            return failure("timestamp is required and must be an ISO-8601 string")
-        }
-        guard let millis = ISO8601.parse(timestamp) else {
+        // `type` and `timestamp` are only checked: read in place when unescaped (the usual
+        // case), no `String` made for them.
+        let typeMember = document.member(Key.type, of: element)
+        let typeLength = typeMember.kind == .string && !typeMember.escaped ? typeMember.range.count
+            : document.string(typeMember).map { $0.utf8.count }
+        guard let typeLength else { return failure("type is required and must be a string") }
+        guard typeLength > 0, typeLength <= 200 else { return failure("type must be 1-200 characters") }
+        let timestampMember = document.member(Key.timestamp, of: element)
+        guard timestampMember.kind == .string else { return failure("timestamp is required and must be an ISO-8601 string") }
+        let parsed = document.withUnescapedString(timestampMember, ISO8601.parse) ?? document.string(timestampMember).flatMap(ISO8601.parse)
+        guard let millis = parsed else {
+            let timestamp = document.string(timestampMember) ?? ""
             return failure("timestamp '\(timestamp.prefix(64))' is not an ISO-8601 date-time")
         }
         // Present at all, even `null`, as before (Foundation gave NSNull for it).

@@ -16,8 +16,8 @@ enum JSONBody {
     /// Accepts `application/json` (any parameters) and `*+json`; a missing Content-Type is
     /// read as JSON, since many agents omit it.
     static func checkMediaType(_ request: HTTPRequest) -> Failure? {
-        guard let type = request.head.headers["content-type"] else { return nil }
-        return isJSONMediaType(type) ? nil : .unsupportedMediaType
+        guard let type = request.head.headers.firstValue(HeaderName.contentType) else { return nil }
+        return type.withUnsafeBufferPointer(isJSONMediaType) ? nil : .unsupportedMediaType
     }
 
     /// The media type (before any `;`, without surrounding spaces and tabs, ASCII case
@@ -28,22 +28,21 @@ enum JSONBody {
         return value.withUTF8(isJSONMediaType)
     }
 
-    private static let applicationJSON = Array("application/json".utf8)
-    private static let plusJSON = Array("+json".utf8)
-
     static func isJSONMediaType(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
         var start = 0
         while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
         while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
         func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
-        func endsWith(_ suffix: [UInt8]) -> Bool {
-            guard end - start >= suffix.count else { return false }
-            let from = end - suffix.count
-            for k in 0..<suffix.count where lower(bytes[from + k]) != suffix[k] { return false }
+        // StaticString suffixes: constant data, where arrays were lazy globals checked per call.
+        func endsWith(_ suffix: StaticString) -> Bool {
+            let count = suffix.utf8CodeUnitCount
+            guard end - start >= count else { return false }
+            let from = end - count
+            for k in 0..<count where lower(bytes[from + k]) != suffix.utf8Start[k] { return false }
             return true
         }
-        return endsWith(plusJSON) || (end - start == applicationJSON.count && endsWith(applicationJSON))
+        return endsWith("+json") || (end - start == 16 && endsWith("application/json"))
     }
 
     /// The hot path (events): one pass of `JSONScanner` validates the body and finds the
