@@ -196,9 +196,11 @@ def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
     cert, key = pki.server
     tls = RedisTLS(cert, key, pki.ca)
     master = RedisServer(tls=tls)
-    sentinel = SentinelServer(master.port, quorum=1, tls=tls)
-    env = {"REDIS_URL": "rediss://127.0.0.1", "REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "mymaster"}
+    sentinel = None
     try:
+        # Inside the try: when no sentinel starts (not installed), the master is still stopped.
+        sentinel = SentinelServer(master.port, quorum=1, tls=tls)
+        env = {"REDIS_URL": "rediss://127.0.0.1", "REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}", "REDIS_SENTINEL_MASTER": "mymaster"}
         hub = Hub({**env, "REDIS_TLS_CA_FILE": other_pki.ca}, wait="/health")
         try:
             assert wait_for_log(hub, r"redis address lookup failed.*TLS failed: certificate verify failed: unable to get local issuer certificate"), \
@@ -215,7 +217,8 @@ def test_sentinel_over_tls_with_an_unknown_ca(pki, other_pki):
         assert status == 201, body
         assert master.cli("LLEN", "afw:events:via-sentinel") == "1"
     finally:
-        sentinel.stop()
+        if sentinel:
+            sentinel.stop()
         master.stop()
 
 
