@@ -13,13 +13,15 @@ from .common import (RedisServer, ThrowawayPKI, commandstats, fanout_args, free_
 REDIS_PACKAGES = {"redis-server": "redis-server", "redis-cli": "redis-tools", "redis-benchmark": "redis-tools", "wrk": "wrk"}
 # One ~200-byte event for the append script, laid out as RedisScripts.appendEventsSource reads it:
 # 4 keys for its session (no idempotency key: the event is not keyed); 10 fixed arguments (no
-# session channel: those three empty), batch on, one session; then the session's id and event
-# count, and per event its body without the opening brace, its timestamp in ms and '' (not keyed).
+# session channel: those three empty), batch on, one session, no keyed event; then the session's
+# id, event count and refresh '0' (lifetimes are refreshed about once a minute, so a steady
+# publisher's call does not), and per event its body without the opening brace and its
+# timestamp in ms.
 BODY = ('{"eventId":"bench","sessionId":"rb","type":"bench","timestamp":"2026-11-24T12:00:00.000Z",'
         '"data":{"n":1,"pad":"' + "x" * 95 + '"}}')
 APPEND_KEYS = ["afw:seq:rb", "afw:events:rb", "afw:times:rb", "afw:epoch:rb"]
 APPEND_ARGS = ["10000", "86400", "afw:events", "2026-11-24T12:00:00.000Z", "000000000000000", "300", "1", "", "", "",
-               "1", "1", "rb", "1", BODY[1:], "1764000000000", ""]
+               "1", "1", "0", "rb", "1", "0", BODY[1:], "1764000000000"]
 
 
 def fanout_pair(opts, sub_hubs, pub_hub):

@@ -21,7 +21,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// What the script declares to Redis (7.0+) in its `#!lua` first line. Redis decides from
     /// it, before the script runs, whether it may run at all when `used_memory` is over
     /// `maxmemory`: a script without flags is checked only until its first deny-OOM command
-    /// (the append script's first write, GETEX, is not one), and every write after that passes,
+    /// (the append script's first write was GETEX, not one), and every write after that passes,
     /// so a full Redis kept growing. Declared, a writing script is refused at its start with an
     /// `OOM …` error reply and writes nothing.
     public enum Flags: Sendable {
@@ -87,37 +87,41 @@ public enum RedisScript: String, CaseIterable, Sendable {
     /// then the session channel's prefix and suffix and the command that publishes to it ('', '',
     /// '' unless REDIS_CHANNEL_MODE=session: 'PUBLISH' to prefix..sid; on Cluster 'SPUBLISH' to
     /// the shard channel prefix..sid..suffix), batch ('1': one channel message per session of
-    /// the call; '0': one per event, REDIS_CHANNEL_BATCH=off), the number of sessions; then per
-    /// session: sid, its number of events, and per event: body (without its opening brace:
-    /// `StoredEventJSON.scriptArgument`), timestamp in ms, and the
-    /// eventId when the event is keyed ('' when not; eventIds are never empty), which takes the
-    /// next idempotency key from KEYS.
+    /// the call; '0': one per event, REDIS_CHANNEL_BATCH=off), the number of sessions, keyed
+    /// ('1': every event passes an eventId, '' when it is not keyed; '0': no event of the call is
+    /// keyed and none passes one); then per session: sid, its number of events, refresh ('1':
+    /// give the session's keys their full lifetimes, `LifetimeRefreshSchedule`), and per event:
+    /// body (without its opening brace: `StoredEventJSON.scriptArgument`), timestamp in ms, and
+    /// (keyed '1') the eventId when the event is keyed ('' when not; eventIds are never empty),
+    /// which takes the next idempotency key from KEYS.
     /// Per event, in order: a repeated idempotency key answers the first append's seq and
     /// eventId and changes nothing (when the caller publishes and the first append was in an
     /// earlier call, its channel message is returned again if the event is still kept, so a
     /// retry after an unconfirmed first attempt gets it published; subscribers drop what they
     /// already have). Otherwise it takes its session's next seq: a stream whose seq key is gone
     /// (never written, expired, FLUSHALL, a restart without persistence) or that has no epoch
-    /// yet starts under the candidate epoch. Per session, after its events: the seq and a new
-    /// epoch SET (lifetimes refreshed; the epoch outlives the seq by a minute, so a seq that
-    /// expires first always starts a new epoch), the stored events (StoredEventJSON) and their
-    /// timestamps (the parallel `times` list, for `since` queries) RPUSHed at once and trimmed
-    /// to the limit, then the channel message (RedisChannelMessage): one `event` message for a
-    /// single event, one `events` message carrying several, or with batch '0' one `event`
-    /// message per event. Returns {rows, messages}: rows holds two entries per event, its seq
-    /// and 0 when stored or the first append's eventId when a repeat (flat: a table per event
-    /// cost about 1 µs each, mostly in turning the reply into RESP), and messages (when the
-    /// caller publishes) {sid, message, sid, message, …}. The script is
-    /// atomic, so nobody sees a message before its event is in the list.
+    /// yet starts under the candidate epoch. Per session, after its events: the seq SET (with
+    /// its lifetime when refreshing or new, else KEEPTTL), a new epoch SET or, when refreshing,
+    /// the epoch's EXPIRE (the epoch outlives the seq by a minute, so a seq that expires first
+    /// always starts a new epoch: both are set together), the stored events (StoredEventJSON)
+    /// and their timestamps (the parallel `times` list, for `since` queries) RPUSHed at once,
+    /// trimmed to the limit and, when refreshing or new, given their lifetime; then the channel
+    /// message (RedisChannelMessage): one `event` message for a single event, one `events`
+    /// message carrying several, or with batch '0' one `event` message per event. Returns
+    /// {rows, messages}: rows holds two entries per event, its seq and 0 when stored or the
+    /// first append's eventId when a repeat (flat: a table per event cost about 1 µs each,
+    /// mostly in turning the reply into RESP), and messages (when the caller publishes) {sid,
+    /// message, sid, message, …}. The script is atomic, so nobody sees a message before its
+    /// event is in the list.
     /// Cost (Redis CPU per event decides how many events one Redis carries): every `redis.call`
-    /// and every argument costs more in the script engine than the command itself, and a Lua
-    /// number argument is formatted with sprintf on each call. So numbers cross as the strings
-    /// they came in as, GETEX reads and refreshes the epoch's lifetime in one call (Redis 6.2+;
-    /// the seq is read with GET, its SET at the end refreshes it), LTRIM runs only when RPUSH
-    /// reports the list over the limit, a session's keys and id cross once per call, the rows
-    /// come back flat, and per session the seq, epoch, list, lifetime and PUBLISH calls are made
-    /// once: 8 calls per session of the call (9 for a new stream), plus a GET and a SET per keyed
-    /// event.
+    /// and every argument costs more in the script engine than the command itself, a Lua number
+    /// argument is formatted with sprintf on each call, and every Lua string made is hashed
+    /// byte by byte (Redis's Lua). So numbers cross as the strings they came in as, one MGET
+    /// reads seq and epoch, LTRIM runs only when RPUSH reports the list over the limit, a
+    /// session's keys and id cross once per call, an unkeyed call passes no eventIds, the rows
+    /// come back flat, and lifetimes are refreshed only when due: 7 calls per session of the
+    /// call in steady state (MGET, SET, RPUSH and LTRIM of both lists, PUBLISH; LTRIM only when
+    /// full), 3 more when refreshing, plus a GET and a SET per keyed event.
     /// Session ids are validated by the hub as `[A-Za-z0-9._:-]`, so they need no JSON escaping.
     static let appendEventsSource = """
         local limit = tonumber(ARGV[1])
@@ -127,6 +131,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
         local publishHere = ARGV[7] == '1'
         local batched = ARGV[11] == '1'
         local sessions = tonumber(ARGV[12])
+        local keyed = ARGV[13] == '1'
         local function seqOf(item) return item and tonumber(string.match(item, '^{"seq":(%d+),')) end
         -- RPUSH in pieces: Lua's unpack has a limit far below a batch's size.
         local function pushAll(key, values)
@@ -135,6 +140,12 @@ public enum RedisScript: String, CaseIterable, Sendable {
             length = redis.call('RPUSH', key, unpack(values, from, math.min(from + 999, #values)))
           end
           return length
+        end
+        -- Trimmed to the limit; the list's lifetime set when asked to or when the list is new.
+        local function appendToList(key, values, refresh)
+          local length = pushAll(key, values)
+          if length > limit then redis.call('LTRIM', key, trimFrom, '-1') end
+          if refresh or length == #values then redis.call('EXPIRE', key, ttl) end
         end
         local rows, messages = {}, {}
         local function publish(sid, message)
@@ -146,18 +157,23 @@ public enum RedisScript: String, CaseIterable, Sendable {
             messages[#messages + 1] = message
           end
         end
-        local a = 12
+        local a = 13
         local idem = 4 * sessions
         for s = 1, sessions do
           local k = 4 * (s - 1)
-          local sid, count = ARGV[a + 1], tonumber(ARGV[a + 2])
-          a = a + 2
+          local sid, count, refresh = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3] == '1'
+          a = a + 3
           -- The session's seq and epoch, read at its first stored event; what it appends.
-          local seq, epoch, newEpoch, firstSeq
+          local seq, seqText, epoch, newStream, newEpoch, firstSeq
           local stored, times = {}, {}
           for _ = 1, count do
-            local bodyTail, millis, eventId = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-            a = a + 3
+            local bodyTail, millis, eventId = ARGV[a + 1], ARGV[a + 2], ''
+            if keyed then
+              eventId = ARGV[a + 3]
+              a = a + 3
+            else
+              a = a + 2
+            end
             local key
             if eventId ~= '' then
               idem = idem + 1
@@ -166,8 +182,8 @@ public enum RedisScript: String, CaseIterable, Sendable {
             local first = key and redis.call('GET', key)
             if first then
               local colon = string.find(first, ':', 1, true)
-              local seqText = string.sub(first, 1, colon - 1)
-              local original = tonumber(seqText)
+              local firstSeqText = string.sub(first, 1, colon - 1)
+              local original = tonumber(firstSeqText)
               rows[#rows + 1] = original
               rows[#rows + 1] = string.sub(first, colon + 1)
               if not publishHere and not (firstSeq and original >= firstSeq) then
@@ -176,16 +192,18 @@ public enum RedisScript: String, CaseIterable, Sendable {
                 local item = oldest and redis.call('LINDEX', KEYS[k + 2], original - oldest)
                 local itemEpoch = epoch or redis.call('GET', KEYS[k + 4])
                 if item and itemEpoch and seqOf(item) == original then
-                  publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "item", timestamp: "ARGV[4]", seq: "seqText", epoch: "itemEpoch")))
+                  publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "item", timestamp: "ARGV[4]", seq: "firstSeqText", epoch: "itemEpoch")))
                 end
               end
             else
               if not seq then
                 seq = 0
-                local current = redis.call('GET', KEYS[k + 1])
-                if current then
-                  seq = tonumber(current)
-                  epoch = redis.call('GETEX', KEYS[k + 4], 'EX', epochTtl)
+                local current = redis.call('MGET', KEYS[k + 1], KEYS[k + 4])
+                if current[1] then
+                  seq = tonumber(current[1])
+                  epoch = current[2]
+                else
+                  newStream = true
                 end
                 if not epoch then
                   epoch = ARGV[5]
@@ -194,7 +212,7 @@ public enum RedisScript: String, CaseIterable, Sendable {
                 firstSeq = seq + 1
               end
               seq = seq + 1
-              local seqText = tostring(seq)
+              seqText = tostring(seq)
               stored[#stored + 1] = \(StoredEventJSON.luaExpression(seq: "seqText", bodyTail: "bodyTail"))
               times[#times + 1] = millis
               if key then redis.call('SET', key, seqText .. ':' .. eventId, 'EX', ARGV[6]) end
@@ -203,18 +221,25 @@ public enum RedisScript: String, CaseIterable, Sendable {
             end
           end
           if seq then
-            redis.call('SET', KEYS[k + 1], tostring(seq), 'EX', ttl)
-            if newEpoch then redis.call('SET', KEYS[k + 4], epoch, 'EX', epochTtl) end
-            if pushAll(KEYS[k + 2], stored) > limit then redis.call('LTRIM', KEYS[k + 2], trimFrom, -1) end
-            redis.call('EXPIRE', KEYS[k + 2], ttl)
-            if pushAll(KEYS[k + 3], times) > limit then redis.call('LTRIM', KEYS[k + 3], trimFrom, -1) end
-            redis.call('EXPIRE', KEYS[k + 3], ttl)
+            if refresh or newStream then
+              redis.call('SET', KEYS[k + 1], seqText, 'EX', ttl)
+            else
+              redis.call('SET', KEYS[k + 1], seqText, 'KEEPTTL')
+            end
+            if newEpoch then
+              redis.call('SET', KEYS[k + 4], epoch, 'EX', epochTtl)
+            elseif refresh then
+              redis.call('EXPIRE', KEYS[k + 4], epochTtl)
+            end
+            appendToList(KEYS[k + 2], stored, refresh)
+            appendToList(KEYS[k + 3], times, refresh)
             if batched and #stored > 1 then
               publish(sid, \(RedisChannelMessage.luaEvents(sessionId: "sid", stored: "stored", timestamp: "ARGV[4]", epoch: "epoch")))
             else
               for j = 1, #stored do
-                local event, seqText = stored[j], tostring(firstSeq + j - 1)
-                publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "event", timestamp: "ARGV[4]", seq: "seqText", epoch: "epoch")))
+                -- The last event's seq is formatted already (sprintf per number turned to text).
+                local event, eventSeqText = stored[j], j == #stored and seqText or tostring(firstSeq + j - 1)
+                publish(sid, \(RedisChannelMessage.luaEvent(sessionId: "sid", storedJSON: "event", timestamp: "ARGV[4]", seq: "eventSeqText", epoch: "epoch")))
               end
             end
           end

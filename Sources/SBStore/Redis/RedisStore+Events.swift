@@ -126,6 +126,11 @@ extension RedisStore {
         arguments.append(sessionChannels ? sessionPublish : "")
         arguments.append(channelBatch ? "1" : "0")
         arguments.append(sessionOrder.count)
+        // Only a call with a keyed event passes an eventId (or '') per event.
+        let keyed = events.contains { $0.idempotencyKey != nil }
+        arguments.append(keyed ? "1" : "0")
+        let sentAt = MonotonicClock.now()
+        var refreshing: [String] = []
         // The script answers in this order: session by session.
         var scriptOrder: [Int] = []
         scriptOrder.reserveCapacity(events.count)
@@ -137,6 +142,9 @@ extension RedisStore {
             scriptKeys.append(keys.epoch(sessionId))
             arguments.append(sessionId)
             arguments.append(indices.count)
+            let refresh = lifetimeRefreshes.isDue(sessionId, now: sentAt)
+            if refresh { refreshing.append(sessionId) }
+            arguments.append(refresh ? "1" : "0")
             for index in indices {
                 let event = events[index]
                 arguments.append(StoredEventJSON.scriptArgument(body: event.body))
@@ -144,7 +152,7 @@ extension RedisStore {
                 if let key = event.idempotencyKey {
                     idempotencyKeys.append(keys.idempotency(sessionId, key))
                     arguments.append(event.eventId)
-                } else {
+                } else if keyed {
                     arguments.append("")
                 }
                 scriptOrder.append(index)
@@ -172,6 +180,14 @@ extension RedisStore {
                                                    duplicate: firstEventId != nil)
                 }
                 let appended = answers.compactMap { $0 }
+                // A session refreshed only when the script stored one of its events (a call
+                // of repeats alone writes nothing).
+                if !refreshing.isEmpty {
+                    let written = Set(appended.lazy.filter { !$0.duplicate }.map(\.sessionId))
+                    for sessionId in refreshing where written.contains(sessionId) {
+                        lifetimeRefreshes.confirm(sessionId, sentAt: sentAt)
+                    }
+                }
                 guard deferPublish else { return done(.success(appended)) }
                 var messages: [(sessionId: String, message: [UInt8])] = []
                 var pair = 0

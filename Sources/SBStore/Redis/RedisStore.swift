@@ -42,6 +42,8 @@ public final class RedisStore: Store, @unchecked Sendable {
     /// Group commit: the appends queued this loop turn, and whether their commit is scheduled.
     var queuedAppends: [(events: [NewEvent], done: (Result<[AppendedEvent], StoreError>) -> Void)] = []
     var appendCommitScheduled = false
+    /// Which sessions' lifetimes the next append script call refreshes (see the type).
+    lazy var lifetimeRefreshes = LifetimeRefreshSchedule(sessionTTLSeconds: settings.sessionTTLSeconds)
     /// How many appends went out together (the group commit's effect), for tests and metrics.
     public let appendCommitBatches = AppendBatchCounter()
 
