@@ -50,9 +50,11 @@ extension EventLoop {
     }
 
     func runDueTimers() {
-        guard !timers.isEmpty else { return }
+        // Read every turn, timers or not: tasks handed over from other threads run before the
+        // poll and time their deadlines by `now` too.
         let now = MonotonicClock.now()
         self.now = now
+        guard !timers.isEmpty else { return }
         while let first = timers.min, first.deadline <= now {
             _ = timers.removeMin()
             guard let callback = timerCallbacks[first.id] else { continue }
