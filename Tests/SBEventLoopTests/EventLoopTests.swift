@@ -32,6 +32,26 @@ final class EventLoopTests: XCTestCase {
         XCTAssertFalse(loop.inLoop)
     }
 
+    /// `now` follows the clock from turn to turn, on a loop with no timer: a task handed over
+    /// after the loop slept sees the time after the sleep, within one turn of the clock.
+    func testNowIsReadEveryTurnWithoutTimers() {
+        let loop = group.loops[0]
+        let times = Locked<[(seen: UInt64, clock: UInt64)]>([])
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<2 {
+            loop.execute {
+                times.withLock { $0.append((loop.now, MonotonicClock.now())) }
+                done.signal()
+            }
+            XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let seen = times.withLock { $0 }
+        XCTAssertEqual(seen.count, 2)
+        XCTAssertGreaterThanOrEqual(seen[1].seen &- seen[0].seen, 250_000_000, "the second task saw the time after the sleep")
+        for entry in seen { XCTAssertLessThan(entry.clock &- entry.seen, 250_000_000, "read this turn, not a sleep ago") }
+    }
+
     func testTimersFireInDeadlineOrderAndCancel() {
         let loop = group.loops[1]
         let fired = Locked<[String]>([])
