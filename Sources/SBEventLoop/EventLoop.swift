@@ -29,8 +29,8 @@ public final class EventLoop: @unchecked Sendable {
     var timerCallbacks: [UInt64: TimerCallback] = [:]
     var nextTimerID: UInt64 = 1
     private var beforeSleepHooks: [(_ busy: Bool) -> Bool] = []
-    /// The monotonic time at which this turn's I/O was reported (read once after each poll, and
-    /// again when timers run): what the connections' machines time their deadlines by, so a
+    /// The monotonic time of this loop turn (read at the top of each turn, and again after a
+    /// poll that reports I/O): what the connections' machines time their deadlines by, so a
     /// request costs no clock read of its own. Loop thread only. Stale by at most one turn.
     public internal(set) var now: UInt64 = MonotonicClock.now()
     /// The loop thread's id once `run()` started (0 before): read from any thread by `inLoop`.

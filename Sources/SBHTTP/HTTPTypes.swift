@@ -99,9 +99,9 @@ public struct HTTPHeaders: Sendable, Sequence {
         for (name, value) in fields { append(name: ArraySlice(name.utf8), value: ArraySlice(value.utf8)) }
     }
 
-    init(capacity: Int, byteCapacity: Int) {
+    /// Room for `capacity` fields; the bytes are sized by the one copy of the field section.
+    init(capacity: Int) {
         entries.reserveCapacity(capacity)
-        bytes.reserveCapacity(byteCapacity)
     }
 
     /// Storage worth keeping for the next request of a connection: a common head's, not a

@@ -27,7 +27,7 @@ enum HeadParser {
         }
 
         // Taken, not copied: a recycled storage stays unique, and is written in place.
-        var headers = storage.take() ?? HTTPHeaders(capacity: 8, byteCapacity: 0)
+        var headers = storage.take() ?? HTTPHeaders(capacity: 8)
         var hosts = 0
         if let error = bytes[fieldsStart...].withUnsafeBufferPointer({ fields($0, into: &headers, hosts: &hosts) }) {
             return .failure(error)

@@ -98,8 +98,8 @@ enum RequestTarget {
     }
 
     /// pchar (without "%", checked apart with its two hex digits), "/" and "?": unreserved,
-    /// sub-delims, ":", "@", "/", "?" (RFC 3986 §3.3, §3.4). As 128-bit sets (two words), like
-    /// `HTTPSyntax.isTokenChar`: a shift and a mask per byte of every target and Host value, not a
+    /// sub-delims, ":", "@", "/", "?" (RFC 3986 §3.3, §3.4). As 128-bit sets (two words):
+    /// a shift and a mask per byte of every target and Host value, not a
     /// chain of comparisons. Literals, rebuilt from the predicates by RequestTargetByteSetTests.
     @inline(__always)
     static func isTargetByte(_ c: UInt8) -> Bool {
